@@ -1,0 +1,1 @@
+"""Shared contracts and plumbing of the lead-handling suite."""

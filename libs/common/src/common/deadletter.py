@@ -1,0 +1,63 @@
+"""Parking: an event a consumer cannot apply goes to the service's dead-letter stream with
+the reason, and the consumer moves on. Operators list and retry parked events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from nats.js import JetStreamContext
+
+from common.subjects import DLQ_STREAM, Service, dlq_subject
+
+HEADER_REASON: Final = "Dlq-Reason"
+HEADER_STREAM: Final = "Dlq-Stream"
+HEADER_SEQUENCE: Final = "Dlq-Sequence"
+HEADER_SUBJECT: Final = "Dlq-Subject"
+HEADER_CONSUMER: Final = "Dlq-Consumer"
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """What a parked message says about where it came from and why it stopped."""
+
+    consumer: str
+    stream: str
+    sequence: int
+    subject: str
+    reason: str
+    data: bytes
+    headers: dict[str, str]
+
+
+class DeadLetters:
+    def __init__(self, js: JetStreamContext, service: Service) -> None:
+        self._js = js
+        self.service = service
+        self.stream = DLQ_STREAM[service]
+
+    async def park(self, parked: Parked) -> int:
+        """Store the message with its reason; returns the dead-letter stream sequence.
+
+        The id is derived from the origin, so parking the same delivery twice (a crash
+        between parking and acknowledging) stores it once."""
+        headers = {
+            k: v for k, v in parked.headers.items() if not k.startswith("Nats-")
+        }
+        headers.update(
+            {
+                "Nats-Msg-Id": f"{parked.stream}:{parked.sequence}:{parked.consumer}",
+                HEADER_REASON: parked.reason[:1000],
+                HEADER_STREAM: parked.stream,
+                HEADER_SEQUENCE: str(parked.sequence),
+                HEADER_SUBJECT: parked.subject,
+                HEADER_CONSUMER: parked.consumer,
+            }
+        )
+        ack = await self._js.publish(
+            dlq_subject(self.service, parked.consumer),
+            parked.data,
+            stream=self.stream.value,
+            headers=headers,
+        )
+        return ack.seq

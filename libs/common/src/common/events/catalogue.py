@@ -1,0 +1,356 @@
+"""Every event the suite writes: the published contracts between services.
+
+Adding a field with a default is compatible. Any other change is a new ``schema_version``
+with an upcaster in :mod:`common.events.codec`; nothing in a stream is ever rewritten.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.events.envelope import Event, UtcDatetime
+from common.vocabulary import Category, Channel, Conclusion, Flag
+
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Attachment(_Part):
+    """A file reference; the file itself is stored elsewhere, the hash pins it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=SHA256_HEX)
+
+
+class ReporterKind(StrEnum):
+    NAMED = "named"
+    ANONYMOUS = "anonymous"
+
+
+class ReporterRef(_Part):
+    """What the log may know of a reporter: named or not, and a ciphertext only intake's
+    per-lead data key opens. Shredding that key makes the ciphertext noise for good."""
+
+    kind: ReporterKind
+    identity_ciphertext: str | None = None
+
+
+# --- intake ---------------------------------------------------------------------------
+
+
+class _IntakeEvent(Event):
+    prefix: ClassVar[str] = "intake"
+
+
+class LeadReported(_IntakeEvent):
+    """A lead came in through a channel. Emitted by intake once per accepted report;
+    the ledger registers it, oversight opens a case when it is flagged."""
+
+    event_type: Literal["LeadReported"] = "LeadReported"
+    lead_id: str
+    channel: Channel
+    category: Category
+    summary: str
+    details: str = ""
+    village: str | None = None
+    flags: tuple[Flag, ...] = ()
+    reporter: ReporterRef
+    attachments: tuple[Attachment, ...] = ()
+    matter_key: str | None = None  # normalised fingerprint used to spot duplicates
+
+
+class LeadSupplemented(_IntakeEvent):
+    """The reporter (with the receipt) or staff added information to a lead."""
+
+    event_type: Literal["LeadSupplemented"] = "LeadSupplemented"
+    lead_id: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+class ReporterMessagePosted(_IntakeEvent):
+    """The receipt holder wrote to the handling office (a question, not new facts)."""
+
+    event_type: Literal["ReporterMessagePosted"] = "ReporterMessagePosted"
+    lead_id: str
+    text: str
+
+
+class IdentityDisclosed(_IntakeEvent):
+    """A custodian opened a named reporter's identity, with a reason. The identity itself
+    never leaves intake's response to that custodian."""
+
+    event_type: Literal["IdentityDisclosed"] = "IdentityDisclosed"
+    lead_id: str
+    reason: str
+
+
+class IdentityShredded(_IntakeEvent):
+    """The lead's data key was destroyed (reporter's request or retention expiry): the
+    identity ciphertext in the log can never be opened again."""
+
+    event_type: Literal["IdentityShredded"] = "IdentityShredded"
+    lead_id: str
+    reason: str
+
+
+class DuplicateSuspected(_IntakeEvent):
+    """The lead looks like the same matter as an earlier one; both are kept and linked."""
+
+    event_type: Literal["DuplicateSuspected"] = "DuplicateSuspected"
+    lead_id: str
+    duplicate_of: str
+    basis: str
+
+
+# --- ledger ---------------------------------------------------------------------------
+
+
+class _LedgerEvent(Event):
+    prefix: ClassVar[str] = "ledger"
+
+
+class LeadRegistered(_LedgerEvent):
+    """The leading-group office filed the lead in the ledger under a gap-free number
+    (归宗建档). Carries what the handling units need, never the reporter's identity."""
+
+    event_type: Literal["LeadRegistered"] = "LeadRegistered"
+    lead_id: str
+    ledger_number: str
+    unit: str
+    reported_at: UtcDatetime
+    channel: Channel
+    category: Category
+    summary: str
+    village: str | None = None
+    flags: tuple[Flag, ...] = ()
+
+
+class LeadTransferred(_LedgerEvent):
+    """The lead was handed from one unit to another (移交). A transfer to the discipline
+    committee is how oversight takes a case."""
+
+    event_type: Literal["LeadTransferred"] = "LeadTransferred"
+    lead_id: str
+    from_unit: str
+    to_unit: str
+    reason: str
+
+
+class TransferAccepted(_LedgerEvent):
+    """The receiving unit took the transferred lead on."""
+
+    event_type: Literal["TransferAccepted"] = "TransferAccepted"
+    lead_id: str
+    unit: str
+
+
+class TransferReturned(_LedgerEvent):
+    """The receiving unit sent the lead back, with a reason."""
+
+    event_type: Literal["TransferReturned"] = "TransferReturned"
+    lead_id: str
+    unit: str
+    to_unit: str
+    reason: str
+
+
+class ResponsibilityAssigned(_LedgerEvent):
+    """A named person in a unit is responsible for the lead until a deadline (责任到人).
+    A later assignment replaces the current one; the history stays in the log.
+
+    Version 2 records the deadline as a moment; version 1 held only a calendar day."""
+
+    event_type: Literal["ResponsibilityAssigned"] = "ResponsibilityAssigned"
+    schema_version: int = 2
+    current_version: ClassVar[int] = 2
+    lead_id: str
+    unit: str
+    assignee: str
+    assignee_name: str
+    deadline: UtcDatetime
+    reason: str = ""
+
+
+class DeadlineExtended(_LedgerEvent):
+    """The deadline of the current assignment moved, with a reason."""
+
+    event_type: Literal["DeadlineExtended"] = "DeadlineExtended"
+    lead_id: str
+    deadline: UtcDatetime
+    reason: str
+
+
+class VerificationRecorded(_LedgerEvent):
+    """Progress of the check whether the lead holds (核查): notes and evidence references."""
+
+    event_type: Literal["VerificationRecorded"] = "VerificationRecorded"
+    lead_id: str
+    note: str
+    evidence: tuple[Attachment, ...] = ()
+
+
+class LeadConcluded(_LedgerEvent):
+    """The handling unit reached a result (办结)."""
+
+    event_type: Literal["LeadConcluded"] = "LeadConcluded"
+    lead_id: str
+    result: Conclusion
+    summary: str
+
+
+class FeedbackGiven(_LedgerEvent):
+    """The reporter was answered (反馈). Intake shows ``text`` to the receipt holder."""
+
+    event_type: Literal["FeedbackGiven"] = "FeedbackGiven"
+    lead_id: str
+    text: str
+    method: str = "receipt"
+
+
+class LeadArchived(_LedgerEvent):
+    """The file was closed (归档) after a result and feedback."""
+
+    event_type: Literal["LeadArchived"] = "LeadArchived"
+    lead_id: str
+
+
+class LeadReopened(_LedgerEvent):
+    """A concluded lead was opened again for a look-back review (回头看)."""
+
+    event_type: Literal["LeadReopened"] = "LeadReopened"
+    lead_id: str
+    reason: str
+
+
+class DeadlineMissed(_LedgerEvent):
+    """A deadline passed without a conclusion. Emitted once per deadline."""
+
+    event_type: Literal["DeadlineMissed"] = "DeadlineMissed"
+    lead_id: str
+    unit: str
+    assignee: str
+    deadline: UtcDatetime
+
+
+# --- oversight (private to the discipline committee) ---------------------------------
+
+
+class _OversightEvent(Event):
+    prefix: ClassVar[str] = "oversight"
+
+
+class CaseOpened(_OversightEvent):
+    """The discipline committee opened a case on a lead (flagged or transferred to it)."""
+
+    event_type: Literal["CaseOpened"] = "CaseOpened"
+    lead_id: str
+    case_id: str
+    basis: str
+    umbrella: bool = False
+
+
+class UmbrellaLinked(_OversightEvent):
+    """An umbrella case was linked to the gang lead it shields (同步侦办)."""
+
+    event_type: Literal["UmbrellaLinked"] = "UmbrellaLinked"
+    lead_id: str
+    case_id: str
+    gang_lead_id: str
+
+
+class SupervisionOpened(_OversightEvent):
+    """Oversight began pressing a unit on a lead (督办), by hand or by an automatic rule."""
+
+    event_type: Literal["SupervisionOpened"] = "SupervisionOpened"
+    lead_id: str
+    case_id: str | None = None
+    reason: str
+    rule: str | None = None
+
+
+class EscalatedToHigherLevel(_OversightEvent):
+    """The case was escalated to the county level."""
+
+    event_type: Literal["EscalatedToHigherLevel"] = "EscalatedToHigherLevel"
+    lead_id: str
+    case_id: str
+    to_unit: str
+    reason: str
+
+
+class AccountabilityRecorded(_OversightEvent):
+    """A sanction against a responsible person: criticism or accountability, with the
+    four-forms level (1-4)."""
+
+    event_type: Literal["AccountabilityRecorded"] = "AccountabilityRecorded"
+    lead_id: str
+    case_id: str
+    person: str
+    unit: str
+    kind: Literal["public_criticism", "accountability"]
+    form: int = Field(ge=1, le=4)
+    reason: str
+
+
+# --- directives (oversight -> handling units) -------------------------------------------
+
+
+class _DirectiveEvent(Event):
+    prefix: ClassVar[str] = "directive"
+
+
+class SupervisionListed(_DirectiveEvent):
+    """Listed supervision (挂牌督办): a formal order to a unit with a deadline. The only
+    kind of supervision the handling units see."""
+
+    event_type: Literal["SupervisionListed"] = "SupervisionListed"
+    lead_id: str
+    unit: str
+    deadline: UtcDatetime
+    level: Literal["town", "county"] = "town"
+
+
+class DisciplineOutcome(_DirectiveEvent):
+    """The discipline committee's result for a lead transferred to it, as a category only;
+    the ledger records it as the lead's result."""
+
+    event_type: Literal["DisciplineOutcome"] = "DisciplineOutcome"
+    lead_id: str
+    result: Conclusion
+
+
+# --- access audit ---------------------------------------------------------------------
+
+
+class _AuditEvent(Event):
+    prefix: ClassVar[str] = "audit"
+
+
+class LeadViewed(_AuditEvent):
+    """Someone read one lead in full. Every read is recorded because insiders tipping off
+    suspects (通风报信) is the risk; oversight reads these."""
+
+    event_type: Literal["LeadViewed"] = "LeadViewed"
+    lead_id: str
+    service: str
+    purpose: str = ""
+
+
+class LedgerExported(_AuditEvent):
+    """Someone exported (part of) the ledger."""
+
+    event_type: Literal["LedgerExported"] = "LedgerExported"
+    service: str
+    format: Literal["xlsx", "csv"]
+    filters: dict[str, str] = Field(default_factory=dict)
+    row_count: int = Field(ge=0)
+    as_of: datetime | None = None

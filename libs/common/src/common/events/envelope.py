@@ -1,0 +1,92 @@
+"""The envelope every event travels in.
+
+Events are flat, frozen pydantic models: the envelope fields below, then the event's own
+fields. ``event_type`` is the stable wire name (never a Python path) and the
+discriminator of the union that decodes every stream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+class Role(StrEnum):
+    """Who a principal is. ``reporter`` is the public, without an account."""
+
+    REPORTER = "reporter"
+    SCREENER = "screener"
+    CLERK = "clerk"
+    OFFICE = "office"
+    POLICE = "police"
+    JUDICIAL = "judicial"
+    DISCIPLINE = "discipline"
+    CUSTODIAN = "custodian"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a time zone")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Actor(BaseModel):
+    """Who caused an event: role, unit and user name. A public reporter is
+    ``Actor(role=REPORTER)`` with no user: nothing identifying is kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Role
+    unit: str | None = None
+    user: str | None = None
+
+
+SYSTEM_ACTOR = Actor(role=Role.SYSTEM, user="system")
+
+
+class Event(BaseModel):
+    """Base of every event. Subclasses set ``event_type`` (a ``Literal``), the stream
+    ``prefix`` and, when a breaking change is made, a higher ``schema_version`` with an
+    upcaster registered in :mod:`common.events.codec`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Subclasses narrow these to a Literal; the union decodes on event_type.
+    event_type: str
+    schema_version: int = 1
+    event_id: str = Field(default_factory=new_event_id)
+    lead_id: str | None = None
+    occurred_at: UtcDatetime = Field(default_factory=utc_now)
+    actor: Actor = SYSTEM_ACTOR
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    #: subject prefix of the stream the event is written to, e.g. ``ledger``.
+    prefix: ClassVar[str]
+    #: the schema version this code writes; older ones are upcast on read.
+    current_version: ClassVar[int] = 1
+
+    def caused(self) -> dict[str, str | None]:
+        """Envelope fields for an event caused by this one: same correlation, this as cause."""
+        return {
+            "correlation_id": self.correlation_id or self.event_id,
+            "causation_id": self.event_id,
+        }

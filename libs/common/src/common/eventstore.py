@@ -1,0 +1,138 @@
+"""The event store: JetStream streams holding each lead's events on its own subjects.
+
+A write names the sequence of the last event the writer saw for that lead; JetStream
+refuses it if another event landed on the lead in between (optimistic concurrency). The
+event id doubles as ``Nats-Msg-Id``, so a retried publish is stored once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import APIError, NotFoundError
+
+from common.events import Event, decode, encode, headers_for
+from common.subjects import Stream, lead_filter, lead_subject
+
+# JSErrCodeStreamWrongLastSequence: the expected-last-subject-sequence check failed.
+_WRONG_LAST_SEQUENCE: Final = 10071
+
+
+class ConcurrencyConflict(Exception):
+    """Another event was appended to the lead after the writer read it."""
+
+    def __init__(self, lead_id: str | None, expected: int) -> None:
+        super().__init__(f"lead {lead_id} changed after sequence {expected}")
+        self.lead_id = lead_id
+        self.expected = expected
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    sequence: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    sequence: int
+    subject: str
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class LeadHistory:
+    """One lead's events in one stream, and the sequence a next write must expect."""
+
+    events: tuple[StoredEvent, ...]
+    last_sequence: int
+
+
+class EventStore:
+    """Appends to and reads from one stream under one subject prefix.
+
+    ``subject_prefix`` is the stream's top token (``ledger``) or, for the shared audit
+    stream, ``audit.<service>``.
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: Stream,
+        subject_prefix: str,
+        timeout: float = 5.0,
+    ) -> None:
+        self._js = js
+        self.stream = stream
+        self.subject_prefix = subject_prefix
+        self._timeout = timeout
+        self._family = subject_prefix.split(".", 1)[0]
+
+    def subject_for(self, event: Event) -> str:
+        if event.prefix != self._family:
+            raise ValueError(f"{event.event_type} does not belong on {self.subject_prefix}.>")
+        return lead_subject(self.subject_prefix, event.lead_id, event.event_type)
+
+    async def append(self, event: Event, *, expected_sequence: int | None = None) -> Appended:
+        """Store one event once JetStream has acknowledged it.
+
+        ``expected_sequence`` is ``LeadHistory.last_sequence`` from the read the decision was
+        made on (0: the lead has no events here yet); ``None`` appends unconditionally.
+        """
+        subject = self.subject_for(event)
+        headers = headers_for(event)
+        headers["Nats-Msg-Id"] = event.event_id
+        if expected_sequence is not None:
+            if event.lead_id is None:
+                raise ValueError("a conditional append needs a lead id")
+            headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_sequence)
+            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = lead_filter(
+                self.subject_prefix, event.lead_id
+            )
+        try:
+            ack = await self._js.publish(
+                subject,
+                encode(event),
+                timeout=self._timeout,
+                stream=self.stream.value,
+                headers=headers,
+            )
+        except APIError as exc:
+            if exc.err_code == _WRONG_LAST_SEQUENCE and expected_sequence is not None:
+                raise ConcurrencyConflict(event.lead_id, expected_sequence) from exc
+            raise
+        return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
+
+    async def read_lead(self, lead_id: str) -> LeadHistory:
+        """Every event of one lead in this stream, in order, read from the stream itself
+        (not from a projection, which may lag)."""
+        wanted = lead_filter(self.subject_prefix, lead_id)
+        events: list[StoredEvent] = []
+        sequence = 0
+        while True:
+            msg = await self._next(wanted, sequence + 1)
+            if msg is None:
+                break
+            sequence = msg.seq or sequence + 1
+            events.append(
+                StoredEvent(
+                    sequence=sequence,
+                    subject=msg.subject or wanted,
+                    event=decode(msg.data or b"", msg.headers),
+                )
+            )
+        return LeadHistory(events=tuple(events), last_sequence=sequence)
+
+    async def _next(self, wanted: str, from_sequence: int) -> RawStreamMsg | None:
+        try:
+            return await self._js.get_msg(
+                self.stream.value, seq=from_sequence, subject=wanted, direct=True, next=True
+            )
+        except NotFoundError:
+            return None
+        except nats.errors.NoRespondersError as exc:
+            raise RuntimeError(f"stream {self.stream} does not answer direct reads") from exc

@@ -1,0 +1,102 @@
+"""Subject, stream, durable and inbox names: the one place that spells them.
+
+Every lead event lives on ``<prefix>.lead.<lead_id>.<EventType>`` so that one lead's
+history is a subject-filtered read and a write can be checked against the lead's last
+sequence. Events that belong to no single lead use ``<prefix>.global.<EventType>``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Final
+
+
+class Service(StrEnum):
+    """The three services, and the operator CLI that also connects to NATS."""
+
+    INTAKE = "intake"
+    LEDGER = "ledger"
+    OVERSIGHT = "oversight"
+    LEADCTL = "leadctl"
+
+
+class Stream(StrEnum):
+    """JetStream stream names."""
+
+    INTAKE = "INTAKE"
+    LEDGER = "LEDGER"
+    OVERSIGHT = "OVERSIGHT"
+    DIRECTIVES = "DIRECTIVES"
+    AUDIT = "AUDIT"
+    DLQ_INTAKE = "DLQ_INTAKE"
+    DLQ_LEDGER = "DLQ_LEDGER"
+    DLQ_OVERSIGHT = "DLQ_OVERSIGHT"
+
+
+# The subject space each stream captures.
+STREAM_SUBJECTS: Final[dict[Stream, str]] = {
+    Stream.INTAKE: "intake.>",
+    Stream.LEDGER: "ledger.>",
+    Stream.OVERSIGHT: "oversight.>",
+    Stream.DIRECTIVES: "directive.>",
+    Stream.AUDIT: "audit.>",
+    Stream.DLQ_INTAKE: "dlq.intake.>",
+    Stream.DLQ_LEDGER: "dlq.ledger.>",
+    Stream.DLQ_OVERSIGHT: "dlq.oversight.>",
+}
+
+# Streams a service creates and writes to. AUDIT is shared: every service declares it
+# with the same configuration and writes only below ``audit.<service>.``.
+OWNED_STREAMS: Final[dict[Service, tuple[Stream, ...]]] = {
+    Service.INTAKE: (Stream.INTAKE, Stream.AUDIT, Stream.DLQ_INTAKE),
+    Service.LEDGER: (Stream.LEDGER, Stream.AUDIT, Stream.DLQ_LEDGER),
+    Service.OVERSIGHT: (Stream.OVERSIGHT, Stream.DIRECTIVES, Stream.AUDIT, Stream.DLQ_OVERSIGHT),
+    Service.LEADCTL: (Stream.AUDIT,),
+}
+
+DLQ_STREAM: Final[dict[Service, Stream]] = {
+    Service.INTAKE: Stream.DLQ_INTAKE,
+    Service.LEDGER: Stream.DLQ_LEDGER,
+    Service.OVERSIGHT: Stream.DLQ_OVERSIGHT,
+}
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+GLOBAL_TOKEN: Final = "global"
+
+
+def check_token(value: str, what: str = "subject token") -> str:
+    """Refuse a value that would change the meaning of a subject (dots, wildcards, spaces)."""
+    if not _TOKEN.fullmatch(value):
+        raise ValueError(f"{what} must be 1-64 letters, digits, '-' or '_': {value!r}")
+    return value
+
+
+def lead_subject(prefix: str, lead_id: str | None, event_type: str) -> str:
+    """The subject an event is stored on, e.g. ``ledger.lead.<id>.LeadRegistered``."""
+    if lead_id is None:
+        return f"{prefix}.{GLOBAL_TOKEN}.{event_type}"
+    return f"{prefix}.lead.{check_token(lead_id, 'lead id')}.{event_type}"
+
+
+def lead_filter(prefix: str, lead_id: str) -> str:
+    """The filter matching every event of one lead in one stream."""
+    return f"{prefix}.lead.{check_token(lead_id, 'lead id')}.>"
+
+
+def audit_prefix(service: Service) -> str:
+    return f"audit.{service.value}"
+
+
+def dlq_subject(service: Service, consumer: str) -> str:
+    return f"dlq.{service.value}.{check_token(consumer, 'consumer name')}"
+
+
+def inbox_prefix(service: Service) -> str:
+    """A per-service reply inbox: a shared ``_INBOX.>`` would let any user read the
+    JetStream deliveries of every other user."""
+    return f"_INBOX_{service.value}"
+
+
+def durable_name(service: Service, projection: str) -> str:
+    return f"{service.value}-{check_token(projection, 'projection name')}"

@@ -1,0 +1,30 @@
+"""Events with unique ids, for tests."""
+
+from __future__ import annotations
+
+import uuid
+
+from common.events import Actor, Role
+from common.events.catalogue import LeadReported, LeadSupplemented, ReporterRef
+from common.vocabulary import Category, Channel
+
+CLERK = Actor(role=Role.CLERK, unit="shd-office", user="clerk")
+
+
+def new_lead_id() -> str:
+    return uuid.uuid4().hex
+
+
+def reported(lead_id: str | None = None, summary: str = "a casino in the old mill") -> LeadReported:
+    return LeadReported(
+        lead_id=lead_id or new_lead_id(),
+        channel=Channel.HOTLINE,
+        category=Category.CULT_VICE,
+        summary=summary,
+        reporter=ReporterRef(kind="anonymous"),
+        actor=CLERK,
+    )
+
+
+def supplemented(lead_id: str, text: str = "they open at night") -> LeadSupplemented:
+    return LeadSupplemented(lead_id=lead_id, text=text, actor=CLERK)
