@@ -17,19 +17,18 @@ from pathlib import Path
 
 import nats
 import pytest
+from common.natsserver import NatsServer
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-
-from common.natsserver import NatsServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _docker_answers() -> bool:
     try:
-        import docker  # noqa: PLC0415 - only when looking for an engine
+        import docker
 
         docker.from_env(timeout=2).ping()
     except Exception:
@@ -54,7 +53,7 @@ def _nats_target(tmp_root: Path) -> Iterator[NatsTarget]:
         yield NatsTarget(os.environ["NATS_URL"], "NATS_URL")
         return
     if _docker_answers():
-        from testcontainers.nats import NatsContainer  # noqa: PLC0415
+        from testcontainers.nats import NatsContainer
 
         with NatsContainer("nats:2.11-alpine").with_command("-js") as container:
             yield NatsTarget(container.nats_uri(), "testcontainers nats:2.11")
@@ -68,7 +67,7 @@ def _database_target() -> Iterator[DatabaseTarget]:
         yield DatabaseTarget(os.environ["DATABASE_URL"], "DATABASE_URL")
         return
     if _docker_answers():
-        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+        from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer("postgres:16-alpine", driver=None) as container:
             yield DatabaseTarget(container.get_connection_url(), "testcontainers postgres:16")
@@ -115,12 +114,12 @@ async def nc(nats_target: NatsTarget, request: pytest.FixtureRequest) -> AsyncIt
 
 
 @pytest.fixture
-async def js(nc: Client) -> AsyncIterator[JetStreamContext]:
+async def js(nc: Client) -> JetStreamContext:
     """A JetStream context on an empty server: every stream is removed before the test."""
     context = nc.jetstream()
     for name in await context.streams_info():
         await context.delete_stream(name.config.name)
-    yield context
+    return context
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,13 +7,13 @@ import asyncio
 
 import orjson
 import pytest
-from nats.js import JetStreamContext
-
 from common.events import EventDecodeError, decode
 from common.events.catalogue import ResponsibilityAssigned
 from common.eventstore import ConcurrencyConflict, EventStore
 from common.streams import declare_streams, stream_config
 from common.subjects import Stream
+from nats.js import JetStreamContext
+
 from tests.support.factories import new_lead_id, reported, supplemented
 
 pytestmark = pytest.mark.integration
@@ -161,6 +161,7 @@ async def test_streams_are_append_only_and_declared_idempotently(js: JetStreamCo
 
     info = await js.stream_info("INTAKE")
 
-    assert info.config.deny_delete and info.config.deny_purge
+    assert info.config.deny_delete
+    assert info.config.deny_purge
     assert info.config.storage == stream_config(Stream.INTAKE).storage
     assert info.config.duplicate_window == stream_config(Stream.INTAKE).duplicate_window

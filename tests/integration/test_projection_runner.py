@@ -8,10 +8,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from sqlalchemy import Engine, create_engine
-
 from common.database import sync_url
 from common.deadletter import HEADER_REASON, HEADER_SEQUENCE, DeadLetters
 from common.eventstore import EventStore
@@ -20,6 +16,10 @@ from common.replay import replay
 from common.runner import ProjectionRunner, RunnerOptions
 from common.streams import declare_streams
 from common.subjects import Service, Stream
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import Engine, create_engine
+
 from tests.conftest import wait_until
 from tests.support import projections
 from tests.support.factories import new_lead_id, reported, supplemented
@@ -101,7 +101,7 @@ async def test_a_consumer_cancelled_between_commit_and_ack_applies_nothing_twice
     ids = await append_many(store, 30)
     crashing = make_runner(js, engine, CrashBeforeAck)
     await crashing.start()
-    await wait_until(lambda: crashing._task is not None and crashing._task.done())  # noqa: SLF001
+    await wait_until(lambda: crashing._task is not None and crashing._task.done())
     committed = applied(engine)
     assert committed, "the crashing runner committed its first batch before dying"
     await crashing.stop()
@@ -113,9 +113,7 @@ async def test_a_consumer_cancelled_between_commit_and_ack_applies_nothing_twice
         # The unacknowledged batch must come back (after ack_wait) and be skipped.
         consumer = await js.consumer_info("INTAKE", "test-recording")
         await wait_until(lambda: restarted.caught_up.is_set())
-        await wait_until(
-            lambda: _ack_floor_reached(js, consumer.delivered.stream_seq), timeout=15
-        )
+        await wait_until(lambda: _ack_floor_reached(js, consumer.delivered.stream_seq), timeout=15)
     finally:
         await restarted.stop()
 
@@ -137,9 +135,7 @@ async def test_a_redelivered_batch_is_skipped_by_the_stored_position(
         await wait_until(lambda: len(applied(engine)) == 10)
         # JetStream redelivers what it was not told about; simulate it by feeding the same
         # stored messages through the runner again.
-        subscription = await js.pull_subscribe(
-            "intake.>", durable="second-look", stream="INTAKE"
-        )
+        subscription = await js.pull_subscribe("intake.>", durable="second-look", stream="INTAKE")
         again = await subscription.fetch(10, timeout=2)
         await runner.process(again)
     finally:
@@ -192,7 +188,8 @@ async def test_an_event_whose_handler_keeps_failing_is_parked_and_the_rest_apply
     parked = await js.get_msg("DLQ_INTAKE", seq=1)
     assert parked.headers is not None
     assert "handler failed 3 times" in parked.headers[HEADER_REASON]
-    assert parked.data is not None and poison.event_id.encode() in parked.data
+    assert parked.data is not None
+    assert poison.event_id.encode() in parked.data
 
 
 async def test_a_second_replica_waits_while_the_first_holds_the_lease(

@@ -3,10 +3,9 @@ event applied twice or skipped is visible in the rows."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, func, insert, select
-
 from common.events import Event
 from common.projection import Projection
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, func, insert, select
 
 metadata = MetaData()
 

@@ -41,9 +41,7 @@ class DeadLetters:
 
         The id is derived from the origin, so parking the same delivery twice (a crash
         between parking and acknowledging) stores it once."""
-        headers = {
-            k: v for k, v in parked.headers.items() if not k.startswith("Nats-")
-        }
+        headers = {k: v for k, v in parked.headers.items() if not k.startswith("Nats-")}
         headers.update(
             {
                 "Nats-Msg-Id": f"{parked.stream}:{parked.sequence}:{parked.consumer}",

@@ -30,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from common.events import Event
+from common.events import Event, EventDecodeError, decode
+from common.events.codec import HEADER_TYPE
 
 Handler = Callable[[Connection, Event], None]
 
@@ -61,9 +62,22 @@ class Projection:
         if handler is not None:
             handler(conn, event)
 
+    def handles(self, event_type: str | None) -> bool:
+        """Whether an event of this type needs decoding at all (unknown: yes)."""
+        return event_type is None or event_type in self.handlers
+
 
 class LeaseLost(Exception):
     """Another replica holds this projection's position; this batch must not commit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A stored message as delivered: sequence, bytes and headers."""
+
+    sequence: int
+    data: bytes
+    headers: Mapping[str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +105,8 @@ class Tracker:
         self.stream = stream
         self.owner = owner
         self.lease_seconds = lease_seconds
-        self._key = (
-            (projection_positions.c.projection == projection.name)
-            & (projection_positions.c.stream == stream)
+        self._key = (projection_positions.c.projection == projection.name) & (
+            projection_positions.c.stream == stream
         )
 
     def create_tables(self) -> None:
@@ -172,6 +185,21 @@ class Tracker:
         return applied
 
 
-def apply_in_order(tracker: Tracker, items: Iterable[Item]) -> int:
-    """Apply items one transaction each (used to isolate a failing event in a batch)."""
-    return sum(tracker.apply([item]) for item in items)
+def decode_batch(
+    projection: Projection, raws: Iterable[Raw]
+) -> tuple[list[Item], list[tuple[int, str]]]:
+    """Decode what the projection handles; the rest become no-op items that still advance
+    the position. Returns the items and the (index, reason) of each undecodable message."""
+    items: list[Item] = []
+    failures: list[tuple[int, str]] = []
+    for index, raw in enumerate(raws):
+        event_type = raw.headers.get(HEADER_TYPE) if raw.headers else None
+        if not projection.handles(event_type):
+            items.append(Item(raw.sequence, None))
+            continue
+        try:
+            items.append(Item(raw.sequence, decode(raw.data, raw.headers)))
+        except EventDecodeError as exc:
+            failures.append((index, str(exc)))
+            items.append(Item(raw.sequence, None))
+    return items, failures

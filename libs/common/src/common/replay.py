@@ -1,8 +1,8 @@
-"""The replay driver: the live projection's handlers, fed from an ordered consumer.
+"""The replay driver: the live projection's handlers, fed from a throw-away consumer.
 
 Used to rebuild a projection into a fresh database, to audit a live one against the log,
-and to see a projection as it stood at a moment (``until``). An ordered consumer needs no
-durable state on the server and replays several times faster than a pull ``fetch`` loop.
+and to see a projection as it stood at a moment (``until``). The consumer is ephemeral,
+unacknowledged and kept in memory on the server, and leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from common.events import EventDecodeError, decode
-from common.projection import Item, Tracker
+from common.projection import Raw, Tracker, decode_batch
+from common.pull import Puller, position_of
 from common.subjects import STREAM_SUBJECTS, Stream
 
 Progress = Callable[[int, int], None]
@@ -28,20 +28,15 @@ Progress = Callable[[int, int], None]
 @dataclass
 class ReplayReport:
     applied: int = 0
+    read: int = 0
     last_sequence: int = 0
     seconds: float = 0.0
     malformed: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
-        return self.applied / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Raw:
-    sequence: int
-    data: bytes
-    headers: dict[str, str] | None
+        """Events read and applied per second."""
+        return self.read / self.seconds if self.seconds > 0 else 0.0
 
 
 async def replay(
@@ -54,90 +49,62 @@ async def replay(
     until: datetime | None = None,
     batch_size: int = 2000,
     progress: Progress | None = None,
-    idle_timeout: float = 10.0,
 ) -> ReplayReport:
-    """Apply every event of ``stream`` (from ``from_sequence``, stored no later than
-    ``until``) to the tracker's projection, in order, in batches."""
+    """Apply the events of ``stream`` from ``from_sequence`` (and stored no later than
+    ``until``) to the tracker's projection, in order, one transaction per batch."""
     await asyncio.to_thread(tracker.create_tables)
     if not await asyncio.to_thread(tracker.acquire_lease):
         raise RuntimeError(f"projection {tracker.projection.name} is being written by another")
-    info = await js.stream_info(stream.value)
-    last = info.state.last_seq
-    report = ReplayReport(last_sequence=max(from_sequence - 1, 0))
     started = time.perf_counter()
-    if last < from_sequence:
-        report.seconds = time.perf_counter() - started
-        return report
-
-    pending: list[_Raw] = []
-    batches: asyncio.Queue[list[_Raw] | None] = asyncio.Queue(maxsize=4)
-    done = False
-
-    async def on_message(msg: Msg) -> None:
-        nonlocal done, pending
-        if done:
-            return
-        meta = msg.metadata
-        if until is not None and meta.timestamp > until:
-            done = True
-        else:
-            pending.append(_Raw(meta.sequence.stream, msg.data, msg.headers))
-            if meta.sequence.stream >= last or meta.num_pending == 0:
-                done = True
-        if done or len(pending) >= batch_size:
-            batch, pending = pending, []
-            await batches.put(batch)
-            if done:
-                await batches.put(None)
-
-    def apply(batch: list[_Raw]) -> int:
-        items = []
-        for raw in batch:
-            try:
-                items.append(Item(raw.sequence, decode(raw.data, raw.headers)))
-            except EventDecodeError as exc:
-                report.malformed.append((raw.sequence, str(exc)))
-                items.append(Item(raw.sequence, None))
-        return tracker.apply(items)
-
-    subscription = await js.subscribe(
-        filter_subject or STREAM_SUBJECTS[stream],
-        stream=stream.value,
-        ordered_consumer=True,
-        cb=on_message,
-        config=ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=from_sequence
+    report = ReplayReport(last_sequence=max(from_sequence - 1, 0))
+    until_ns = int(until.timestamp() * 1e9) if until is not None else None
+    name = f"replay-{uuid.uuid4().hex[:12]}"
+    consumer = await js.add_consumer(
+        stream.value,
+        ConsumerConfig(
+            name=name,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=max(from_sequence, 1),
+            ack_policy=AckPolicy.NONE,
+            filter_subject=filter_subject or STREAM_SUBJECTS[stream],
+            inactive_threshold=60.0,
+            mem_storage=True,
         ),
-        pending_msgs_limit=batch_size * 8,
     )
+    total = consumer.num_pending or 0
+    puller = Puller(js._nc, stream.value, name, batch_size=batch_size)
+    await puller.start()
     try:
-        consumer = await subscription.consumer_info()
-        if consumer.num_pending == 0 and consumer.delivered.consumer_seq == 0:
-            done = True
-            await batches.put(None)
-        while True:
-            try:
-                batch = await asyncio.wait_for(batches.get(), idle_timeout)
-            except TimeoutError:
-                # A filtered replay whose last matching event is below the stream's last
-                # sequence ends when nothing more arrives.
-                batch = pending
-                pending = []
-                done = True
-                if batch:
-                    report.applied += await asyncio.to_thread(apply, batch)
-                    report.last_sequence = batch[-1].sequence
-                break
-            if batch is None:
-                break
-            if batch:
-                report.applied += await asyncio.to_thread(apply, batch)
-                report.last_sequence = batch[-1].sequence
+        remaining = total
+        while remaining > 0:
+            messages = await puller.next_batch(timeout=30.0)
+            if not messages:
+                raise TimeoutError(f"replay of {stream} stalled at {report.last_sequence}")
+            raws = []
+            for msg in messages:
+                pos = position_of(msg)
+                if until_ns is not None and pos.timestamp_ns > until_ns:
+                    remaining = 0
+                    break
+                raws.append(Raw(pos.stream_sequence, msg.data, msg.headers))
+                remaining = pos.pending
+            if raws:
+                report.applied += await asyncio.to_thread(_apply, tracker, raws, report)
+                report.read += len(raws)
+                report.last_sequence = raws[-1].sequence
                 if progress is not None:
-                    progress(report.last_sequence, last)
+                    progress(report.read, total)
     finally:
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
+        await puller.stop()
         await asyncio.to_thread(tracker.release_lease)
+        # The server drops it after inactive_threshold anyway.
+        with contextlib.suppress(Exception):
+            await js.delete_consumer(stream.value, name)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _apply(tracker: Tracker, raws: list[Raw], report: ReplayReport) -> int:
+    items, failures = decode_batch(tracker.projection, raws)
+    report.malformed.extend((raws[index].sequence, reason) for index, reason in failures)
+    return tracker.apply(items)

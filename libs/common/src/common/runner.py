@@ -2,7 +2,7 @@
 
 FastStream's NATS subscribers hand messages over one at a time (about 3k/s here) or wait
 for a full batch or a timeout; a projection wants whatever is there, in order, as one
-transaction. So this drives nats-py's pull subscription on the service's own connection.
+transaction. So this pulls on the service's own nats-py connection (see common.pull).
 
 Order of work for a batch: decode (a malformed message is parked), apply in one
 transaction with the position, then acknowledge. A handler error is retried in process
@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -30,8 +29,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import Counter, Gauge, Histogram
 
 from common.deadletter import DeadLetters, Parked
-from common.events import Event, EventDecodeError, decode
-from common.projection import Item, LeaseLost, Tracker
+from common.projection import Item, LeaseLost, Raw, Tracker, decode_batch
+from common.pull import Puller, position_of
 from common.subjects import STREAM_SUBJECTS, Stream
 
 log = structlog.get_logger(__name__)
@@ -121,41 +120,58 @@ class ProjectionRunner:
         )
 
     async def run(self) -> None:
-        subscription = await self.js.pull_subscribe(
-            self.filter_subject,
-            durable=self.durable,
-            stream=self.stream.value,
-            config=self.consumer_config(),
+        await self.js.add_consumer(self.stream.value, self.consumer_config())
+        puller = Puller(
+            self.js._nc,
+            self.stream.value,
+            self.durable,
+            batch_size=self.options.batch_size,
+            expires=self.options.fetch_timeout * 5,
         )
+        await puller.start()
         lease_until = 0.0
-        while True:
-            if time.monotonic() >= lease_until:
-                if not await asyncio.to_thread(self.tracker.acquire_lease):
-                    await asyncio.sleep(self.options.lease_poll)
+        try:
+            while True:
+                if time.monotonic() >= lease_until:
+                    if not await asyncio.to_thread(self.tracker.acquire_lease):
+                        # Give back anything pulled while we held it, and pull no more.
+                        for msg in puller.drain_buffer():
+                            await msg.nak()
+                        await asyncio.sleep(self.options.lease_poll)
+                        continue
+                    lease_until = time.monotonic() + self.tracker.lease_seconds / 3
+                messages = await puller.next_batch(self.options.fetch_timeout)
+                if not messages:
+                    self.caught_up.set()
+                    CONSUMER_LAG.labels(*self._labels).set(0)
                     continue
-                lease_until = time.monotonic() + self.tracker.lease_seconds / 3
-            try:
-                messages = await subscription.fetch(
-                    self.options.batch_size, timeout=self.options.fetch_timeout
-                )
-            except nats.errors.TimeoutError:
-                self.caught_up.set()
-                CONSUMER_LAG.labels(*self._labels).set(0)
-                continue
-            if not messages:
-                continue
-            try:
-                await self.process(messages)
-            except LeaseLost as exc:
-                self.log.warning("projection_lease_lost", reason=str(exc))
-                lease_until = 0.0
-                for msg in messages:
-                    await msg.nak()
+                try:
+                    await self.process(messages)
+                except LeaseLost as exc:
+                    self.log.warning("projection_lease_lost", reason=str(exc))
+                    lease_until = 0.0
+                    for msg in messages:
+                        await msg.nak()
+        finally:
+            await puller.stop()
 
     async def process(self, messages: Sequence[Msg]) -> None:
         """Decode, apply in one transaction with the position, then acknowledge."""
         started = time.perf_counter()
-        items = [await self._item(msg) for msg in messages]
+        positions = [position_of(msg) for msg in messages]
+        raws = [
+            Raw(pos.stream_sequence, msg.data, msg.headers)
+            for msg, pos in zip(messages, positions, strict=True)
+        ]
+        items, failures = await asyncio.to_thread(decode_batch, self.tracker.projection, raws)
+        for index, reason in failures:
+            await self._park(messages[index], f"malformed event: {reason}")
+        for index, pos in enumerate(positions):
+            if pos.delivered > self.options.max_deliver and items[index].event is not None:
+                await self._park(
+                    messages[index], f"delivered {pos.delivered} times without being applied"
+                )
+                items[index] = Item(pos.stream_sequence, None)
         try:
             applied = await asyncio.to_thread(self.tracker.apply, items)
         except LeaseLost:
@@ -166,7 +182,7 @@ class ProjectionRunner:
         await self.acknowledge(messages)
         EVENTS_APPLIED.labels(*self._labels).inc(applied)
         BATCH_SECONDS.labels(*self._labels).observe(time.perf_counter() - started)
-        pending = messages[-1].metadata.num_pending
+        pending = positions[-1].pending
         CONSUMER_LAG.labels(*self._labels).set(pending)
         if pending == 0:
             self.caught_up.set()
@@ -174,18 +190,6 @@ class ProjectionRunner:
     async def acknowledge(self, messages: Sequence[Msg]) -> None:
         for msg in messages:
             await msg.ack()
-
-    async def _item(self, msg: Msg) -> Item:
-        meta = msg.metadata
-        try:
-            event: Event | None = decode(msg.data, msg.headers)
-        except EventDecodeError as exc:
-            await self._park(msg, f"malformed event: {exc}")
-            return Item(meta.sequence.stream, None)
-        if meta.num_delivered > self.options.max_deliver:
-            await self._park(msg, f"delivered {meta.num_delivered} times without being applied")
-            return Item(meta.sequence.stream, None)
-        return Item(meta.sequence.stream, event)
 
     async def _apply_one_by_one(self, messages: Sequence[Msg], items: Sequence[Item]) -> int:
         applied = 0
@@ -200,12 +204,12 @@ class ProjectionRunner:
                     if attempt < self.options.handler_attempts:
                         await asyncio.sleep(self.options.retry_delay * attempt)
                         continue
-                    assert item.event is not None  # a parked item applies nothing
+                    event = item.event
                     self.log.error(
                         "projection_event_parked",
-                        event_id=item.event.event_id,
-                        lead_id=item.event.lead_id,
-                        correlation_id=item.event.correlation_id,
+                        event_id=event.event_id if event else None,
+                        lead_id=event.lead_id if event else None,
+                        correlation_id=event.correlation_id if event else None,
                         error=repr(exc),
                     )
                     await self._park(msg, f"handler failed {attempt} times: {exc!r}")
@@ -213,12 +217,12 @@ class ProjectionRunner:
         return applied
 
     async def _park(self, msg: Msg, reason: str) -> None:
-        meta = msg.metadata
+        sequence = position_of(msg).stream_sequence
         await self.dead_letters.park(
             Parked(
                 consumer=self.durable,
-                stream=meta.stream,
-                sequence=meta.sequence.stream,
+                stream=self.stream.value,
+                sequence=sequence,
                 subject=msg.subject,
                 reason=reason,
                 data=msg.data,
@@ -226,6 +230,4 @@ class ProjectionRunner:
             )
         )
         EVENTS_PARKED.labels(self.tracker.projection.name).inc()
-        self.log.warning(
-            "event_parked", sequence=meta.sequence.stream, subject=msg.subject, reason=reason
-        )
+        self.log.warning("event_parked", sequence=sequence, subject=msg.subject, reason=reason)

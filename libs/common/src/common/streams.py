@@ -1,4 +1,10 @@
-"""Stream definitions, declared idempotently by the service that owns them."""
+"""Stream definitions, declared idempotently.
+
+Services may create their own streams but not update them: the right to update a stream
+would let a service add another stream as a source, or capture another service's reply
+inbox, and so read what it must not. A stream whose stored configuration differs is left
+as it is and reported; changing it is an administrator's job (``leadctl`` as admin).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,21 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Final
 
+import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError
 
 from common.subjects import STREAM_SUBJECTS, Stream
+
+log = structlog.get_logger(__name__)
 
 # Long enough to cover a client retrying through a short outage; projections are
 # idempotent on their own beyond it.
 DUPLICATE_WINDOW: Final = timedelta(minutes=10)
+
+# JSStreamNameExistErr: a stream of that name exists with another configuration.
+_EXISTS_WITH_OTHER_CONFIG: Final = 10058
 
 
 def stream_config(stream: Stream, replicas: int = 1, *, deny_delete: bool = True) -> StreamConfig:
@@ -35,17 +47,17 @@ def stream_config(stream: Stream, replicas: int = 1, *, deny_delete: bool = True
 
 async def declare_streams(
     js: JetStreamContext, streams: Iterable[Stream], replicas: int = 1
-) -> None:
-    """Create each stream, or bring an existing one to this configuration."""
+) -> list[Stream]:
+    """Create each stream that is missing (creating an identical one is a no-op).
+
+    Returns the streams whose stored configuration differs from this code's."""
+    drifted = []
     for stream in streams:
-        config = stream_config(stream, replicas)
         try:
-            await js.stream_info(stream.value)
-        except NotFoundError:
-            try:
-                await js.add_stream(config)
-            except BadRequestError:
-                # Another replica created it between our look-up and our create.
-                await js.update_stream(config)
-        else:
-            await js.update_stream(config)
+            await js.add_stream(stream_config(stream, replicas))
+        except BadRequestError as exc:
+            if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
+                raise
+            drifted.append(stream)
+            log.warning("stream_configuration_differs", stream=stream.value, error=exc.description)
+    return drifted

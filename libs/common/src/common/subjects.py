@@ -46,13 +46,14 @@ STREAM_SUBJECTS: Final[dict[Stream, str]] = {
     Stream.DLQ_OVERSIGHT: "dlq.oversight.>",
 }
 
-# Streams a service creates and writes to. AUDIT is shared: every service declares it
-# with the same configuration and writes only below ``audit.<service>.``.
+# Streams a service creates (if missing) and writes to. AUDIT is shared: every service
+# declares it with the same configuration and writes only below ``audit.<service>.``.
+# The operator CLI declares nothing; an administrator provisions every stream up front.
 OWNED_STREAMS: Final[dict[Service, tuple[Stream, ...]]] = {
     Service.INTAKE: (Stream.INTAKE, Stream.AUDIT, Stream.DLQ_INTAKE),
     Service.LEDGER: (Stream.LEDGER, Stream.AUDIT, Stream.DLQ_LEDGER),
     Service.OVERSIGHT: (Stream.OVERSIGHT, Stream.DIRECTIVES, Stream.AUDIT, Stream.DLQ_OVERSIGHT),
-    Service.LEADCTL: (Stream.AUDIT,),
+    Service.LEADCTL: (),
 }
 
 DLQ_STREAM: Final[dict[Service, Stream]] = {
@@ -62,7 +63,7 @@ DLQ_STREAM: Final[dict[Service, Stream]] = {
 }
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-GLOBAL_TOKEN: Final = "global"
+GLOBAL_TOKEN: Final = "global"  # noqa: S105 - a subject token, not a secret
 
 
 def check_token(value: str, what: str = "subject token") -> str:

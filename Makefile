@@ -1,0 +1,52 @@
+# The one entry point for people and CI. `make run` and `make test` work on a fresh clone.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test test-fast lint format bench up down clean help
+
+help:
+	@echo "make run    - local NATS + intake, ledger, oversight on SQLite, with demo data"
+	@echo "make test   - the whole test suite against a real nats-server (and PostgreSQL if DATABASE_URL)"
+	@echo "make lint   - ruff, mypy (strict on libs/common), import contracts"
+	@echo "make bench  - benchmarks, one line per figure"
+	@echo "make up / down - the containerised deployment (needs Docker)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m leadctl.embedded
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy libs/common/src
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	@for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+up:
+	docker compose -f deploy/compose.yaml --env-file deploy/.env up -d --build
+
+down:
+	docker compose -f deploy/compose.yaml --env-file deploy/.env down
+
+clean:
+	rm -rf var

@@ -1,0 +1,221 @@
+"""What every service is made of: a FastStream NATS router mounted in FastAPI, its database,
+its event stores, its projection runners, and health, readiness and metrics endpoints.
+
+A service's ``bootstrap.create_app`` builds a :class:`ServiceRuntime`, adds its own routes,
+subscribers and projections, and returns ``runtime.app``. Nothing connects until the
+lifespan runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.nats.fastapi import NatsRouter
+from faststream.security import SASLPlaintext
+from nats.js import JetStreamContext
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from sqlalchemy import text
+
+from common.auth import Directory
+from common.database import Database
+from common.deadletter import DeadLetters
+from common.events import Event
+from common.eventstore import EventStore
+from common.organisation import Organisation, load_organisation
+from common.projection import Projection, Tracker
+from common.runner import ProjectionRunner, RunnerOptions, replica_id
+from common.settings import ServiceSettings
+from common.streams import declare_streams
+from common.subjects import (
+    OWNED_STREAMS,
+    STREAM_SUBJECTS,
+    Stream,
+    audit_prefix,
+    durable_name,
+    inbox_prefix,
+)
+
+log = structlog.get_logger(__name__)
+
+SECURITY_EVENTS: Final = Counter(
+    "nats_permission_violations_total", "Permission violations reported by the NATS server"
+)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A projection fed from one stream (optionally a filtered part of it)."""
+
+    projection: Projection
+    stream: Stream
+    filter_subject: str | None = None
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, title: str, version: str = "1") -> None:
+        self.settings = settings
+        self.service = settings.service
+        self.org: Organisation = load_organisation(settings.org_file)
+        self.directory = Directory.from_file(settings.users_file)
+        self.database = Database(settings.database_url)
+        self.subscriptions: list[Subscription] = []
+        self.runners: list[ProjectionRunner] = []
+        self._on_start: list[Callable[[], Awaitable[None]]] = []
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        self._js: JetStreamContext | None = None
+        self.replica = replica_id()
+        password = settings.nats_password.get_secret_value()
+        self.router = NatsRouter(
+            settings.nats_servers,
+            security=SASLPlaintext(username=settings.nats_user or "", password=password)
+            if password
+            else None,
+            inbox_prefix=inbox_prefix(self.service),
+            name=f"{self.service.value}:{self.replica}",
+            error_cb=self._nats_error,
+            max_reconnect_attempts=-1,
+            schema_url="/asyncapi",
+            description=title,
+            logger=structlog.get_logger("faststream"),
+        )
+        # Our lifespan must enter the router's first (streams are declared on its
+        # connection); FastAPI then enters it again as an included router's, which
+        # FastStream turns into a no-op with this warning.
+        warnings.filterwarnings("ignore", message="Specifying 'lifespan_context' manually")
+        self.app = FastAPI(title=title, version=version, lifespan=self._lifespan)
+        self.app.state.runtime = self
+        self.app.state.directory = self.directory
+        self.app.include_router(self.router)
+        self.app.include_router(_health_routes())
+
+    # --- composition ---------------------------------------------------------------
+
+    def project(
+        self, projection: Projection, stream: Stream, filter_subject: str | None = None
+    ) -> None:
+        self.subscriptions.append(Subscription(projection, stream, filter_subject))
+
+    def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._on_start.append(hook)
+
+    def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
+        self._on_stop.append(hook)
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise RuntimeError("the service is not connected yet")
+        return self._js
+
+    def store(self, stream: Stream) -> EventStore:
+        return EventStore(self.js, stream, STREAM_SUBJECTS[stream].removesuffix(".>"))
+
+    def audit_store(self) -> EventStore:
+        return EventStore(self.js, Stream.AUDIT, audit_prefix(self.service))
+
+    async def record_access(self, event: Event) -> None:
+        """Append an access event (who read what) to the audit stream."""
+        await self.audit_store().append(event)
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
+        async with self.router.lifespan_context(app) as state:
+            self._js = self.router.broker.connection.jetstream()
+            await declare_streams(
+                self._js, OWNED_STREAMS[self.service], self.settings.stream_replicas
+            )
+            await self._start_projections()
+            for hook in self._on_start:
+                await hook()
+            log.info("service_started", replica=self.replica)
+            try:
+                yield state or {}
+            finally:
+                for hook in reversed(self._on_stop):
+                    await hook()
+                for runner in self.runners:
+                    await runner.stop()
+                await self.database.dispose()
+                log.info("service_stopped")
+
+    async def _start_projections(self) -> None:
+        dead_letters = DeadLetters(self.js, self.service)
+        options = RunnerOptions(batch_size=self.settings.projection_batch_size)
+        for sub in self.subscriptions:
+            tracker = Tracker(
+                self.database.sync_engine, sub.projection, sub.stream.value, owner=self.replica
+            )
+            runner = ProjectionRunner(
+                self.js,
+                tracker,
+                sub.stream,
+                durable=durable_name(self.service, f"{sub.projection.name}-{sub.stream.value}"),
+                dead_letters=dead_letters,
+                filter_subject=sub.filter_subject,
+                options=options,
+            )
+            await runner.start()
+            self.runners.append(runner)
+
+    async def _nats_error(self, error: Exception) -> None:
+        if "permissions violation" in str(error).lower():
+            SECURITY_EVENTS.inc()
+            log.warning("nats_permission_violation", security_event=True, error=str(error))
+        else:
+            log.warning("nats_error", error=repr(error))
+
+    async def readiness(self) -> dict[str, str]:
+        """What is not ready, by component (empty when all is well)."""
+        problems: dict[str, str] = {}
+        connection = self.router.broker.connection if self._js is not None else None
+        if connection is None or not connection.is_connected:
+            problems["nats"] = "not connected"
+        for runner in self.runners:
+            if not runner.healthy:
+                problems[f"projection:{runner.durable}"] = "consumer stopped"
+        try:
+            async with asyncio.timeout(2):
+                async with self.database.async_engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            problems["database"] = type(exc).__name__
+        return problems
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def _health_routes() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Connected to NATS and the database, consumers running")
+    async def readyz(runtime: Runtime) -> JSONResponse:
+        problems = await runtime.readiness()
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready", "service": runtime.service.value})
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,1 @@
+"""Intake: 24-hour lead intake with reporter protection."""

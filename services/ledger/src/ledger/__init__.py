@@ -1,0 +1,1 @@
+"""Ledger: registration, transfer, responsibility and feedback of every lead."""

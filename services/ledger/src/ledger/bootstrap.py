@@ -1,0 +1,16 @@
+"""The composition root of the ledger service: the only place that names infrastructure."""
+
+from __future__ import annotations
+
+from common.service import ServiceRuntime
+from fastapi import FastAPI
+
+from ledger.settings import LedgerSettings
+
+
+def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    runtime = ServiceRuntime(
+        settings or LedgerSettings(),
+        title="Ledger: registration, transfer, responsibility and feedback of every lead",
+    )
+    return runtime.app

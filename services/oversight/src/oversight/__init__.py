@@ -1,0 +1,1 @@
+"""Oversight: the discipline committee's supervision, accountability and access audit."""

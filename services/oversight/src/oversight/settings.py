@@ -1,0 +1,14 @@
+"""Oversight settings, from environment variables prefixed `OVERSIGHT_`."""
+
+from __future__ import annotations
+
+from common.settings import ServiceSettings
+from common.subjects import Service
+from pydantic_settings import SettingsConfigDict
+
+
+class OversightSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="OVERSIGHT_", extra="ignore")
+
+    service: Service = Service.OVERSIGHT
+    http_port: int = 8103

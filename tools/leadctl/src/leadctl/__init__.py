@@ -1,0 +1,1 @@
+"""leadctl: the operator CLI (embedded run, replay, history, seal and verify, dead letters)."""

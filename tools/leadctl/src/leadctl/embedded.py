@@ -1,0 +1,253 @@
+"""Embedded mode (``make run``): a local nats-server, the three services on SQLite, the
+demo organisation and one demo user per role, all under ``var/``.
+
+The first run makes the secrets (NATS passwords, the intake keys) and the demo tokens;
+later runs reuse them, so a second ``make run`` resumes on the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import httpx
+import nats
+from common.auth import UserRecord, hash_token, new_token, write_users_file
+from common.events import Role
+from common.natsserver import NatsServer
+from common.streams import declare_streams
+from common.subjects import Stream
+
+SERVICES: Final = {"intake": 8101, "ledger": 8102, "oversight": 8103}
+NATS_USERS: Final = ("intake", "ledger", "oversight", "leadctl", "admin")
+
+# user, display name, role, unit
+DEMO_USERS: Final = (
+    ("screener.v01", "沙河店村 摸排员", Role.SCREENER, "shd-v01"),
+    ("screener.v02", "前营村 摸排员", Role.SCREENER, "shd-v02"),
+    ("clerk", "举报受理员", Role.CLERK, "shd-office"),
+    ("office", "扫黑办 工作人员", Role.OFFICE, "shd-office"),
+    ("police", "派出所 民警", Role.POLICE, "shd-police"),
+    ("judicial", "司法所 工作人员", Role.JUDICIAL, "shd-judicial"),
+    ("discipline", "镇纪委 工作人员", Role.DISCIPLINE, "shd-discipline"),
+    ("custodian", "举报人信息保管员", Role.CUSTODIAN, "shd-discipline"),
+    ("auditor", "县级审计员", Role.AUDITOR, "county"),
+    ("admin", "系统管理员", Role.ADMIN, None),
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets.env"
+
+    @property
+    def users(self) -> Path:
+        return self.root / "demo" / "users.toml"
+
+    @property
+    def tokens(self) -> Path:
+        return self.root / "demo" / "tokens.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "log"
+
+    def database(self, service: str) -> Path:
+        return self.root / service / f"{service}.db"
+
+
+def load_or_make_secrets(path: Path) -> dict[str, str]:
+    if path.exists():
+        pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        values = {key.strip(): value.strip() for key, value in pairs}
+        empty = [key for key, value in values.items() if not value]
+        if empty:
+            # An empty NATS password would let anyone in as that user.
+            raise SystemExit(f"{path}: empty secrets {', '.join(empty)}; delete the file to renew")
+        return values
+    # A letter then hex: nats-server parses an environment value as a config value, and
+    # a password such as "1-..." or "-..." would stop it.
+    values = {f"NATS_{user.upper()}_PASSWORD": "p" + secrets.token_hex(24) for user in NATS_USERS}
+    values["INTAKE_IDENTITY_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
+    values["INTAKE_RECEIPT_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return values
+
+
+def seed_demo_users(layout: Layout) -> None:
+    """One user per role; the tokens file exists only in development."""
+    if layout.users.exists() and layout.tokens.exists():
+        return
+    tokens = {user: new_token() for user, *_ in DEMO_USERS}
+    records = [
+        UserRecord(
+            user=user,
+            display_name=name,
+            role=role,
+            unit=unit,
+            token_sha256=hash_token(tokens[user]),
+        )
+        for user, name, role, unit in DEMO_USERS
+    ]
+    write_users_file(layout.users, records)
+    layout.tokens.touch(mode=0o600)
+    layout.tokens.write_text(json.dumps(tokens, indent=2, ensure_ascii=False))
+
+
+def service_env(
+    service: str, layout: Layout, nats_url: str, values: dict[str, str]
+) -> dict[str, str]:
+    prefix = service.upper()
+    env = {
+        **os.environ,
+        f"{prefix}_NATS_URL": nats_url,
+        f"{prefix}_NATS_PASSWORD": values[f"NATS_{prefix}_PASSWORD"],
+        f"{prefix}_USERS_FILE": str(layout.users),
+        f"{prefix}_DATABASE_URL": f"sqlite:///{layout.database(service)}",
+        f"{prefix}_HTTP_PORT": str(SERVICES[service]),
+    }
+    if service == "intake":
+        env["INTAKE_IDENTITY_KEY"] = values["INTAKE_IDENTITY_KEY"]
+        env["INTAKE_RECEIPT_KEY"] = values["INTAKE_RECEIPT_KEY"]
+    return env
+
+
+async def provision_streams(url: str, password: str, timeout: float = 30.0) -> None:
+    """Wait for JetStream, then create every stream as admin, so that no service gets to
+    choose a stream's configuration by being first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            nc = await nats.connect(url, user="admin", password=password, connect_timeout=1)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+    try:
+        js = nc.jetstream()
+        while True:
+            try:
+                await js.account_info()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        await declare_streams(js, list(Stream))
+    finally:
+        await nc.close()
+
+
+def wait_ready(name: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{name} exited with code {process.returncode}; see var/log/{name}.log"
+            )
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} not ready after {timeout:.0f}s; see var/log/{name}.log")
+        time.sleep(0.2)
+
+
+@contextmanager
+def running_service(
+    name: str, env: dict[str, str], layout: Layout
+) -> Iterator[subprocess.Popen[bytes]]:
+    log = (layout.logs / f"{name}.log").open("ab")
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", name], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+
+def run(root: Path, config: Path, nats_port: int = 4333, ready_timeout: float = 60.0) -> int:
+    layout = Layout(root)
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    values = load_or_make_secrets(layout.secrets)
+    seed_demo_users(layout)
+    started = time.monotonic()
+    server = NatsServer(
+        root / "nats",
+        port=nats_port,
+        config=config,
+        env=values,
+        log_file=layout.logs / "nats.log",
+    )
+    with ExitStack() as stack:
+        stack.enter_context(server)
+        asyncio.run(provision_streams(server.url, values["NATS_ADMIN_PASSWORD"]))
+        processes = {
+            name: stack.enter_context(
+                running_service(name, service_env(name, layout, server.url, values), layout)
+            )
+            for name in SERVICES
+        }
+        for name, process in processes.items():
+            wait_ready(name, SERVICES[name], process, ready_timeout - (time.monotonic() - started))
+        _say(
+            f"ready in {time.monotonic() - started:.1f}s — NATS {server.url} (JetStream, {root / 'nats'})"
+        )
+        for name, port in SERVICES.items():
+            _say(f"  {name:<10} http://127.0.0.1:{port}  (docs /docs, health /readyz)")
+        _say(f"  demo tokens: {layout.tokens}   logs: {layout.logs}")
+        _say("Ctrl-C stops everything; the next run resumes on the same data.")
+        try:
+            while all(p.poll() is None for p in processes.values()):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            _say("stopping…")
+            return 0
+        dead = [name for name, p in processes.items() if p.poll() is not None]
+        _say(f"stopped: {', '.join(dead)} exited; see {layout.logs}")
+        return 1
+    return 0
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    root = Path(os.environ.get("LEADS_VAR", "var")).resolve()
+    config = Path(os.environ.get("LEADS_NATS_CONFIG", "deploy/nats/embedded.conf")).resolve()
+    port = int(os.environ.get("LEADS_NATS_PORT", "4333"))
+    sys.exit(run(root, config, port))
+
+
+if __name__ == "__main__":
+    main()
