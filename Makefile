@@ -40,7 +40,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	@for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+	@for script in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
 
 up:
 	docker compose -f deploy/compose.yaml --env-file deploy/.env up -d --build

@@ -115,11 +115,7 @@ async def test_an_event_stored_in_an_older_version_is_upcast_on_read(
         "assignee": "wang.wei",
         "deadline_date": "2025-03-15",
     }
-    await js.publish(
-        f"ledger.lead.{lead}.ResponsibilityAssigned",
-        orjson.dumps(version_one),
-        headers={"Lead-Event-Type": "ResponsibilityAssigned", "Lead-Schema-Version": "1"},
-    )
+    await js.publish(f"ledger.lead.{lead}.ResponsibilityAssigned", orjson.dumps(version_one))
 
     (stored,) = (await store.read_lead(lead)).events
 
@@ -145,14 +141,20 @@ def test_a_stored_event_is_never_rewritten_by_upcasting() -> None:
         }
     )
     before = bytes(raw)
-    decode(raw)
+    decode(raw, "ResponsibilityAssigned")
     assert raw == before
 
 
 def test_an_unknown_version_is_refused_with_a_reason() -> None:
     raw = orjson.dumps({"event_type": "LeadArchived", "schema_version": 7, "lead_id": "L1"})
     with pytest.raises(EventDecodeError, match="no schema version 7"):
-        decode(raw)
+        decode(raw, "LeadArchived")
+
+
+def test_an_event_stored_under_another_type_is_refused() -> None:
+    raw = reported().model_dump_json().encode()
+    with pytest.raises(EventDecodeError, match="stored as LeadArchived but is LeadReported"):
+        decode(raw, "LeadArchived")
 
 
 async def test_streams_are_append_only_and_declared_idempotently(js: JetStreamContext) -> None:

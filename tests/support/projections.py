@@ -3,9 +3,10 @@ event applied twice or skipped is visible in the rows."""
 
 from __future__ import annotations
 
+from common.batchwriter import BatchWriter
 from common.events import Event
 from common.projection import Projection
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, func, select
 
 metadata = MetaData()
 
@@ -21,13 +22,12 @@ applications = Table(
 FAIL_ON_SUMMARY = "make the handler fail"
 
 
-def record(conn: Connection, event: Event) -> None:
+def record(db: BatchWriter, event: Event) -> None:
     if getattr(event, "summary", None) == FAIL_ON_SUMMARY:
         raise RuntimeError("handler refuses this event")
-    conn.execute(
-        insert(applications).values(
-            event_id=event.event_id, lead_id=event.lead_id, event_type=event.event_type
-        )
+    db.add(
+        applications,
+        {"event_id": event.event_id, "lead_id": event.lead_id, "event_type": event.event_type},
     )
 
 

@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 
-from common.events import Event, decode, encode, headers_for
+from common.events import Event, decode, encode, event_type_of
 from common.subjects import Stream, lead_filter, lead_subject
 
 # JSErrCodeStreamWrongLastSequence: the expected-last-subject-sequence check failed.
@@ -84,8 +84,7 @@ class EventStore:
         made on (0: the lead has no events here yet); ``None`` appends unconditionally.
         """
         subject = self.subject_for(event)
-        headers = headers_for(event)
-        headers["Nats-Msg-Id"] = event.event_id
+        headers = {"Nats-Msg-Id": event.event_id}
         if expected_sequence is not None:
             if event.lead_id is None:
                 raise ValueError("a conditional append needs a lead id")
@@ -118,11 +117,12 @@ class EventStore:
             if msg is None:
                 break
             sequence = msg.seq or sequence + 1
+            subject = msg.subject or wanted
             events.append(
                 StoredEvent(
                     sequence=sequence,
-                    subject=msg.subject or wanted,
-                    event=decode(msg.data or b"", msg.headers),
+                    subject=subject,
+                    event=decode(msg.data or b"", event_type_of(subject)),
                 )
             )
         return LeadHistory(events=tuple(events), last_sequence=sequence)

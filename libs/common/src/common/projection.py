@@ -1,4 +1,4 @@
-"""Projections: pure handlers ``(connection, event)`` and the exactly-once bookkeeping.
+"""Projections: pure handlers ``(writer, event)`` and the exactly-once bookkeeping.
 
 The stream sequence a projection has applied is stored in the same transaction as its
 rows. An event at or below that sequence is skipped, so a redelivery, a crash between
@@ -10,6 +10,7 @@ replicas sharing one durable consumer never apply batches out of order.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,6 @@ from typing import Final
 from sqlalchemy import (
     BigInteger,
     Column,
-    Connection,
     Engine,
     Float,
     MetaData,
@@ -29,11 +29,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import ColumnElement
 
-from common.events import Event, EventDecodeError, decode
-from common.events.codec import HEADER_TYPE
+from common.batchwriter import BatchWriter, RowCache
+from common.events import Event, EventDecodeError, decode, event_type_of
 
-Handler = Callable[[Connection, Event], None]
+Handler = Callable[[BatchWriter, Event], None]
 
 tracking_metadata: Final = MetaData()
 
@@ -43,6 +44,13 @@ projection_positions: Final = Table(
     Column("projection", String(100), primary_key=True),
     Column("stream", String(100), primary_key=True),
     Column("sequence", BigInteger, nullable=False, default=0),
+)
+
+# One writer per projection at a time, across replicas and across the streams it reads.
+projection_leases: Final = Table(
+    "projection_leases",
+    tracking_metadata,
+    Column("projection", String(100), primary_key=True),
     Column("owner", String(200), nullable=True),
     Column("lease_expires", Float, nullable=False, default=0.0),
 )
@@ -57,14 +65,14 @@ class Projection:
     metadata: MetaData
     handlers: Mapping[str, Handler] = field(default_factory=dict)
 
-    def apply(self, conn: Connection, event: Event) -> None:
+    def apply(self, writer: BatchWriter, event: Event) -> None:
         handler = self.handlers.get(event.event_type)
         if handler is not None:
-            handler(conn, event)
+            handler(writer, event)
 
-    def handles(self, event_type: str | None) -> bool:
-        """Whether an event of this type needs decoding at all (unknown: yes)."""
-        return event_type is None or event_type in self.handlers
+    def handles(self, event_type: str) -> bool:
+        """Whether an event of this type needs decoding at all."""
+        return event_type in self.handlers
 
 
 class LeaseLost(Exception):
@@ -73,11 +81,11 @@ class LeaseLost(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Raw:
-    """A stored message as delivered: sequence, bytes and headers."""
+    """A stored message as delivered: sequence, subject and bytes."""
 
     sequence: int
+    subject: str
     data: bytes
-    headers: Mapping[str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,97 +98,126 @@ class Item:
 
 
 class Tracker:
-    """Reads and advances one projection's position in one stream, under a lease."""
+    """One projection's positions (one per stream it reads) and its lease.
+
+    Runners of several streams share one tracker: their batches are applied one at a time,
+    so the row cache is only ever touched by one transaction."""
 
     def __init__(
-        self,
-        engine: Engine,
-        projection: Projection,
-        stream: str,
-        owner: str,
-        lease_seconds: float = 15.0,
+        self, engine: Engine, projection: Projection, owner: str, lease_seconds: float = 15.0
     ) -> None:
         self.engine = engine
         self.projection = projection
-        self.stream = stream
         self.owner = owner
         self.lease_seconds = lease_seconds
-        self._key = (projection_positions.c.projection == projection.name) & (
+        self.cache = RowCache()
+        self._lock = threading.Lock()
+        self._lease_key = projection_leases.c.projection == projection.name
+
+    def _position_key(self, stream: str) -> ColumnElement[bool]:
+        return (projection_positions.c.projection == self.projection.name) & (
             projection_positions.c.stream == stream
         )
 
-    def create_tables(self) -> None:
+    def create_tables(self, streams: Iterable[str] = ()) -> None:
         tracking_metadata.create_all(self.engine)
         self.projection.metadata.create_all(self.engine)
-        values = {
-            "projection": self.projection.name,
-            "stream": self.stream,
-            "sequence": 0,
-            "owner": None,
-            "lease_expires": 0.0,
-        }
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with self.engine.begin() as conn:
-            conn.execute(insert(projection_positions).values(values).on_conflict_do_nothing())
+            conn.execute(
+                insert(projection_leases)
+                .values(projection=self.projection.name, owner=None, lease_expires=0.0)
+                .on_conflict_do_nothing()
+            )
+            for stream in streams:
+                conn.execute(
+                    insert(projection_positions)
+                    .values(projection=self.projection.name, stream=stream, sequence=0)
+                    .on_conflict_do_nothing()
+                )
 
-    def position(self) -> int:
+    def position(self, stream: str) -> int:
         with self.engine.connect() as conn:
-            value = conn.execute(select(projection_positions.c.sequence).where(self._key)).scalar()
+            value = conn.execute(
+                select(projection_positions.c.sequence).where(self._position_key(stream))
+            ).scalar()
         return int(value or 0)
 
     def acquire_lease(self, now: float | None = None) -> bool:
         """Take or renew the lease; False while another live replica holds it."""
         now = time.time() if now is None else now
-        with self.engine.begin() as conn:
+        with self._lock, self.engine.begin() as conn:
+            previous = conn.execute(
+                select(projection_leases.c.owner).where(self._lease_key)
+            ).scalar()
             result = conn.execute(
-                update(projection_positions)
+                update(projection_leases)
                 .where(
-                    self._key
+                    self._lease_key
                     & (
-                        (projection_positions.c.owner == self.owner)
-                        | (projection_positions.c.owner.is_(None))
-                        | (projection_positions.c.lease_expires < now)
+                        (projection_leases.c.owner == self.owner)
+                        | (projection_leases.c.owner.is_(None))
+                        | (projection_leases.c.lease_expires < now)
                     )
                 )
                 .values(owner=self.owner, lease_expires=now + self.lease_seconds)
             )
+            if previous != self.owner:
+                self.cache.clear()  # someone else may have written since we last did
         return result.rowcount == 1
 
     def release_lease(self) -> None:
-        with self.engine.begin() as conn:
+        with self._lock, self.engine.begin() as conn:
             conn.execute(
-                update(projection_positions)
-                .where(self._key & (projection_positions.c.owner == self.owner))
+                update(projection_leases)
+                .where(self._lease_key & (projection_leases.c.owner == self.owner))
                 .values(owner=None, lease_expires=0.0)
             )
 
-    def apply(self, items: Sequence[Item]) -> int:
-        """Apply a batch in one transaction with the position; returns events applied.
-
-        Raises LeaseLost (nothing committed) if this owner no longer holds the lease."""
+    def apply(self, stream: str, items: Sequence[Item]) -> int:
+        """Apply a batch of one stream in one transaction with its position; returns the
+        number of events applied. Raises LeaseLost (nothing committed) if this owner no
+        longer holds the lease."""
         if not items:
             return 0
+        with self._lock:
+            try:
+                return self._apply(stream, items)
+            except BaseException:
+                self.cache.clear()  # it holds rows of a transaction that did not commit
+                raise
+
+    def _apply(self, stream: str, items: Sequence[Item]) -> int:
         applied = 0
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(projection_positions.c.sequence, projection_positions.c.owner)
-                .where(self._key)
-                .with_for_update()
-            ).one()
-            if row.owner != self.owner:
-                raise LeaseLost(f"{self.projection.name}/{self.stream} is held by {row.owner}")
-            position = int(row.sequence)
+            owner = conn.execute(
+                select(projection_leases.c.owner).where(self._lease_key).with_for_update()
+            ).scalar()
+            if owner != self.owner:
+                raise LeaseLost(f"projection {self.projection.name} is held by {owner}")
+            position = int(
+                conn.execute(
+                    select(projection_positions.c.sequence).where(self._position_key(stream))
+                ).scalar_one()
+            )
+            writer = BatchWriter(conn, self.cache)
             for item in items:
                 if item.sequence <= position:
                     continue
                 if item.event is not None:
-                    self.projection.apply(conn, item.event)
+                    self.projection.apply(writer, item.event)
                     applied += 1
                 position = item.sequence
+            writer.flush()
             conn.execute(
                 update(projection_positions)
-                .where(self._key)
-                .values(sequence=position, lease_expires=time.time() + self.lease_seconds)
+                .where(self._position_key(stream))
+                .values(sequence=position)
+            )
+            conn.execute(
+                update(projection_leases)
+                .where(self._lease_key)
+                .values(lease_expires=time.time() + self.lease_seconds)
             )
         return applied
 
@@ -193,12 +230,12 @@ def decode_batch(
     items: list[Item] = []
     failures: list[tuple[int, str]] = []
     for index, raw in enumerate(raws):
-        event_type = raw.headers.get(HEADER_TYPE) if raw.headers else None
+        event_type = event_type_of(raw.subject)
         if not projection.handles(event_type):
             items.append(Item(raw.sequence, None))
             continue
         try:
-            items.append(Item(raw.sequence, decode(raw.data, raw.headers)))
+            items.append(Item(raw.sequence, decode(raw.data, event_type)))
         except EventDecodeError as exc:
             failures.append((index, str(exc)))
             items.append(Item(raw.sequence, None))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 import uuid
 from collections.abc import Callable
@@ -47,12 +48,12 @@ async def replay(
     filter_subject: str | None = None,
     from_sequence: int = 1,
     until: datetime | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 10_000,
     progress: Progress | None = None,
 ) -> ReplayReport:
     """Apply the events of ``stream`` from ``from_sequence`` (and stored no later than
     ``until``) to the tracker's projection, in order, one transaction per batch."""
-    await asyncio.to_thread(tracker.create_tables)
+    await asyncio.to_thread(tracker.create_tables, [stream.value])
     if not await asyncio.to_thread(tracker.acquire_lease):
         raise RuntimeError(f"projection {tracker.projection.name} is being written by another")
     started = time.perf_counter()
@@ -74,6 +75,11 @@ async def replay(
     total = consumer.num_pending or 0
     puller = Puller(js._nc, stream.value, name, batch_size=batch_size)
     await puller.start()
+    thresholds = gc.get_threshold()
+    # Each batch allocates thousands of short-lived objects while the row cache keeps a
+    # large heap alive; the default thresholds then make the collector rescan that heap
+    # constantly (measured: decoding ran at a third of its speed).
+    gc.set_threshold(100_000, 50, 100)
     try:
         remaining = total
         while remaining > 0:
@@ -86,15 +92,16 @@ async def replay(
                 if until_ns is not None and pos.timestamp_ns > until_ns:
                     remaining = 0
                     break
-                raws.append(Raw(pos.stream_sequence, msg.data, msg.headers))
+                raws.append(Raw(pos.stream_sequence, msg.subject, msg.data))
                 remaining = pos.pending
             if raws:
-                report.applied += await asyncio.to_thread(_apply, tracker, raws, report)
+                report.applied += await asyncio.to_thread(_apply, tracker, stream, raws, report)
                 report.read += len(raws)
                 report.last_sequence = raws[-1].sequence
                 if progress is not None:
                     progress(report.read, total)
     finally:
+        gc.set_threshold(*thresholds)
         await puller.stop()
         await asyncio.to_thread(tracker.release_lease)
         # The server drops it after inactive_threshold anyway.
@@ -104,7 +111,7 @@ async def replay(
     return report
 
 
-def _apply(tracker: Tracker, raws: list[Raw], report: ReplayReport) -> int:
+def _apply(tracker: Tracker, stream: Stream, raws: list[Raw], report: ReplayReport) -> int:
     items, failures = decode_batch(tracker.projection, raws)
     report.malformed.extend((raws[index].sequence, reason) for index, reason in failures)
-    return tracker.apply(items)
+    return tracker.apply(stream.value, items)

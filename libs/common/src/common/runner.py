@@ -90,7 +90,7 @@ class ProjectionRunner:
         self.log = log.bind(projection=tracker.projection.name, stream=stream.value)
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.tracker.create_tables)
+        await asyncio.to_thread(self.tracker.create_tables, [self.stream.value])
         self._task = asyncio.create_task(self.run(), name=f"projection:{self.durable}")
 
     async def stop(self) -> None:
@@ -160,7 +160,7 @@ class ProjectionRunner:
         started = time.perf_counter()
         positions = [position_of(msg) for msg in messages]
         raws = [
-            Raw(pos.stream_sequence, msg.data, msg.headers)
+            Raw(pos.stream_sequence, msg.subject, msg.data)
             for msg, pos in zip(messages, positions, strict=True)
         ]
         items, failures = await asyncio.to_thread(decode_batch, self.tracker.projection, raws)
@@ -173,7 +173,7 @@ class ProjectionRunner:
                 )
                 items[index] = Item(pos.stream_sequence, None)
         try:
-            applied = await asyncio.to_thread(self.tracker.apply, items)
+            applied = await asyncio.to_thread(self.tracker.apply, self.stream.value, items)
         except LeaseLost:
             raise
         except Exception:
@@ -196,7 +196,9 @@ class ProjectionRunner:
         for msg, item in zip(messages, items, strict=True):
             for attempt in range(1, self.options.handler_attempts + 1):
                 try:
-                    applied += await asyncio.to_thread(self.tracker.apply, [item])
+                    applied += await asyncio.to_thread(
+                        self.tracker.apply, self.stream.value, [item]
+                    )
                     break
                 except LeaseLost:
                     raise
@@ -213,7 +215,9 @@ class ProjectionRunner:
                         error=repr(exc),
                     )
                     await self._park(msg, f"handler failed {attempt} times: {exc!r}")
-                    await asyncio.to_thread(self.tracker.apply, [Item(item.sequence, None)])
+                    await asyncio.to_thread(
+                        self.tracker.apply, self.stream.value, [Item(item.sequence, None)]
+                    )
         return applied
 
     async def _park(self, msg: Msg, reason: str) -> None:

@@ -151,9 +151,11 @@ class ServiceRuntime:
     async def _start_projections(self) -> None:
         dead_letters = DeadLetters(self.js, self.service)
         options = RunnerOptions(batch_size=self.settings.projection_batch_size)
+        trackers: dict[str, Tracker] = {}
         for sub in self.subscriptions:
-            tracker = Tracker(
-                self.database.sync_engine, sub.projection, sub.stream.value, owner=self.replica
+            tracker = trackers.setdefault(
+                sub.projection.name,
+                Tracker(self.database.sync_engine, sub.projection, owner=self.replica),
             )
             runner = ProjectionRunner(
                 self.js,

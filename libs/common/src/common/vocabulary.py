@@ -56,6 +56,7 @@ class LeadStatus(StrEnum):
     REPORTED = "reported"
     REGISTERED = "registered"
     TRANSFERRED = "transferred"
+    RETURNED = "returned"
     ACCEPTED = "accepted"
     ASSIGNED = "assigned"
     VERIFYING = "verifying"
@@ -95,6 +96,7 @@ _LABELS: Final[dict[StrEnum, tuple[str, str]]] = {
     LeadStatus.REPORTED: ("已受理", "reported"),
     LeadStatus.REGISTERED: ("已登记", "registered"),
     LeadStatus.TRANSFERRED: ("已移交", "transferred"),
+    LeadStatus.RETURNED: ("已退回", "returned by the receiving unit"),
     LeadStatus.ACCEPTED: ("已接收", "accepted"),
     LeadStatus.ASSIGNED: ("已责任到人", "responsibility assigned"),
     LeadStatus.VERIFYING: ("核查中", "under verification"),

@@ -8,7 +8,7 @@ from common.events.codec import (
     EventDecodeError,
     decode,
     encode,
-    headers_for,
+    event_type_of,
     upcast,
     upcaster,
 )
@@ -25,7 +25,7 @@ __all__ = [
     "Role",
     "decode",
     "encode",
-    "headers_for",
+    "event_type_of",
     "upcast",
     "upcaster",
     "utc_now",

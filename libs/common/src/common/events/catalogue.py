@@ -170,8 +170,7 @@ class ResponsibilityAssigned(_LedgerEvent):
     Version 2 records the deadline as a moment; version 1 held only a calendar day."""
 
     event_type: Literal["ResponsibilityAssigned"] = "ResponsibilityAssigned"
-    schema_version: int = 2
-    current_version: ClassVar[int] = 2
+    schema_version: Literal[2] = 2  # type: ignore[assignment]
     lead_id: str
     unit: str
     assignee: str

@@ -1,13 +1,14 @@
 """One decoder for every stream, with upcasting of old schema versions.
 
-The publisher writes the event type and schema version into NATS headers, so the common
-case (current version) is decoded straight from bytes by pydantic's JSON parser; only an
-old version is parsed to a dict and walked through its upcasters first.
+The event type is the last token of the subject an event is stored on, so the common case
+(current version) is validated straight from bytes by pydantic's JSON parser. A payload of
+an older version fails that check on its ``schema_version`` literal and is parsed to a dict
+and walked through its upcasters instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Final, TypeAlias
 
@@ -107,13 +108,7 @@ AnyEvent: TypeAlias = Annotated[
 ]
 
 _ADAPTER: Final[TypeAdapter[AnyEvent]] = TypeAdapter(AnyEvent)
-BY_TYPE: Final[dict[str, type[Event]]] = {
-    cls.model_fields["event_type"].default: cls for cls in EVENT_CLASSES
-}
-
-HEADER_TYPE: Final = "Lead-Event-Type"
-HEADER_VERSION: Final = "Lead-Schema-Version"
-HEADER_CORRELATION: Final = "Lead-Correlation-Id"
+BY_TYPE: Final[dict[str, type[Event]]] = {cls.type_name(): cls for cls in EVENT_CLASSES}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
@@ -137,30 +132,32 @@ def encode(event: Event) -> bytes:
     return event.model_dump_json().encode()
 
 
-def headers_for(event: Event) -> dict[str, str]:
-    headers = {
-        HEADER_TYPE: event.event_type,
-        HEADER_VERSION: str(event.schema_version),
-    }
-    if event.correlation_id:
-        headers[HEADER_CORRELATION] = event.correlation_id
-    return headers
+def event_type_of(subject: str) -> str:
+    """The event type a subject names (its last token)."""
+    return subject.rsplit(".", 1)[-1]
 
 
-def decode(data: bytes, headers: Mapping[str, str] | None = None) -> Event:
-    """Decode one stored event, upcasting an old schema version on the way."""
-    event_type = headers.get(HEADER_TYPE) if headers else None
-    version = headers.get(HEADER_VERSION) if headers else None
+def decode(data: bytes, event_type: str | None = None) -> Event:
+    """Decode one stored event, upcasting an old schema version on the way.
+
+    ``event_type`` (from the subject) picks the fast path; without it, or when the payload
+    is not the current version, the payload is parsed and upcast first."""
     cls = BY_TYPE.get(event_type) if event_type else None
-    try:
-        if cls is not None and version == str(cls.current_version):
+    if cls is not None:
+        try:
             return cls.model_validate_json(data)
+        except ValidationError:
+            pass  # maybe an older version; the full path below says what is wrong
+    try:
         raw = orjson.loads(data)
         if not isinstance(raw, dict):
             raise EventDecodeError("an event must be a JSON object")
-        return _ADAPTER.validate_python(upcast(raw))
+        event: Event = _ADAPTER.validate_python(upcast(raw))
     except (ValidationError, orjson.JSONDecodeError) as exc:
         raise EventDecodeError(_describe(exc)) from exc
+    if event_type is not None and event.event_type != event_type:
+        raise EventDecodeError(f"stored as {event_type} but is {event.event_type}")
+    return event
 
 
 def upcast(raw: dict[str, Any]) -> dict[str, Any]:
@@ -170,10 +167,11 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
     if cls is None:
         raise EventDecodeError(f"unknown event_type {event_type!r}")
     version = raw.get("schema_version", 1)
-    if not isinstance(version, int) or version < 1 or version > cls.current_version:
+    current = cls.current_version()
+    if not isinstance(version, int) or version < 1 or version > current:
         raise EventDecodeError(f"{event_type} has no schema version {version!r}")
-    while version < cls.current_version:
-        step = _UPCASTERS.get((cls.model_fields["event_type"].default, version))
+    while version < current:
+        step = _UPCASTERS.get((cls.type_name(), version))
         if step is None:
             raise EventDecodeError(f"no upcaster for {event_type} v{version}")
         raw = step(raw)

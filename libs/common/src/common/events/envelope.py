@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -69,9 +69,11 @@ class Event(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Subclasses narrow these to a Literal; the union decodes on event_type.
+    # Subclasses narrow event_type to a Literal (the union decodes on it) and, from their
+    # second version on, schema_version too: an old payload then fails the fast path and
+    # is upcast instead of being misread as current.
     event_type: str
-    schema_version: int = 1
+    schema_version: Literal[1] = 1
     event_id: str = Field(default_factory=new_event_id)
     lead_id: str | None = None
     occurred_at: UtcDatetime = Field(default_factory=utc_now)
@@ -81,8 +83,17 @@ class Event(BaseModel):
 
     #: subject prefix of the stream the event is written to, e.g. ``ledger``.
     prefix: ClassVar[str]
-    #: the schema version this code writes; older ones are upcast on read.
-    current_version: ClassVar[int] = 1
+
+    @classmethod
+    def type_name(cls) -> str:
+        name: str = cls.model_fields["event_type"].default
+        return name
+
+    @classmethod
+    def current_version(cls) -> int:
+        """The schema version this code writes; older ones are upcast on read."""
+        version: int = cls.model_fields["schema_version"].default
+        return version
 
     def caused(self) -> dict[str, str | None]:
         """Envelope fields for an event caused by this one: same correlation, this as cause."""

@@ -1,0 +1,130 @@
+"""The write side of a projection batch: rows folded in memory, written once per batch.
+
+Handlers read and change rows through a :class:`BatchWriter`; at the end of the batch the
+changed rows are upserted and the appended rows inserted, one ``executemany`` per table,
+in the batch's transaction. A row touched by twenty events in a batch is written once.
+
+The projector is the only writer of its tables (the position lease sees to that), so the
+rows it has read or written stay valid across batches: :class:`RowCache` keeps them, and
+is emptied whenever a transaction fails or the lease changes hands.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from sqlalchemy import Connection, Executable, Table, insert, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+_ABSENT: Final = object()
+
+
+class RowCache:
+    """Rows by (table, primary key), least recently used dropped first."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self.capacity = capacity
+        self._rows: OrderedDict[tuple[str, Key], Row | object] = OrderedDict()
+
+    def get(self, table: Table, key: Key) -> Row | object | None:
+        """The cached row, ``_ABSENT`` if known not to exist, None if not cached."""
+        entry = self._rows.get((table.name, key))
+        if entry is not None:
+            self._rows.move_to_end((table.name, key))
+        return entry
+
+    def put(self, table: Table, key: Key, row: Row | object) -> None:
+        self._rows[(table.name, key)] = row
+        self._rows.move_to_end((table.name, key))
+        while len(self._rows) > self.capacity:
+            self._rows.popitem(last=False)
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+
+@functools.cache
+def _key_names(table: Table) -> tuple[str, ...]:
+    return tuple(column.name for column in table.primary_key.columns)
+
+
+def _key_of(table: Table, row: Mapping[str, Any]) -> Key:
+    return tuple(row[name] for name in _key_names(table))
+
+
+class BatchWriter:
+    """One batch's reads and writes against a connection, through the cache."""
+
+    def __init__(self, conn: Connection, cache: RowCache) -> None:
+        self.conn = conn
+        self._cache = cache
+        self._dirty: dict[str, dict[Key, Row]] = {}
+        self._tables: dict[str, Table] = {}
+        self._appended: dict[str, list[Row]] = {}
+
+    def get(self, table: Table, *key: Any) -> Row | None:
+        """The row with this primary key, or None. Change it in place, then ``put`` it."""
+        cached = self._cache.get(table, key)
+        if cached is _ABSENT:
+            return None
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        columns = list(table.primary_key.columns)
+        found = self.conn.execute(
+            select(table).where(tuple_(*columns) == tuple_(*key))
+            if len(columns) > 1
+            else select(table).where(columns[0] == key[0])
+        ).first()
+        row: Row | None = dict(found._mapping) if found is not None else None
+        self._cache.put(table, key, row if row is not None else _ABSENT)
+        return row
+
+    def put(self, table: Table, row: Row) -> None:
+        """Insert or replace a whole row (written at the end of the batch)."""
+        key = _key_of(table, row)
+        self._cache.put(table, key, row)
+        self._dirty.setdefault(table.name, {})[key] = row
+        self._tables[table.name] = table
+
+    def add(self, table: Table, row: Row) -> None:
+        """Append a row to an insert-only table (history, logs)."""
+        self._appended.setdefault(table.name, []).append(row)
+        self._tables[table.name] = table
+
+    def execute(
+        self, statement: Executable, params: Sequence[Mapping[str, Any]] | None = None
+    ) -> Any:
+        """Run any other statement after writing what is pending, so it sees it."""
+        self.flush()
+        return self.conn.execute(statement, params) if params else self.conn.execute(statement)
+
+    def flush(self) -> None:
+        for name, rows in self._dirty.items():
+            if rows:
+                self.conn.execute(self._upsert(self._tables[name]), list(rows.values()))
+        for name, appended in self._appended.items():
+            if appended:
+                self.conn.execute(insert(self._tables[name]), appended)
+        self._dirty.clear()
+        self._appended.clear()
+
+    def _upsert(self, table: Table) -> Executable:
+        return _upsert_statement(self.conn.dialect.name, table)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: Table) -> Executable:
+    # Built once per table: constructing statements costs more than executing them.
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    keys = [column.name for column in table.primary_key.columns]
+    others = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    if not others:
+        return statement.on_conflict_do_nothing(index_elements=keys)
+    return statement.on_conflict_do_update(index_elements=keys, set_=others)

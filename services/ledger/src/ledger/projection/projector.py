@@ -1,0 +1,183 @@
+"""Pure handlers that fold ledger events (and oversight directives) into the ledger tables.
+
+Driven by the live consumer and by ``leadctl replay`` alike. A lead's row is changed in
+place through the batch writer and written once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from common.batchwriter import BatchWriter, Row
+from common.events import Event
+from common.events.catalogue import (
+    DeadlineExtended,
+    DeadlineMissed,
+    DisciplineOutcome,
+    FeedbackGiven,
+    LeadArchived,
+    LeadConcluded,
+    LeadRegistered,
+    LeadReopened,
+    LeadTransferred,
+    ResponsibilityAssigned,
+    SupervisionListed,
+    TransferAccepted,
+    TransferReturned,
+    VerificationRecorded,
+)
+from common.projection import Handler, Projection
+from common.vocabulary import LeadStatus
+
+from ledger.projection.tables import lead_units, leads, metadata
+
+E = TypeVar("E", bound=Event)
+
+
+def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]:
+    """A handler changing an existing lead row. An event for a lead the ledger never
+    registered changes nothing."""
+
+    def handle(db: BatchWriter, event: E) -> None:
+        row = db.get(leads, event.lead_id)
+        if row is None:
+            return
+        fold(row, event)
+        row["updated_at"] = event.occurred_at
+        db.put(leads, row)
+
+    return handle
+
+
+def registered(db: BatchWriter, event: LeadRegistered) -> None:
+    row: dict[str, Any] = {
+        column.name: column.default.arg if column.default else None for column in leads.columns
+    }
+    row.update(
+        lead_id=event.lead_id,
+        ledger_number=event.ledger_number,
+        registered_at=event.occurred_at,
+        reported_at=event.reported_at,
+        channel=event.channel.value,
+        category=event.category.value,
+        village=event.village,
+        summary=event.summary,
+        flags=",".join(flag.value for flag in event.flags),
+        status=LeadStatus.REGISTERED.value,
+        unit=event.unit,
+        updated_at=event.occurred_at,
+    )
+    db.put(leads, row)
+    db.put(lead_units, {"lead_id": event.lead_id, "unit": event.unit})
+
+
+def transferred(db: BatchWriter, event: LeadTransferred) -> None:
+    db.put(lead_units, {"lead_id": event.lead_id, "unit": event.to_unit})
+    _on_lead(_transferred)(db, event)
+
+
+def _transferred(row: Row, event: LeadTransferred) -> None:
+    row.update(
+        status=LeadStatus.TRANSFERRED.value,
+        transferred_from=event.from_unit,
+        unit=event.to_unit,
+        assignee=None,
+        assignee_name=None,
+        deadline=None,
+        deadline_missed=False,
+    )
+
+
+def _accepted(row: Row, event: TransferAccepted) -> None:
+    row["status"] = LeadStatus.ACCEPTED.value
+
+
+def _returned(row: Row, event: TransferReturned) -> None:
+    row.update(status=LeadStatus.RETURNED.value, unit=event.to_unit, transferred_from=event.unit)
+
+
+def _assigned(row: Row, event: ResponsibilityAssigned) -> None:
+    row.update(
+        status=LeadStatus.ASSIGNED.value,
+        assignee=event.assignee,
+        assignee_name=event.assignee_name,
+        deadline=event.deadline,
+        deadline_missed=False,
+    )
+
+
+def _extended(row: Row, event: DeadlineExtended) -> None:
+    row.update(deadline=event.deadline, deadline_missed=False)
+
+
+def _verified(row: Row, event: VerificationRecorded) -> None:
+    row.update(status=LeadStatus.VERIFYING.value, verification_count=row["verification_count"] + 1)
+
+
+def _concluded(row: Row, event: LeadConcluded) -> None:
+    row.update(
+        status=LeadStatus.CONCLUDED.value,
+        conclusion=event.result.value,
+        conclusion_summary=event.summary,
+        concluded_at=event.occurred_at,
+    )
+
+
+def _answered(row: Row, event: FeedbackGiven) -> None:
+    row.update(status=LeadStatus.ANSWERED.value, feedback=event.text, feedback_at=event.occurred_at)
+
+
+def _archived(row: Row, event: LeadArchived) -> None:
+    row.update(status=LeadStatus.ARCHIVED.value, archived_at=event.occurred_at)
+
+
+def _reopened(row: Row, event: LeadReopened) -> None:
+    row.update(
+        status=LeadStatus.REOPENED.value,
+        archived_at=None,
+        reopened_count=row["reopened_count"] + 1,
+    )
+
+
+def _missed(row: Row, event: DeadlineMissed) -> None:
+    row["deadline_missed"] = True
+
+
+def _listed(row: Row, event: SupervisionListed) -> None:
+    row.update(supervision_deadline=event.deadline, supervision_level=event.level)
+
+
+def _discipline_outcome(row: Row, event: DisciplineOutcome) -> None:
+    row.update(
+        status=LeadStatus.CONCLUDED.value,
+        conclusion=event.result.value,
+        concluded_at=event.occurred_at,
+    )
+
+
+_HANDLERS: dict[type[Event], Handler] = {
+    LeadRegistered: registered,  # type: ignore[dict-item]
+    LeadTransferred: transferred,  # type: ignore[dict-item]
+    TransferAccepted: _on_lead(_accepted),  # type: ignore[dict-item]
+    TransferReturned: _on_lead(_returned),  # type: ignore[dict-item]
+    ResponsibilityAssigned: _on_lead(_assigned),  # type: ignore[dict-item]
+    DeadlineExtended: _on_lead(_extended),  # type: ignore[dict-item]
+    VerificationRecorded: _on_lead(_verified),  # type: ignore[dict-item]
+    LeadConcluded: _on_lead(_concluded),  # type: ignore[dict-item]
+    FeedbackGiven: _on_lead(_answered),  # type: ignore[dict-item]
+    LeadArchived: _on_lead(_archived),  # type: ignore[dict-item]
+    LeadReopened: _on_lead(_reopened),  # type: ignore[dict-item]
+    DeadlineMissed: _on_lead(_missed),  # type: ignore[dict-item]
+    SupervisionListed: _on_lead(_listed),  # type: ignore[dict-item]
+    DisciplineOutcome: _on_lead(_discipline_outcome),  # type: ignore[dict-item]
+}
+
+
+def ledger_projection() -> Projection:
+    """The ledger's read model, fed by the LEDGER and DIRECTIVES streams."""
+    return Projection(
+        name="ledger",
+        metadata=metadata,
+        handlers={cls.type_name(): handler for cls, handler in _HANDLERS.items()},
+    )
