@@ -27,7 +27,7 @@ from sqlalchemy import text
 from common.auth import Directory
 from common.database import Database
 from common.deadletter import DeadLetters
-from common.events import Event
+from common.events import EVENT_CLASSES, Event
 from common.eventstore import EventStore
 from common.organisation import Organisation, load_organisation
 from common.projection import Projection, Tracker
@@ -35,6 +35,7 @@ from common.runner import ProjectionRunner, RunnerOptions, replica_id
 from common.settings import ServiceSettings
 from common.streams import declare_streams
 from common.subjects import (
+    GLOBAL_TOKEN,
     OWNED_STREAMS,
     STREAM_SUBJECTS,
     Stream,
@@ -93,8 +94,28 @@ class ServiceRuntime:
         self.app = FastAPI(title=title, version=version, lifespan=self._lifespan)
         self.app.state.runtime = self
         self.app.state.directory = self.directory
+        self._document_contracts()
         self.app.include_router(self.router)
         self.app.include_router(_health_routes())
+
+    def _document_contracts(self) -> None:
+        """Declare every event this service writes as a FastStream publisher, so the
+        AsyncAPI document at /asyncapi is the published contract. The events themselves
+        are appended through the event store, which adds the concurrency checks."""
+        families = {
+            s.split(".", 1)[0] for s in map(STREAM_SUBJECTS.get, OWNED_STREAMS[self.service]) if s
+        }
+        for cls in EVENT_CLASSES:
+            if cls.prefix not in families or cls.prefix == "dlq":
+                continue
+            prefix = audit_prefix(self.service) if cls.prefix == "audit" else cls.prefix
+            per_lead = cls.model_fields["lead_id"].is_required()
+            self.router.publisher(
+                f"{prefix}.{'lead.*' if per_lead else GLOBAL_TOKEN}.{cls.type_name()}",
+                title=cls.type_name(),
+                description=(cls.__doc__ or "").strip(),
+                schema=cls,
+            )
 
     # --- composition ---------------------------------------------------------------
 

@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from common.subjects import Service
 
 # Values that mean "nobody set this": refused outside development.
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "password", "secret", "dev"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "changethis", "password", "secret", "dev"}
+)
 
 
 class ServiceSettings(BaseSettings):

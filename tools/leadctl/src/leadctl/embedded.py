@@ -23,12 +23,11 @@ from pathlib import Path
 from typing import Final
 
 import httpx
-import nats
 from common.auth import UserRecord, hash_token, new_token, write_users_file
 from common.events import Role
 from common.natsserver import NatsServer
-from common.streams import declare_streams
-from common.subjects import Stream
+
+from leadctl.provision import provision
 
 SERVICES: Final = {"intake": 8101, "ledger": 8102, "oversight": 8103}
 NATS_USERS: Final = ("intake", "ledger", "oversight", "leadctl", "admin")
@@ -130,33 +129,6 @@ def service_env(
     return env
 
 
-async def provision_streams(url: str, password: str, timeout: float = 30.0) -> None:
-    """Wait for JetStream, then create every stream as admin, so that no service gets to
-    choose a stream's configuration by being first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            nc = await nats.connect(url, user="admin", password=password, connect_timeout=1)
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-    try:
-        js = nc.jetstream()
-        while True:
-            try:
-                await js.account_info()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.2)
-        await declare_streams(js, list(Stream))
-    finally:
-        await nc.close()
-
-
 def wait_ready(name: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -209,7 +181,7 @@ def run(root: Path, config: Path, nats_port: int = 4333, ready_timeout: float = 
     )
     with ExitStack() as stack:
         stack.enter_context(server)
-        asyncio.run(provision_streams(server.url, values["NATS_ADMIN_PASSWORD"]))
+        asyncio.run(provision([server.url], "admin", values["NATS_ADMIN_PASSWORD"]))
         processes = {
             name: stack.enter_context(
                 running_service(name, service_env(name, layout, server.url, values), layout)
