@@ -29,7 +29,7 @@ from common.natsserver import NatsServer
 
 from leadctl.provision import provision
 
-SERVICES: Final = {"intake": 8101, "ledger": 8102, "oversight": 8103}
+DEFAULT_PORTS: Final = {"intake": 8101, "ledger": 8102, "oversight": 8103}
 NATS_USERS: Final = ("intake", "ledger", "oversight", "leadctl", "admin")
 
 # user, display name, role, unit
@@ -112,7 +112,7 @@ def seed_demo_users(layout: Layout) -> None:
 
 
 def service_env(
-    service: str, layout: Layout, nats_url: str, values: dict[str, str]
+    service: str, port: int, layout: Layout, nats_url: str, values: dict[str, str]
 ) -> dict[str, str]:
     prefix = service.upper()
     env = {
@@ -121,7 +121,7 @@ def service_env(
         f"{prefix}_NATS_PASSWORD": values[f"NATS_{prefix}_PASSWORD"],
         f"{prefix}_USERS_FILE": str(layout.users),
         f"{prefix}_DATABASE_URL": f"sqlite:///{layout.database(service)}",
-        f"{prefix}_HTTP_PORT": str(SERVICES[service]),
+        f"{prefix}_HTTP_PORT": str(port),
     }
     if service == "intake":
         env["INTAKE_IDENTITY_KEY"] = values["INTAKE_IDENTITY_KEY"]
@@ -166,7 +166,13 @@ def running_service(
         log.close()
 
 
-def run(root: Path, config: Path, nats_port: int = 4333, ready_timeout: float = 60.0) -> int:
+def run(
+    root: Path,
+    config: Path,
+    nats_port: int = 4333,
+    ports: dict[str, int] = DEFAULT_PORTS,
+    ready_timeout: float = 60.0,
+) -> int:
     layout = Layout(root)
     layout.logs.mkdir(parents=True, exist_ok=True)
     values = load_or_make_secrets(layout.secrets)
@@ -184,16 +190,16 @@ def run(root: Path, config: Path, nats_port: int = 4333, ready_timeout: float = 
         asyncio.run(provision([server.url], "admin", values["NATS_ADMIN_PASSWORD"]))
         processes = {
             name: stack.enter_context(
-                running_service(name, service_env(name, layout, server.url, values), layout)
+                running_service(name, service_env(name, port, layout, server.url, values), layout)
             )
-            for name in SERVICES
+            for name, port in ports.items()
         }
         for name, process in processes.items():
-            wait_ready(name, SERVICES[name], process, ready_timeout - (time.monotonic() - started))
+            wait_ready(name, ports[name], process, ready_timeout - (time.monotonic() - started))
         _say(
             f"ready in {time.monotonic() - started:.1f}s — NATS {server.url} (JetStream, {root / 'nats'})"
         )
-        for name, port in SERVICES.items():
+        for name, port in ports.items():
             _say(f"  {name:<10} http://127.0.0.1:{port}  (docs /docs, health /readyz)")
         _say(f"  demo tokens: {layout.tokens}   logs: {layout.logs}")
         _say("Ctrl-C stops everything; the next run resumes on the same data.")
@@ -217,8 +223,10 @@ def _say(line: str) -> None:
 def main() -> None:
     root = Path(os.environ.get("LEADS_VAR", "var")).resolve()
     config = Path(os.environ.get("LEADS_NATS_CONFIG", "deploy/nats/embedded.conf")).resolve()
-    port = int(os.environ.get("LEADS_NATS_PORT", "4333"))
-    sys.exit(run(root, config, port))
+    nats_port = int(os.environ.get("LEADS_NATS_PORT", "4333"))
+    base = int(os.environ.get("LEADS_HTTP_BASE_PORT", str(DEFAULT_PORTS["intake"])))
+    ports = {name: base + offset for offset, name in enumerate(DEFAULT_PORTS)}
+    sys.exit(run(root, config, nats_port, ports))
 
 
 if __name__ == "__main__":
