@@ -33,6 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from common.batchwriter import BatchWriter, RowCache
 from common.events import Event, EventDecodeError, decode, event_type_of
+from common.subjects import Stream
 
 Handler = Callable[[BatchWriter, Event], None]
 
@@ -73,6 +74,15 @@ class Projection:
     def handles(self, event_type: str) -> bool:
         """Whether an event of this type needs decoding at all."""
         return event_type in self.handlers
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A projection fed from one stream (optionally a filtered part of it)."""
+
+    projection: Projection
+    stream: Stream
+    filter_subject: str | None = None
 
 
 class LeaseLost(Exception):

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import structlog
@@ -30,7 +29,7 @@ from common.deadletter import DeadLetters
 from common.events import EVENT_CLASSES, Event
 from common.eventstore import EventStore
 from common.organisation import Organisation, load_organisation
-from common.projection import Projection, Tracker
+from common.projection import Subscription, Tracker
 from common.runner import ProjectionRunner, RunnerOptions, replica_id
 from common.settings import ServiceSettings
 from common.streams import declare_streams
@@ -49,15 +48,6 @@ log = structlog.get_logger(__name__)
 SECURITY_EVENTS: Final = Counter(
     "nats_permission_violations_total", "Permission violations reported by the NATS server"
 )
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """A projection fed from one stream (optionally a filtered part of it)."""
-
-    projection: Projection
-    stream: Stream
-    filter_subject: str | None = None
 
 
 class ServiceRuntime:
@@ -119,10 +109,9 @@ class ServiceRuntime:
 
     # --- composition ---------------------------------------------------------------
 
-    def project(
-        self, projection: Projection, stream: Stream, filter_subject: str | None = None
-    ) -> None:
-        self.subscriptions.append(Subscription(projection, stream, filter_subject))
+    def project(self, *subscriptions: Subscription) -> None:
+        """Feed projections from streams; the live runners start with the service."""
+        self.subscriptions.extend(subscriptions)
 
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._on_start.append(hook)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from common.service import ServiceRuntime
 from fastapi import FastAPI
 
+from ledger.projection import SUBSCRIPTIONS
 from ledger.settings import LedgerSettings
 
 
@@ -13,4 +14,5 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         settings or LedgerSettings(),
         title="Ledger: registration, transfer, responsibility and feedback of every lead",
     )
+    runtime.project(*SUBSCRIPTIONS)
     return runtime.app

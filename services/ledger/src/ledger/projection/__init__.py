@@ -1,1 +1,18 @@
-"""The ledger's read model (台账): one row per lead, its history and the units it went to."""
+"""The ledger's read model (台账): one row per lead and the units it went to.
+
+``SUBSCRIPTIONS`` is the table of what feeds it: the live service and ``leadctl replay``
+both read it."""
+
+from __future__ import annotations
+
+from common.projection import Subscription
+from common.subjects import Stream
+
+from ledger.projection.projector import ledger_projection
+
+PROJECTION = ledger_projection()
+
+SUBSCRIPTIONS = (
+    Subscription(PROJECTION, Stream.LEDGER),
+    Subscription(PROJECTION, Stream.DIRECTIVES),
+)
