@@ -9,14 +9,14 @@ import asyncio
 import os
 import time
 
+from sqlalchemy import create_engine
+
+from bench.ledger_workload import ledger_stream
 from common.deadletter import DeadLetters
 from common.projection import Tracker
 from common.runner import ProjectionRunner, RunnerOptions
 from common.subjects import Service, Stream
 from ledger.projection.projector import ledger_projection
-from sqlalchemy import create_engine
-
-from bench.ledger_workload import ledger_stream
 
 TOTAL = int(os.environ.get("BENCH_EVENTS", "100000"))
 

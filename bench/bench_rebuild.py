@@ -9,13 +9,14 @@ import asyncio
 import os
 import time
 
+from nats.js import JetStreamContext
+from sqlalchemy import create_engine
+
+from bench.ledger_workload import ledger_stream
 from common.projection import Tracker
 from common.replay import replay
 from common.subjects import Stream
 from ledger.projection.projector import ledger_projection
-from ledger_workload import ledger_stream
-from nats.js import JetStreamContext
-from sqlalchemy import create_engine
 
 TOTAL = int(os.environ.get("BENCH_EVENTS", "200000"))
 

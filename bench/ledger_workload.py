@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
+from nats.js import JetStreamContext
+
 from common.events import Actor, Event, Role, encode
 from common.events.catalogue import (
     FeedbackGiven,
@@ -29,7 +31,6 @@ from common.natsserver import NatsServer
 from common.streams import declare_streams
 from common.subjects import Stream, lead_subject
 from common.vocabulary import Category, Channel, Conclusion
-from nats.js import JetStreamContext
 
 OFFICE = Actor(role=Role.OFFICE, unit="shd-office", user="office")
 POLICE = Actor(role=Role.POLICE, unit="shd-police", user="police")

@@ -17,11 +17,12 @@ from pathlib import Path
 
 import nats
 import pytest
-from common.natsserver import NatsServer
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from common.natsserver import NatsServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from common.events import Role
 from common.natsserver import free_port
 from leadctl.embedded import DEMO_USERS

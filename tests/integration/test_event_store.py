@@ -7,13 +7,13 @@ import asyncio
 
 import orjson
 import pytest
+from nats.js import JetStreamContext
+
 from common.events import EventDecodeError, decode
 from common.events.catalogue import ResponsibilityAssigned
 from common.eventstore import ConcurrencyConflict, EventStore
 from common.streams import declare_streams, stream_config
 from common.subjects import Stream
-from nats.js import JetStreamContext
-
 from tests.support.factories import new_lead_id, reported, supplemented
 
 pytestmark = pytest.mark.integration

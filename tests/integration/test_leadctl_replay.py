@@ -9,6 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import create_engine, select
+from typer.testing import CliRunner
+
 from common.events import Actor, Role
 from common.events.catalogue import LeadRegistered, LeadTransferred
 from common.eventstore import EventStore
@@ -17,10 +21,6 @@ from common.subjects import Stream
 from common.vocabulary import Category, Channel
 from leadctl.cli import app
 from ledger.projection.tables import leads
-from nats.js import JetStreamContext
-from sqlalchemy import create_engine, select
-from typer.testing import CliRunner
-
 from tests.conftest import NatsTarget, wait_until
 from tests.support.factories import new_lead_id
 

@@ -19,13 +19,14 @@ from pathlib import Path
 import nats
 import nats.errors
 import pytest
-from common.natsserver import NatsServer
-from common.subjects import STREAM_SUBJECTS, Service, Stream, inbox_prefix
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, JetStreamManager
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig, StreamSource
 from nats.js.errors import BadRequestError, NotFoundError
+
+from common.natsserver import NatsServer
+from common.subjects import STREAM_SUBJECTS, Service, Stream, inbox_prefix
 
 pytestmark = pytest.mark.integration
 

@@ -8,6 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import Engine, create_engine
+
 from common.database import sync_url
 from common.deadletter import HEADER_REASON, HEADER_SEQUENCE, DeadLetters
 from common.eventstore import EventStore
@@ -16,10 +20,6 @@ from common.replay import replay
 from common.runner import ProjectionRunner, RunnerOptions
 from common.streams import declare_streams
 from common.subjects import Service, Stream
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from sqlalchemy import Engine, create_engine
-
 from tests.conftest import wait_until
 from tests.support import projections
 from tests.support.factories import new_lead_id, reported, supplemented

@@ -3,10 +3,11 @@ event applied twice or skipped is visible in the rows."""
 
 from __future__ import annotations
 
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, func, select
+
 from common.batchwriter import BatchWriter
 from common.events import Event
 from common.projection import Projection
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, func, select
 
 metadata = MetaData()
 

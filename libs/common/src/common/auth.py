@@ -7,6 +7,7 @@ hash is enough (no password stretching is needed for values nobody can guess).
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import tomllib
 from collections.abc import Callable, Iterable
@@ -72,15 +73,19 @@ class Directory:
 
 
 def write_users_file(path: Path, records: Iterable[UserRecord]) -> None:
+    def quoted(value: str) -> str:
+        # A JSON string is a valid TOML basic string: quotes and backslashes escaped.
+        return json.dumps(value, ensure_ascii=False)
+
     lines = ["# API users: token hashes only. Generated; edit with care.", ""]
     for r in records:
         lines += [
             "[[users]]",
-            f'user = "{r.user}"',
-            f'display_name = "{r.display_name}"',
-            f'role = "{r.role.value}"',
-            *([f'unit = "{r.unit}"'] if r.unit else []),
-            f'token_sha256 = "{r.token_sha256}"',
+            f"user = {quoted(r.user)}",
+            f"display_name = {quoted(r.display_name)}",
+            f"role = {quoted(r.role.value)}",
+            *([f"unit = {quoted(r.unit)}"] if r.unit else []),
+            f"token_sha256 = {quoted(r.token_sha256)}",
             "",
         ]
     path.parent.mkdir(parents=True, exist_ok=True)

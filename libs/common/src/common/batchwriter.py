@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import Connection, Executable, Table, insert, select, tuple_
+from sqlalchemy import Connection, Dialect, Executable, Table, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.expression import ClauseElement
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
@@ -106,25 +107,73 @@ class BatchWriter:
         return self.conn.execute(statement, params) if params else self.conn.execute(statement)
 
     def flush(self) -> None:
+        dialect = self.conn.dialect
         for name, rows in self._dirty.items():
             if rows:
-                self.conn.execute(self._upsert(self._tables[name]), list(rows.values()))
+                _compiled(dialect, self._tables[name], upsert=True).run(self.conn, rows.values())
         for name, appended in self._appended.items():
             if appended:
-                self.conn.execute(insert(self._tables[name]), appended)
+                _compiled(dialect, self._tables[name], upsert=False).run(self.conn, appended)
         self._dirty.clear()
         self._appended.clear()
 
-    def _upsert(self, table: Table) -> Executable:
-        return _upsert_statement(self.conn.dialect.name, table)
+
+class _Compiled:
+    """A statement compiled once for a dialect, run with ``executemany`` on the driver.
+
+    SQLAlchemy's per-row parameter handling costs more than SQLite's own work on a batch;
+    here each column's bind processor is looked up once and applied directly."""
+
+    def __init__(self, dialect: Dialect, table: Table, statement: ClauseElement) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        positional = bool(getattr(compiled, "positional", False))
+        names = (
+            (getattr(compiled, "positiontup", None) or []) if positional else list(compiled.params)
+        )
+        by_name = {column.name: column for column in table.columns}
+        self.names = [name for name in names if name in by_name]
+        # The dialect's own implementation of each type (SQLite stores datetimes its way).
+        self.processors = [
+            by_name[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
+        ]
+        self.positional = bool(getattr(compiled, "positional", False))
+
+    def run(self, conn: Connection, rows: Iterable[Row]) -> None:
+        pairs = list(zip(self.names, self.processors, strict=True))
+        if self.positional:
+            params: list[Any] = [
+                tuple(
+                    value if process is None or value is None else process(value)
+                    for name, process in pairs
+                    for value in (row.get(name),)
+                )
+                for row in rows
+            ]
+        else:
+            params = [
+                {
+                    name: value if process is None or value is None else process(value)
+                    for name, process in pairs
+                    for value in (row.get(name),)
+                }
+                for row in rows
+            ]
+        conn.exec_driver_sql(self.sql, params)
 
 
 @functools.cache
-def _upsert_statement(dialect: str, table: Table) -> Executable:
-    # Built once per table: constructing statements costs more than executing them.
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+def _compiled(dialect: Dialect, table: Table, *, upsert: bool) -> _Compiled:
+    if not upsert:
+        # Only the columns a row brings: an autoincrement key is left to the database.
+        columns = [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+        return _Compiled(dialect, table, insert(table).values({c.name: None for c in columns}))
+    statement = (pg_insert if dialect.name == "postgresql" else sqlite_insert)(table)
     keys = [column.name for column in table.primary_key.columns]
     others = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    statement = statement.values({c.name: None for c in table.columns})
     if not others:
-        return statement.on_conflict_do_nothing(index_elements=keys)
-    return statement.on_conflict_do_update(index_elements=keys, set_=others)
+        return _Compiled(dialect, table, statement.on_conflict_do_nothing(index_elements=keys))
+    return _Compiled(
+        dialect, table, statement.on_conflict_do_update(index_elements=keys, set_=others)
+    )

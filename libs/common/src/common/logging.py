@@ -34,9 +34,21 @@ NEVER_LOGGED: Final = frozenset(
 )
 
 
+def _withhold(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "[withheld]" if k in NEVER_LOGGED else _withhold(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_withhold(v) for v in value]
+    return value
+
+
 def drop_sensitive_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    for key in NEVER_LOGGED.intersection(event_dict):
-        event_dict[key] = "[withheld]"
+    """Replace any field named like reporter identity, at any depth, before rendering."""
+    for key, value in list(event_dict.items()):
+        if key in NEVER_LOGGED:
+            event_dict[key] = "[withheld]"
+        elif isinstance(value, dict | list | tuple):
+            event_dict[key] = _withhold(value)
     return event_dict
 
 

@@ -40,16 +40,23 @@ class Position:
 
 
 def position_of(msg: Msg) -> Position:
-    # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ns>.<pending>
-    # (newer servers put a domain and an account hash first: count from the end).
+    # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ns>.<pending>;
+    # newer servers put a domain and an account hash after $JS.ACK and may append a random
+    # token, so count from the front, as nats-py does.
     tokens = (msg.reply or "").split(".")
-    if len(tokens) < 9:
+    if len(tokens) == 9:
+        stream_at = 2
+    elif len(tokens) >= 11:
+        stream_at = 4
+    else:
+        raise ValueError(f"not a JetStream delivery: {msg.reply!r}")
+    if tokens[0] != "$JS" or tokens[1] != "ACK":
         raise ValueError(f"not a JetStream delivery: {msg.reply!r}")
     return Position(
-        stream_sequence=int(tokens[-4]),
-        delivered=int(tokens[-5]),
-        pending=int(tokens[-1]),
-        timestamp_ns=int(tokens[-2]),
+        stream_sequence=int(tokens[stream_at + 3]),
+        delivered=int(tokens[stream_at + 2]),
+        pending=int(tokens[stream_at + 6]),
+        timestamp_ns=int(tokens[stream_at + 5]),
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic_settings import SettingsConfigDict
+
 from common.settings import ServiceSettings
 from common.subjects import Service
-from pydantic_settings import SettingsConfigDict
 
 
 class IntakeSettings(ServiceSettings):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uvicorn
-from common.logging import configure_logging
 
+from common.logging import configure_logging
 from oversight.bootstrap import create_app
 from oversight.settings import OversightSettings
 

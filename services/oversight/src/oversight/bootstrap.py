@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from common.service import ServiceRuntime
 from fastapi import FastAPI
 
+from common.service import ServiceRuntime
 from oversight.settings import OversightSettings
 
 

@@ -11,13 +11,14 @@ from typing import Annotated
 
 import nats
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import create_engine, inspect
+
 from common.database import sync_url
 from common.projection import Subscription, Tracker
 from common.replay import ReplayReport, replay
 from common.subjects import Service, inbox_prefix
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import create_engine, inspect
 
 app = typer.Typer(
     help="Operate the lead-handling suite: replay and audit the event log.",

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Final
 
 import httpx
+
 from common.auth import UserRecord, hash_token, new_token, write_users_file
 from common.events import Role
 from common.natsserver import NatsServer
-
 from leadctl.provision import provision
 
 DEFAULT_PORTS: Final = {"intake": 8101, "ledger": 8102, "oversight": 8103}

@@ -14,6 +14,7 @@ import sys
 import time
 
 import nats
+
 from common.streams import declare_streams
 from common.subjects import Stream
 

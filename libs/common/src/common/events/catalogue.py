@@ -6,7 +6,6 @@ with an upcaster in :mod:`common.events.codec`; nothing in a stream is ever rewr
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -352,4 +351,4 @@ class LedgerExported(_AuditEvent):
     format: Literal["xlsx", "csv"]
     filters: dict[str, str] = Field(default_factory=dict)
     row_count: int = Field(ge=0)
-    as_of: datetime | None = None
+    as_of: UtcDatetime | None = None

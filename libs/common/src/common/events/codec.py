@@ -174,7 +174,10 @@ def upcast(raw: dict[str, Any]) -> dict[str, Any]:
         step = _UPCASTERS.get((cls.type_name(), version))
         if step is None:
             raise EventDecodeError(f"no upcaster for {event_type} v{version}")
-        raw = step(raw)
+        try:
+            raw = step(raw)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise EventDecodeError(f"{event_type} v{version} cannot be upcast: {exc!r}") from exc
         version = raw["schema_version"]
     return raw
 

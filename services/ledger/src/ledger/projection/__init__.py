@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from common.projection import Subscription
 from common.subjects import Stream
-
 from ledger.projection.projector import ledger_projection
 
 PROJECTION = ledger_projection()

@@ -29,7 +29,6 @@ from common.events.catalogue import (
 )
 from common.projection import Handler, Projection
 from common.vocabulary import LeadStatus
-
 from ledger.projection.tables import lead_units, leads, metadata
 
 E = TypeVar("E", bound=Event)

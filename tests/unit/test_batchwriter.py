@@ -1,0 +1,243 @@
+"""A projection batch's reads and writes: one write per row, and a cache that saves SELECTs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    select,
+)
+
+from common.batchwriter import BatchWriter, RowCache
+
+metadata = MetaData()
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", String, primary_key=True),
+    Column("status", String, nullable=False),
+    Column("touches", Integer, nullable=False),
+)
+history = Table(
+    "history",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("lead_id", String, nullable=False),
+    Column("what", String, nullable=False),
+)
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("lead_id", String, primary_key=True),
+    Column("unit", String, primary_key=True),
+    Column("assignee", String, nullable=False),
+)
+links = Table(
+    "links",
+    metadata,
+    Column("lead_id", String, primary_key=True),
+    Column("other_id", String, primary_key=True),
+)
+
+
+class StatementLog:
+    """Every SQL statement the engine sends, as counted by a cursor event listener."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def selects(self) -> int:
+        return sum(1 for s in self.statements if s.lstrip().upper().startswith("SELECT"))
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'projection.db'}")
+    metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sql(engine: Engine) -> Iterator[StatementLog]:
+    log = StatementLog()
+    event.listen(engine, "before_cursor_execute", log)
+    yield log
+    event.remove(engine, "before_cursor_execute", log)
+
+
+def _rows(conn: Connection, table: Table) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in conn.execute(select(table).order_by(*table.c))]
+
+
+def test_a_missing_row_is_none_and_remembered_as_absent(engine: Engine, sql: StatementLog) -> None:
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, RowCache())
+        assert writer.get(leads, "lead-1") is None
+        assert writer.get(leads, "lead-1") is None
+    assert sql.selects == 1
+
+
+def test_an_existing_row_is_read_once_and_then_served_from_the_cache(
+    engine: Engine, sql: StatementLog
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(leads.insert(), {"lead_id": "lead-1", "status": "registered", "touches": 1})
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, RowCache())
+        first = writer.get(leads, "lead-1")
+        second = writer.get(leads, "lead-1")
+    assert first == {"lead_id": "lead-1", "status": "registered", "touches": 1}
+    assert second == first
+    assert sql.selects == 1
+
+
+def test_a_row_put_twice_in_a_batch_is_written_once_with_the_last_values(
+    engine: Engine, sql: StatementLog
+) -> None:
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, RowCache())
+        writer.put(leads, {"lead_id": "lead-1", "status": "registered", "touches": 1})
+        writer.put(leads, {"lead_id": "lead-1", "status": "assigned", "touches": 2})
+        assert sql.statements == []  # nothing is written before the flush
+        writer.flush()
+        assert len(sql.statements) == 1
+        assert _rows(conn, leads) == [{"lead_id": "lead-1", "status": "assigned", "touches": 2}]
+
+
+def test_a_put_replaces_a_row_written_by_an_earlier_batch(engine: Engine) -> None:
+    cache = RowCache()
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, cache)
+        writer.put(leads, {"lead_id": "lead-1", "status": "registered", "touches": 1})
+        writer.flush()
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, cache)
+        row = writer.get(leads, "lead-1")
+        assert row is not None
+        writer.put(leads, {**row, "status": "concluded", "touches": 2})
+        writer.flush()
+        assert _rows(conn, leads) == [{"lead_id": "lead-1", "status": "concluded", "touches": 2}]
+
+
+def test_added_rows_are_appended_in_the_order_they_were_added(engine: Engine) -> None:
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, RowCache())
+        for what in ("reported", "registered", "transferred"):
+            writer.add(history, {"lead_id": "lead-1", "what": what})
+        writer.flush()
+        assert [row["what"] for row in _rows(conn, history)] == [
+            "reported",
+            "registered",
+            "transferred",
+        ]
+
+
+def test_a_flush_with_nothing_pending_writes_nothing(engine: Engine, sql: StatementLog) -> None:
+    with engine.begin() as conn:
+        BatchWriter(conn, RowCache()).flush()
+    assert sql.statements == []
+
+
+def test_rows_put_in_one_batch_are_read_from_the_cache_in_the_next_without_a_select(
+    engine: Engine, sql: StatementLog
+) -> None:
+    cache = RowCache()
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, cache)
+        writer.put(leads, {"lead_id": "lead-1", "status": "registered", "touches": 1})
+        writer.flush()
+    with engine.begin() as conn:
+        row = BatchWriter(conn, cache).get(leads, "lead-1")
+    assert row == {"lead_id": "lead-1", "status": "registered", "touches": 1}
+    assert sql.selects == 0
+
+
+def test_execute_writes_what_is_pending_before_running_the_statement(engine: Engine) -> None:
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, RowCache())
+        writer.put(leads, {"lead_id": "lead-1", "status": "registered", "touches": 1})
+        found = writer.execute(select(leads.c.status).where(leads.c.lead_id == "lead-1"))
+        assert found.scalar_one() == "registered"
+
+
+def test_a_composite_key_row_is_read_and_written_by_all_its_key_columns(
+    engine: Engine, sql: StatementLog
+) -> None:
+    cache = RowCache()
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, cache)
+        writer.put(assignments, {"lead_id": "lead-1", "unit": "shd-police", "assignee": "li"})
+        writer.put(assignments, {"lead_id": "lead-1", "unit": "shd-office", "assignee": "wang"})
+        writer.put(assignments, {"lead_id": "lead-1", "unit": "shd-police", "assignee": "zhao"})
+        writer.flush()
+        assert _rows(conn, assignments) == [
+            {"lead_id": "lead-1", "unit": "shd-office", "assignee": "wang"},
+            {"lead_id": "lead-1", "unit": "shd-police", "assignee": "zhao"},
+        ]
+    sql.statements.clear()
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, RowCache())  # a cold cache: read from the table
+        assert writer.get(assignments, "lead-1", "shd-police") == {
+            "lead_id": "lead-1",
+            "unit": "shd-police",
+            "assignee": "zhao",
+        }
+        assert writer.get(assignments, "lead-1", "shd-judicial") is None
+    assert sql.selects == 2
+
+
+def test_a_table_of_key_columns_only_is_upserted_again_without_error(engine: Engine) -> None:
+    cache = RowCache()
+    for _ in range(2):
+        with engine.begin() as conn:
+            writer = BatchWriter(conn, cache)
+            writer.put(links, {"lead_id": "lead-1", "other_id": "lead-0"})
+            writer.put(links, {"lead_id": "lead-1", "other_id": "lead-0"})
+            writer.flush()
+    with engine.connect() as conn:
+        assert _rows(conn, links) == [{"lead_id": "lead-1", "other_id": "lead-0"}]
+
+
+def test_the_row_cache_drops_the_least_recently_used_row_beyond_its_capacity() -> None:
+    cache = RowCache(capacity=2)
+    cache.put(leads, ("a",), {"lead_id": "a"})
+    cache.put(leads, ("b",), {"lead_id": "b"})
+    assert cache.get(leads, ("a",)) == {"lead_id": "a"}  # now "b" is the least recent
+    cache.put(leads, ("c",), {"lead_id": "c"})
+    assert cache.get(leads, ("b",)) is None
+    assert cache.get(leads, ("a",)) == {"lead_id": "a"}
+    assert cache.get(leads, ("c",)) == {"lead_id": "c"}
+
+
+def test_the_row_cache_keeps_tables_apart() -> None:
+    cache = RowCache()
+    cache.put(leads, ("x",), {"lead_id": "x"})
+    assert cache.get(links, ("x",)) is None
+
+
+def test_a_cleared_row_cache_reads_from_the_table_again(engine: Engine, sql: StatementLog) -> None:
+    cache = RowCache()
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, cache)
+        assert writer.get(leads, "lead-1") is None
+        cache.clear()
+        assert writer.get(leads, "lead-1") is None
+    assert sql.selects == 2

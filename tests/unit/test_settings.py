@@ -1,0 +1,103 @@
+"""Service settings from the environment: safe defaults, and no placeholders in production."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from ledger.settings import LedgerSettings
+
+POSTGRES_URL = "postgresql+psycopg://ledger:pw@db.example:5432/ledger"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LEDGER_ variable of the machine running the tests leaks into them."""
+    for name in LedgerSettings.model_fields:
+        monkeypatch.delenv(f"LEDGER_{name.upper()}", raising=False)
+
+
+def test_development_defaults_use_a_sqlite_file_under_var_ledger() -> None:
+    settings = LedgerSettings()
+    assert settings.environment == "development"
+    assert settings.database_url.startswith("sqlite:///")
+    assert Path(settings.database_url.removeprefix("sqlite:///")).parent == Path("var/ledger")
+
+
+def test_development_defaults_connect_to_nats_as_the_ledger_user() -> None:
+    assert LedgerSettings().nats_user == "ledger"
+
+
+def test_the_ledger_listens_on_port_8102_by_default() -> None:
+    assert LedgerSettings().http_port == 8102
+
+
+def test_settings_are_read_from_ledger_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_HTTP_PORT", "9000")
+    monkeypatch.setenv("LEDGER_NATS_USER", "ledger-2")
+    settings = LedgerSettings()
+    assert settings.http_port == 9000
+    assert settings.nats_user == "ledger-2"
+
+
+@pytest.mark.parametrize("password", ["", "change-me", "changeme", "password", "secret", "dev"])
+def test_production_refuses_a_placeholder_nats_password(
+    monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    monkeypatch.setenv("LEDGER_ENVIRONMENT", "production")
+    monkeypatch.setenv("LEDGER_DATABASE_URL", POSTGRES_URL)
+    monkeypatch.setenv("LEDGER_NATS_PASSWORD", password)
+    with pytest.raises(ValidationError, match="nats_password"):
+        LedgerSettings()
+
+
+def test_production_refuses_an_unset_nats_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_ENVIRONMENT", "production")
+    monkeypatch.setenv("LEDGER_DATABASE_URL", POSTGRES_URL)
+    with pytest.raises(ValidationError, match="nats_password"):
+        LedgerSettings()
+
+
+def test_production_refuses_a_sqlite_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_ENVIRONMENT", "production")
+    monkeypatch.setenv("LEDGER_NATS_PASSWORD", "a-real-secret-4f9c")
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "sqlite:///var/ledger/ledger.db")
+    with pytest.raises(ValidationError, match="database_url"):
+        LedgerSettings()
+
+
+def test_production_refuses_the_default_sqlite_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_ENVIRONMENT", "production")
+    monkeypatch.setenv("LEDGER_NATS_PASSWORD", "a-real-secret-4f9c")
+    with pytest.raises(ValidationError, match="database_url"):
+        LedgerSettings()
+
+
+def test_production_accepts_a_real_password_and_a_postgresql_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_ENVIRONMENT", "production")
+    monkeypatch.setenv("LEDGER_NATS_PASSWORD", "a-real-secret-4f9c")
+    monkeypatch.setenv("LEDGER_DATABASE_URL", POSTGRES_URL)
+    settings = LedgerSettings()
+    assert settings.environment == "production"
+    assert settings.database_url == POSTGRES_URL
+    assert settings.nats_password.get_secret_value() == "a-real-secret-4f9c"
+
+
+def test_the_nats_password_is_not_shown_when_settings_are_printed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_NATS_PASSWORD", "a-real-secret-4f9c")
+    assert "a-real-secret-4f9c" not in repr(LedgerSettings())
+
+
+def test_nats_servers_splits_a_comma_list_and_drops_blanks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_NATS_URL", "nats://a:4222, nats://b:4222 ,,nats://c:4222")
+    assert LedgerSettings().nats_servers == ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+
+
+def test_a_single_nats_url_is_one_server() -> None:
+    assert LedgerSettings().nats_servers == ["nats://127.0.0.1:4333"]
