@@ -101,7 +101,7 @@ SAMPLES: dict[type[Event], Event] = {
         flags=(Flag.VILLAGE_TYRANT, Flag.INVOLVES_OFFICIAL),
         reporter=ReporterRef(kind=ReporterKind.NAMED, identity_ciphertext="Y2lwaGVy"),
         attachments=(ATTACHMENT,),
-        matter_key="tyrant|market",
+        receipt_hash="0" * 64,
         actor=CLERK,
         correlation_id="corr-1",
     ),

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -35,7 +35,8 @@ from common.batchwriter import BatchWriter, RowCache
 from common.events import Event, EventDecodeError, decode, event_type_of
 from common.subjects import Stream
 
-Handler = Callable[[BatchWriter, Event], None]
+# A handler takes the one event type it is registered for; the map is keyed by that type.
+Handler = Callable[[BatchWriter, Any], None]
 
 tracking_metadata: Final = MetaData()
 

@@ -14,11 +14,13 @@ batch (well under a millisecond here).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
+import nats.errors
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -93,7 +95,9 @@ class Puller:
 
     async def stop(self) -> None:
         if self._sub is not None:
-            await self._sub.unsubscribe()
+            # Gone with the connection already if the broker closed first.
+            with contextlib.suppress(nats.errors.ConnectionClosedError):
+                await self._sub.unsubscribe()
             self._sub = None
 
     async def next_batch(self, timeout: float) -> list[Msg]:

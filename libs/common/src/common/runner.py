@@ -26,6 +26,7 @@ import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram
 
 from common.deadletter import DeadLetters, Parked
@@ -87,11 +88,12 @@ class ProjectionRunner:
         self._task: asyncio.Task[None] | None = None
         self._labels = (tracker.projection.name, stream.value)
         self.caught_up = asyncio.Event()
+        self.problem: str | None = None
         self.log = log.bind(projection=tracker.projection.name, stream=stream.value)
 
     async def start(self) -> None:
         await asyncio.to_thread(self.tracker.create_tables, [self.stream.value])
-        self._task = asyncio.create_task(self.run(), name=f"projection:{self.durable}")
+        self._task = asyncio.create_task(self._supervise(), name=f"projection:{self.durable}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -104,7 +106,24 @@ class ProjectionRunner:
 
     @property
     def healthy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._task is not None and not self._task.done() and self.problem is None
+
+    async def _supervise(self) -> None:
+        """Keep the consumer running: wait for a stream that is not there yet (its owner
+        creates it), and start again after an unexpected failure."""
+        delay = 0.5
+        while True:
+            try:
+                await self.run()
+            except NotFoundError:
+                self.problem = f"waiting for stream {self.stream.value}"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.problem = f"restarting after {type(exc).__name__}"
+                self.log.exception("projection_consumer_failed")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0)
 
     def consumer_config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -121,6 +140,7 @@ class ProjectionRunner:
 
     async def run(self) -> None:
         await self.js.add_consumer(self.stream.value, self.consumer_config())
+        self.problem = None
         puller = Puller(
             self.js._nc,
             self.stream.value,

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any, Final
 
+import nats
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -59,6 +60,7 @@ class ServiceRuntime:
         self.database = Database(settings.database_url)
         self.subscriptions: list[Subscription] = []
         self.runners: list[ProjectionRunner] = []
+        self._on_prepare: list[Callable[[], Awaitable[None]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._js: JetStreamContext | None = None
@@ -113,7 +115,12 @@ class ServiceRuntime:
         """Feed projections from streams; the live runners start with the service."""
         self.subscriptions.extend(subscriptions)
 
+    def on_prepare(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run before any consumer starts (create tables the handlers need)."""
+        self._on_prepare.append(hook)
+
     def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run once connected and consuming (background jobs)."""
         self._on_start.append(hook)
 
     def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
@@ -139,11 +146,13 @@ class ServiceRuntime:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
+        # Streams first, on a connection of their own: FastStream's subscribers bind to
+        # their streams as the broker starts.
+        await self._declare_streams()
+        for hook in self._on_prepare:
+            await hook()
         async with self.router.lifespan_context(app) as state:
             self._js = self.router.broker.connection.jetstream()
-            await declare_streams(
-                self._js, OWNED_STREAMS[self.service], self.settings.stream_replicas
-            )
             await self._start_projections()
             for hook in self._on_start:
                 await hook()
@@ -157,6 +166,22 @@ class ServiceRuntime:
                     await runner.stop()
                 await self.database.dispose()
                 log.info("service_stopped")
+
+    async def _declare_streams(self) -> None:
+        password = self.settings.nats_password.get_secret_value()
+        nc = await nats.connect(
+            self.settings.nats_servers,
+            user=self.settings.nats_user if password else None,
+            password=password or None,
+            inbox_prefix=inbox_prefix(self.service),
+            name=f"{self.service.value}:{self.replica}:declare",
+        )
+        try:
+            await declare_streams(
+                nc.jetstream(), OWNED_STREAMS[self.service], self.settings.stream_replicas
+            )
+        finally:
+            await nc.close()
 
     async def _start_projections(self) -> None:
         dead_letters = DeadLetters(self.js, self.service)
@@ -194,7 +219,7 @@ class ServiceRuntime:
             problems["nats"] = "not connected"
         for runner in self.runners:
             if not runner.healthy:
-                problems[f"projection:{runner.durable}"] = "consumer stopped"
+                problems[f"projection:{runner.durable}"] = runner.problem or "consumer stopped"
         try:
             async with asyncio.timeout(2):
                 async with self.database.async_engine.connect() as conn:

@@ -63,7 +63,9 @@ class LeadReported(_IntakeEvent):
     flags: tuple[Flag, ...] = ()
     reporter: ReporterRef
     attachments: tuple[Attachment, ...] = ()
-    matter_key: str | None = None  # normalised fingerprint used to spot duplicates
+    # A keyed hash (HMAC with intake's receipt key) of the receipt given to a public
+    # reporter: lets intake's read model be rebuilt from the log, useless without the key.
+    receipt_hash: str | None = None
 
 
 class LeadSupplemented(_IntakeEvent):

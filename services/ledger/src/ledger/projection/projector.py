@@ -50,9 +50,7 @@ def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]
 
 
 def registered(db: BatchWriter, event: LeadRegistered) -> None:
-    row: dict[str, Any] = {
-        column.name: column.default.arg if column.default else None for column in leads.columns
-    }
+    row: dict[str, Any] = {c.name: getattr(c.default, "arg", None) for c in leads.columns}
     row.update(
         lead_id=event.lead_id,
         ledger_number=event.ledger_number,
@@ -156,20 +154,20 @@ def _discipline_outcome(row: Row, event: DisciplineOutcome) -> None:
 
 
 _HANDLERS: dict[type[Event], Handler] = {
-    LeadRegistered: registered,  # type: ignore[dict-item]
-    LeadTransferred: transferred,  # type: ignore[dict-item]
-    TransferAccepted: _on_lead(_accepted),  # type: ignore[dict-item]
-    TransferReturned: _on_lead(_returned),  # type: ignore[dict-item]
-    ResponsibilityAssigned: _on_lead(_assigned),  # type: ignore[dict-item]
-    DeadlineExtended: _on_lead(_extended),  # type: ignore[dict-item]
-    VerificationRecorded: _on_lead(_verified),  # type: ignore[dict-item]
-    LeadConcluded: _on_lead(_concluded),  # type: ignore[dict-item]
-    FeedbackGiven: _on_lead(_answered),  # type: ignore[dict-item]
-    LeadArchived: _on_lead(_archived),  # type: ignore[dict-item]
-    LeadReopened: _on_lead(_reopened),  # type: ignore[dict-item]
-    DeadlineMissed: _on_lead(_missed),  # type: ignore[dict-item]
-    SupervisionListed: _on_lead(_listed),  # type: ignore[dict-item]
-    DisciplineOutcome: _on_lead(_discipline_outcome),  # type: ignore[dict-item]
+    LeadRegistered: registered,
+    LeadTransferred: transferred,
+    TransferAccepted: _on_lead(_accepted),
+    TransferReturned: _on_lead(_returned),
+    ResponsibilityAssigned: _on_lead(_assigned),
+    DeadlineExtended: _on_lead(_extended),
+    VerificationRecorded: _on_lead(_verified),
+    LeadConcluded: _on_lead(_concluded),
+    FeedbackGiven: _on_lead(_answered),
+    LeadArchived: _on_lead(_archived),
+    LeadReopened: _on_lead(_reopened),
+    DeadlineMissed: _on_lead(_missed),
+    SupervisionListed: _on_lead(_listed),
+    DisciplineOutcome: _on_lead(_discipline_outcome),
 }
 
 

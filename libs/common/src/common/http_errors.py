@@ -1,0 +1,108 @@
+"""Error answers a clerk can act on.
+
+A refused request names each field in the clerk's words (zh-CN, with English) and says
+what is wrong with it; rule violations and conflicts on a lead are 422 and 409 with one
+plain sentence. Nothing is published when a request is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from common.eventstore import ConcurrencyConflict
+
+_MESSAGES: Final[dict[str, tuple[str, str]]] = {
+    "missing": ("必须填写", "is required"),
+    "string_too_short": ("太短", "is too short"),
+    "string_too_long": ("太长", "is too long"),
+    "too_long": ("条目太多", "has too many entries"),
+    "enum": ("不是可选的值", "is not one of the allowed values"),
+    "literal_error": ("不是可选的值", "is not one of the allowed values"),
+    "string_pattern_mismatch": ("格式不正确", "is not in the expected format"),
+    "int_parsing": ("必须是整数", "must be a whole number"),
+    "greater_than_equal": ("数值太小", "is too small"),
+    "less_than_equal": ("数值太大", "is too large"),
+    "datetime_parsing": ("不是有效的时间", "is not a valid time"),
+    "timezone_aware": ("时间必须带时区", "must carry a time zone"),
+    "extra_forbidden": ("不是可填写的项目", "is not a field of this form"),
+    "json_invalid": ("不是有效的 JSON", "is not valid JSON"),
+    "model_attributes_type": ("格式不正确", "is not in the expected format"),
+    "dict_type": ("格式不正确", "is not in the expected format"),
+    "list_type": ("必须是列表", "must be a list"),
+    "string_type": ("必须是文字", "must be text"),
+    "bool_type": ("必须是“是”或“否”", "must be true or false"),
+    "value_error": ("不符合要求", "is not acceptable"),
+}
+
+
+class RuleViolation(Exception):
+    """A command breaks a rule of the lead's state (422): ``message`` says which, plainly."""
+
+    def __init__(self, message: str, message_zh: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.message_zh = message_zh or message
+
+
+def describe_errors(
+    errors: Sequence[Mapping[str, Any]], labels: Mapping[str, tuple[str, str]]
+) -> list[dict[str, str]]:
+    """One entry per invalid field: where, its label in both languages, and what is wrong."""
+    described = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
+        field = ".".join(location) or "body"
+        named = next((labels[p] for p in reversed(location) if p in labels), None)
+        zh_label, en_label = named or (field, field)
+        kind = str(error.get("type", "value_error"))
+        zh_text, en_text = _MESSAGES.get(kind, ("不符合要求", "is not acceptable"))
+        detail = str(error.get("msg", ""))
+        if kind == "value_error" and detail.startswith("Value error, "):
+            en_text = detail.removeprefix("Value error, ")
+        described.append(
+            {
+                "field": field,
+                "label": zh_label,
+                "message": f"{zh_label}{zh_text}",
+                "message_en": f"{en_label} {en_text}",
+            }
+        )
+    return described
+
+
+def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) -> None:
+    """422 for invalid input and rule violations, 409 for a concurrent change of a lead."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": describe_errors(exc.errors(), labels)},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(RuleViolation)
+    async def rule_violation(_: Request, exc: RuleViolation) -> JSONResponse:
+        return JSONResponse(
+            {"detail": [{"field": "", "message": exc.message_zh, "message_en": exc.message}]},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": [
+                    {
+                        "field": "",
+                        "message": "该线索刚被他人修改，请刷新后重试",
+                        "message_en": "someone else changed this lead just now; reload and try again",
+                    }
+                ]
+            },
+            status_code=status.HTTP_409_CONFLICT,
+        )

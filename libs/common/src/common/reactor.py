@@ -1,0 +1,124 @@
+"""Reactors: FastStream subscribers that turn one event into a decision (a new event).
+
+A projection folds events into tables (common.runner); a reactor acts on them, one at a
+time and in order. Here FastStream's pull subscriber is used as its documentation shows,
+with the ack policy chosen explicitly: its default would terminate a message whose handler
+raises, and it would be lost. A malformed event is parked at once; a failing handler is
+retried with growing delays and parked after ``max_deliver`` attempts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import structlog
+from faststream import AckPolicy
+from faststream.nats import JStream, PullSub
+from faststream.nats.fastapi import NatsMessage
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from common.deadletter import DeadLetters, Parked
+from common.events import Event, EventDecodeError, decode, event_type_of
+from common.pull import position_of
+from common.subjects import Stream, durable_name, inbox_prefix
+
+if TYPE_CHECKING:
+    from common.service import ServiceRuntime
+
+log = structlog.get_logger(__name__)
+
+React = Callable[[Event], Awaitable[None]]
+
+
+def react(
+    runtime: ServiceRuntime,
+    *,
+    name: str,
+    stream: Stream,
+    subject: str,
+    handler: React,
+    max_deliver: int = 5,
+) -> None:
+    """Subscribe ``handler`` to ``subject`` through a durable pull consumer named after it."""
+    durable = durable_name(runtime.service, name)
+
+    @runtime.router.subscriber(
+        subject,
+        stream=JStream(stream.value, declare=False),
+        durable=durable,
+        # One message at a time: a batch would run as concurrent tasks and lose the order.
+        pull_sub=PullSub(batch_size=1, timeout=5.0),
+        ack_policy=AckPolicy.MANUAL,
+        inbox_prefix=f"{inbox_prefix(runtime.service)}.".encode(),
+        deliver_policy=DeliverPolicy.ALL,
+        config=ConsumerConfig(ack_wait=30, max_deliver=-1),
+        title=f"{runtime.service.value}:{name}",
+        description=(handler.__doc__ or "").strip() or None,
+    )
+    async def consume(msg: NatsMessage) -> None:
+        raw = msg.raw_message
+        body = raw.data
+        position = position_of(raw)
+        try:
+            event = decode(raw.data, event_type_of(raw.subject))
+        except EventDecodeError as exc:
+            await _park(
+                runtime,
+                durable,
+                stream,
+                raw.subject,
+                position.stream_sequence,
+                body,
+                f"malformed event: {exc}",
+            )
+            await msg.ack()
+            return
+        bound = log.bind(
+            reactor=name,
+            event_id=event.event_id,
+            lead_id=event.lead_id,
+            correlation_id=event.correlation_id,
+        )
+        try:
+            await handler(event)
+        except Exception as exc:
+            if position.delivered >= max_deliver:
+                bound.error("reactor_event_parked", error=repr(exc))
+                await _park(
+                    runtime,
+                    durable,
+                    stream,
+                    raw.subject,
+                    position.stream_sequence,
+                    body,
+                    f"handler failed {position.delivered} times: {exc!r}",
+                )
+                await msg.ack()
+                return
+            bound.warning("reactor_retry", attempt=position.delivered, error=repr(exc))
+            await msg.nack(delay=min(30.0, 0.5 * 2**position.delivered))
+            return
+        await msg.ack()
+
+
+async def _park(
+    runtime: ServiceRuntime,
+    durable: str,
+    stream: Stream,
+    subject: str,
+    sequence: int,
+    data: bytes,
+    reason: str,
+) -> None:
+    await DeadLetters(runtime.js, runtime.service).park(
+        Parked(
+            consumer=durable,
+            stream=stream.value,
+            sequence=sequence,
+            subject=subject,
+            reason=reason,
+            data=data,
+            headers={},
+        )
+    )

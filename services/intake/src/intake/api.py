@@ -1,0 +1,188 @@
+"""Intake's HTTP API: public reports with a receipt, staff entry, bulk import, and the
+custodian's disclosure and shredding of reporters' identities.
+
+Nothing about a public reporter's connection (address, user agent) is read or kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Annotated, Final, TypeVar
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile, status
+
+from common.auth import Principal, require_roles
+from common.events import Role
+from common.events.catalogue import ReporterKind
+from intake.domain.lead import IdentityAlreadyShredded, LeadNotFound, NotNamed
+from intake.handlers import (
+    STAFF_ROLES,
+    ChannelNotAllowed,
+    GuessingThrottled,
+    Intake,
+    ReceiptUnknown,
+)
+from intake.importer import ImportRefused, import_ledger
+from intake.projection.projector import Progress
+from intake.schemas import (
+    FeedbackOut,
+    ImportResult,
+    LeadAccepted,
+    PublicReport,
+    Reason,
+    ReceiptStatus,
+    ReportAccepted,
+    ReporterMessage,
+    StaffLead,
+)
+from intake.vault import Identity, IdentityGone
+
+T = TypeVar("T")
+
+PROGRESS_LABELS: Final[dict[str, tuple[str, str]]] = {
+    Progress.RECEIVED: ("已受理", "received"),
+    Progress.REGISTERED: ("已登记", "registered"),
+    Progress.IN_HAND: ("办理中", "being handled"),
+    Progress.CONCLUDED: ("已办结", "concluded"),
+    Progress.ANSWERED: ("已反馈", "answered"),
+    Progress.CLOSED: ("已归档", "closed"),
+}
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Send the same key when retrying: the same lead comes back, never a second one.",
+    ),
+]
+
+
+def get_intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+Custodian = Annotated[Principal, Depends(require_roles(Role.CUSTODIAN))]
+Shredder = Annotated[Principal, Depends(require_roles(Role.CUSTODIAN, Role.ADMIN))]
+
+router = APIRouter(prefix="/v1", tags=["intake"])
+
+
+@router.post(
+    "/reports",
+    status_code=status.HTTP_201_CREATED,
+    summary="Report a lead (public, named or anonymous, no account)",
+)
+async def report(
+    body: PublicReport, intake: IntakeDep, idempotency_key: IdempotencyKey = None
+) -> ReportAccepted:
+    accepted = await intake.report_public(body, idempotency_key)
+    assert accepted.receipt is not None  # noqa: S101 - public reports always get one
+    return ReportAccepted(lead_id=accepted.lead_id, receipt=accepted.receipt)
+
+
+@router.get("/reports/{receipt}", summary="The status of a report and the answers given")
+async def report_status(receipt: str, intake: IntakeDep) -> ReceiptStatus:
+    view = await _receipt_call(intake.status(receipt))
+    zh, en = PROGRESS_LABELS[view.progress]
+    return ReceiptStatus(
+        status=view.progress,
+        status_label=zh,
+        status_label_en=en,
+        reported_at=_utc(view.reported_at),
+        feedback=[FeedbackOut(text=text, given_at=_utc(at)) for text, at in view.feedback],
+    )
+
+
+@router.post(
+    "/reports/{receipt}/messages",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add information to a report, or write to the office",
+)
+async def add_to_report(receipt: str, body: ReporterMessage, intake: IntakeDep) -> dict[str, str]:
+    event_id = await _receipt_call(intake.add(receipt, body))
+    return {"event_id": event_id}
+
+
+@router.post(
+    "/leads", status_code=status.HTTP_201_CREATED, summary="Enter a lead received by staff"
+)
+async def enter_lead(
+    body: StaffLead, principal: Staff, intake: IntakeDep, idempotency_key: IdempotencyKey = None
+) -> LeadAccepted:
+    try:
+        accepted = await intake.enter_staff(body, body.channel, principal, idempotency_key)
+    except ChannelNotAllowed as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    return LeadAccepted(lead_id=accepted.lead_id)
+
+
+@router.post(
+    "/leads/import",
+    summary="Import a village's screening ledger (CSV or XLSX with Chinese headers)",
+)
+async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) -> ImportResult:
+    content = await file.read()
+    try:
+        return await import_ledger(intake, principal, file.filename or "", content)
+    except ImportRefused as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+
+
+@router.post(
+    "/leads/{lead_id}/identity/disclose",
+    summary="Disclose a named reporter's identity (custodian, with a reason; recorded)",
+)
+async def disclose(lead_id: str, body: Reason, principal: Custodian, intake: IntakeDep) -> Identity:
+    return await _identity_call(intake.disclose(lead_id, body.reason, principal))
+
+
+@router.post(
+    "/leads/{lead_id}/identity/shred",
+    summary="Destroy a named reporter's identity for good (crypto-shredding)",
+)
+async def shred(
+    lead_id: str, body: Reason, principal: Shredder, intake: IntakeDep
+) -> dict[str, str]:
+    await _identity_call(intake.shred(lead_id, body.reason, principal.actor))
+    return {"lead_id": lead_id, "reporter": ReporterKind.NAMED.value, "identity": "shredded"}
+
+
+def _utc(moment: datetime) -> str:
+    # SQLite hands timestamps back without their zone; they were stored in UTC.
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def _receipt_call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except GuessingThrottled as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="too many wrong receipts lately; try again in a minute",
+            headers={"Retry-After": "60"},
+        ) from exc
+    except ReceiptUnknown as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no report has this receipt") from exc
+
+
+async def _identity_call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except LeadNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such lead") from exc
+    except NotNamed as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="the report is anonymous: there is no identity",
+        ) from exc
+    except (IdentityAlreadyShredded, IdentityGone) as exc:
+        raise HTTPException(
+            status.HTTP_410_GONE,
+            detail="the reporter's identity was destroyed and cannot be recovered",
+        ) from exc

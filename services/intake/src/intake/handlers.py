@@ -1,0 +1,282 @@
+"""Intake's command handlers: HTTP commands -> domain decisions -> JetStream.
+
+A report is accepted (201) only once JetStream has acknowledged its LeadReported. The
+reporter's identity is sealed before anything is published, and its key stored first, so
+the log never holds an identity that no key can open, nor a key without its lead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import delete
+
+from common.auth import Principal
+from common.events import Actor, Event, Role, utc_now
+from common.events.catalogue import (
+    Attachment,
+    LeadReported,
+    ReporterKind,
+    ReporterRef,
+)
+from common.eventstore import ConcurrencyConflict, EventStore
+from common.organisation import Organisation, UnitKind
+from common.service import ServiceRuntime
+from common.subjects import Stream
+from common.vocabulary import Channel
+from intake.domain import lead as decisions
+from intake.idempotency import Claim, Claims, claim_for
+from intake.projection.queries import ReceiptView, by_receipt, due_for_shredding
+from intake.receipts import ReceiptKeeper, new_receipt
+from intake.schemas import AttachmentIn, LeadContent, ReporterMessage
+from intake.settings import IntakeSettings
+from intake.vault import Identity, Vault, identity_keys
+
+log = structlog.get_logger(__name__)
+
+PUBLIC = Actor(role=Role.REPORTER)
+
+# Which channels each staff role types leads in from (a screener: their own village only).
+CHANNELS_BY_ROLE: dict[Role, frozenset[Channel]] = {
+    Role.SCREENER: frozenset({Channel.VILLAGE_SCREENING}),
+    Role.POLICE: frozenset({Channel.POLICE_INCIDENT}),
+    Role.JUDICIAL: frozenset({Channel.JUDICIAL_OFFICE}),
+    Role.CLERK: frozenset(Channel) - {Channel.WEB},
+    Role.OFFICE: frozenset(Channel) - {Channel.WEB},
+    Role.ADMIN: frozenset(Channel) - {Channel.WEB},
+}
+STAFF_ROLES = tuple(CHANNELS_BY_ROLE)
+
+
+class ChannelNotAllowed(Exception):
+    """This role may not enter leads through this channel (or for this village)."""
+
+
+class ReceiptUnknown(Exception):
+    """No report answers to this receipt."""
+
+
+class GuessingThrottled(Exception):
+    """Too many wrong receipts lately: look-ups pause for everyone."""
+
+
+def field_error(field: str, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("body", field), "type": "value_error", "msg": f"Value error, {message}"}]
+    )
+
+
+@dataclass(frozen=True)
+class Accepted:
+    lead_id: str
+    receipt: str | None = None
+
+
+class Intake:
+    def __init__(self, runtime: ServiceRuntime, settings: IntakeSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.org: Organisation = runtime.org
+        self.vault = Vault(settings.identity_key_bytes)
+        self.receipts = ReceiptKeeper(
+            settings.receipt_key_bytes, settings.receipt_failures_per_minute
+        )
+        self.claims = Claims(runtime.database.async_engine)
+
+    @property
+    def store(self) -> EventStore:
+        return self.runtime.store(Stream.INTAKE)
+
+    # --- reporting ------------------------------------------------------------------
+
+    async def report_public(self, content: LeadContent, idempotency_key: str | None) -> Accepted:
+        self._check_village(content.village)
+        claim = claim_for("public", idempotency_key) if idempotency_key else None
+        receipt = new_receipt()
+        lead_id = claim.lead_id if claim else uuid.uuid4().hex
+        if claim is not None:
+            earlier = await self.claims.take(claim, {"lead_id": lead_id, "receipt": receipt})
+            if earlier is not None:
+                return Accepted(earlier["lead_id"], earlier["receipt"])
+        await self._report(
+            lead_id, Channel.WEB, content, PUBLIC, claim, receipt_hash=self.receipts.hash(receipt)
+        )
+        return Accepted(lead_id, receipt)
+
+    async def enter_staff(
+        self,
+        content: LeadContent,
+        channel: Channel,
+        principal: Principal,
+        idempotency_key: str | None,
+        lead_id: str | None = None,
+    ) -> Accepted:
+        """A lead typed in by staff. ``lead_id`` is given by the importer (derived from the
+        row), so a second import of the same row conflicts instead of duplicating."""
+        if channel not in CHANNELS_BY_ROLE.get(principal.role, frozenset()):
+            raise ChannelNotAllowed(
+                f"role '{principal.role.value}' does not enter leads through '{channel.value}'"
+            )
+        if principal.role is Role.SCREENER:
+            if content.village is None:
+                raise field_error("village", "a screener files leads of their own village")
+            if content.village != principal.unit:
+                raise ChannelNotAllowed("a screener files leads of their own village only")
+        self._check_village(content.village)
+        claim = claim_for(f"user:{principal.user}", idempotency_key) if idempotency_key else None
+        lead_id = claim.lead_id if claim else lead_id or uuid.uuid4().hex
+        if claim is not None:
+            earlier = await self.claims.take(claim, {"lead_id": lead_id})
+            if earlier is not None:
+                return Accepted(earlier["lead_id"])
+        await self._report(lead_id, channel, content, principal.actor, claim)
+        return Accepted(lead_id)
+
+    async def _report(
+        self,
+        lead_id: str,
+        channel: Channel,
+        content: LeadContent,
+        actor: Actor,
+        claim: Claim | None,
+        receipt_hash: str | None = None,
+    ) -> None:
+        reporter = ReporterRef(kind=ReporterKind.ANONYMOUS)
+        if content.identity is not None:
+            reporter = await self._seal_identity(lead_id, content.identity)
+        event = LeadReported(
+            lead_id=lead_id,
+            channel=channel,
+            category=content.category,
+            summary=content.summary,
+            details=content.details,
+            village=content.village,
+            flags=tuple(content.flags),
+            reporter=reporter,
+            attachments=_attachments(content.attachments),
+            receipt_hash=receipt_hash,
+            actor=actor,
+            **({"event_id": claim.event_id} if claim else {}),
+        )
+        try:
+            await self.store.append(event, expected_sequence=0)
+        except ConcurrencyConflict:
+            if claim is None:
+                raise
+            # The first attempt with this key was stored and then interrupted.
+        except BaseException:
+            await self._undo(lead_id, claim, forget_key=content.identity is not None)
+            raise
+        if claim is not None:
+            await self.claims.done(claim)
+        log.info("lead_reported", lead_id=lead_id, channel=channel.value, event_id=event.event_id)
+
+    async def _seal_identity(self, lead_id: str, identity: Identity) -> ReporterRef:
+        ciphertext, wrapped = self.vault.seal(lead_id, identity)
+        async with self.runtime.database.async_engine.begin() as conn:
+            if await self.vault.wrapped_key(conn, lead_id) is None:
+                await self.vault.store_key(conn, lead_id, wrapped)
+                return ReporterRef(kind=ReporterKind.NAMED, identity_ciphertext=ciphertext)
+        # Only a retried request (same Idempotency-Key, after a crash) gets here: if its
+        # first attempt was stored, keep that attempt's sealed identity and key.
+        history = (await self.store.read_lead(lead_id)).events
+        if history:
+            return decisions.fold(e.event for e in history).reported.reporter
+        async with self.runtime.database.async_engine.begin() as conn:
+            await self.vault.replace_key(conn, lead_id, wrapped)
+        return ReporterRef(kind=ReporterKind.NAMED, identity_ciphertext=ciphertext)
+
+    async def _undo(self, lead_id: str, claim: Claim | None, *, forget_key: bool) -> None:
+        """Nothing half-written: the stored key and the claim go if the event did not land."""
+        if forget_key:
+            async with self.runtime.database.async_engine.begin() as conn:
+                await conn.execute(delete(identity_keys).where(identity_keys.c.lead_id == lead_id))
+        if claim is not None:
+            await self.claims.release(claim)
+
+    def _check_village(self, village: str | None) -> None:
+        if village is None:
+            return
+        unit = self.org.unit(village)
+        if unit is None or unit.kind is not UnitKind.VILLAGE:
+            names = ", ".join(f"{v.code} ({v.name})" for v in self.org.villages)
+            raise field_error("village", f"unknown village {village!r}; one of: {names}")
+
+    # --- the receipt holder -------------------------------------------------------
+
+    async def status(self, receipt: str) -> ReceiptView:
+        view = await self._by_receipt(receipt)
+        return view
+
+    async def add(self, receipt: str, message: ReporterMessage) -> str:
+        view = await self._by_receipt(receipt)
+        lead = decisions.fold(e.event for e in (await self.store.read_lead(view.lead_id)).events)
+        if message.kind == "supplement":
+            event: Event = decisions.supplement(
+                lead, message.text, _attachments(message.attachments), PUBLIC
+            )
+        else:
+            event = decisions.post_message(lead, message.text, PUBLIC)
+        await self.store.append(event)
+        return event.event_id
+
+    async def _by_receipt(self, receipt: str) -> ReceiptView:
+        if not self.receipts.may_try():
+            raise GuessingThrottled
+        receipt_hash = self.receipts.hash(receipt)
+        view = None
+        if receipt_hash is not None:
+            async with self.runtime.database.async_engine.connect() as conn:
+                view = await by_receipt(conn, receipt_hash)
+        if view is None:
+            self.receipts.failed()
+            raise ReceiptUnknown
+        return view
+
+    # --- identity custody ---------------------------------------------------------
+
+    async def disclose(self, lead_id: str, reason: str, principal: Principal) -> Identity:
+        history = await self.store.read_lead(lead_id)
+        lead = decisions.fold(e.event for e in history.events)
+        event = decisions.disclose(lead, reason, principal.actor)
+        async with self.runtime.database.async_engine.connect() as conn:
+            wrapped = await self.vault.wrapped_key(conn, lead_id)
+        identity = self.vault.open(lead_id, lead.ciphertext or "", wrapped)
+        # Recorded before it is shown: a disclosure nobody can see happened must not exist.
+        await self.store.append(event, expected_sequence=history.last_sequence)
+        log.warning("identity_disclosed", lead_id=lead_id, event_id=event.event_id)
+        return identity
+
+    async def shred(self, lead_id: str, reason: str, actor: Actor) -> None:
+        history = await self.store.read_lead(lead_id)
+        lead = decisions.fold(e.event for e in history.events)
+        event = decisions.shred(lead, reason, actor)
+        async with self.runtime.database.async_engine.begin() as conn:
+            await self.vault.shred(conn, lead_id, event.occurred_at)
+        # The key is gone before the event says so; a failed append is retried by the
+        # retention job or the custodian, and finds the identity already unreadable.
+        await self.store.append(event, expected_sequence=history.last_sequence)
+        log.warning("identity_shredded", lead_id=lead_id, event_id=event.event_id)
+
+    async def shred_expired(self) -> int:
+        """Shred the identities of leads archived longer ago than the retention period."""
+        cutoff = utc_now() - self.settings.retention
+        async with self.runtime.database.async_engine.connect() as conn:
+            due = await due_for_shredding(conn, cutoff)
+        retention = Actor(role=Role.SYSTEM, user="retention")
+        shredded = 0
+        for lead_id in due:
+            try:
+                await self.shred(lead_id, "retention period after archiving expired", retention)
+                shredded += 1
+            except (decisions.IdentityAlreadyShredded, decisions.NotNamed, ConcurrencyConflict):
+                continue
+        return shredded
+
+
+def _attachments(items: Sequence[AttachmentIn]) -> tuple[Attachment, ...]:
+    return tuple(Attachment(name=a.name, size=a.size, sha256=a.sha256) for a in items)

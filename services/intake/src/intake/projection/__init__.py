@@ -1,0 +1,5 @@
+"""Intake's read model. ``SUBSCRIPTIONS`` is what feeds it, live and in ``leadctl replay``."""
+
+from intake.projection.projector import PROJECTION, SUBSCRIPTIONS
+
+__all__ = ["PROJECTION", "SUBSCRIPTIONS"]

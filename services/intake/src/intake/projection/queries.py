@@ -1,0 +1,55 @@
+"""Reads of intake's read model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from intake.projection.tables import feedback, receipts, reports
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    lead_id: str
+    progress: str
+    reported_at: datetime
+    feedback: tuple[tuple[str, datetime], ...]
+
+
+async def by_receipt(conn: AsyncConnection, receipt_hash: str) -> ReceiptView | None:
+    row = (
+        await conn.execute(
+            select(reports.c.lead_id, reports.c.progress, reports.c.reported_at)
+            .join(receipts, receipts.c.lead_id == reports.c.lead_id)
+            .where(receipts.c.receipt_hash == receipt_hash)
+        )
+    ).first()
+    if row is None:
+        return None
+    answers = await conn.execute(
+        select(feedback.c.text, feedback.c.given_at)
+        .where(feedback.c.lead_id == row.lead_id)
+        .order_by(feedback.c.given_at)
+    )
+    return ReceiptView(
+        lead_id=row.lead_id,
+        progress=row.progress,
+        reported_at=row.reported_at,
+        feedback=tuple((a.text, a.given_at) for a in answers),
+    )
+
+
+async def due_for_shredding(conn: AsyncConnection, archived_before: datetime) -> list[str]:
+    """Named leads archived before the cut-off whose identity is still held."""
+    rows = await conn.execute(
+        select(reports.c.lead_id).where(
+            reports.c.named.is_(True)
+            & reports.c.identity_shredded.is_(False)
+            & reports.c.archived_at.is_not(None)
+            & (reports.c.archived_at < archived_before)
+        )
+    )
+    return [r.lead_id for r in rows]

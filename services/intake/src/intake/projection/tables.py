@@ -1,0 +1,44 @@
+"""Intake's read model: what a receipt holder may see of their report, and what intake
+needs to find it (the receipt's keyed hash) and to keep its promises (retention)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+reports = Table(
+    "intake_reports",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("channel", String(40), nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("village", String(40)),
+    Column("named", Boolean, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("progress", String(20), nullable=False),
+    Column("ledger_number", String(40)),
+    Column("supplements", Integer, nullable=False, default=0),
+    Column("messages", Integer, nullable=False, default=0),
+    Column("duplicate_of", String(64)),
+    Column("archived_at", DateTime(timezone=True)),
+    Column("identity_shredded", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+receipts = Table(
+    "intake_receipts",
+    metadata,
+    Column("receipt_hash", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, unique=True),
+)
+
+# The answers given to the reporter (反馈), in order.
+feedback = Table(
+    "intake_feedback",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("given_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,122 @@
+"""The identity vault: named reporters' identities, encrypted per lead.
+
+Envelope encryption: each lead's identity is sealed with its own data key (AES-256-GCM);
+the data key is stored only here, wrapped by the intake key. Events carry the sealed
+identity and nothing else, so destroying the wrapped key (crypto-shredding) makes the
+identity unrecoverable everywhere, from every copy of the immutable log.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import datetime
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from common.events import utc_now
+
+vault_metadata = MetaData()
+
+identity_keys = Table(
+    "identity_keys",
+    vault_metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("shredded_at", DateTime(timezone=True), nullable=True),
+)
+
+_NONCE = 12
+
+
+class Identity(BaseModel):
+    """Who a named reporter is. Never logged, never in an event in the clear."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(default="", max_length=50)
+    phone: str = Field(default="", max_length=30, pattern=r"^[0-9+\- ()]*$")
+    id_number: str = Field(default="", max_length=18, pattern=r"^[0-9Xx]*$")
+    address: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _something_given(self) -> Identity:
+        if not any((self.name, self.phone, self.id_number, self.address)):
+            raise ValueError("a named report needs at least a name or a way to reach the reporter")
+        return self
+
+
+class IdentityGone(Exception):
+    """The identity's key was destroyed (or never existed): it cannot be read again."""
+
+
+class Vault:
+    def __init__(self, key_encryption_key: bytes) -> None:
+        self._kek = AESGCM(key_encryption_key)
+
+    def seal(self, lead_id: str, identity: Identity) -> tuple[str, bytes]:
+        """Encrypt an identity for one lead: (ciphertext for the event, wrapped data key)."""
+        data_key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(_NONCE)
+        sealed = nonce + AESGCM(data_key).encrypt(
+            nonce, orjson.dumps(identity.model_dump()), lead_id.encode()
+        )
+        wrap_nonce = os.urandom(_NONCE)
+        wrapped = wrap_nonce + self._kek.encrypt(wrap_nonce, data_key, _wrap_context(lead_id))
+        return base64.b64encode(sealed).decode(), wrapped
+
+    def open(self, lead_id: str, ciphertext: str, wrapped_key: bytes | None) -> Identity:
+        if wrapped_key is None:
+            raise IdentityGone(lead_id)
+        try:
+            data_key = self._kek.decrypt(
+                wrapped_key[:_NONCE], wrapped_key[_NONCE:], _wrap_context(lead_id)
+            )
+            sealed = base64.b64decode(ciphertext)
+            plain = AESGCM(data_key).decrypt(sealed[:_NONCE], sealed[_NONCE:], lead_id.encode())
+        except (InvalidTag, ValueError) as exc:
+            raise IdentityGone(lead_id) from exc
+        return Identity.model_validate(orjson.loads(plain))
+
+    # --- the key store --------------------------------------------------------------
+
+    async def store_key(self, conn: AsyncConnection, lead_id: str, wrapped: bytes) -> None:
+        await conn.execute(
+            identity_keys.insert().values(
+                lead_id=lead_id, wrapped_key=wrapped, created_at=utc_now(), shredded_at=None
+            )
+        )
+
+    async def replace_key(self, conn: AsyncConnection, lead_id: str, wrapped: bytes) -> None:
+        await conn.execute(
+            update(identity_keys)
+            .where(identity_keys.c.lead_id == lead_id)
+            .values(wrapped_key=wrapped, shredded_at=None)
+        )
+
+    async def wrapped_key(self, conn: AsyncConnection, lead_id: str) -> bytes | None:
+        row = (
+            await conn.execute(
+                select(identity_keys.c.wrapped_key).where(identity_keys.c.lead_id == lead_id)
+            )
+        ).first()
+        return None if row is None else row.wrapped_key
+
+    async def shred(self, conn: AsyncConnection, lead_id: str, at: datetime) -> bool:
+        """Destroy the lead's data key; False if there was none left to destroy."""
+        result = await conn.execute(
+            update(identity_keys)
+            .where((identity_keys.c.lead_id == lead_id) & identity_keys.c.wrapped_key.is_not(None))
+            .values(wrapped_key=None, shredded_at=at)
+        )
+        return result.rowcount == 1
+
+
+def _wrap_context(lead_id: str) -> bytes:
+    return b"identity-data-key:" + lead_id.encode()

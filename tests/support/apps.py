@@ -1,0 +1,59 @@
+"""Running a service in-process against the test's NATS server and a fresh database."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from common.auth import UserRecord, hash_token, write_users_file
+from common.events import Role
+
+# user -> (role, unit); the token is "token-<user>"
+STAFF = {
+    "screener.v01": (Role.SCREENER, "shd-v01"),
+    "screener.v02": (Role.SCREENER, "shd-v02"),
+    "clerk": (Role.CLERK, "shd-office"),
+    "office": (Role.OFFICE, "shd-office"),
+    "police": (Role.POLICE, "shd-police"),
+    "judicial": (Role.JUDICIAL, "shd-judicial"),
+    "discipline": (Role.DISCIPLINE, "shd-discipline"),
+    "custodian": (Role.CUSTODIAN, "shd-discipline"),
+    "auditor": (Role.AUDITOR, "county"),
+    "admin": (Role.ADMIN, None),
+}
+
+
+def token(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer token-{user}"}
+
+
+def write_staff(path: Path) -> Path:
+    write_users_file(
+        path,
+        [
+            UserRecord(
+                user=u, display_name=u, role=r, unit=unit, token_sha256=hash_token(f"token-{u}")
+            )
+            for u, (r, unit) in STAFF.items()
+        ],
+    )
+    return path
+
+
+def random_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, and an HTTP client talking to it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
