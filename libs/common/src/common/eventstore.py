@@ -77,20 +77,28 @@ class EventStore:
             raise ValueError(f"{event.event_type} does not belong on {self.subject_prefix}.>")
         return lead_subject(self.subject_prefix, event.lead_id, event.event_type)
 
-    async def append(self, event: Event, *, expected_sequence: int | None = None) -> Appended:
+    async def append(
+        self,
+        event: Event,
+        *,
+        expected_sequence: int | None = None,
+        expected_subject: str | None = None,
+    ) -> Appended:
         """Store one event once JetStream has acknowledged it.
 
         ``expected_sequence`` is ``LeadHistory.last_sequence`` from the read the decision was
-        made on (0: the lead has no events here yet); ``None`` appends unconditionally.
+        made on (0: the lead has no events here yet); ``None`` appends unconditionally. The
+        check is on the lead's subjects, or on ``expected_subject`` (a filter, wildcards
+        allowed) when the decision was made on something wider than one lead.
         """
         subject = self.subject_for(event)
         headers = {"Nats-Msg-Id": event.event_id}
         if expected_sequence is not None:
-            if event.lead_id is None:
-                raise ValueError("a conditional append needs a lead id")
+            if expected_subject is None and event.lead_id is None:
+                raise ValueError("a conditional append needs a lead id or a subject filter")
             headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_sequence)
-            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = lead_filter(
-                self.subject_prefix, event.lead_id
+            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = expected_subject or (
+                lead_filter(self.subject_prefix, event.lead_id or "")
             )
         try:
             ack = await self._js.publish(
@@ -126,6 +134,19 @@ class EventStore:
                 )
             )
         return LeadHistory(events=tuple(events), last_sequence=sequence)
+
+    async def last(self, wanted: str) -> StoredEvent | None:
+        """The last event on subjects matching ``wanted`` (wildcards allowed), if any."""
+        try:
+            msg = await self._js.get_msg(self.stream.value, subject=wanted, direct=True)
+        except NotFoundError:
+            return None
+        subject = msg.subject or wanted
+        return StoredEvent(
+            sequence=msg.seq or 0,
+            subject=subject,
+            event=decode(msg.data or b"", event_type_of(subject)),
+        )
 
     async def _next(self, wanted: str, from_sequence: int) -> RawStreamMsg | None:
         try:

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from common.errors import NotFound, NotPermitted, RuleViolation
 from common.eventstore import ConcurrencyConflict
 
 _MESSAGES: Final[dict[str, tuple[str, str]]] = {
@@ -38,15 +39,6 @@ _MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "bool_type": ("必须是“是”或“否”", "must be true or false"),
     "value_error": ("不符合要求", "is not acceptable"),
 }
-
-
-class RuleViolation(Exception):
-    """A command breaks a rule of the lead's state (422): ``message`` says which, plainly."""
-
-    def __init__(self, message: str, message_zh: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.message_zh = message_zh or message
 
 
 def describe_errors(
@@ -90,6 +82,16 @@ def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) 
         return JSONResponse(
             {"detail": [{"field": "", "message": exc.message_zh, "message_en": exc.message}]},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+
+    @app.exception_handler(NotPermitted)
+    async def not_permitted(_: Request, exc: NotPermitted) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_403_FORBIDDEN)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc) or "no such lead"}, status_code=status.HTTP_404_NOT_FOUND
         )
 
     @app.exception_handler(ConcurrencyConflict)

@@ -2,17 +2,64 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
+import structlog
 from fastapi import FastAPI
 
+from common.http_errors import install_error_handlers
+from common.reactor import react
 from common.service import ServiceRuntime
+from common.subjects import Stream
+from ledger.api import router
+from ledger.handlers import Ledger
 from ledger.projection import SUBSCRIPTIONS
+from ledger.registrar import Registrar
+from ledger.schemas import FIELD_LABELS
 from ledger.settings import LedgerSettings
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    settings = settings or LedgerSettings()
     runtime = ServiceRuntime(
-        settings or LedgerSettings(),
+        settings,
         title="Ledger: registration, transfer, responsibility and feedback of every lead",
     )
+    ledger = Ledger(runtime, settings)
+    runtime.app.state.ledger = ledger
     runtime.project(*SUBSCRIPTIONS)
+    react(
+        runtime,
+        name="registrar",
+        stream=Stream.INTAKE,
+        subject="intake.lead.*.LeadReported",
+        handler=Registrar(runtime, settings),
+    )
+
+    async def start() -> None:
+        watch = asyncio.create_task(_watch_deadlines(ledger, settings.deadline_check_seconds))
+
+        async def stop() -> None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+
+        runtime.on_stop(stop)
+
+    runtime.on_start(start)
+    install_error_handlers(runtime.app, FIELD_LABELS)
+    runtime.app.include_router(router)
     return runtime.app
+
+
+async def _watch_deadlines(ledger: Ledger, every: float) -> None:
+    """DeadlineMissed for each deadline that passed without a result (once per deadline)."""
+    while True:
+        try:
+            await ledger.mark_missed_deadlines()
+        except Exception:
+            log.exception("deadline_watch_failed")
+        await asyncio.sleep(every)

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings
 from common.subjects import Service
+from common.vocabulary import Category, Flag
+
+# Days to handle a lead, by category, unless the office sets another deadline.
+DEFAULT_DEADLINE_DAYS: dict[Category, int] = {
+    Category.PETITION: 15,
+    Category.PUBLIC_ORDER: 15,
+    Category.MINOR_CRIMINAL: 30,
+    Category.VILLAGE_TYRANT: 30,
+    Category.CULT_VICE: 30,
+    Category.MASS_ECONOMIC: 60,
+    Category.DUTY_CRIME: 60,
+    Category.PROTECTIVE_UMBRELLA: 60,
+    Category.OTHER: 30,
+}
 
 
 class LedgerSettings(ServiceSettings):
@@ -13,3 +30,18 @@ class LedgerSettings(ServiceSettings):
 
     service: Service = Service.LEDGER
     http_port: int = 8102
+    deadline_days: dict[Category, int] = Field(default_factory=lambda: dict(DEFAULT_DEADLINE_DAYS))
+    #: a lead with any of these flags goes to the discipline committee as soon as it is filed
+    discipline_flags: frozenset[Flag] = frozenset(
+        {Flag.INVOLVES_OFFICIAL, Flag.PROTECTIVE_UMBRELLA}
+    )
+    #: how often to look for deadlines that passed
+    deadline_check_seconds: float = Field(default=60.0, gt=0)
+    #: a lead with neither answer nor result this many days after filing is "unanswered"
+    unanswered_after_days: int = Field(default=15, ge=1)
+
+    def unanswered_after(self, days: int | None) -> timedelta:
+        return timedelta(days=days if days is not None else self.unanswered_after_days)
+
+    def deadline_for(self, category: Category) -> timedelta:
+        return timedelta(days=self.deadline_days.get(category, 30))

@@ -1,0 +1,316 @@
+"""The ledger's HTTP API (台账): the lead list and each lead in full, the commands that move
+a lead through its life, the unanswered list, statistics and the export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from common.auth import Principal, require_roles
+from common.errors import NotFound
+from common.events import Event, utc_now
+from common.events.catalogue import Attachment
+from common.vocabulary import LeadStatus, label
+from ledger.domain import lead as rules
+from ledger.domain.lead import LedgerLead
+from ledger.export import to_csv, to_xlsx
+from ledger.handlers import HANDLERS, Ledger
+from ledger.projection import queries
+from ledger.projection.queries import READERS, Filters
+from ledger.schemas import (
+    AcceptIn,
+    ArchiveIn,
+    AssignIn,
+    CommandDone,
+    ConcludeIn,
+    ExtendIn,
+    FeedbackIn,
+    HistoryEntry,
+    LeadDetail,
+    LeadOut,
+    Page,
+    ReopenIn,
+    ReturnIn,
+    TransferIn,
+    VerificationIn,
+)
+
+
+def get_ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+Reader = Annotated[Principal, Depends(require_roles(*READERS))]
+Handler = Annotated[Principal, Depends(require_roles(*HANDLERS))]
+
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+
+
+def lead_out(row: dict[str, Any]) -> LeadOut:
+    status = LeadStatus(row["status"])
+    return LeadOut(
+        **{k: row[k] for k in LeadOut.model_fields if k in row},
+        status_label=label(status),
+        status_label_en=label(status, "en"),
+    )
+
+
+def filters(
+    status: LeadStatus | None = None,
+    unit: str | None = None,
+    village: str | None = None,
+    category: str | None = None,
+    channel: str | None = None,
+    assignee: str | None = None,
+    overdue: bool | None = None,
+    registered_from: Annotated[datetime | None, Query(alias="from")] = None,
+    registered_to: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Filters:
+    return Filters(
+        status=status.value if status else None,
+        unit=unit,
+        village=village,
+        category=category,
+        channel=channel,
+        assignee=assignee,
+        overdue=overdue,
+        registered_from=_aware(registered_from),
+        registered_to=_aware(registered_to),
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+
+
+@router.get("/leads", summary="The ledger, filtered and paged, as far as you may see it")
+async def list_leads(
+    principal: Reader,
+    ledger: LedgerDep,
+    chosen: FiltersDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Page:
+    async with ledger.runtime.database.async_engine.connect() as conn:
+        total, rows = await queries.page(conn, principal, chosen, utc_now(), page, page_size)
+    return Page(total=total, page=page, page_size=page_size, items=[lead_out(r) for r in rows])
+
+
+@router.get("/leads/{lead_id}", summary="One lead in full, with its history (the read is recorded)")
+async def get_lead(
+    lead_id: str,
+    principal: Reader,
+    ledger: LedgerDep,
+    purpose: Annotated[str, Query(max_length=200)] = "",
+) -> LeadDetail:
+    async with ledger.runtime.database.async_engine.connect() as conn:
+        row = await queries.one(conn, principal, lead_id)
+    if row is None:
+        raise NotFound("no such lead, or not one you may see")
+    await ledger.viewed(lead_id, principal, purpose)
+    history_ledger, history_directives = await ledger.history(lead_id)
+    entries = sorted(
+        (
+            HistoryEntry(
+                sequence=stored.sequence,
+                stream=stream,
+                event_type=stored.event.event_type,
+                occurred_at=stored.event.occurred_at,
+                actor=stored.event.actor.model_dump(mode="json"),
+                data=stored.event.model_dump(
+                    mode="json",
+                    exclude={"event_type", "schema_version", "lead_id", "actor", "occurred_at"},
+                ),
+            )
+            for stream, history in (("LEDGER", history_ledger), ("DIRECTIVES", history_directives))
+            for stored in history.events
+        ),
+        key=lambda e: e.occurred_at,
+    )
+    return LeadDetail(**lead_out(row).model_dump(), history=entries)
+
+
+def _command(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return router.post(f"/leads/{{lead_id}}/{path}", summary=summary, response_model=CommandDone)
+
+
+async def _run(
+    ledger: Ledger, lead_id: str, principal: Principal, decide: Callable[[LedgerLead], Event]
+) -> CommandDone:
+    event, before = await ledger.act(lead_id, principal, decide)
+    after = rules.evolve(before, event)
+    return CommandDone(
+        event_id=event.event_id,
+        event_type=event.event_type,
+        lead_id=lead_id,
+        ledger_number=before.registered.ledger_number,
+        status=after.status.value,
+        status_label=label(after.status),
+        status_label_en=label(after.status, "en"),
+    )
+
+
+@_command("transfer", "Hand the lead to another unit (移交)")
+async def transfer(
+    lead_id: str, body: TransferIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    ledger.check_unit(body.to_unit, "to_unit")
+    return await _run(
+        ledger,
+        lead_id,
+        principal,
+        lambda lead: rules.transfer(lead, body.to_unit, body.reason, principal.actor),
+    )
+
+
+@_command("accept", "Accept a lead handed to your unit")
+async def accept(
+    lead_id: str, body: AcceptIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    return await _run(ledger, lead_id, principal, lambda lead: rules.accept(lead, principal.actor))
+
+
+@_command("return", "Return a lead handed to your unit, with the reason")
+async def return_lead(
+    lead_id: str, body: ReturnIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    return await _run(
+        ledger,
+        lead_id,
+        principal,
+        lambda lead: rules.return_transfer(lead, body.reason, principal.actor),
+    )
+
+
+@_command("assign", "Make a named person responsible, with a deadline (责任到人)")
+async def assign(
+    lead_id: str, body: AssignIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    now = utc_now()
+
+    def decide(lead: LedgerLead) -> Event:
+        deadline = body.deadline or now + ledger.settings.deadline_for(lead.registered.category)
+        return rules.assign(
+            lead, body.assignee, body.assignee_name, deadline, body.reason, principal.actor, now
+        )
+
+    return await _run(ledger, lead_id, principal, decide)
+
+
+@_command("extend-deadline", "Extend the deadline, with the reason")
+async def extend(
+    lead_id: str, body: ExtendIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    return await _run(
+        ledger,
+        lead_id,
+        principal,
+        lambda lead: rules.extend_deadline(lead, body.deadline, body.reason, principal.actor),
+    )
+
+
+@_command("verification", "Record verification progress (核查), with evidence references")
+async def verification(
+    lead_id: str, body: VerificationIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    evidence = tuple(Attachment(name=e.name, size=e.size, sha256=e.sha256) for e in body.evidence)
+    return await _run(
+        ledger,
+        lead_id,
+        principal,
+        lambda lead: rules.record_verification(lead, body.note, evidence, principal.actor),
+    )
+
+
+@_command("conclude", "Conclude the lead with its result (办结)")
+async def conclude(
+    lead_id: str, body: ConcludeIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    return await _run(
+        ledger,
+        lead_id,
+        principal,
+        lambda lead: rules.conclude(lead, body.result, body.summary, principal.actor),
+    )
+
+
+@_command("feedback", "Answer the reporter (反馈); intake shows the text to the receipt holder")
+async def feedback(
+    lead_id: str, body: FeedbackIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    return await _run(
+        ledger,
+        lead_id,
+        principal,
+        lambda lead: rules.give_feedback(lead, body.text, body.method, principal.actor),
+    )
+
+
+@_command("archive", "Archive the file (归档): after a result and an answer to the reporter")
+async def archive(
+    lead_id: str, body: ArchiveIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    return await _run(ledger, lead_id, principal, lambda lead: rules.archive(lead, principal.actor))
+
+
+@_command("reopen", "Reopen a concluded lead for a look-back review (回头看)")
+async def reopen(
+    lead_id: str, body: ReopenIn, principal: Handler, ledger: LedgerDep
+) -> CommandDone:
+    return await _run(
+        ledger, lead_id, principal, lambda lead: rules.reopen(lead, body.reason, principal.actor)
+    )
+
+
+@router.get("/unanswered", summary="Leads with no answer or no result after N days")
+async def unanswered(
+    principal: Reader,
+    ledger: LedgerDep,
+    days: Annotated[int | None, Query(ge=1, le=3650)] = None,
+) -> list[LeadOut]:
+    older_than = ledger.settings.unanswered_after(days)
+    async with ledger.runtime.database.async_engine.connect() as conn:
+        rows = await queries.unanswered(conn, principal, older_than, utc_now())
+    return [lead_out(r) for r in rows]
+
+
+@router.get("/stats", summary="Counts by village, unit, category and month")
+async def stats(principal: Reader, ledger: LedgerDep) -> dict[str, dict[str, int]]:
+    async with ledger.runtime.database.async_engine.connect() as conn:
+        return await queries.statistics(conn, principal)
+
+
+@router.get("/export.{fmt}", summary="The ledger as XLSX or CSV (the export is recorded)")
+async def export(
+    fmt: Literal["xlsx", "csv"],
+    principal: Reader,
+    ledger: LedgerDep,
+    chosen: FiltersDep,
+    lang: Literal["zh", "en"] = "zh",
+) -> Response:
+    async with ledger.runtime.database.async_engine.connect() as conn:
+        rows = await queries.all_rows(conn, principal, chosen, utc_now())
+    await ledger.exported(principal, fmt, chosen, len(rows))
+    town = ledger.runtime.org.town
+    stamp = utc_now().strftime("%Y%m%d")
+    if fmt == "csv":
+        body, media = to_csv(rows, ledger.runtime.org, lang), "text/csv; charset=utf-8"
+    else:
+        title = f"{town.name}扫黑除恶线索台账" if lang == "zh" else f"{town.name_en} lead ledger"
+        body = to_xlsx(rows, ledger.runtime.org, lang, title)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="ledger-{town.code}-{stamp}.{fmt}"'},
+    )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,90 @@
+"""The ledger as a spreadsheet (台账导出): XLSX or CSV, headers in Chinese (or English)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+
+from common.organisation import Organisation
+from common.vocabulary import Category, Channel, Conclusion, Language, LeadStatus, label
+from ledger.domain.numbering import CHINA
+from ledger.projection.queries import as_utc
+
+# (Chinese header, English header, how to show the row's value)
+Column = tuple[str, str, Callable[[dict[str, Any], Organisation, Language], str]]
+
+
+def _time(value: datetime | None) -> str:
+    return "" if value is None else as_utc(value).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def _unit(code: str | None, org: Organisation, lang: Language) -> str:
+    unit = org.unit(code) if code else None
+    return unit.label(lang) if unit else (code or "")
+
+
+COLUMNS: Final[Sequence[Column]] = (
+    ("编号", "Ledger number", lambda r, o, lang: r["ledger_number"]),
+    ("受理时间", "Received", lambda r, o, lang: _time(r["reported_at"])),
+    ("来源渠道", "Channel", lambda r, o, lang: label(Channel(r["channel"]), lang)),
+    ("线索类别", "Category", lambda r, o, lang: label(Category(r["category"]), lang)),
+    ("所属村", "Village", lambda r, o, lang: _unit(r["village"], o, lang)),
+    ("简要内容", "Summary", lambda r, o, lang: r["summary"]),
+    ("移交单位", "Handled by", lambda r, o, lang: _unit(r["unit"], o, lang)),
+    ("责任人", "Responsible", lambda r, o, lang: r["assignee_name"] or ""),
+    ("办理时限", "Deadline", lambda r, o, lang: _time(r["deadline"])),
+    ("办理状态", "Status", lambda r, o, lang: label(LeadStatus(r["status"]), lang)),
+    (
+        "核查结果",
+        "Result",
+        lambda r, o, lang: label(Conclusion(r["conclusion"]), lang) if r["conclusion"] else "",
+    ),
+    ("反馈情况", "Feedback", lambda r, o, lang: r["feedback"] or ""),
+    ("归档时间", "Archived", lambda r, o, lang: _time(r["archived_at"])),
+)
+
+
+def headers(lang: Language) -> list[str]:
+    return [zh if lang == "zh" else en for zh, en, _ in COLUMNS]
+
+
+def cells(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language) -> list[list[str]]:
+    return [[show(row, org, lang) for _, _, show in COLUMNS] for row in rows]
+
+
+def to_csv(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers(lang))
+    writer.writerows(cells(rows, org, lang))
+    # The BOM makes Excel read the file as UTF-8 rather than the local code page.
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language, title: str) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None  # noqa: S101 - a new workbook has one sheet
+    sheet.title = "台账" if lang == "zh" else "Ledger"
+    book.properties.title = title
+    sheet.append(headers(lang))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in cells(rows, org, lang):
+        sheet.append(row)
+    widths = (18, 17, 14, 12, 12, 40, 18, 10, 17, 12, 12, 30, 17)
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,140 @@
+"""What the ledger API accepts and answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from common.events.catalogue import SHA256_HEX
+from common.vocabulary import Conclusion
+
+FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
+    "to_unit": ("移交单位", "receiving unit"),
+    "reason": ("理由", "reason"),
+    "assignee": ("责任人账号", "responsible person's account"),
+    "assignee_name": ("责任人姓名", "responsible person's name"),
+    "deadline": ("办理时限", "deadline"),
+    "note": ("核查情况", "verification note"),
+    "evidence": ("证据材料", "evidence"),
+    "sha256": ("材料校验值", "evidence SHA-256"),
+    "result": ("核查结果", "result"),
+    "summary": ("办结情况", "summary"),
+    "text": ("反馈内容", "feedback text"),
+    "method": ("反馈方式", "feedback method"),
+    "page": ("页码", "page"),
+    "page_size": ("每页条数", "page size"),
+}
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class TransferIn(_In):
+    to_unit: str = Field(min_length=2, max_length=40)
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class AcceptIn(_In):
+    pass
+
+
+class ReturnIn(_In):
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class AssignIn(_In):
+    assignee: str = Field(min_length=2, max_length=64)
+    assignee_name: str = Field(min_length=1, max_length=100)
+    deadline: AwareDatetime | None = None
+    reason: str = Field(default="", max_length=1000)
+
+
+class ExtendIn(_In):
+    deadline: AwareDatetime
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class EvidenceIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=SHA256_HEX)
+
+
+class VerificationIn(_In):
+    note: str = Field(min_length=2, max_length=10_000)
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=50)
+
+
+class ConcludeIn(_In):
+    result: Conclusion
+    summary: str = Field(min_length=2, max_length=10_000)
+
+
+class FeedbackIn(_In):
+    text: str = Field(min_length=2, max_length=5_000)
+    method: str = Field(default="receipt", max_length=40)
+
+
+class ArchiveIn(_In):
+    pass
+
+
+class ReopenIn(_In):
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class LeadOut(BaseModel):
+    lead_id: str
+    ledger_number: str
+    status: str
+    status_label: str
+    status_label_en: str
+    unit: str
+    village: str | None
+    category: str
+    channel: str
+    summary: str
+    assignee: str | None
+    assignee_name: str | None
+    deadline: datetime | None
+    deadline_missed: bool
+    conclusion: str | None
+    feedback: str | None
+    registered_at: datetime
+    archived_at: datetime | None
+    supervision_deadline: datetime | None
+
+
+class HistoryEntry(BaseModel):
+    sequence: int
+    stream: str
+    event_type: str
+    occurred_at: datetime
+    actor: dict[str, str | None]
+    data: dict[str, object]
+
+
+class LeadDetail(LeadOut):
+    history: list[HistoryEntry]
+
+
+class CommandDone(BaseModel):
+    """What a command recorded, and where it leaves the lead."""
+
+    event_id: str
+    event_type: str
+    lead_id: str
+    ledger_number: str
+    status: str
+    status_label: str
+    status_label_en: str
+
+
+class Page(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    items: list[LeadOut]
