@@ -95,14 +95,17 @@ class ProjectionRunner:
         await asyncio.to_thread(self.tracker.create_tables, [self.stream.value])
         self._task = asyncio.create_task(self._supervise(), name=f"projection:{self.durable}")
 
-    async def stop(self) -> None:
+    async def stop(self, *, release: bool = True) -> None:
+        """Stop consuming; ``release`` gives the projection's lease up (leave it to the last
+        of several runners sharing one tracker)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with contextlib.suppress(Exception):
-            await asyncio.to_thread(self.tracker.release_lease)
+        if release:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.tracker.release_lease)
 
     @property
     def healthy(self) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any, Final
 
@@ -76,14 +75,15 @@ class ServiceRuntime:
             error_cb=self._nats_error,
             max_reconnect_attempts=-1,
             schema_url="/asyncapi",
+            lifespan=self._resources,
             description=title,
             logger=structlog.get_logger("faststream"),
         )
-        # Our lifespan must enter the router's first (streams are declared on its
-        # connection); FastAPI then enters it again as an included router's, which
-        # FastStream turns into a no-op with this warning.
-        warnings.filterwarnings("ignore", message="Specifying 'lifespan_context' manually")
-        self.app = FastAPI(title=title, version=version, lifespan=self._lifespan)
+        self.router.after_startup(self._started)
+        self.router.on_broker_shutdown(self._stopping)
+        # The router's lifespan (ours around the broker's) is merged into the app's by
+        # FastAPI when the router is included.
+        self.app = FastAPI(title=title, version=version)
         self.app.state.runtime = self
         self.app.state.directory = self.directory
         self._document_contracts()
@@ -145,27 +145,37 @@ class ServiceRuntime:
     # --- lifecycle -----------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, app: FastAPI) -> AsyncIterator[Mapping[str, Any]]:
-        # Streams first, on a connection of their own: FastStream's subscribers bind to
-        # their streams as the broker starts.
+    async def _resources(self, app: FastAPI) -> AsyncIterator[None]:
+        """Around the broker's life: streams declared (on a connection of their own, since
+        FastStream's subscribers bind to them as the broker starts) and tables created
+        before it starts; the database closed after it stops."""
         await self._declare_streams()
         for hook in self._on_prepare:
             await hook()
-        async with self.router.lifespan_context(app) as state:
-            self._js = self.router.broker.connection.jetstream()
-            await self._start_projections()
-            for hook in self._on_start:
-                await hook()
-            log.info("service_started", replica=self.replica)
-            try:
-                yield state or {}
-            finally:
-                for hook in reversed(self._on_stop):
-                    await hook()
-                for runner in self.runners:
-                    await runner.stop()
-                await self.database.dispose()
-                log.info("service_stopped")
+        try:
+            yield
+        finally:
+            await self.database.dispose()
+            log.info("service_stopped")
+
+    async def _started(self, app: FastAPI) -> None:
+        """Once the broker is connected: projections and background jobs."""
+        self._js = self.router.broker.connection.jetstream()
+        await self._start_projections()
+        for hook in self._on_start:
+            await hook()
+        log.info("service_started", replica=self.replica)
+
+    async def _stopping(self, app: FastAPI) -> None:
+        """Before the broker stops, so nothing acknowledges on a closed connection."""
+        for hook in reversed(self._on_stop):
+            await hook()
+        for runner in self.runners:
+            await runner.stop(release=False)
+        for tracker in {id(r.tracker): r.tracker for r in self.runners}.values():
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(tracker.release_lease)
+        self.runners.clear()
 
     async def _declare_streams(self) -> None:
         password = self.settings.nats_password.get_secret_value()

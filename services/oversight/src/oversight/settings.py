@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from common.settings import ServiceSettings
@@ -13,3 +14,12 @@ class OversightSettings(ServiceSettings):
 
     service: Service = Service.OVERSIGHT
     http_port: int = 8103
+    #: supervision opens by itself when a deadline is passed by this many days
+    overdue_days: int = Field(default=7, ge=0)
+    #: ... when this many reports concern the same matter
+    same_matter_reports: int = Field(default=3, ge=2)
+    #: ... when a lead is open (not concluded) this many days after filing
+    open_days: int = Field(default=90, ge=1)
+    rules_check_seconds: float = Field(default=300.0, gt=0)
+    #: views this many hours before a key moment count in the leak-risk report
+    leak_window_hours: float = Field(default=48.0, gt=0)

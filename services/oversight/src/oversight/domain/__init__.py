@@ -1,0 +1,1 @@
+"""The discipline committee's decisions on a lead: cases, supervision, accountability."""

@@ -1,0 +1,391 @@
+"""Pure handlers folding intake, ledger, oversight, directive and audit events into
+oversight's tables. The streams are consumed side by side, so a lead's row is created by
+whichever of its events arrives first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from common.batchwriter import BatchWriter, Row
+from common.events import Event
+from common.events.catalogue import (
+    AccountabilityRecorded,
+    CaseOpened,
+    DeadlineExtended,
+    DeadlineMissed,
+    DisciplineOutcome,
+    DuplicateSuspected,
+    EscalatedToHigherLevel,
+    FeedbackGiven,
+    IdentityDisclosed,
+    LeadArchived,
+    LeadConcluded,
+    LeadRegistered,
+    LeadReopened,
+    LeadReported,
+    LeadTransferred,
+    LeadViewed,
+    LedgerExported,
+    ResponsibilityAssigned,
+    SupervisionListed,
+    SupervisionOpened,
+    TransferAccepted,
+    TransferReturned,
+    UmbrellaLinked,
+)
+from common.projection import Handler, Projection, Subscription
+from common.subjects import Stream
+from oversight.domain.cases import case_id_for
+from oversight.projection.tables import (
+    access,
+    accountability,
+    cases,
+    custody,
+    leads,
+    metadata,
+    moments,
+    supervisions,
+)
+
+# The moments a tip-off would be worth most just before.
+KEY_MOMENTS: Final = frozenset(
+    {
+        "LeadTransferred",
+        "ResponsibilityAssigned",
+        "CaseOpened",
+        "SupervisionOpened",
+        "SupervisionListed",
+        "EscalatedToHigherLevel",
+        "LeadConcluded",
+        "DisciplineOutcome",
+    }
+)
+
+
+def _lead(db: BatchWriter, lead_id: str) -> Row:
+    row = db.get(leads, lead_id)
+    if row is None:
+        row = {c.name: getattr(c.default, "arg", None) for c in leads.columns}
+        row["lead_id"] = lead_id
+    return row
+
+
+def _change_lead(change: Callable[[Row, Any], None]) -> Callable[[BatchWriter, Any], None]:
+    def handle(db: BatchWriter, event: Any) -> None:
+        row = _lead(db, event.lead_id)
+        change(row, event)
+        db.put(leads, row)
+        _moment(db, event)
+
+    return handle
+
+
+def _moment(db: BatchWriter, event: Event) -> None:
+    if event.event_type in KEY_MOMENTS and event.lead_id:
+        db.put(
+            moments,
+            {
+                "event_id": event.event_id,
+                "lead_id": event.lead_id,
+                "event_type": event.event_type,
+                "at": event.occurred_at,
+            },
+        )
+
+
+def _custody(db: BatchWriter, event: Event, kind: str, **values: Any) -> None:
+    db.put(
+        custody,
+        {
+            "event_id": event.event_id,
+            "lead_id": event.lead_id,
+            "at": event.occurred_at,
+            "kind": kind,
+            "unit": values.get("unit"),
+            "person": values.get("person"),
+            "person_name": values.get("person_name"),
+            "deadline": values.get("deadline"),
+            "by_user": event.actor.user,
+            "note": values.get("note", ""),
+        },
+    )
+
+
+# --- intake ---------------------------------------------------------------------------
+
+
+def _reported(row: Row, event: LeadReported) -> None:
+    row.update(
+        category=event.category.value,
+        village=event.village,
+        flags=",".join(f.value for f in event.flags),
+        summary=event.summary,
+        reported_at=event.occurred_at,
+    )
+
+
+def duplicate(db: BatchWriter, event: DuplicateSuspected) -> None:
+    row = _lead(db, event.lead_id)
+    row["duplicate_of"] = event.duplicate_of
+    db.put(leads, row)
+    first = _lead(db, event.duplicate_of)
+    first["same_matter_reports"] = (first["same_matter_reports"] or 1) + 1
+    db.put(leads, first)
+
+
+def disclosed(db: BatchWriter, event: IdentityDisclosed) -> None:
+    _access(db, event, "identity_disclosed", "intake", event.reason)
+
+
+# --- ledger ---------------------------------------------------------------------------
+
+
+def registered(db: BatchWriter, event: LeadRegistered) -> None:
+    row = _lead(db, event.lead_id)
+    row.update(
+        ledger_number=event.ledger_number,
+        registered_at=event.occurred_at,
+        holder=event.unit,
+        category=row["category"] or event.category.value,
+        village=row["village"] or event.village,
+        reported_at=row["reported_at"] or event.reported_at,
+    )
+    db.put(leads, row)
+    _custody(db, event, "registered", unit=event.unit)
+
+
+def transferred(db: BatchWriter, event: LeadTransferred) -> None:
+    _change_lead(lambda row, e: row.update(holder=e.to_unit, assignee=None, deadline=None))(
+        db, event
+    )
+    _custody(
+        db, event, "transferred", unit=event.to_unit, note=f"from {event.from_unit}: {event.reason}"
+    )
+
+
+def accepted(db: BatchWriter, event: TransferAccepted) -> None:
+    _custody(db, event, "accepted", unit=event.unit)
+
+
+def returned(db: BatchWriter, event: TransferReturned) -> None:
+    _change_lead(lambda row, e: row.update(holder=e.to_unit))(db, event)
+    _custody(db, event, "returned", unit=event.to_unit, note=event.reason)
+
+
+def assigned(db: BatchWriter, event: ResponsibilityAssigned) -> None:
+    _change_lead(lambda row, e: row.update(assignee=e.assignee, deadline=e.deadline))(db, event)
+    _custody(
+        db,
+        event,
+        "assigned",
+        unit=event.unit,
+        person=event.assignee,
+        person_name=event.assignee_name,
+        deadline=event.deadline,
+        note=event.reason,
+    )
+
+
+def extended(db: BatchWriter, event: DeadlineExtended) -> None:
+    _change_lead(lambda row, e: row.update(deadline=e.deadline))(db, event)
+    _custody(db, event, "deadline_extended", deadline=event.deadline, note=event.reason)
+
+
+def _missed(row: Row, _: DeadlineMissed) -> None:
+    row["deadlines_missed"] = (row["deadlines_missed"] or 0) + 1
+
+
+def _concluded(row: Row, event: LeadConcluded | DisciplineOutcome) -> None:
+    row.update(concluded_at=event.occurred_at, result=event.result.value)
+
+
+def _answered(row: Row, event: FeedbackGiven) -> None:
+    if row["feedback_at"] is None:
+        row["feedback_at"] = event.occurred_at
+
+
+def _archived(row: Row, event: LeadArchived) -> None:
+    row["archived_at"] = event.occurred_at
+
+
+def _reopened(row: Row, _: LeadReopened) -> None:
+    row.update(concluded_at=None, result=None, archived_at=None)
+
+
+# --- oversight and directives ---------------------------------------------------------
+
+
+def case_opened(db: BatchWriter, event: CaseOpened) -> None:
+    if db.get(cases, event.case_id) is None:
+        db.put(
+            cases,
+            {
+                "case_id": event.case_id,
+                "lead_id": event.lead_id,
+                "umbrella": event.umbrella,
+                "basis": event.basis,
+                "status": "open",
+                "opened_at": event.occurred_at,
+                "linked_gang_lead": None,
+                "outcome": None,
+                "listed_deadline": None,
+                "escalated": False,
+                "updated_at": event.occurred_at,
+            },
+        )
+    _moment(db, event)
+
+
+def _change_case(db: BatchWriter, case_id: str | None, at: Any, **values: Any) -> None:
+    row = db.get(cases, case_id) if case_id else None
+    if row is None:
+        return
+    row.update(values, updated_at=at)
+    db.put(cases, row)
+
+
+def linked(db: BatchWriter, event: UmbrellaLinked) -> None:
+    _change_case(db, event.case_id, event.occurred_at, linked_gang_lead=event.gang_lead_id)
+
+
+def _supervision(db: BatchWriter, event: Event, kind: str, **values: Any) -> None:
+    db.put(
+        supervisions,
+        {
+            "event_id": event.event_id,
+            "lead_id": event.lead_id,
+            "case_id": values.get("case_id"),
+            "kind": kind,
+            "rule": values.get("rule"),
+            "unit": values.get("unit"),
+            "deadline": values.get("deadline"),
+            "level": values.get("level"),
+            "reason": values.get("reason", ""),
+            "at": event.occurred_at,
+        },
+    )
+    _moment(db, event)
+
+
+def supervised(db: BatchWriter, event: SupervisionOpened) -> None:
+    _supervision(
+        db, event, "supervision", case_id=event.case_id, rule=event.rule, reason=event.reason
+    )
+    _change_case(db, event.case_id, event.occurred_at, status="supervised")
+
+
+def listed(db: BatchWriter, event: SupervisionListed) -> None:
+    case_id = case_id_for(event.lead_id)
+    _supervision(
+        db,
+        event,
+        "listed",
+        case_id=case_id,
+        unit=event.unit,
+        deadline=event.deadline,
+        level=event.level,
+    )
+    _change_case(db, case_id, event.occurred_at, status="listed", listed_deadline=event.deadline)
+
+
+def escalated(db: BatchWriter, event: EscalatedToHigherLevel) -> None:
+    _supervision(
+        db, event, "escalated", case_id=event.case_id, unit=event.to_unit, reason=event.reason
+    )
+    _change_case(db, event.case_id, event.occurred_at, status="escalated", escalated=True)
+
+
+def held_accountable(db: BatchWriter, event: AccountabilityRecorded) -> None:
+    db.put(
+        accountability,
+        {
+            "event_id": event.event_id,
+            "case_id": event.case_id,
+            "lead_id": event.lead_id,
+            "person": event.person,
+            "unit": event.unit,
+            "kind": event.kind,
+            "form": event.form,
+            "reason": event.reason,
+            "at": event.occurred_at,
+        },
+    )
+
+
+def outcome(db: BatchWriter, event: DisciplineOutcome) -> None:
+    _change_lead(_concluded)(db, event)
+    _change_case(
+        db,
+        case_id_for(event.lead_id),
+        event.occurred_at,
+        status="closed",
+        outcome=event.result.value,
+    )
+
+
+# --- access ---------------------------------------------------------------------------
+
+
+def _access(db: BatchWriter, event: Event, kind: str, service: str, purpose: str) -> None:
+    db.put(
+        access,
+        {
+            "event_id": event.event_id,
+            "lead_id": event.lead_id,
+            "at": event.occurred_at,
+            "kind": kind,
+            "service": service,
+            "user": event.actor.user,
+            "role": event.actor.role.value,
+            "unit": event.actor.unit,
+            "purpose": purpose,
+        },
+    )
+
+
+def viewed(db: BatchWriter, event: LeadViewed) -> None:
+    _access(db, event, "viewed", event.service, event.purpose)
+
+
+def exported(db: BatchWriter, event: LedgerExported) -> None:
+    filters = ", ".join(f"{k}={v}" for k, v in sorted(event.filters.items()))
+    _access(db, event, "exported", event.service, f"{event.row_count} rows; {filters}".strip("; "))
+
+
+_HANDLERS: dict[type[Event], Handler] = {
+    LeadReported: _change_lead(_reported),
+    DuplicateSuspected: duplicate,
+    IdentityDisclosed: disclosed,
+    LeadRegistered: registered,
+    LeadTransferred: transferred,
+    TransferAccepted: accepted,
+    TransferReturned: returned,
+    ResponsibilityAssigned: assigned,
+    DeadlineExtended: extended,
+    DeadlineMissed: _change_lead(_missed),
+    LeadConcluded: _change_lead(_concluded),
+    FeedbackGiven: _change_lead(_answered),
+    LeadArchived: _change_lead(_archived),
+    LeadReopened: _change_lead(_reopened),
+    CaseOpened: case_opened,
+    UmbrellaLinked: linked,
+    SupervisionOpened: supervised,
+    SupervisionListed: listed,
+    EscalatedToHigherLevel: escalated,
+    AccountabilityRecorded: held_accountable,
+    DisciplineOutcome: outcome,
+    LeadViewed: viewed,
+    LedgerExported: exported,
+}
+
+PROJECTION = Projection(
+    name="oversight",
+    metadata=metadata,
+    handlers={cls.type_name(): handler for cls, handler in _HANDLERS.items()},
+)
+
+SUBSCRIPTIONS = tuple(
+    Subscription(PROJECTION, stream)
+    for stream in (Stream.INTAKE, Stream.LEDGER, Stream.OVERSIGHT, Stream.DIRECTIVES, Stream.AUDIT)
+)

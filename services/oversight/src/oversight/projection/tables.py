@@ -1,0 +1,130 @@
+"""Oversight's own read model, in oversight's own database: cases, supervision,
+accountability, the custody of every lead and every recorded access. None of it is ever
+shared with the handling units."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+cases = Table(
+    "oversight_cases",
+    metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, unique=True),
+    Column("umbrella", Boolean, nullable=False),
+    Column("basis", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("linked_gang_lead", String(64)),
+    Column("outcome", String(40)),
+    Column("listed_deadline", DateTime(timezone=True)),
+    Column("escalated", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# What oversight knows of every lead, from intake and the ledger.
+leads = Table(
+    "oversight_leads",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("category", String(40)),
+    Column("village", String(40)),
+    Column("flags", String(200), nullable=False, default=""),
+    Column("summary", Text),
+    Column("reported_at", DateTime(timezone=True)),
+    Column("duplicate_of", String(64)),
+    Column("same_matter_reports", Integer, nullable=False, default=1),
+    Column("ledger_number", String(40)),
+    Column("registered_at", DateTime(timezone=True)),
+    Column("holder", String(40)),
+    Column("assignee", String(64)),
+    Column("deadline", DateTime(timezone=True)),
+    Column("deadlines_missed", Integer, nullable=False, default=0),
+    Column("concluded_at", DateTime(timezone=True)),
+    Column("result", String(40)),
+    Column("feedback_at", DateTime(timezone=True)),
+    Column("archived_at", DateTime(timezone=True)),
+)
+
+# 责任倒查: who held the lead and who was responsible for it, when.
+custody = Table(
+    "oversight_custody",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("unit", String(40)),
+    Column("person", String(64)),
+    Column("person_name", String(100)),
+    Column("deadline", DateTime(timezone=True)),
+    Column("by_user", String(64)),
+    Column("note", Text, nullable=False, default=""),
+)
+
+access = Table(
+    "oversight_access",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("lead_id", String(64), index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("service", String(20), nullable=False),
+    Column("user", String(64)),
+    Column("role", String(20), nullable=False),
+    Column("unit", String(40)),
+    Column("purpose", Text, nullable=False, default=""),
+)
+
+supervisions = Table(
+    "oversight_supervisions",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    Column("case_id", String(64)),
+    Column("kind", String(20), nullable=False),
+    Column("rule", String(40)),
+    Column("unit", String(40)),
+    Column("deadline", DateTime(timezone=True)),
+    Column("level", String(20)),
+    Column("reason", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+accountability = Table(
+    "oversight_accountability",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("case_id", String(64), nullable=False, index=True),
+    Column("lead_id", String(64), nullable=False),
+    Column("person", String(100), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("form", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Every event of every lead in order, kept light: the leak-risk report compares reads
+# with the moments that matter (transfers, cases, supervision, results).
+moments = Table(
+    "oversight_moments",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    Column("event_type", String(40), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
