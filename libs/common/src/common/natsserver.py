@@ -74,8 +74,14 @@ class NatsServer:
             args += ["-c", str(self.config)]
         args += ["-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
         output = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
+        # A session of its own: Ctrl-C in a terminal must not stop the server before the
+        # services that are still writing to it have shut down.
         self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
-            args, env={**os.environ, **self.env}, stdout=output, stderr=output
+            args,
+            env={**os.environ, **self.env},
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
         )
         try:
             wait_for_port("127.0.0.1", self.port)

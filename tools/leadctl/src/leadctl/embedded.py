@@ -111,6 +111,57 @@ def seed_demo_users(layout: Layout) -> None:
     layout.tokens.write_text(json.dumps(tokens, indent=2, ensure_ascii=False))
 
 
+# A few leads for a first look around, entered as the people who would enter them.
+DEMO_LEADS: Final = (
+    (
+        None,
+        "/v1/reports",
+        {
+            "category": "village_tyrant",
+            "summary": "前营村有人长期霸占村集体鱼塘，威胁承包户不许续租",
+            "village": "shd-v02",
+            "identity": {"name": "演示举报人", "phone": "13800000000"},
+        },
+    ),
+    (
+        "clerk",
+        "/v1/leads",
+        {
+            "channel": "hotline",
+            "category": "cult_vice",
+            "summary": "东庄村村口废弃厂房夜间聚众赌博，有人放高利贷",
+            "village": "shd-v04",
+        },
+    ),
+    (
+        "screener.v01",
+        "/v1/leads",
+        {
+            "channel": "village_screening",
+            "category": "protective_umbrella",
+            "summary": "摸排发现某站所工作人员疑为砂石盗采团伙通风报信",
+            "village": "shd-v01",
+            "flags": ["involves_official", "protective_umbrella"],
+        },
+    ),
+)
+
+
+def seed_demo_leads(layout: Layout, intake_port: int) -> None:
+    """On the first run only: a handful of leads, so every service has something to show."""
+    marker = layout.root / "demo" / "leads-seeded"
+    if marker.exists():
+        return
+    tokens = json.loads(layout.tokens.read_text())
+    for user, path, body in DEMO_LEADS:
+        headers = {"Authorization": f"Bearer {tokens[user]}"} if user else {}
+        answer = httpx.post(
+            f"http://127.0.0.1:{intake_port}{path}", json=body, headers=headers, timeout=10
+        )
+        answer.raise_for_status()
+    marker.write_text("seeded\n")
+
+
 def service_env(
     service: str, port: int, layout: Layout, nats_url: str, values: dict[str, str]
 ) -> dict[str, str]:
@@ -151,8 +202,14 @@ def running_service(
     name: str, env: dict[str, str], layout: Layout
 ) -> Iterator[subprocess.Popen[bytes]]:
     log = (layout.logs / f"{name}.log").open("ab")
+    # Its own session: Ctrl-C reaches only the launcher, which stops the services first
+    # and NATS last.
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", name], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", name],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         yield process
@@ -196,6 +253,7 @@ def run(
         }
         for name, process in processes.items():
             wait_ready(name, ports[name], process, ready_timeout - (time.monotonic() - started))
+        seed_demo_leads(layout, ports["intake"])
         _say(
             f"ready in {time.monotonic() - started:.1f}s — NATS {server.url} (JetStream, {root / 'nats'})"
         )
