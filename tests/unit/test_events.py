@@ -21,6 +21,7 @@ from common.events.catalogue import (
     AccountabilityRecorded,
     Attachment,
     CaseOpened,
+    CheckpointSealed,
     DeadlineExtended,
     DeadlineMissed,
     DisciplineOutcome,
@@ -86,6 +87,7 @@ WIRE_NAMES = frozenset(
         "DisciplineOutcome",
         "LeadViewed",
         "LedgerExported",
+        "CheckpointSealed",
     }
 )
 
@@ -176,6 +178,7 @@ SAMPLES: dict[type[Event], Event] = {
     LedgerExported: LedgerExported(
         service="ledger", format="xlsx", filters={"unit": "shd-police"}, row_count=3, as_of=MOMENT
     ),
+    CheckpointSealed: CheckpointSealed(stream="LEDGER", last_sequence=42, checkpoint="{}"),
 }
 
 ALL_EVENTS = pytest.mark.parametrize("cls", EVENT_CLASSES, ids=lambda cls: cls.__name__)

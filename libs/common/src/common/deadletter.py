@@ -15,6 +15,8 @@ HEADER_STREAM: Final = "Dlq-Stream"
 HEADER_SEQUENCE: Final = "Dlq-Sequence"
 HEADER_SUBJECT: Final = "Dlq-Subject"
 HEADER_CONSUMER: Final = "Dlq-Consumer"
+HEADER_RESOLVES: Final = "Dlq-Resolves"
+RESOLVED: Final = "_resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +61,12 @@ class DeadLetters:
             headers=headers,
         )
         return ack.seq
+
+    async def resolve(self, sequence: int, how: str) -> None:
+        """Record that the parked message at ``sequence`` was applied after all."""
+        await self._js.publish(
+            dlq_subject(self.service, RESOLVED),
+            how.encode(),
+            stream=self.stream.value,
+            headers={"Nats-Msg-Id": f"resolved:{sequence}", HEADER_RESOLVES: str(sequence)},
+        )

@@ -198,6 +198,24 @@ class Tracker:
                 self.cache.clear()  # it holds rows of a transaction that did not commit
                 raise
 
+    def apply_parked(self, event: Event) -> None:
+        """Apply one event that was parked earlier (its position is long passed), after its
+        cause was fixed. An operator's decision: it lands out of order."""
+        with self._lock:
+            try:
+                with self.engine.begin() as conn:
+                    owner = conn.execute(
+                        select(projection_leases.c.owner).where(self._lease_key).with_for_update()
+                    ).scalar()
+                    if owner not in (self.owner, None):
+                        raise LeaseLost(f"projection {self.projection.name} is held by {owner}")
+                    writer = BatchWriter(conn, self.cache)
+                    self.projection.apply(writer, event)
+                    writer.flush()
+            except BaseException:
+                self.cache.clear()
+                raise
+
     def _apply(self, stream: str, items: Sequence[Item]) -> int:
         applied = 0
         with self.engine.begin() as conn:

@@ -42,6 +42,7 @@ def react(
 ) -> None:
     """Subscribe ``handler`` to ``subject`` through a durable pull consumer named after it."""
     durable = durable_name(runtime.service, name)
+    runtime.reactors[durable] = handler
 
     @runtime.router.subscriber(
         subject,

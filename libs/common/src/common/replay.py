@@ -48,11 +48,13 @@ async def replay(
     filter_subject: str | None = None,
     from_sequence: int = 1,
     until: datetime | None = None,
+    until_sequence: int | None = None,
     batch_size: int = 10_000,
     progress: Progress | None = None,
 ) -> ReplayReport:
     """Apply the events of ``stream`` from ``from_sequence`` (and stored no later than
-    ``until``) to the tracker's projection, in order, one transaction per batch."""
+    ``until``, or up to ``until_sequence``) to the tracker's projection, in order, one
+    transaction per batch."""
     await asyncio.to_thread(tracker.create_tables, [stream.value])
     if not await asyncio.to_thread(tracker.acquire_lease):
         raise RuntimeError(f"projection {tracker.projection.name} is being written by another")
@@ -89,7 +91,9 @@ async def replay(
             raws = []
             for msg in messages:
                 pos = position_of(msg)
-                if until_ns is not None and pos.timestamp_ns > until_ns:
+                if (until_ns is not None and pos.timestamp_ns > until_ns) or (
+                    until_sequence is not None and pos.stream_sequence > until_sequence
+                ):
                     remaining = 0
                     break
                 raws.append(Raw(pos.stream_sequence, msg.subject, msg.data))

@@ -20,13 +20,21 @@ from fastapi.responses import JSONResponse
 from faststream.nats.fastapi import NatsRouter
 from faststream.security import SASLPlaintext
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from sqlalchemy import text
 
-from common.auth import Directory
+from common.auth import Directory, Principal, require_roles
 from common.database import Database
-from common.deadletter import DeadLetters
-from common.events import EVENT_CLASSES, Event
+from common.deadletter import (
+    HEADER_CONSUMER,
+    HEADER_RESOLVES,
+    HEADER_SUBJECT,
+    RESOLVED,
+    DeadLetters,
+)
+from common.errors import NotFound, RuleViolation
+from common.events import EVENT_CLASSES, Event, EventDecodeError, Role, decode, event_type_of
 from common.eventstore import EventStore
 from common.organisation import Organisation, load_organisation
 from common.projection import Subscription, Tracker
@@ -34,11 +42,13 @@ from common.runner import ProjectionRunner, RunnerOptions, replica_id
 from common.settings import ServiceSettings
 from common.streams import declare_streams
 from common.subjects import (
+    DLQ_STREAM,
     GLOBAL_TOKEN,
     OWNED_STREAMS,
     STREAM_SUBJECTS,
     Stream,
     audit_prefix,
+    dlq_subject,
     durable_name,
     inbox_prefix,
 )
@@ -59,6 +69,8 @@ class ServiceRuntime:
         self.database = Database(settings.database_url)
         self.subscriptions: list[Subscription] = []
         self.runners: list[ProjectionRunner] = []
+        # durable name -> handler, so a parked event can be retried through its reactor
+        self.reactors: dict[str, Callable[[Event], Awaitable[None]]] = {}
         self._on_prepare: list[Callable[[], Awaitable[None]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -221,6 +233,59 @@ class ServiceRuntime:
         else:
             log.warning("nats_error", error=repr(error))
 
+    async def retry_parked(self, sequence: int) -> dict[str, str]:
+        """Apply a parked event after its cause was fixed, through the projection or reactor
+        that parked it, and record that it was resolved."""
+        dead_letters = DeadLetters(self.js, self.service)
+        try:
+            parked = await self.js.get_msg(dead_letters.stream.value, seq=sequence, direct=True)
+        except NotFoundError as exc:
+            raise NotFound(f"nothing is parked at sequence {sequence}") from exc
+        headers = parked.headers or {}
+        consumer = headers.get(HEADER_CONSUMER)
+        if consumer is None:
+            raise RuleViolation(
+                f"sequence {sequence} is not a parked event", f"序号 {sequence} 不是暂存的事件"
+            )
+        if await self._resolved(sequence):
+            raise RuleViolation(
+                f"the event parked at {sequence} was retried already", f"序号 {sequence} 已经重试过"
+            )
+        try:
+            event = decode(parked.data or b"", event_type_of(headers.get(HEADER_SUBJECT, "")))
+        except EventDecodeError as exc:
+            raise RuleViolation(
+                f"the parked event still cannot be read: {exc}", f"该事件仍无法解析：{exc}"
+            ) from exc
+        runner = next((r for r in self.runners if r.durable == consumer), None)
+        if runner is not None:
+            await asyncio.to_thread(runner.tracker.apply_parked, event)
+        elif consumer in self.reactors:
+            await self.reactors[consumer](event)
+        else:
+            raise NotFound(f"no consumer {consumer!r} runs in this service")
+        how = f"retried through {consumer}"
+        await dead_letters.resolve(sequence, how)
+        log.warning(
+            "parked_event_retried", sequence=sequence, consumer=consumer, event_id=event.event_id
+        )
+        return {"sequence": str(sequence), "consumer": consumer, "event_id": event.event_id}
+
+    async def _resolved(self, sequence: int) -> bool:
+        stream = DLQ_STREAM[self.service].value
+        subject = dlq_subject(self.service, RESOLVED)
+        position = 1
+        while True:
+            try:
+                msg = await self.js.get_msg(
+                    stream, seq=position, subject=subject, direct=True, next=True
+                )
+            except NotFoundError:
+                return False
+            if (msg.headers or {}).get(HEADER_RESOLVES) == str(sequence):
+                return True
+            position = (msg.seq or position) + 1
+
     async def readiness(self) -> dict[str, str]:
         """What is not ready, by component (empty when all is well)."""
         problems: dict[str, str] = {}
@@ -260,6 +325,17 @@ def _health_routes() -> APIRouter:
         if problems:
             return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready", "service": runtime.service.value})
+
+    @router.post(
+        "/v1/admin/dead-letters/{sequence}/retry",
+        summary="Apply a parked event again, after its cause was fixed (admin)",
+    )
+    async def retry(
+        sequence: int,
+        runtime: Runtime,
+        _: Annotated[Principal, Depends(require_roles(Role.ADMIN))],
+    ) -> dict[str, str]:
+        return await runtime.retry_parked(sequence)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -354,3 +354,13 @@ class LedgerExported(_AuditEvent):
     filters: dict[str, str] = Field(default_factory=dict)
     row_count: int = Field(ge=0)
     as_of: UtcDatetime | None = None
+
+
+class CheckpointSealed(_AuditEvent):
+    """An operator sealed a stream's hash chain up to a sequence (``leadctl seal``): the
+    signed checkpoint, as canonical JSON, that ``leadctl verify`` checks the log against."""
+
+    event_type: Literal["CheckpointSealed"] = "CheckpointSealed"
+    stream: str
+    last_sequence: int = Field(ge=0)
+    checkpoint: str

@@ -18,6 +18,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from common.events.catalogue import (
     AccountabilityRecorded,
     CaseOpened,
+    CheckpointSealed,
     DeadlineExtended,
     DeadlineMissed,
     DisciplineOutcome,
@@ -74,6 +75,7 @@ EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     DisciplineOutcome,
     LeadViewed,
     LedgerExported,
+    CheckpointSealed,
 )
 
 AnyEvent: TypeAlias = Annotated[
@@ -103,7 +105,8 @@ AnyEvent: TypeAlias = Annotated[
     | SupervisionListed
     | DisciplineOutcome
     | LeadViewed
-    | LedgerExported,
+    | LedgerExported
+    | CheckpointSealed,
     Field(discriminator="event_type"),
 ]
 

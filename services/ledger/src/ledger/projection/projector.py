@@ -122,7 +122,10 @@ def _concluded(row: Row, event: LeadConcluded) -> None:
 
 
 def _answered(row: Row, event: FeedbackGiven) -> None:
-    row.update(status=LeadStatus.ANSWERED.value, feedback=event.text, feedback_at=event.occurred_at)
+    # An answer before the result is a progress note to the reporter: the status stays.
+    if row["conclusion"] is not None:
+        row["status"] = LeadStatus.ANSWERED.value
+    row.update(feedback=event.text, feedback_at=event.occurred_at)
 
 
 def _archived(row: Row, event: LeadArchived) -> None:
@@ -130,9 +133,15 @@ def _archived(row: Row, event: LeadArchived) -> None:
 
 
 def _reopened(row: Row, event: LeadReopened) -> None:
+    # A look-back review needs a new result and a new answer; the old ones stay in the log.
     row.update(
         status=LeadStatus.REOPENED.value,
         archived_at=None,
+        conclusion=None,
+        conclusion_summary=None,
+        concluded_at=None,
+        feedback=None,
+        feedback_at=None,
         reopened_count=row["reopened_count"] + 1,
     )
 

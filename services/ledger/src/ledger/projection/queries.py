@@ -12,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.auth import Principal
 from common.events import Role
+from common.vocabulary import Flag
 from ledger.domain.numbering import CHINA
 from ledger.projection.tables import lead_units, leads
+
+SENSITIVE_FLAGS = (Flag.INVOLVES_OFFICIAL, Flag.PROTECTIVE_UMBRELLA)
 
 # Roles that see the whole ledger; the others see their own part of it.
 WHOLE_LEDGER = frozenset({Role.OFFICE, Role.CLERK, Role.AUDITOR, Role.ADMIN})
@@ -26,7 +29,10 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     if principal.role in WHOLE_LEDGER:
         return true()
     if principal.role is Role.SCREENER:
-        return leads.c.village == principal.unit
+        # Not the leads about officials: a village screener may live next door to them.
+        return (leads.c.village == principal.unit) & ~or_(
+            *(leads.c.flags.contains(flag.value) for flag in SENSITIVE_FLAGS)
+        )
     if principal.role in (Role.POLICE, Role.JUDICIAL, Role.DISCIPLINE):
         return exists().where(
             (lead_units.c.lead_id == leads.c.lead_id) & (lead_units.c.unit == principal.unit)
