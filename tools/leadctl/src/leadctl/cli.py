@@ -1,46 +1,164 @@
-"""leadctl: the operator's command line."""
+"""leadctl: the operator's and auditor's command line.
+
+Read commands take ``--json``; every command exits non-zero when it fails, and ``verify``
+when it finds a problem."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import json
-from collections.abc import Sequence
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import nats
 import typer
+from nats.aio.client import Client
+from nats.js import JetStreamContext
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy import create_engine, inspect
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from sqlalchemy import Engine, create_engine, inspect
 
+from common.auth import Directory, Principal
+from common.chain import Checkpoint
 from common.database import sync_url
+from common.events import Actor, Role
 from common.projection import Subscription, Tracker
 from common.replay import ReplayReport, replay
-from common.subjects import Service, inbox_prefix
+from common.subjects import Service, Stream, inbox_prefix
+from leadctl import auditing, operations
+from leadctl.fingerprint import fingerprint, positions
+
+T = TypeVar("T")
 
 app = typer.Typer(
-    help="Operate the lead-handling suite: replay and audit the event log.",
+    help="Operate and audit the lead-handling suite: status, replay, history, seal and verify, dead letters.",
     no_args_is_help=True,
 )
+dlq_app = typer.Typer(help="Parked events: list, show, retry.", no_args_is_help=True)
+export_app = typer.Typer(help="Exports from a projection database.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(export_app, name="export")
 console = Console(stderr=True)
 
-
-@app.callback()
-def _commands() -> None:
-    """Keep subcommands even while there is only one."""
-
-
 SERVICES = ("intake", "ledger", "oversight")
+DEFAULT_URLS = {
+    "intake": "http://127.0.0.1:8101",
+    "ledger": "http://127.0.0.1:8102",
+    "oversight": "http://127.0.0.1:8103",
+}
 
 NatsUrl = Annotated[
     str, typer.Option(envvar="LEADS_NATS_URL", help="NATS server(s), comma-separated")
 ]
-NatsUser = Annotated[
-    str, typer.Option(envvar="LEADS_NATS_USER", help="NATS user (replay creates consumers: admin)")
-]
+NatsUser = Annotated[str, typer.Option(envvar="LEADS_NATS_USER", help="NATS user")]
 NatsPassword = Annotated[str, typer.Option(envvar="LEADS_NATS_PASSWORD", help="NATS password")]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+@app.callback()
+def _commands() -> None:
+    """Keep subcommands."""
+
+
+def _run(work: Callable[[JetStreamContext], Awaitable[T]], url: str, user: str, password: str) -> T:
+    async def main() -> T:
+        nc: Client = await nats.connect(
+            url.split(","),
+            user=user or None,
+            password=password or None,
+            inbox_prefix=inbox_prefix(Service.LEADCTL),
+            allow_reconnect=False,
+        )
+        try:
+            return await work(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+def _emit(data: Any, as_json: bool, table: Callable[[], Table] | None = None) -> None:
+    if as_json or table is None:
+        typer.echo(json.dumps(data, ensure_ascii=False, default=str, indent=None if as_json else 2))
+    else:
+        Console().print(table())
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[red]{message}[/red]")
+    return typer.Exit(code)
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+@app.command()
+def status(
+    nats_url: NatsUrl = "nats://127.0.0.1:4333",
+    user: NatsUser = "leadctl",
+    password: NatsPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """Streams (messages, bytes, sequences), each consumer's lag, parked events, service health."""
+
+    async def work(js: JetStreamContext) -> dict[str, Any]:
+        parked = {
+            s.value: [p for p in await operations.parked(js, s) if not p.resolved]
+            for s in operations.SERVICES
+        }
+        return {
+            "streams": await operations.stream_status(js),
+            "parked": {name: len(events) for name, events in parked.items()},
+        }
+
+    found = _run(work, nats_url, user, password)
+    found["services"] = operations.health(DEFAULT_URLS)
+
+    def table() -> Table:
+        t = Table("stream", "messages", "bytes", "first", "last", "consumer", "lag", "unacked")
+        for s in found["streams"]:
+            if not s["exists"]:
+                t.add_row(s["stream"], "missing")
+                continue
+            consumers = s["consumers"] or [{"name": "-", "lag": "", "unacknowledged": ""}]
+            for i, c in enumerate(consumers):
+                head = (
+                    [
+                        s["stream"],
+                        str(s["messages"]),
+                        str(s["bytes"]),
+                        str(s["first_sequence"]),
+                        str(s["last_sequence"]),
+                    ]
+                    if i == 0
+                    else [""] * 5
+                )
+                t.add_row(*head, c["name"], str(c["lag"]), str(c["unacknowledged"]))
+        t.caption = (
+            "parked: "
+            + ", ".join(f"{k} {v}" for k, v in found["parked"].items())
+            + " | services: "
+            + ", ".join(f"{k} {v.get('status')}" for k, v in found["services"].items())
+        )
+        return t
+
+    _emit(found, as_json, table)
+
+
+# --- replay ------------------------------------------------------------------------------
 
 
 def subscriptions_of(service: str) -> Sequence[Subscription]:
@@ -80,24 +198,28 @@ def replay_command(
     nats_url: NatsUrl = "nats://127.0.0.1:4333",
     user: NatsUser = "admin",
     password: NatsPassword = "",
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Rebuild a service's projections from the log into a fresh database, through the same
     handlers the live consumer uses. With --until: the projection as it stood then."""
     moment = _parse_until(until)
     subscriptions = subscriptions_of(service)
     engine = create_engine(sync_url(db))
-    existing = set(inspect(engine).get_table_names())
-    clashing = existing & {t for s in subscriptions for t in s.projection.metadata.tables}
+    clashing = set(inspect(engine).get_table_names()) & {
+        t for s in subscriptions for t in s.projection.metadata.tables
+    }
     if clashing:
         raise typer.BadParameter(f"--db is not fresh: it already has {', '.join(sorted(clashing))}")
-    reports = asyncio.run(
-        _replay(subscriptions, engine, from_seq, moment, nats_url, user, password)
+    reports = _run(
+        lambda js: _replay(js, subscriptions, engine, from_seq, moment, None),
+        nats_url,
+        user,
+        password,
     )
     engine.dispose()
     read = sum(r.read for r in reports)
     seconds = sum(r.seconds for r in reports)
-    result = {
+    result: dict[str, Any] = {
         "service": service,
         "events": read,
         "applied": sum(r.applied for r in reports),
@@ -118,54 +240,380 @@ def replay_command(
 
 
 async def _replay(
+    js: JetStreamContext,
     subscriptions: Sequence[Subscription],
-    engine: object,
+    engine: Engine,
     from_seq: int,
     until: datetime | None,
-    nats_url: str,
-    user: str,
-    password: str,
+    until_sequences: dict[str, int] | None,
 ) -> list[ReplayReport]:
-    nc = await nats.connect(
-        nats_url.split(","),
-        user=user or None,
-        password=password or None,
-        inbox_prefix=inbox_prefix(Service.LEADCTL),
-    )
     reports = []
     trackers: dict[str, Tracker] = {}
-    try:
-        js = nc.jetstream()
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            for sub in subscriptions:
-                tracker = trackers.setdefault(
-                    sub.projection.name,
-                    Tracker(engine, sub.projection, owner="leadctl-replay"),  # type: ignore[arg-type]
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        for sub in subscriptions:
+            tracker = trackers.setdefault(
+                sub.projection.name, Tracker(engine, sub.projection, owner="leadctl-replay")
+            )
+            task = progress.add_task(f"{sub.projection.name} ← {sub.stream.value}", total=None)
+            reports.append(
+                await replay(
+                    js,
+                    tracker,
+                    sub.stream,
+                    filter_subject=sub.filter_subject,
+                    from_sequence=from_seq,
+                    until=until,
+                    until_sequence=None
+                    if until_sequences is None
+                    else until_sequences.get(sub.stream.value, 0),
+                    progress=_advance(progress, task),
                 )
-                task = progress.add_task(f"{sub.projection.name} ← {sub.stream.value}", total=None)
-                reports.append(
-                    await replay(
-                        js,
-                        tracker,
-                        sub.stream,
-                        filter_subject=sub.filter_subject,
-                        from_sequence=from_seq,
-                        until=until,
-                        progress=lambda done, total, task=task: progress.update(
-                            task, completed=done, total=total
-                        ),
-                    )
-                )
-    finally:
-        await nc.close()
+            )
     return reports
+
+
+def _advance(progress: Progress, task: TaskID) -> Callable[[int, int], None]:
+    def advance(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return advance
+
+
+# --- history -----------------------------------------------------------------------------
+
+
+def _auditor(token: str, users_file: Path) -> Principal:
+    principal = Directory.from_file(users_file).authenticate(token) if token else None
+    if principal is None:
+        raise _fail("history is for auditors: give an auditor's token (--token or LEADS_TOKEN)")
+    if principal.role is not Role.AUDITOR:
+        raise _fail(f"history is for auditors; the token is {principal.role.value}'s")
+    return principal
+
+
+@app.command()
+def history(
+    lead_id: str,
+    token: Annotated[str, typer.Option(envvar="LEADS_TOKEN", help="an auditor's API token")] = "",
+    users_file: Annotated[Path, typer.Option(envvar="LEADS_USERS_FILE")] = Path(
+        "var/demo/users.toml"
+    ),
+    purpose: Annotated[str, typer.Option(help="why you look (recorded)")] = "audit",
+    nats_url: NatsUrl = "nats://127.0.0.1:4333",
+    user: NatsUser = "leadctl",
+    password: NatsPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """The whole chain of custody of one lead across every stream, in order (auditors only;
+    the look is itself recorded)."""
+    auditor = _auditor(token, users_file)
+
+    async def work(js: JetStreamContext) -> list[auditing.Entry]:
+        entries = await auditing.chain_of_custody(js, lead_id)
+        await auditing.record_view(js, lead_id, auditor.actor, purpose)
+        return entries
+
+    entries = _run(work, nats_url, user, password)
+    if not entries:
+        raise _fail(f"no events for lead {lead_id}")
+    if as_json:
+        typer.echo(json.dumps([e.as_dict() for e in entries], ensure_ascii=False, default=str))
+        return
+    for line in auditing.lines_of(entries):
+        typer.echo(line)
+
+
+# --- seal and verify ---------------------------------------------------------------------
+
+
+@app.command()
+def keygen(
+    private: Annotated[Path, typer.Option(help="where to write the private key (keep it offline)")],
+    public: Annotated[
+        Path, typer.Option(help="where to write the public key (give it to witnesses)")
+    ],
+) -> None:
+    """Make the Ed25519 key pair checkpoints are signed with."""
+    typer.echo(f"key {auditing.write_keys(private, public)} written")
+
+
+@app.command()
+def seal(
+    key: Annotated[
+        Path, typer.Option(envvar="LEADS_SEAL_KEY", help="the Ed25519 private key (PEM)")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="also write each checkpoint here, for an outside witness")
+    ] = None,
+    stream: Annotated[list[Stream] | None, typer.Option(help="only these streams")] = None,
+    nats_url: NatsUrl = "nats://127.0.0.1:4333",
+    user: NatsUser = "leadctl",
+    password: NatsPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """Compute the hash chain of each stream and append a signed checkpoint to the audit stream."""
+    signing = auditing.private_key(key)
+    actor = Actor(role=Role.AUDITOR, user="leadctl")
+
+    async def work(js: JetStreamContext) -> list[Checkpoint]:
+        return [await auditing.seal(js, s, signing, actor) for s in (stream or list(Stream))]
+
+    sealed = _run(work, nats_url, user, password)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for checkpoint in sealed:
+            (out / f"{checkpoint.stream}-{checkpoint.last_sequence}.json").write_text(
+                checkpoint.model_dump_json(indent=2)
+            )
+    _emit(
+        [
+            {"stream": c.stream, "last_sequence": c.last_sequence, "count": c.count, "link": c.link}
+            for c in sealed
+        ],
+        as_json,
+        lambda: _checkpoint_table(sealed),
+    )
+
+
+def _checkpoint_table(sealed: Sequence[Checkpoint]) -> Table:
+    t = Table("stream", "messages", "last sequence", "link")
+    for c in sealed:
+        t.add_row(c.stream, str(c.count), str(c.last_sequence), c.link[:16] + "…")
+    return t
+
+
+@app.command()
+def verify(
+    public_key: Annotated[
+        Path | None,
+        typer.Option(envvar="LEADS_SEAL_PUBLIC_KEY", help="check checkpoint signatures"),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="verify an exported log offline instead")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="with --file: a checkpoint file to hold it against")
+    ] = None,
+    projection: Annotated[
+        str | None, typer.Option(help="compare this service's live projection with a fresh replay")
+    ] = None,
+    live_db: Annotated[
+        str | None, typer.Option(help="with --projection: the live database URL")
+    ] = None,
+    nats_url: NatsUrl = "nats://127.0.0.1:4333",
+    user: NatsUser = "leadctl",
+    password: NatsPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """Recompute every chain and check every checkpoint, naming each sequence that is
+    missing, altered or out of order. Exit 1 if anything is wrong."""
+    key = auditing.public_key(public_key) if public_key else None
+    if projection is not None:
+        _verify_projection(projection, live_db, nats_url, user, password, as_json)
+        return
+    if file is not None:
+        held = Checkpoint.model_validate_json(checkpoint.read_text()) if checkpoint else None
+        if held is not None and key is not None and not held.signature_holds(key):
+            raise _fail("the checkpoint's signature does not hold")
+        verdicts = [auditing.verify_log(file, held)]
+    else:
+
+        async def work(js: JetStreamContext) -> list[auditing.Verdict]:
+            found = await auditing.checkpoints(js)
+            return [await auditing.verify_stream(js, s, found, key) for s in Stream]
+
+        verdicts = _run(work, nats_url, user, password)
+    _emit([v.as_dict() for v in verdicts], as_json, lambda: _verdict_table(verdicts))
+    if not all(v.ok for v in verdicts):
+        raise typer.Exit(1)
+
+
+def _verdict_table(verdicts: Sequence[auditing.Verdict]) -> Table:
+    t = Table("stream", "messages", "checkpoints", "verdict")
+    for v in verdicts:
+        problems = "; ".join(f"{p.kind} at {p.sequence}: {p.detail}" for p in v.problems[:10])
+        t.add_row(
+            v.stream,
+            str(v.messages),
+            str(v.checkpoints),
+            "ok" if v.ok else f"[red]{problems}[/red]",
+        )
+    return t
+
+
+def _verify_projection(
+    service: str, live_db: str | None, nats_url: str, user: str, password: str, as_json: bool
+) -> None:
+    if live_db is None:
+        raise typer.BadParameter("--projection needs --live-db")
+    subscriptions = subscriptions_of(service)
+    live = create_engine(sync_url(live_db))
+    projections = {s.projection.name: s.projection for s in subscriptions}
+    at = {name: positions(live, name) for name in projections}
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = create_engine(f"sqlite:///{Path(scratch) / 'fresh.db'}")
+        _run(
+            lambda js: _replay(
+                js, subscriptions, fresh, 1, None, {k: v for p in at.values() for k, v in p.items()}
+            ),
+            nats_url,
+            user,
+            password,
+        )
+        result: list[dict[str, Any]] = []
+        for name, projection in projections.items():
+            mine, theirs = (
+                fingerprint(live, projection.metadata),
+                fingerprint(fresh, projection.metadata),
+            )
+            result.append(
+                {
+                    "projection": name,
+                    "positions": at[name],
+                    "live": mine,
+                    "replay": theirs,
+                    "equal": mine == theirs,
+                }
+            )
+        fresh.dispose()
+    live.dispose()
+    _emit(result, as_json)
+    if not all(r["equal"] for r in result):
+        raise typer.Exit(1)
+
+
+@app.command("export-log")
+def export_log(
+    stream: Stream,
+    file: Path,
+    nats_url: NatsUrl = "nats://127.0.0.1:4333",
+    user: NatsUser = "leadctl",
+    password: NatsPassword = "",
+) -> None:
+    """A JSON-lines copy of a stream with its hash chain, verifiable offline with
+    `leadctl verify --file`."""
+
+    async def work(js: JetStreamContext) -> tuple[int, str]:
+        return await auditing.export_log(js, stream, file)
+
+    count, last = _run(work, nats_url, user, password)
+    typer.echo(f"{count} messages of {stream.value} written to {file}; last link {last}")
+
+
+# --- ledger export from a (replayed) database --------------------------------------------------
+
+
+@export_app.command("ledger")
+def export_ledger(
+    db: Annotated[
+        str, typer.Option(help="a ledger database, e.g. one rebuilt with replay --until")
+    ],
+    xlsx: Annotated[Path | None, typer.Option(help="write XLSX here")] = None,
+    csv: Annotated[Path | None, typer.Option(help="write CSV here")] = None,
+    lang: Annotated[str, typer.Option(help="zh or en headers")] = "zh",
+) -> None:
+    """The ledger export (Chinese headers) from any ledger database."""
+    from leadctl.ledger_export import export
+
+    if xlsx is None and csv is None:
+        raise typer.BadParameter("give --xlsx FILE or --csv FILE")
+    rows = export(db, xlsx, csv, "en" if lang == "en" else "zh")
+    typer.echo(f"{rows} leads exported")
+
+
+# --- dead letters --------------------------------------------------------------------------
+
+
+def _service(name: str) -> Service:
+    if name not in SERVICES:
+        raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
+    return Service(name)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    service: Annotated[
+        str | None, typer.Argument(help="intake, ledger or oversight (default: all)")
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="include events already retried")
+    ] = False,
+    nats_url: NatsUrl = "nats://127.0.0.1:4333",
+    user: NatsUser = "leadctl",
+    password: NatsPassword = "",
+    as_json: AsJson = False,
+) -> None:
+    """Parked events with the reason each was parked."""
+    services = [_service(service)] if service else list(operations.SERVICES)
+
+    async def work(js: JetStreamContext) -> list[operations.ParkedEvent]:
+        return [p for s in services for p in await operations.parked(js, s)]
+
+    found = [p for p in _run(work, nats_url, user, password) if everything or not p.resolved]
+
+    def table() -> Table:
+        t = Table("service", "seq", "consumer", "origin", "reason", "retried")
+        for p in found:
+            t.add_row(
+                p.service,
+                str(p.sequence),
+                p.consumer,
+                f"{p.origin_stream}#{p.origin_sequence}",
+                p.reason,
+                "yes" if p.resolved else "",
+            )
+        return t
+
+    _emit([p.as_dict() for p in found], as_json, table)
+
+
+@dlq_app.command("show")
+def dlq_show(
+    service: str,
+    sequence: int,
+    nats_url: NatsUrl = "nats://127.0.0.1:4333",
+    user: NatsUser = "leadctl",
+    password: NatsPassword = "",
+) -> None:
+    """One parked event in full: where it came from, why it stopped, what it says."""
+    chosen = _service(service)
+    found = _run(lambda js: operations.parked(js, chosen), nats_url, user, password)
+    match = next((p for p in found if p.sequence == sequence), None)
+    if match is None:
+        raise _fail(f"nothing parked at {service} #{sequence}")
+    typer.echo(
+        json.dumps(
+            match.as_dict() | {"event": auditing.decoded(match.data, match.subject)},
+            ensure_ascii=False,
+            default=str,
+            indent=2,
+        )
+    )
+
+
+@dlq_app.command("retry")
+def dlq_retry(
+    service: str,
+    sequence: int,
+    token: Annotated[
+        str, typer.Option(envvar="LEADS_ADMIN_TOKEN", help="an admin's API token")
+    ] = "",
+    url: Annotated[str | None, typer.Option(help="the service's base URL")] = None,
+) -> None:
+    """Apply a parked event again through the consumer that parked it (after its cause was
+    fixed); the service records that it was retried."""
+    chosen = _service(service)
+    answer = operations.retry(url or DEFAULT_URLS[chosen.value], sequence, token)
+    if answer.status_code != 200:
+        raise _fail(f"{answer.status_code}: {answer.text}")
+    typer.echo(json.dumps(answer.json(), ensure_ascii=False))
 
 
 def main() -> None:
@@ -174,3 +622,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    sys.exit(0)

@@ -22,6 +22,7 @@ from oversight.projection.tables import (
 )
 
 CHINA: Final = timezone(timedelta(hours=8))
+_COMMITTEE: Final = "\x00discipline-committee"  # a marker no user name can equal
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -159,8 +160,9 @@ async def access_log(
     insiders = await _insiders(conn, {e["lead_id"] for e in entries if e["lead_id"]})
     for entry in entries:
         units, people = insiders.get(entry["lead_id"], (set(), set()))
+        committee = entry["role"] == "discipline" and _COMMITTEE in people
         entry["outsider"] = entry["lead_id"] is not None and not (
-            entry["unit"] in units or entry["user"] in people
+            entry["unit"] in units or entry["user"] in people or committee
         )
     return [e for e in entries if e["outsider"]] if outsiders_only else entries
 
@@ -182,6 +184,10 @@ async def _insiders(
             units.add(row.unit)
         if row.person:
             people.add(row.person)
+    # The committee is an insider on the leads it has a case on, transferred to it or not.
+    with_case = await conn.execute(select(cases.c.lead_id).where(cases.c.lead_id.in_(lead_ids)))
+    for row in with_case:
+        found[row.lead_id][1].add(_COMMITTEE)
     return found
 
 

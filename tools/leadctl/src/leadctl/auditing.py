@@ -1,0 +1,333 @@
+"""The auditor's work on the log: a lead's chain of custody across every stream, sealing
+and verifying the hash chains, and logs exported for auditors without cluster access."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
+from nats.js import JetStreamContext
+
+from common.chain import (
+    Checkpoint,
+    Problem,
+    Stored,
+    anchors_of,
+    digest,
+    key_id,
+    link,
+    read_stream,
+    walk,
+)
+from common.events import Actor, Event, EventDecodeError, decode, event_type_of, utc_now
+from common.events.catalogue import CheckpointSealed, LeadViewed
+from common.eventstore import EventStore
+from common.subjects import Service, Stream, audit_prefix
+
+LOG_FORMAT: Final = "leadctl-log/1"
+CHECKPOINTS: Final = f"{audit_prefix(Service.LEADCTL)}.global.CheckpointSealed"
+
+# Where each stream keeps a lead's events (the audit stream: under every service's prefix).
+LEAD_PREFIXES: Final = {
+    Stream.INTAKE: "intake",
+    Stream.LEDGER: "ledger",
+    Stream.OVERSIGHT: "oversight",
+    Stream.DIRECTIVES: "directive",
+    Stream.AUDIT: "audit.*",
+}
+
+
+# --- chain of custody -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    stream: str
+    sequence: int
+    event: Event
+
+    def as_dict(self) -> dict[str, Any]:
+        data = self.event.model_dump(mode="json")
+        reporter = data.get("reporter")
+        if isinstance(reporter, dict) and reporter.get("identity_ciphertext"):
+            reporter["identity_ciphertext"] = "[sealed]"
+        return {"stream": self.stream, "sequence": self.sequence, **data}
+
+
+async def chain_of_custody(js: JetStreamContext, lead_id: str) -> list[Entry]:
+    """Every event of a lead in every stream, in the order it happened."""
+    entries: list[Entry] = []
+    for stream, prefix in LEAD_PREFIXES.items():
+        history = await EventStore(js, stream, prefix).read_lead(lead_id)
+        entries.extend(Entry(stream.value, e.sequence, e.event) for e in history.events)
+    return sorted(entries, key=lambda e: (e.event.occurred_at, e.stream, e.sequence))
+
+
+async def record_view(js: JetStreamContext, lead_id: str, auditor: Actor, purpose: str) -> None:
+    await EventStore(js, Stream.AUDIT, audit_prefix(Service.LEADCTL)).append(
+        LeadViewed(lead_id=lead_id, service="leadctl", purpose=purpose, actor=auditor)
+    )
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+def write_keys(private_path: Path, public_path: Path) -> str:
+    key = Ed25519PrivateKey.generate()
+    private_path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    private_path.chmod(0o600)
+    public = key.public_key()
+    public_path.write_bytes(public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    return key_id(public)
+
+
+def private_key(path: Path) -> Ed25519PrivateKey:
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def public_key(path: Path) -> Ed25519PublicKey:
+    key = load_pem_public_key(path.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+# --- sealing and verifying streams --------------------------------------------------------
+
+
+async def seal(
+    js: JetStreamContext, stream: Stream, key: Ed25519PrivateKey, actor: Actor
+) -> Checkpoint:
+    """Compute the stream's chain now, sign a checkpoint of it and append it to AUDIT."""
+    messages = [m async for m in read_stream(js, stream.value)]
+    state, _, links = walk(messages)
+    checkpoint = Checkpoint(
+        stream=stream.value,
+        first_sequence=state.first_sequence,
+        last_sequence=state.last_sequence,
+        count=state.count,
+        link=state.link,
+        anchors=anchors_of(links),
+        sealed_at=utc_now(),
+        key_id=key_id(key.public_key()),
+    ).sign(key)
+    await EventStore(js, Stream.AUDIT, audit_prefix(Service.LEADCTL)).append(
+        CheckpointSealed(
+            stream=stream.value,
+            last_sequence=state.last_sequence,
+            checkpoint=checkpoint.model_dump_json(),
+            actor=actor,
+        )
+    )
+    return checkpoint
+
+
+async def checkpoints(js: JetStreamContext) -> list[Checkpoint]:
+    """Every checkpoint sealed so far, from the audit stream."""
+    found: list[Checkpoint] = []
+    store = EventStore(js, Stream.AUDIT, audit_prefix(Service.LEADCTL))
+    sequence = 0
+    while True:
+        msg = await store._next(CHECKPOINTS, sequence + 1)
+        if msg is None:
+            return found
+        sequence = msg.seq or sequence + 1
+        event = decode(msg.data or b"", "CheckpointSealed")
+        if isinstance(event, CheckpointSealed):
+            found.append(Checkpoint.model_validate_json(event.checkpoint))
+
+
+@dataclass
+class Verdict:
+    stream: str
+    messages: int
+    last_sequence: int
+    checkpoints: int
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "ok": self.ok,
+            "messages": self.messages,
+            "last_sequence": self.last_sequence,
+            "checkpoints": self.checkpoints,
+            "problems": [p.__dict__ for p in self.problems],
+        }
+
+
+def _signed(
+    found: Sequence[Checkpoint], key: Ed25519PublicKey | None
+) -> tuple[list[Checkpoint], list[Problem]]:
+    good, problems = [], []
+    for checkpoint in found:
+        if key is not None and not checkpoint.signature_holds(key):
+            problems.append(
+                Problem(checkpoint.last_sequence, "checkpoint", "signature does not hold")
+            )
+        else:
+            good.append(checkpoint)
+    return good, problems
+
+
+async def verify_stream(
+    js: JetStreamContext,
+    stream: Stream,
+    all_checkpoints: Sequence[Checkpoint],
+    key: Ed25519PublicKey | None,
+) -> Verdict:
+    mine, problems = _signed([c for c in all_checkpoints if c.stream == stream.value], key)
+    info = await js.stream_info(stream.value)
+    messages = [m async for m in read_stream(js, stream.value)]
+    state, found, _ = walk(messages, mine)
+    problems.extend(found)
+    start = messages[0].sequence if messages else info.state.last_seq + 1
+    problems.extend(Problem(s, "missing", "no message at this sequence") for s in range(1, start))
+    # A stream remembers its last sequence even when that message is gone.
+    problems.extend(
+        Problem(s, "missing", "no message at this sequence")
+        for s in range(state.last_sequence + 1, info.state.last_seq + 1)
+        if messages
+    )
+    return Verdict(
+        stream.value,
+        state.count,
+        state.last_sequence,
+        len(mine),
+        sorted(problems, key=lambda p: p.sequence),
+    )
+
+
+# --- exported logs --------------------------------------------------------------------------
+
+
+async def export_log(js: JetStreamContext, stream: Stream, path: Path) -> tuple[int, str]:
+    """A JSON-lines copy of a stream: a header line, then one line per message with its
+    digest and chain link. Returns the count and the last link."""
+    previous = "0" * 64
+    count = 0
+    with path.open("wb") as out:
+        out.write(
+            orjson.dumps(
+                {"format": LOG_FORMAT, "stream": stream.value, "exported_at": utc_now().isoformat()}
+            )
+            + b"\n"
+        )
+        async for message in read_stream(js, stream.value):
+            message_digest = digest(message)
+            previous = link(previous, message_digest)
+            count += 1
+            out.write(
+                orjson.dumps(
+                    {
+                        "sequence": message.sequence,
+                        "subject": message.subject,
+                        "time": message.time,
+                        "headers": dict(message.headers),
+                        "data": base64.b64encode(message.data).decode(),
+                        "digest": message_digest,
+                        "link": previous,
+                    }
+                )
+                + b"\n"
+            )
+    return count, previous
+
+
+def read_log(path: Path) -> tuple[str, list[tuple[Stored, str, str]], list[Problem]]:
+    """The stream name and each message of an exported log, with the digest and link the
+    file claims; unreadable lines are problems (at the sequence they follow)."""
+    lines = path.read_bytes().splitlines()
+    if not lines:
+        raise ValueError(f"{path} is empty")
+    header = orjson.loads(lines[0])
+    if header.get("format") != LOG_FORMAT:
+        raise ValueError(f"{path} is not a {LOG_FORMAT} file")
+    entries, problems = [], []
+    last = 0
+    for raw in lines[1:]:
+        try:
+            line = orjson.loads(raw)
+            stored = Stored(
+                sequence=int(line["sequence"]),
+                subject=str(line["subject"]),
+                headers=dict(line["headers"]),
+                data=base64.b64decode(line["data"], validate=True),
+                time=str(line.get("time", "")),
+            )
+        except (orjson.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+            problems.append(
+                Problem(last + 1, "altered", f"unreadable line after sequence {last}: {exc}")
+            )
+            continue
+        entries.append((stored, str(line.get("digest", "")), str(line.get("link", ""))))
+        last = stored.sequence
+    return str(header["stream"]), entries, problems
+
+
+def verify_log(path: Path, checkpoint: Checkpoint | None = None) -> Verdict:
+    """Check an exported log on its own: every digest against its message, every link
+    against the chain, sequences without gaps or disorder; and against a checkpoint."""
+    stream, entries, problems = read_log(path)
+    for stored, claimed_digest, _ in entries:
+        if digest(stored) != claimed_digest:
+            problems.append(
+                Problem(stored.sequence, "altered", "the message does not match its digest")
+            )
+    state, found, _ = walk((s for s, _, _ in entries), [checkpoint] if checkpoint else [])
+    problems.extend(found)
+    previous = "0" * 64
+    for stored, _, claimed_link in entries:
+        previous = link(previous, digest(stored))
+        if claimed_link != previous and not any(p.sequence == stored.sequence for p in problems):
+            problems.append(Problem(stored.sequence, "altered", "the chain link does not follow"))
+            break
+    if entries and entries[0][0].sequence > 1:
+        problems.extend(
+            Problem(s, "missing", "no message at this sequence")
+            for s in range(1, entries[0][0].sequence)
+        )
+    unique = {(p.sequence, p.kind, p.detail): p for p in problems}
+    return Verdict(
+        stream,
+        state.count,
+        state.last_sequence,
+        1 if checkpoint else 0,
+        sorted(unique.values(), key=lambda p: p.sequence),
+    )
+
+
+def decoded(data: bytes, subject: str) -> dict[str, Any] | str:
+    try:
+        return Entry("", 0, decode(data, event_type_of(subject))).as_dict()
+    except EventDecodeError as exc:
+        return f"(cannot be read: {exc})"
+
+
+def lines_of(entries: Sequence[Entry]) -> Iterator[str]:
+    for entry in entries:
+        event = entry.event
+        actor = "/".join(
+            x for x in (event.actor.role.value, event.actor.unit, event.actor.user) if x
+        )
+        yield f"{event.occurred_at.isoformat()}  {entry.stream:<10} {event.event_type:<24} {actor}"
