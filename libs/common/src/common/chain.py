@@ -149,7 +149,7 @@ def walk(
     anchors do not match, naming the sequences in between."""
     state = ChainState()
     problems: list[Problem] = []
-    links: dict[int, str] = {}
+    links: dict[int, str] = {0: GENESIS}
     wanted = {c.last_sequence: c for c in checkpoints}
     anchored = {seq: (c, link_) for c in wanted.values() for seq, link_ in c.anchors.items()}
     previous_anchor = 0
@@ -195,4 +195,4 @@ def walk(
 
 
 def anchors_of(links: Mapping[int, str]) -> dict[int, str]:
-    return {seq: value for seq, value in links.items() if seq % ANCHOR_EVERY == 0}
+    return {seq: value for seq, value in links.items() if seq and seq % ANCHOR_EVERY == 0}
