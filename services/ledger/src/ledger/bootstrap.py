@@ -14,6 +14,7 @@ from common.service import ServiceRuntime
 from common.subjects import Stream
 from ledger.api import router
 from ledger.handlers import Ledger
+from ledger.outcomes import OutcomeRecorder
 from ledger.projection import SUBSCRIPTIONS
 from ledger.registrar import Registrar
 from ledger.schemas import FIELD_LABELS
@@ -37,6 +38,14 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         stream=Stream.INTAKE,
         subject="intake.lead.*.LeadReported",
         handler=Registrar(runtime, settings),
+    )
+
+    react(
+        runtime,
+        name="outcomes",
+        stream=Stream.DIRECTIVES,
+        subject="directive.lead.*.DisciplineOutcome",
+        handler=OutcomeRecorder(runtime, ledger),
     )
 
     async def start() -> None:

@@ -40,11 +40,10 @@ class Ledger:
         return ledger, directives
 
     async def load(self, lead_id: str) -> tuple[LedgerLead, int]:
-        ledger, directives = await self.history(lead_id)
-        merged = sorted(
-            (e.event for e in (*ledger.events, *directives.events)), key=lambda e: e.occurred_at
-        )
-        return rules.fold(merged), ledger.last_sequence
+        """The lead as its own events make it (what directives change, the ledger records
+        in its own stream first), and the sequence a write must expect."""
+        ledger = await self.runtime.store(Stream.LEDGER).read_lead(lead_id)
+        return rules.fold(e.event for e in ledger.events), ledger.last_sequence
 
     async def act(
         self, lead_id: str, principal: Principal, decide: Callable[[LedgerLead], Event]

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from common.chain import (
     Checkpoint,
@@ -197,7 +198,12 @@ async def verify_stream(
     key: Ed25519PublicKey | None,
 ) -> Verdict:
     mine, problems = _signed([c for c in all_checkpoints if c.stream == stream.value], key)
-    info = await js.stream_info(stream.value)
+    try:
+        info = await js.stream_info(stream.value)
+    except NotFoundError:
+        return Verdict(
+            stream.value, 0, 0, len(mine), [Problem(0, "missing", "the stream does not exist")]
+        )
     messages = [m async for m in read_stream(js, stream.value)]
     state, found, _ = walk(messages, mine)
     problems.extend(found)
@@ -289,19 +295,25 @@ def verify_log(path: Path, checkpoint: Checkpoint | None = None) -> Verdict:
     """Check an exported log on its own: every digest against its message, every link
     against the chain, sequences without gaps or disorder; and against a checkpoint."""
     stream, entries, problems = read_log(path)
+    altered = False
     for stored, claimed_digest, _ in entries:
         if digest(stored) != claimed_digest:
             problems.append(
                 Problem(stored.sequence, "altered", "the message does not match its digest")
             )
+            altered = True
     state, found, _ = walk((s for s, _, _ in entries), [checkpoint] if checkpoint else [])
-    problems.extend(found)
-    previous = "0" * 64
-    for stored, _, claimed_link in entries:
-        previous = link(previous, digest(stored))
-        if claimed_link != previous and not any(p.sequence == stored.sequence for p in problems):
+    # A changed message also changes the chain at every checkpoint after it: the same
+    # finding, already named at its own sequence.
+    problems.extend(p for p in found if not (altered and p.kind == "altered"))
+    # Each claimed link must follow from the previous claimed one (a rewritten chain);
+    # after a gap there is nothing to follow from, and the gap is named already.
+    previous_link, previous_sequence = "0" * 64, 0
+    for stored, claimed_digest, claimed_link in entries:
+        follows = claimed_link == link(previous_link, claimed_digest)
+        if stored.sequence == previous_sequence + 1 and not follows:
             problems.append(Problem(stored.sequence, "altered", "the chain link does not follow"))
-            break
+        previous_link, previous_sequence = claimed_link, stored.sequence
     if entries and entries[0][0].sequence > 1:
         problems.extend(
             Problem(s, "missing", "no message at this sequence")

@@ -480,6 +480,7 @@ def _verify_projection(
                     "live": mine,
                     "replay": theirs,
                     "equal": mine == theirs,
+                    "tables_differing": sorted(t for t in mine if mine[t] != theirs.get(t)),
                 }
             )
         fresh.dispose()

@@ -17,7 +17,6 @@ from common.events.catalogue import (
     Attachment,
     DeadlineExtended,
     DeadlineMissed,
-    DisciplineOutcome,
     FeedbackGiven,
     LeadArchived,
     LeadConcluded,
@@ -90,7 +89,7 @@ def evolve(lead: LedgerLead, event: Event) -> LedgerLead:
             return replace(lead, deadline=event.deadline)
         case VerificationRecorded():
             return replace(lead, status=LeadStatus.VERIFYING)
-        case LeadConcluded() | DisciplineOutcome():
+        case LeadConcluded():
             return replace(
                 lead, status=LeadStatus.CONCLUDED, result=event.result, answered_since_result=False
             )
@@ -314,6 +313,23 @@ def reopen(lead: LedgerLead, reason: str, actor: Actor) -> LeadReopened:
         raise NotPermitted("the office that filed the lead reopens it")
     return LeadReopened(
         lead_id=lead.lead_id, reason=reason, actor=actor, **lead.registered.caused()
+    )
+
+
+def record_discipline_outcome(
+    lead: LedgerLead, result: Conclusion, discipline_unit: str, actor: Actor
+) -> LeadConcluded | None:
+    """The ledger's own record of the discipline committee's outcome for a lead it handed
+    over: the lead's result, in the lead's own order. None when there is nothing to record."""
+    at_committee = discipline_unit in (lead.holder, lead.pending_to)
+    if not at_committee or lead.concluded or lead.archived:
+        return None
+    return LeadConcluded(
+        lead_id=lead.lead_id,
+        result=result,
+        summary="纪委处理结果 (the discipline committee's outcome)",
+        actor=actor,
+        **lead.registered.caused(),
     )
 
 

@@ -14,7 +14,6 @@ from common.events import Event
 from common.events.catalogue import (
     DeadlineExtended,
     DeadlineMissed,
-    DisciplineOutcome,
     FeedbackGiven,
     LeadArchived,
     LeadConcluded,
@@ -29,6 +28,7 @@ from common.events.catalogue import (
 )
 from common.projection import Handler, Projection
 from common.vocabulary import LeadStatus
+from ledger.projection.queries import as_utc
 from ledger.projection.tables import lead_units, leads, metadata
 
 E = TypeVar("E", bound=Event)
@@ -43,7 +43,8 @@ def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]
         if row is None:
             return
         fold(row, event)
-        row["updated_at"] = event.occurred_at
+        # Directives arrive on their own stream, beside the ledger's: never go back in time.
+        row["updated_at"] = max(as_utc(row["updated_at"]), event.occurred_at)
         db.put(leads, row)
 
     return handle
@@ -154,14 +155,6 @@ def _listed(row: Row, event: SupervisionListed) -> None:
     row.update(supervision_deadline=event.deadline, supervision_level=event.level)
 
 
-def _discipline_outcome(row: Row, event: DisciplineOutcome) -> None:
-    row.update(
-        status=LeadStatus.CONCLUDED.value,
-        conclusion=event.result.value,
-        concluded_at=event.occurred_at,
-    )
-
-
 _HANDLERS: dict[type[Event], Handler] = {
     LeadRegistered: registered,
     LeadTransferred: transferred,
@@ -176,7 +169,6 @@ _HANDLERS: dict[type[Event], Handler] = {
     LeadReopened: _on_lead(_reopened),
     DeadlineMissed: _on_lead(_missed),
     SupervisionListed: _on_lead(_listed),
-    DisciplineOutcome: _on_lead(_discipline_outcome),
 }
 
 
