@@ -56,15 +56,40 @@ def describe_errors(
         detail = str(error.get("msg", ""))
         if kind == "value_error" and detail.startswith("Value error, "):
             en_text = detail.removeprefix("Value error, ")
+        context = error.get("ctx") or {}
+        if isinstance(context, Mapping) and context.get("zh"):
+            zh_text = str(context["zh"])
         described.append(
             {
                 "field": field,
                 "label": zh_label,
-                "message": f"{zh_label}{zh_text}",
+                "message": f"{zh_label}：{zh_text}"
+                if context_zh(error)
+                else f"{zh_label}{zh_text}",
                 "message_en": f"{en_label} {en_text}",
             }
         )
     return described
+
+
+def context_zh(error: Mapping[str, Any]) -> bool:
+    context = error.get("ctx") or {}
+    return isinstance(context, Mapping) and bool(context.get("zh"))
+
+
+def field_error(field: str, message: str, message_zh: str) -> RequestValidationError:
+    """A 422 naming one field, for a rule only the service can check (e.g. a village that
+    is not in the organisation)."""
+    return RequestValidationError(
+        [
+            {
+                "loc": ("body", field),
+                "type": "value_error",
+                "msg": f"Value error, {message}",
+                "ctx": {"zh": message_zh},
+            }
+        ]
+    )
 
 
 def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) -> None:

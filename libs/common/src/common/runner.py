@@ -128,10 +128,12 @@ class ProjectionRunner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 15.0)
 
-    def consumer_config(self) -> ConsumerConfig:
+    def consumer_config(self, position: int = 0) -> ConsumerConfig:
+        """The durable consumer, starting after ``position`` (what the database holds)."""
         return ConsumerConfig(
             durable_name=self.durable,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if position else DeliverPolicy.ALL,
+            opt_start_seq=position + 1 if position else None,
             # Explicit acks after commit; never AckAll, which would acknowledge messages
             # another replica holds but has not applied.
             ack_policy=AckPolicy.EXPLICIT,
@@ -141,8 +143,30 @@ class ProjectionRunner:
             filter_subject=self.filter_subject,
         )
 
+    async def _ensure_consumer(self) -> None:
+        """The database's position is the truth; the consumer follows it. A consumer that
+        has acknowledged past it (the database was replaced, restored or rebuilt) would
+        never deliver those events again, so it is made anew from the position."""
+        while not await asyncio.to_thread(self.tracker.acquire_lease):
+            await asyncio.sleep(self.options.lease_poll)  # the holder keeps it in shape
+        position = await asyncio.to_thread(self.tracker.position, self.stream.value)
+        try:
+            info = await self.js.consumer_info(self.stream.value, self.durable)
+        except NotFoundError:
+            info = None
+        if info is not None and (info.ack_floor.stream_seq or 0) <= position:
+            return
+        if info is not None:
+            self.log.warning(
+                "projection_consumer_reset",
+                position=position,
+                acknowledged=info.ack_floor.stream_seq,
+            )
+            await self.js.delete_consumer(self.stream.value, self.durable)
+        await self.js.add_consumer(self.stream.value, self.consumer_config(position))
+
     async def run(self) -> None:
-        await self.js.add_consumer(self.stream.value, self.consumer_config())
+        await self._ensure_consumer()
         self.problem = None
         puller = Puller(
             self.js._nc,

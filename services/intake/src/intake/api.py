@@ -23,6 +23,7 @@ from intake.handlers import (
     Intake,
     ReceiptUnknown,
 )
+from intake.idempotency import StillInProgress
 from intake.importer import ImportRefused, import_ledger
 from intake.projection.projector import Progress
 from intake.schemas import (
@@ -80,7 +81,7 @@ router = APIRouter(prefix="/v1", tags=["intake"])
 async def report(
     body: PublicReport, intake: IntakeDep, idempotency_key: IdempotencyKey = None
 ) -> ReportAccepted:
-    accepted = await intake.report_public(body, idempotency_key)
+    accepted = await _once(intake.report_public(body, idempotency_key))
     assert accepted.receipt is not None  # noqa: S101 - public reports always get one
     return ReportAccepted(lead_id=accepted.lead_id, receipt=accepted.receipt)
 
@@ -115,7 +116,7 @@ async def enter_lead(
     body: StaffLead, principal: Staff, intake: IntakeDep, idempotency_key: IdempotencyKey = None
 ) -> LeadAccepted:
     try:
-        accepted = await intake.enter_staff(body, body.channel, principal, idempotency_key)
+        accepted = await _once(intake.enter_staff(body, body.channel, principal, idempotency_key))
     except ChannelNotAllowed as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
     return LeadAccepted(lead_id=accepted.lead_id)
@@ -150,6 +151,17 @@ async def shred(
 ) -> dict[str, str]:
     await _identity_call(intake.shred(lead_id, body.reason, principal.actor))
     return {"lead_id": lead_id, "reporter": ReporterKind.NAMED.value, "identity": "shredded"}
+
+
+async def _once(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except StillInProgress as exc:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail="the first request with this Idempotency-Key is still being handled; retry shortly",
+            headers={"Retry-After": "2"},
+        ) from exc
 
 
 def _utc(moment: datetime) -> str:

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy import delete
 
 from common.auth import Principal
@@ -24,6 +23,7 @@ from common.events.catalogue import (
     ReporterRef,
 )
 from common.eventstore import ConcurrencyConflict, EventStore
+from common.http_errors import field_error
 from common.organisation import Organisation, UnitKind
 from common.service import ServiceRuntime
 from common.subjects import Stream
@@ -64,12 +64,6 @@ class GuessingThrottled(Exception):
     """Too many wrong receipts lately: look-ups pause for everyone."""
 
 
-def field_error(field: str, message: str) -> RequestValidationError:
-    return RequestValidationError(
-        [{"loc": ("body", field), "type": "value_error", "msg": f"Value error, {message}"}]
-    )
-
-
 @dataclass(frozen=True)
 class Accepted:
     lead_id: str
@@ -99,9 +93,10 @@ class Intake:
         receipt = new_receipt()
         lead_id = claim.lead_id if claim else uuid.uuid4().hex
         if claim is not None:
-            earlier = await self.claims.take(claim, {"lead_id": lead_id, "receipt": receipt})
-            if earlier is not None:
-                return Accepted(earlier["lead_id"], earlier["receipt"])
+            taken = await self.claims.take(claim, {"lead_id": lead_id, "receipt": receipt})
+            if taken.finished:
+                return Accepted(taken.answer["lead_id"], taken.answer["receipt"])
+            receipt = taken.answer["receipt"]
         await self._report(
             lead_id, Channel.WEB, content, PUBLIC, claim, receipt_hash=self.receipts.hash(receipt)
         )
@@ -123,16 +118,18 @@ class Intake:
             )
         if principal.role is Role.SCREENER:
             if content.village is None:
-                raise field_error("village", "a screener files leads of their own village")
+                raise field_error(
+                    "village", "a screener files leads of their own village", "摸排员须填写本村"
+                )
             if content.village != principal.unit:
                 raise ChannelNotAllowed("a screener files leads of their own village only")
         self._check_village(content.village)
         claim = claim_for(f"user:{principal.user}", idempotency_key) if idempotency_key else None
         lead_id = claim.lead_id if claim else lead_id or uuid.uuid4().hex
         if claim is not None:
-            earlier = await self.claims.take(claim, {"lead_id": lead_id})
-            if earlier is not None:
-                return Accepted(earlier["lead_id"])
+            taken = await self.claims.take(claim, {"lead_id": lead_id})
+            if taken.finished:
+                return Accepted(taken.answer["lead_id"])
         await self._report(lead_id, channel, content, principal.actor, claim)
         return Accepted(lead_id)
 
@@ -204,7 +201,11 @@ class Intake:
         unit = self.org.unit(village)
         if unit is None or unit.kind is not UnitKind.VILLAGE:
             names = ", ".join(f"{v.code} ({v.name})" for v in self.org.villages)
-            raise field_error("village", f"unknown village {village!r}; one of: {names}")
+            raise field_error(
+                "village",
+                f"unknown village {village!r}; one of: {names}",
+                f"没有这个村 {village!r}；可选：{names}",
+            )
 
     # --- the receipt holder -------------------------------------------------------
 

@@ -13,7 +13,7 @@ import hashlib
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Final
 
 import orjson
@@ -52,6 +52,8 @@ _NAMESPACE: Final = uuid.UUID("6f1d2a8e-4c1b-4f5e-9d61-2b8a7c0e5d11")
 PENDING: Final = "pending"
 DONE: Final = "done"
 KEEP_FOR: Final = timedelta(days=1)
+# A claim still pending this long belongs to a request that will never finish.
+ABANDONED_AFTER: Final = timedelta(seconds=60)
 
 
 class StillInProgress(Exception):
@@ -91,13 +93,22 @@ def _open(secret: bytes, sealed: bytes) -> dict[str, str]:
     return answer
 
 
+@dataclass(frozen=True)
+class Taken:
+    """What claiming a key gave: the answer to give, and whether it still has to be
+    published (ours, or taken over from an attempt that died) or was finished before."""
+
+    answer: dict[str, str]
+    finished: bool
+
+
 class Claims:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def take(self, claim: Claim, answer: dict[str, str]) -> dict[str, str] | None:
-        """Claim the key for this answer. Returns None if we hold it now (go on and
-        publish), or the earlier request's answer."""
+    async def take(self, claim: Claim, answer: dict[str, str]) -> Taken:
+        """Claim the key for this answer; or find the earlier request's claim and wait for
+        its answer; or take over a claim whose request died before finishing."""
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
@@ -109,24 +120,33 @@ class Claims:
                         created_at=utc_now(),
                     )
                 )
-            return None
+            return Taken(answer, finished=False)
         except IntegrityError:
-            return await self._earlier_answer(claim)
+            return await self._earlier(claim)
 
-    async def _earlier_answer(self, claim: Claim, wait: float = 5.0) -> dict[str, str]:
+    async def _earlier(self, claim: Claim, wait: float = 5.0) -> Taken:
         deadline = asyncio.get_running_loop().time() + wait
         while True:
             async with self._engine.connect() as conn:
                 row = (
                     await conn.execute(
-                        select(claims.c.state, claims.c.answer).where(
+                        select(claims.c.state, claims.c.answer, claims.c.created_at).where(
                             claims.c.key_hash == claim.key_hash
                         )
                     )
                 ).first()
-            if row is not None and row.state == DONE:
-                return _open(claim.secret, row.answer)
-            if row is None or asyncio.get_running_loop().time() > deadline:
+            if row is None:
+                raise StillInProgress  # released by a failed attempt this instant: retry
+            answer = _open(claim.secret, row.answer)
+            if row.state == DONE:
+                return Taken(answer, finished=True)
+            created = (
+                row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+            )
+            if utc_now() - created > ABANDONED_AFTER:
+                # The attempt that claimed it died; its answer (and receipt) is ours to give.
+                return Taken(answer, finished=False)
+            if asyncio.get_running_loop().time() > deadline:
                 raise StillInProgress
             await asyncio.sleep(0.05)  # the first request is publishing; look again shortly
 
