@@ -148,7 +148,8 @@ class ProjectionRunner:
         has acknowledged past it (the database was replaced, restored or rebuilt) would
         never deliver those events again, so it is made anew from the position."""
         while not await asyncio.to_thread(self.tracker.acquire_lease):
-            await asyncio.sleep(self.options.lease_poll)  # the holder keeps it in shape
+            # The lease lives in the database, shared with other processes: poll it.
+            await asyncio.sleep(self.options.lease_poll)  # noqa: ASYNC110
         position = await asyncio.to_thread(self.tracker.position, self.stream.value)
         try:
             info = await self.js.consumer_info(self.stream.value, self.durable)
