@@ -147,9 +147,9 @@ class ProjectionRunner:
         """The database's position is the truth; the consumer follows it. A consumer that
         has acknowledged past it (the database was replaced, restored or rebuilt) would
         never deliver those events again, so it is made anew from the position."""
-        while not await asyncio.to_thread(self.tracker.acquire_lease):
-            # The lease lives in the database, shared with other processes: poll it.
-            await asyncio.sleep(self.options.lease_poll)  # noqa: ASYNC110
+        # The lease lives in the database, shared with other processes: poll it.
+        while not await asyncio.to_thread(self.tracker.acquire_lease):  # noqa: ASYNC110
+            await asyncio.sleep(self.options.lease_poll)
         position = await asyncio.to_thread(self.tracker.position, self.stream.value)
         try:
             info = await self.js.consumer_info(self.stream.value, self.durable)
