@@ -109,8 +109,11 @@ class Puller:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives with a delivery, and the consumer never stops.
             try:
-                await asyncio.wait_for(self._arrived.wait(), min(remaining, self.expires))
+                async with asyncio.timeout(min(remaining, self.expires)):
+                    await self._arrived.wait()
             except TimeoutError:
                 continue
         count = min(self.batch_size, len(self._buffer))

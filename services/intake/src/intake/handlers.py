@@ -166,7 +166,10 @@ class Intake:
                 raise
             # The first attempt with this key was stored and then interrupted.
         except BaseException:
-            await self._undo(lead_id, claim, forget_key=content.identity is not None)
+            # A timeout does not say the event is not stored: undo only what surely did
+            # not land. Otherwise the key stays (harmless) and a retry takes the claim over.
+            if await self._surely_not_stored(event):
+                await self._undo(lead_id, claim, forget_key=content.identity is not None)
             raise
         if claim is not None:
             await self.claims.done(claim)
@@ -186,6 +189,13 @@ class Intake:
         async with self.runtime.database.async_engine.begin() as conn:
             await self.vault.replace_key(conn, lead_id, wrapped)
         return ReporterRef(kind=ReporterKind.NAMED, identity_ciphertext=ciphertext)
+
+    async def _surely_not_stored(self, event: LeadReported) -> bool:
+        try:
+            history = await self.store.read_lead(event.lead_id)
+        except Exception:
+            return False
+        return all(stored.event.event_id != event.event_id for stored in history.events)
 
     async def _undo(self, lead_id: str, claim: Claim | None, *, forget_key: bool) -> None:
         """Nothing half-written: the stored key and the claim go if the event did not land."""
