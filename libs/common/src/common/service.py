@@ -36,6 +36,7 @@ from common.deadletter import (
 from common.errors import NotFound, RuleViolation
 from common.events import EVENT_CLASSES, Event, EventDecodeError, Role, decode, event_type_of
 from common.eventstore import EventStore
+from common.logging import configure_logging
 from common.organisation import Organisation, load_organisation
 from common.projection import Subscription, Tracker
 from common.runner import ProjectionRunner, RunnerOptions, replica_id
@@ -137,6 +138,33 @@ class ServiceRuntime:
 
     def on_stop(self, hook: Callable[[], Awaitable[None]]) -> None:
         self._on_stop.append(hook)
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """Run a background job every ``seconds`` while the service runs (deadlines,
+        retention, automatic rules). A failing round is logged; the next one still runs."""
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await job()
+                except Exception:
+                    log.exception("background_job_failed", job=name)
+                await asyncio.sleep(seconds)
+
+        task: asyncio.Task[None] | None = None
+
+        async def start() -> None:
+            nonlocal task
+            task = asyncio.create_task(loop(), name=name)
+
+        async def stop() -> None:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        self.on_start(start)
+        self.on_stop(stop)
 
     @property
     def js(self) -> JetStreamContext:
@@ -342,3 +370,20 @@ def _health_routes() -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run a service's app under uvicorn, logging through structlog. Client addresses are
+    never logged: public reporters' connections must leave no trace."""
+    import uvicorn
+
+    configure_logging(settings.service.value, settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-import structlog
 from fastapi import FastAPI
 from sqlalchemy import event as sa_event
 
@@ -21,8 +19,6 @@ from intake.projection import SUBSCRIPTIONS
 from intake.schemas import FIELD_LABELS
 from intake.settings import IntakeSettings
 from intake.vault import vault_metadata
-
-log = structlog.get_logger(__name__)
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -48,34 +44,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
             runtime.database.create_all, vault_metadata, idempotency_metadata, matter_metadata
         )
 
-    async def start() -> None:
-        retention = asyncio.create_task(_keep_retention(intake, settings.retention_check_seconds))
-
-        async def stop() -> None:
-            retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retention
-
-        runtime.on_stop(stop)
-
     runtime.on_prepare(prepare)
-    runtime.on_start(start)
+    runtime.every(settings.retention_check_seconds, intake.apply_retention, "retention")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
     return runtime.app
-
-
-async def _keep_retention(intake: Intake, every: float) -> None:
-    """Shred identities past their retention period and forget old idempotency claims."""
-    while True:
-        try:
-            shredded = await intake.shred_expired()
-            forgotten = await intake.claims.forget_old()
-            if shredded or forgotten:
-                log.info("retention_done", identities_shredded=shredded, claims_forgotten=forgotten)
-        except Exception:
-            log.exception("retention_failed")
-        await asyncio.sleep(every)
 
 
 def _secure_delete(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -273,6 +273,13 @@ class Intake:
         await self.store.append(event, expected_sequence=history.last_sequence)
         log.warning("identity_shredded", lead_id=lead_id, event_id=event.event_id)
 
+    async def apply_retention(self) -> None:
+        """Shred identities past their retention period; forget old idempotency claims."""
+        shredded = await self.shred_expired()
+        forgotten = await self.claims.forget_old()
+        if shredded or forgotten:
+            log.info("retention_done", identities_shredded=shredded, claims_forgotten=forgotten)
+
     async def shred_expired(self) -> int:
         """Shred the identities of leads archived longer ago than the retention period."""
         cutoff = utc_now() - self.settings.retention

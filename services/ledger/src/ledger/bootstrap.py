@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-import structlog
 from fastapi import FastAPI
 
 from common.http_errors import install_error_handlers
@@ -19,8 +15,6 @@ from ledger.projection import SUBSCRIPTIONS
 from ledger.registrar import Registrar
 from ledger.schemas import FIELD_LABELS
 from ledger.settings import LedgerSettings
-
-log = structlog.get_logger(__name__)
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -48,27 +42,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         handler=OutcomeRecorder(runtime, ledger),
     )
 
-    async def start() -> None:
-        watch = asyncio.create_task(_watch_deadlines(ledger, settings.deadline_check_seconds))
-
-        async def stop() -> None:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
-
-        runtime.on_stop(stop)
-
-    runtime.on_start(start)
+    runtime.every(settings.deadline_check_seconds, ledger.mark_missed_deadlines, "deadlines")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
     return runtime.app
-
-
-async def _watch_deadlines(ledger: Ledger, every: float) -> None:
-    """DeadlineMissed for each deadline that passed without a result (once per deadline)."""
-    while True:
-        try:
-            await ledger.mark_missed_deadlines()
-        except Exception:
-            log.exception("deadline_watch_failed")
-        await asyncio.sleep(every)

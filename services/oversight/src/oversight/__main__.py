@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from common.logging import configure_logging
+from common.service import serve
 from oversight.bootstrap import create_app
 from oversight.settings import OversightSettings
 
 
 def main() -> None:
     settings = OversightSettings()
-    configure_logging(settings.service.value, settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
-import structlog
 from fastapi import FastAPI
 
 from common.http_errors import install_error_handlers
@@ -17,8 +13,6 @@ from oversight.handlers import Oversight
 from oversight.projection import SUBSCRIPTIONS
 from oversight.schemas import FIELD_LABELS
 from oversight.settings import OversightSettings
-
-log = structlog.get_logger(__name__)
 
 
 def create_app(settings: OversightSettings | None = None) -> FastAPI:
@@ -45,27 +39,7 @@ def create_app(settings: OversightSettings | None = None) -> FastAPI:
         handler=oversight.on_transferred,
     )
 
-    async def start() -> None:
-        watch = asyncio.create_task(_apply_rules(oversight, settings.rules_check_seconds))
-
-        async def stop() -> None:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
-
-        runtime.on_stop(stop)
-
-    runtime.on_start(start)
+    runtime.every(settings.rules_check_seconds, oversight.apply_rules, "supervision-rules")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
     return runtime.app
-
-
-async def _apply_rules(oversight: Oversight, every: float) -> None:
-    """Automatic supervision, once per lead and rule."""
-    while True:
-        try:
-            await oversight.apply_rules()
-        except Exception:
-            log.exception("oversight_rules_failed")
-        await asyncio.sleep(every)
