@@ -137,28 +137,21 @@ class _Compiled:
         self.processors = [
             by_name[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
         ]
-        self.positional = bool(getattr(compiled, "positional", False))
+        self.positional = positional
+        # Most columns need no conversion: convert only those that do, in place.
+        self.converted = [(i, p) for i, p in enumerate(self.processors) if p is not None]
 
     def run(self, conn: Connection, rows: Iterable[Row]) -> None:
-        pairs = list(zip(self.names, self.processors, strict=True))
-        if self.positional:
-            params: list[Any] = [
-                tuple(
-                    value if process is None or value is None else process(value)
-                    for name, process in pairs
-                    for value in (row.get(name),)
-                )
-                for row in rows
-            ]
-        else:
-            params = [
-                {
-                    name: value if process is None or value is None else process(value)
-                    for name, process in pairs
-                    for value in (row.get(name),)
-                }
-                for row in rows
-            ]
+        names = self.names
+        params: list[Any] = []
+        for row in rows:
+            values = [row.get(name) for name in names]
+            for index, process in self.converted:
+                if values[index] is not None:
+                    values[index] = process(values[index])
+            params.append(
+                tuple(values) if self.positional else dict(zip(names, values, strict=True))
+            )
         conn.exec_driver_sql(self.sql, params)
 
 
