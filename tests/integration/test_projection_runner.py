@@ -275,3 +275,24 @@ async def test_a_replay_from_a_sequence_applies_only_what_follows(
     with fresh.connect() as conn:
         assert [event_id for event_id, _ in projections.applied(conn)] == ids[6:]
     fresh.dispose()
+
+
+async def test_a_restart_with_a_batch_still_in_hand_loses_nothing(
+    js: JetStreamContext, store: EventStore, engine: Engine
+) -> None:
+    ids = await append_many(store, 400)
+    first = make_runner(js, engine)
+    await first.start()
+    # Stopped as soon as something was applied: the puller still holds what it fetched
+    # beyond the first batch, delivered but never applied or acknowledged.
+    await wait_until(lambda: first.tracker.position("INTAKE") >= 50)
+    await first.stop()
+
+    second = make_runner(js, engine)
+    await second.start()
+    try:
+        await wait_until(lambda: second.tracker.position("INTAKE") == 400)
+    finally:
+        await second.stop()
+
+    assert [event_id for event_id, _ in applied(engine)] == ids

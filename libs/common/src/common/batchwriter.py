@@ -16,10 +16,28 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from sqlalchemy import Connection, Dialect, Executable, Table, insert, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Dialect,
+    Executable,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.expression import ClauseElement
+
+from common.events import Event, decode
 
 Row = dict[str, Any]
 Key = tuple[Any, ...]
@@ -60,12 +78,32 @@ def _key_of(table: Table, row: Mapping[str, Any]) -> Key:
     return tuple(row[name] for name in _key_names(table))
 
 
+deferred_metadata: Final = MetaData()
+
+# Events a handler could not apply yet because what they change does not exist yet: they
+# arrived on another stream before the event that creates it (streams are read side by
+# side). Applied when it is created.
+deferred_events: Final = Table(
+    "projection_deferred",
+    deferred_metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("projection", String(100), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Index("ix_projection_deferred_key", "projection", "key"),
+)
+
+
 class BatchWriter:
     """One batch's reads and writes against a connection, through the cache."""
 
-    def __init__(self, conn: Connection, cache: RowCache) -> None:
+    def __init__(self, conn: Connection, cache: RowCache, projection: str = "") -> None:
         self.conn = conn
         self._cache = cache
+        self._projection = projection
         self._dirty: dict[str, dict[Key, Row]] = {}
         self._tables: dict[str, Table] = {}
         self._appended: dict[str, list[Row]] = {}
@@ -98,6 +136,32 @@ class BatchWriter:
         """Append a row to an insert-only table (history, logs)."""
         self._appended.setdefault(table.name, []).append(row)
         self._tables[table.name] = table
+
+    def defer(self, key: str, event: Event) -> None:
+        """Keep an event until what it changes (named by ``key``) exists."""
+        self.add(
+            deferred_events,
+            {
+                "projection": self._projection,
+                "key": key,
+                "event_type": event.event_type,
+                "data": event.model_dump_json(),
+            },
+        )
+
+    def take_deferred(self, key: str) -> list[Event]:
+        """The events deferred for ``key``, in the order they came; they are forgotten."""
+        self.flush()
+        where = (deferred_events.c.projection == self._projection) & (deferred_events.c.key == key)
+        rows = self.conn.execute(
+            select(deferred_events.c.event_type, deferred_events.c.data)
+            .where(where)
+            .order_by(deferred_events.c.id)
+        ).all()
+        if not rows:
+            return []
+        self.conn.execute(delete(deferred_events).where(where))
+        return [decode(row.data.encode(), row.event_type) for row in rows]
 
     def execute(
         self, statement: Executable, params: Sequence[Mapping[str, Any]] | None = None

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from common.batchwriter import BatchWriter, RowCache
+from common.batchwriter import BatchWriter, RowCache, deferred_metadata
 from common.events import Event, EventDecodeError, decode, event_type_of
 from common.subjects import Stream
 
@@ -90,6 +90,11 @@ class LeaseLost(Exception):
     """Another replica holds this projection's position; this batch must not commit."""
 
 
+class SequenceGap(Exception):
+    """A batch does not follow the stored position: messages in between were not
+    delivered (yet). Nothing is committed; the consumer starts again from the position."""
+
+
 @dataclass(frozen=True, slots=True)
 class Raw:
     """A stored message as delivered: sequence, subject and bytes."""
@@ -132,6 +137,7 @@ class Tracker:
 
     def create_tables(self, streams: Iterable[str] = ()) -> None:
         tracking_metadata.create_all(self.engine)
+        deferred_metadata.create_all(self.engine)
         self.projection.metadata.create_all(self.engine)
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with self.engine.begin() as conn:
@@ -185,15 +191,16 @@ class Tracker:
                 .values(owner=None, lease_expires=0.0)
             )
 
-    def apply(self, stream: str, items: Sequence[Item]) -> int:
+    def apply(self, stream: str, items: Sequence[Item], contiguous: bool = False) -> int:
         """Apply a batch of one stream in one transaction with its position; returns the
         number of events applied. Raises LeaseLost (nothing committed) if this owner no
-        longer holds the lease."""
+        longer holds the lease, and SequenceGap if ``contiguous`` (a whole stream) and the
+        first new event is not the one right after the position."""
         if not items:
             return 0
         with self._lock:
             try:
-                return self._apply(stream, items)
+                return self._apply(stream, items, contiguous)
             except BaseException:
                 self.cache.clear()  # it holds rows of a transaction that did not commit
                 raise
@@ -209,14 +216,14 @@ class Tracker:
                     ).scalar()
                     if owner not in (self.owner, None):
                         raise LeaseLost(f"projection {self.projection.name} is held by {owner}")
-                    writer = BatchWriter(conn, self.cache)
+                    writer = BatchWriter(conn, self.cache, self.projection.name)
                     self.projection.apply(writer, event)
                     writer.flush()
             except BaseException:
                 self.cache.clear()
                 raise
 
-    def _apply(self, stream: str, items: Sequence[Item]) -> int:
+    def _apply(self, stream: str, items: Sequence[Item], contiguous: bool) -> int:
         applied = 0
         with self.engine.begin() as conn:
             owner = conn.execute(
@@ -229,7 +236,10 @@ class Tracker:
                     select(projection_positions.c.sequence).where(self._position_key(stream))
                 ).scalar_one()
             )
-            writer = BatchWriter(conn, self.cache)
+            first_new = next((i.sequence for i in items if i.sequence > position), None)
+            if contiguous and first_new is not None and first_new != position + 1:
+                raise SequenceGap(f"{stream}: at {position}, next delivered is {first_new}")
+            writer = BatchWriter(conn, self.cache, self.projection.name)
             for item in items:
                 if item.sequence <= position:
                     continue

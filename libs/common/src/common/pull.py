@@ -27,8 +27,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 _STATUS: Final = "Status"
+_DESCRIPTION: Final = "Description"
 # 404 no messages, 408 request expired, 409 consumer changed or limits: the request is over.
 _REQUEST_ENDED: Final = frozenset({"404", "408", "409"})
+
+
+class ConsumerGone(Exception):
+    """The consumer was deleted (or never was): nobody answers its pull requests."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class Puller:
         self._inbox = ""
         self._sub: Subscription | None = None
         self._in_flight = False
+        self._gone: str | None = None
         self._requested = 0
         self._received = 0
         self._sent_at = 0.0
@@ -104,6 +110,8 @@ class Puller:
         """Up to ``batch_size`` messages; an empty list if none came within ``timeout``."""
         deadline = time.monotonic() + timeout
         while not self._buffer:
+            if self._gone is not None:
+                raise ConsumerGone(self._gone)
             await self._request_more()
             self._arrived.clear()
             remaining = deadline - time.monotonic()
@@ -128,6 +136,12 @@ class Puller:
             self._buffer.append(msg)
             if self._received >= self._requested:
                 self._in_flight = False
+            self._arrived.set()
+        elif status == "503" or (
+            status == "409" and "deleted" in (msg.headers or {}).get(_DESCRIPTION, "").lower()
+        ):
+            self._gone = f"{status} {(msg.headers or {}).get(_DESCRIPTION, 'no responders')}"
+            self._in_flight = False
             self._arrived.set()
         elif status in _REQUEST_ENDED:
             self._in_flight = False

@@ -28,9 +28,10 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy.exc import DBAPIError
 
 from common.deadletter import DeadLetters, Parked
-from common.projection import Item, LeaseLost, Raw, Tracker, decode_batch
+from common.projection import Item, LeaseLost, Raw, SequenceGap, Tracker, decode_batch
 from common.pull import Puller, position_of
 from common.subjects import STREAM_SUBJECTS, Stream
 
@@ -87,6 +88,9 @@ class ProjectionRunner:
         self.options = options or RunnerOptions()
         self._task: asyncio.Task[None] | None = None
         self._labels = (tracker.projection.name, stream.value)
+        # A whole stream has no holes (deny_delete): a batch that does not follow the
+        # position means messages were skipped, and is refused.
+        self._contiguous = filter_subject is None or filter_subject == STREAM_SUBJECTS[stream]
         self.caught_up = asyncio.Event()
         self.problem: str | None = None
         self.log = log.bind(projection=tracker.projection.name, stream=stream.value)
@@ -118,6 +122,9 @@ class ProjectionRunner:
         while True:
             try:
                 await self.run()
+            except LeaseLost:
+                self.problem = None  # a standby: another replica applies this projection
+                delay = self.options.lease_poll / 2
             except NotFoundError:
                 self.problem = f"waiting for stream {self.stream.value}"
             except asyncio.CancelledError:
@@ -144,9 +151,13 @@ class ProjectionRunner:
         )
 
     async def _ensure_consumer(self) -> None:
-        """The database's position is the truth; the consumer follows it. A consumer that
-        has acknowledged past it (the database was replaced, restored or rebuilt) would
-        never deliver those events again, so it is made anew from the position."""
+        """The database's position is the truth; the consumer follows it.
+
+        A consumer that delivered past the position holds messages that were never applied
+        (a stop or crash with a batch in hand, a lease that moved, a database replaced or
+        rebuilt): pulling on would deliver the next ones first and those would come back
+        only after the ack wait, below the position, to be skipped. So it is made anew from
+        the position, by the lease holder only."""
         # The lease lives in the database, shared with other processes: poll it.
         while not await asyncio.to_thread(self.tracker.acquire_lease):  # noqa: ASYNC110
             await asyncio.sleep(self.options.lease_poll)
@@ -155,13 +166,13 @@ class ProjectionRunner:
             info = await self.js.consumer_info(self.stream.value, self.durable)
         except NotFoundError:
             info = None
-        if info is not None and (info.ack_floor.stream_seq or 0) <= position:
+        if info is not None and (info.delivered.stream_seq or 0) <= position:
             return
         if info is not None:
-            self.log.warning(
+            self.log.info(
                 "projection_consumer_reset",
                 position=position,
-                acknowledged=info.ack_floor.stream_seq,
+                delivered=info.delivered.stream_seq,
             )
             await self.js.delete_consumer(self.stream.value, self.durable)
         await self.js.add_consumer(self.stream.value, self.consumer_config(position))
@@ -177,30 +188,25 @@ class ProjectionRunner:
             expires=self.options.fetch_timeout * 5,
         )
         await puller.start()
-        lease_until = 0.0
+        lease_until = time.monotonic() + self.tracker.lease_seconds / 3
         try:
             while True:
                 if time.monotonic() >= lease_until:
                     if not await asyncio.to_thread(self.tracker.acquire_lease):
-                        # Give back anything pulled while we held it, and pull no more.
-                        for msg in puller.drain_buffer():
-                            await msg.nak()
-                        await asyncio.sleep(self.options.lease_poll)
-                        continue
+                        raise LeaseLost("another replica took the lease")
                     lease_until = time.monotonic() + self.tracker.lease_seconds / 3
                 messages = await puller.next_batch(self.options.fetch_timeout)
                 if not messages:
                     self.caught_up.set()
                     CONSUMER_LAG.labels(*self._labels).set(0)
                     continue
-                try:
-                    await self.process(messages)
-                except LeaseLost as exc:
-                    self.log.warning("projection_lease_lost", reason=str(exc))
-                    lease_until = 0.0
-                    for msg in messages:
-                        await msg.nak()
+                await self.process(messages)
         finally:
+            # Whatever was pulled and not applied goes back at once; the next start makes
+            # the consumer anew from the stored position in any case.
+            for msg in puller.drain_buffer():
+                with contextlib.suppress(Exception):
+                    await msg.nak()
             await puller.stop()
 
     async def process(self, messages: Sequence[Msg]) -> None:
@@ -221,8 +227,12 @@ class ProjectionRunner:
                 )
                 items[index] = Item(pos.stream_sequence, None)
         try:
-            applied = await asyncio.to_thread(self.tracker.apply, self.stream.value, items)
-        except LeaseLost:
+            applied = await asyncio.to_thread(
+                self.tracker.apply, self.stream.value, items, self._contiguous
+            )
+        except (LeaseLost, SequenceGap, DBAPIError):
+            # Not this batch's fault: start again from the stored position (a database
+            # that does not answer is no reason to park good events).
             raise
         except Exception:
             self.log.exception("projection_batch_failed", size=len(items))
@@ -245,10 +255,10 @@ class ProjectionRunner:
             for attempt in range(1, self.options.handler_attempts + 1):
                 try:
                     applied += await asyncio.to_thread(
-                        self.tracker.apply, self.stream.value, [item]
+                        self.tracker.apply, self.stream.value, [item], self._contiguous
                     )
                     break
-                except LeaseLost:
+                except (LeaseLost, SequenceGap, DBAPIError):
                     raise
                 except Exception as exc:
                     if attempt < self.options.handler_attempts:

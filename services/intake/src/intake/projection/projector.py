@@ -4,6 +4,7 @@ what the receipt holder sees."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import TypeVar
 
 from common.batchwriter import BatchWriter, Row
@@ -65,15 +66,22 @@ def reported(db: BatchWriter, event: LeadReported) -> None:
     )
     if event.receipt_hash:
         db.put(receipts, {"receipt_hash": event.receipt_hash, "lead_id": event.lead_id})
+    for waiting in db.take_deferred(event.lead_id):
+        _HANDLERS[type(waiting)](db, waiting)
 
 
 def _on_report(change: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]:
     def handle(db: BatchWriter, event: E) -> None:
         row = db.get(reports, event.lead_id)
         if row is None:
+            # The ledger's news of a report intake has not read yet (the two streams are
+            # read side by side): applied once the report is in.
+            db.defer(event.lead_id or "", event)
             return
         change(row, event)
-        row["updated_at"] = event.occurred_at
+        stored = row["updated_at"]
+        stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+        row["updated_at"] = max(stored, event.occurred_at)
         db.put(reports, row)
 
     return handle
@@ -116,6 +124,7 @@ def _reopened(row: Row, _: LeadReopened) -> None:
 
 def answered(db: BatchWriter, event: FeedbackGiven) -> None:
     if db.get(reports, event.lead_id) is None:
+        db.defer(event.lead_id, event)
         return
     db.put(
         feedback,

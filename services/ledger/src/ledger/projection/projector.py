@@ -41,6 +41,9 @@ def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]
     def handle(db: BatchWriter, event: E) -> None:
         row = db.get(leads, event.lead_id)
         if row is None:
+            # A directive read before the lead's registration (the streams are read side
+            # by side): applied once the lead is filed.
+            db.defer(event.lead_id or "", event)
             return
         fold(row, event)
         # Directives arrive on their own stream, beside the ledger's: never go back in time.
@@ -68,6 +71,8 @@ def registered(db: BatchWriter, event: LeadRegistered) -> None:
     )
     db.put(leads, row)
     db.put(lead_units, {"lead_id": event.lead_id, "unit": event.unit})
+    for waiting in db.take_deferred(event.lead_id):
+        _apply(db, waiting)
 
 
 def transferred(db: BatchWriter, event: LeadTransferred) -> None:
@@ -170,6 +175,10 @@ _HANDLERS: dict[type[Event], Handler] = {
     DeadlineMissed: _on_lead(_missed),
     SupervisionListed: _on_lead(_listed),
 }
+
+
+def _apply(db: BatchWriter, event: Event) -> None:
+    _HANDLERS[type(event)](db, event)
 
 
 def ledger_projection() -> Projection:

@@ -5,6 +5,7 @@ whichever of its events arrives first."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any, Final
 
 from common.batchwriter import BatchWriter, Row
@@ -234,19 +235,30 @@ def case_opened(db: BatchWriter, event: CaseOpened) -> None:
                 "updated_at": event.occurred_at,
             },
         )
+        for waiting in db.take_deferred(f"case:{event.case_id}"):
+            _HANDLERS[type(waiting)](db, waiting)
     _moment(db, event)
 
 
-def _change_case(db: BatchWriter, case_id: str | None, at: Any, **values: Any) -> None:
-    row = db.get(cases, case_id) if case_id else None
-    if row is None:
+def _change_case(db: BatchWriter, case_id: str | None, event: Event, **values: Any) -> None:
+    if case_id is None:
         return
-    row.update(values, updated_at=at)
+    row = db.get(cases, case_id)
+    if row is None:
+        # Read before the case was opened (the streams are read side by side): applied
+        # again once it is.
+        db.defer(f"case:{case_id}", event)
+        return
+    row.update(values, updated_at=max(_aware(row["updated_at"]), event.occurred_at))
     db.put(cases, row)
 
 
+def _aware(moment: Any) -> Any:
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def linked(db: BatchWriter, event: UmbrellaLinked) -> None:
-    _change_case(db, event.case_id, event.occurred_at, linked_gang_lead=event.gang_lead_id)
+    _change_case(db, event.case_id, event, linked_gang_lead=event.gang_lead_id)
 
 
 def _supervision(db: BatchWriter, event: Event, kind: str, **values: Any) -> None:
@@ -272,7 +284,7 @@ def supervised(db: BatchWriter, event: SupervisionOpened) -> None:
     _supervision(
         db, event, "supervision", case_id=event.case_id, rule=event.rule, reason=event.reason
     )
-    _change_case(db, event.case_id, event.occurred_at, status="supervised")
+    _change_case(db, event.case_id, event, status="supervised")
 
 
 def listed(db: BatchWriter, event: SupervisionListed) -> None:
@@ -286,14 +298,14 @@ def listed(db: BatchWriter, event: SupervisionListed) -> None:
         deadline=event.deadline,
         level=event.level,
     )
-    _change_case(db, case_id, event.occurred_at, status="listed", listed_deadline=event.deadline)
+    _change_case(db, case_id, event, status="listed", listed_deadline=event.deadline)
 
 
 def escalated(db: BatchWriter, event: EscalatedToHigherLevel) -> None:
     _supervision(
         db, event, "escalated", case_id=event.case_id, unit=event.to_unit, reason=event.reason
     )
-    _change_case(db, event.case_id, event.occurred_at, status="escalated", escalated=True)
+    _change_case(db, event.case_id, event, status="escalated", escalated=True)
 
 
 def held_accountable(db: BatchWriter, event: AccountabilityRecorded) -> None:
@@ -314,14 +326,9 @@ def held_accountable(db: BatchWriter, event: AccountabilityRecorded) -> None:
 
 
 def outcome(db: BatchWriter, event: DisciplineOutcome) -> None:
-    _change_lead(_concluded)(db, event)
-    _change_case(
-        db,
-        case_id_for(event.lead_id),
-        event.occurred_at,
-        status="closed",
-        outcome=event.result.value,
-    )
+    # The lead's result comes with the ledger's own LeadConcluded; here only the case.
+    _moment(db, event)
+    _change_case(db, case_id_for(event.lead_id), event, status="closed", outcome=event.result.value)
 
 
 # --- access ---------------------------------------------------------------------------
