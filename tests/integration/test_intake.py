@@ -43,10 +43,12 @@ from common.streams import declare_streams
 from common.subjects import Stream
 from common.vocabulary import Category, Channel, Flag
 from intake.bootstrap import create_app
-from intake.idempotency import Claims, claim_for, claims
+from intake.handlers import public_claim
+from intake.idempotency import Claims, claims
 from intake.projection import SUBSCRIPTIONS
 from intake.projection.tables import reports
 from intake.receipts import new_receipt
+from intake.schemas import PublicReport
 from intake.settings import IntakeSettings
 from intake.vault import identity_keys
 from tests.conftest import NatsTarget, wait_until
@@ -442,7 +444,8 @@ async def test_a_retry_after_a_crash_between_claiming_the_key_and_publishing_rep
     intake: httpx.AsyncClient, streams: JetStreamContext, sqlite_url: str
 ) -> None:
     key = uuid.uuid4().hex
-    claim = claim_for("public", key)
+    body = lead(unique("村霸强迫村民低价转让承包地"))
+    claim = public_claim(PublicReport.model_validate(body), key)
     # What a process that died after claiming the key, before publishing, leaves behind.
     database = Database(sqlite_url)
     try:
@@ -460,11 +463,7 @@ async def test_a_retry_after_a_crash_between_claiming_the_key_and_publishing_rep
     assert await reports_stored(streams) == 0
 
     # The client retries two minutes later with the same key.
-    retried = await intake.post(
-        "/v1/reports",
-        json=lead(unique("村霸强迫村民低价转让承包地")),
-        headers={"Idempotency-Key": key},
-    )
+    retried = await intake.post("/v1/reports", json=body, headers={"Idempotency-Key": key})
 
     assert retried.status_code == 201, retried.text
     assert retried.json()["lead_id"] == claim.lead_id

@@ -137,10 +137,13 @@ def oversight_settings(
 
 
 def ledger_settings(nats_target: NatsTarget, database_url: str, tmp_path: Path) -> LedgerSettings:
+    # A town that routes only flagged leads to the committee (routing is configuration):
+    # an unflagged duty-crime lead stays with the office, and an outcome on it is refused.
     return LedgerSettings(
         nats_url=nats_target.url,
         database_url=database_url,
         users_file=write_staff(tmp_path / "users.toml"),
+        discipline_categories=frozenset(),
     )
 
 

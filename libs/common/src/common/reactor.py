@@ -1,7 +1,8 @@
 """Reactors: FastStream subscribers that turn one event into a decision (a new event).
 
 A projection folds events into tables (common.runner); a reactor acts on them, one at a
-time and in order. Here FastStream's pull subscriber is used as its documentation shows,
+time per replica. Reactors decide on the lead's own events and append with its expected
+sequence, so two replicas, a redelivery or a retry cannot act twice. Here FastStream's pull subscriber is used as its documentation shows,
 with the ack policy chosen explicitly: its default would terminate a message whose handler
 raises, and it would be lost. A malformed event is parked at once; a failing handler is
 retried with growing delays and parked after ``max_deliver`` attempts.
@@ -51,6 +52,8 @@ def react(
         # One message at a time: a batch would run as concurrent tasks and lose the order.
         pull_sub=PullSub(batch_size=1, timeout=5.0),
         ack_policy=AckPolicy.MANUAL,
+        # FastStream's subscriber has its own default (the shared "_INBOX."), which this
+        # service's NATS user may not listen on.
         inbox_prefix=f"{inbox_prefix(runtime.service)}.".encode(),
         deliver_policy=DeliverPolicy.ALL,
         config=ConsumerConfig(ack_wait=30, max_deliver=-1),

@@ -111,7 +111,7 @@ class ServiceRuntime:
             s.split(".", 1)[0] for s in map(STREAM_SUBJECTS.get, OWNED_STREAMS[self.service]) if s
         }
         for cls in EVENT_CLASSES:
-            if cls.prefix not in families or cls.prefix == "dlq":
+            if cls.prefix not in families:
                 continue
             prefix = audit_prefix(self.service) if cls.prefix == "audit" else cls.prefix
             per_lead = cls.model_fields["lead_id"].is_required()

@@ -54,6 +54,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=16,
         max_length=200,
         description="Send the same key when retrying: the same lead comes back, never a second one.",
     ),

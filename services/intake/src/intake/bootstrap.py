@@ -25,9 +25,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings, title="Intake: 24-hour lead intake with reporter protection")
     if runtime.database.url.get_backend_name() == "sqlite":
-        # A destroyed key must not linger in SQLite's free pages.
+        # Intake's database holds the identity keys, which no replay can bring back: every
+        # commit reaches the disk, and a destroyed key must not linger in free pages.
         for engine in (runtime.database.sync_engine, runtime.database.async_engine.sync_engine):
-            sa_event.listen(engine, "connect", _secure_delete)
+            sa_event.listen(engine, "connect", _keys_are_not_rebuildable)
     intake = Intake(runtime, settings)
     runtime.app.state.intake = intake
     runtime.project(*SUBSCRIPTIONS)
@@ -51,7 +52,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     return runtime.app
 
 
-def _secure_delete(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _keys_are_not_rebuildable(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

@@ -57,6 +57,8 @@ class DuplicateDetector:
                     (matters.c.category == event.category.value)
                     & (matters.c.lead_id != event.lead_id)
                     & (matters.c.reported_at >= event.occurred_at - LOOK_BACK)
+                    # Only earlier reports: a redelivered one must not link to later ones.
+                    & (matters.c.reported_at < event.occurred_at)
                     & village_matches
                 )
             )
@@ -79,7 +81,11 @@ class DuplicateDetector:
             )
         if best_id is None or best < self._threshold:
             return
-        await self._runtime.store(Stream.INTAKE).append(
+        store = self._runtime.store(Stream.INTAKE)
+        history = await store.read_lead(event.lead_id)
+        if any(isinstance(e.event, DuplicateSuspected) for e in history.events):
+            return  # linked already (a redelivery after the duplicate window)
+        await store.append(
             DuplicateSuspected(
                 # Derived from the pair, so a redelivery links them once.
                 event_id=str(uuid.uuid5(_NAMESPACE, f"{event.lead_id}:{best_id}")),

@@ -7,12 +7,14 @@ the log never holds an identity that no key can open, nor a key without its lead
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import structlog
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from common.auth import Principal
 from common.events import Actor, Event, Role, utc_now
@@ -31,6 +33,7 @@ from common.vocabulary import Channel
 from intake.domain import lead as decisions
 from intake.idempotency import Claim, Claims, claim_for
 from intake.projection.queries import ReceiptView, by_receipt, due_for_shredding
+from intake.projection.tables import reports
 from intake.receipts import ReceiptKeeper, new_receipt
 from intake.schemas import AttachmentIn, LeadContent, ReporterMessage
 from intake.settings import IntakeSettings
@@ -64,6 +67,13 @@ class GuessingThrottled(Exception):
     """Too many wrong receipts lately: look-ups pause for everyone."""
 
 
+def public_claim(content: LeadContent, key: str) -> Claim:
+    """Bound to the report itself: members of the public share no accounts, so the same
+    key sent with another report must not return someone else's lead and receipt."""
+    scope = "public:" + hashlib.sha256(content.model_dump_json().encode()).hexdigest()
+    return claim_for(scope, key)
+
+
 @dataclass(frozen=True)
 class Accepted:
     lead_id: str
@@ -89,7 +99,7 @@ class Intake:
 
     async def report_public(self, content: LeadContent, idempotency_key: str | None) -> Accepted:
         self._check_village(content.village)
-        claim = claim_for("public", idempotency_key) if idempotency_key else None
+        claim = public_claim(content, idempotency_key) if idempotency_key else None
         receipt = new_receipt()
         lead_id = claim.lead_id if claim else uuid.uuid4().hex
         if claim is not None:
@@ -166,10 +176,12 @@ class Intake:
                 raise
             # The first attempt with this key was stored and then interrupted.
         except BaseException:
-            # A timeout does not say the event is not stored: undo only what surely did
-            # not land. Otherwise the key stays (harmless) and a retry takes the claim over.
-            if await self._surely_not_stored(event):
-                await self._undo(lead_id, claim, forget_key=content.identity is not None)
+            # A timeout does not say the event is not stored: give the claim back only if
+            # it surely did not land (else a retry takes it over). The identity key always
+            # stays: deleting it for an event that landed after all would lose the identity;
+            # a key whose lead never came is removed later by the retention job.
+            if claim is not None and await self._surely_not_stored(event):
+                await self.claims.release(claim)
             raise
         if claim is not None:
             await self.claims.done(claim)
@@ -196,14 +208,6 @@ class Intake:
         except Exception:
             return False
         return all(stored.event.event_id != event.event_id for stored in history.events)
-
-    async def _undo(self, lead_id: str, claim: Claim | None, *, forget_key: bool) -> None:
-        """Nothing half-written: the stored key and the claim go if the event did not land."""
-        if forget_key:
-            async with self.runtime.database.async_engine.begin() as conn:
-                await conn.execute(delete(identity_keys).where(identity_keys.c.lead_id == lead_id))
-        if claim is not None:
-            await self.claims.release(claim)
 
     def _check_village(self, village: str | None) -> None:
         if village is None:
@@ -274,11 +278,38 @@ class Intake:
         log.warning("identity_shredded", lead_id=lead_id, event_id=event.event_id)
 
     async def apply_retention(self) -> None:
-        """Shred identities past their retention period; forget old idempotency claims."""
+        """Shred identities past their retention period; forget old idempotency claims and
+        the keys of reports that never reached the log."""
         shredded = await self.shred_expired()
         forgotten = await self.claims.forget_old()
-        if shredded or forgotten:
-            log.info("retention_done", identities_shredded=shredded, claims_forgotten=forgotten)
+        orphans = await self.forget_orphan_keys()
+        if shredded or forgotten or orphans:
+            log.info(
+                "retention_done",
+                identities_shredded=shredded,
+                claims_forgotten=forgotten,
+                orphan_keys_removed=orphans,
+            )
+
+    async def forget_orphan_keys(self, older_than: timedelta = timedelta(days=1)) -> int:
+        """Remove identity keys of reports whose publication failed (no LeadReported in the
+        log a day later): they seal nothing anyone can ever read."""
+        async with self.runtime.database.async_engine.connect() as conn:
+            rows = await conn.execute(
+                select(identity_keys.c.lead_id).where(
+                    (identity_keys.c.created_at < utc_now() - older_than)
+                    & identity_keys.c.lead_id.not_in(select(reports.c.lead_id))
+                )
+            )
+            candidates = [r.lead_id for r in rows]
+        removed = 0
+        for lead_id in candidates:
+            if (await self.store.read_lead(lead_id)).events:
+                continue  # in the log after all; the read model will catch up
+            async with self.runtime.database.async_engine.begin() as conn:
+                await conn.execute(delete(identity_keys).where(identity_keys.c.lead_id == lead_id))
+            removed += 1
+        return removed
 
     async def shred_expired(self) -> int:
         """Shred the identities of leads archived longer ago than the retention period."""

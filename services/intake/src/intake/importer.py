@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import uuid
 from collections.abc import Iterator
@@ -27,7 +28,6 @@ from intake.schemas import FIELD_LABELS, ImportResult, ImportRowResult, StaffLea
 
 MAX_BYTES: Final = 5_000_000
 MAX_ROWS: Final = 5_000
-_NAMESPACE: Final = uuid.UUID("0b7c3f55-2f0e-4a57-a1b5-1e9a4c6d3a20")
 
 # Header -> field. Both the Chinese header and the English field name are accepted.
 COLUMNS: Final[dict[str, str]] = {
@@ -80,10 +80,7 @@ async def _import_row(
         return ImportRowResult(
             row=number, accepted=False, errors=[{"field": "", "message": str(exc)}]
         )
-    fingerprint = hashlib.sha256(
-        "\x1f".join(f"{k}={row.get(k, '')}" for k in sorted(row)).encode()
-    ).hexdigest()
-    lead_id = uuid.uuid5(_NAMESPACE, f"{principal.unit}:{fingerprint}").hex
+    lead_id = row_lead_id(intake.settings.receipt_key_bytes, principal.unit or "", row)
     try:
         await intake.enter_staff(lead, lead.channel, principal, None, lead_id=lead_id)
     except ConcurrencyConflict:
@@ -100,6 +97,20 @@ async def _import_row(
             )
         raise
     return ImportRowResult(row=number, accepted=True, lead_id=lead_id)
+
+
+def row_lead_id(key: bytes, unit: str, row: dict[str, str]) -> str:
+    """The lead id of an imported row: the same row imported again gets the same id. Keyed
+    (HMAC with an intake secret) and without the reporter's identity columns, so nobody can
+    test a name or phone number against a lead id."""
+    content = "\x1f".join(
+        f"{k}={row.get(k, '').strip()}" for k in sorted(row) if COLUMNS.get(k, k) not in _IDENTITY
+    )
+    digest = hmac.new(key, f"import\x00{unit}\x00{content}".encode(), hashlib.sha256).digest()
+    return uuid.UUID(bytes=digest[:16]).hex
+
+
+_IDENTITY: Final = frozenset({"name", "phone", "id_number", "address"})
 
 
 def _lead_fields(row: dict[str, str], principal: Principal, org: Organisation) -> dict[str, Any]:

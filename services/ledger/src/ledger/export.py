@@ -55,7 +55,13 @@ def headers(lang: Language) -> list[str]:
 
 
 def cells(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language) -> list[list[str]]:
-    return [[show(row, org, lang) for _, _, show in COLUMNS] for row in rows]
+    return [[_inert(show(row, org, lang)) for _, _, show in COLUMNS] for row in rows]
+
+
+def _inert(text: str) -> str:
+    # A public report's summary reaches this sheet: a leading = + - @ would make a
+    # spreadsheet run it as a formula when the office opens the file.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def to_csv(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language) -> bytes:

@@ -41,7 +41,10 @@ class Registrar:
         if not isinstance(event, LeadReported):
             return
         registered = await self._register(event)
-        if set(event.flags) & self.settings.discipline_flags:
+        if (
+            set(event.flags) & self.settings.discipline_flags
+            or event.category in self.settings.discipline_categories
+        ):
             await self._route_to_discipline(registered)
 
     async def _register(self, reported: LeadReported) -> LeadRegistered:

@@ -35,6 +35,10 @@ class LedgerSettings(ServiceSettings):
     discipline_flags: frozenset[Flag] = frozenset(
         {Flag.INVOLVES_OFFICIAL, Flag.PROTECTIVE_UMBRELLA}
     )
+    #: ... and so does a lead of these categories (the same leads oversight opens cases on)
+    discipline_categories: frozenset[Category] = frozenset(
+        {Category.PROTECTIVE_UMBRELLA, Category.DUTY_CRIME}
+    )
     #: how often to look for deadlines that passed
     deadline_check_seconds: float = Field(default=60.0, gt=0)
     #: a lead with neither answer nor result this many days after filing is "unanswered"

@@ -32,23 +32,27 @@ class Oversight:
         self.county = runtime.org.the(UnitKind.COUNTY)
         self.actor = Actor(role=Role.SYSTEM, unit=self.discipline.code, user="oversight")
 
-    async def load(self, lead_id: str) -> tuple[OversightLead, int]:
+    async def load(self, lead_id: str) -> tuple[OversightLead, int, int]:
+        """The lead as oversight's events make it, and the sequences a write to OVERSIGHT
+        and to DIRECTIVES must expect."""
         history = await self.runtime.store(Stream.OVERSIGHT).read_lead(lead_id)
         directives = await self.runtime.store(Stream.DIRECTIVES).read_lead(lead_id)
         events = sorted(
             (e.event for e in (*history.events, *directives.events)), key=lambda e: e.occurred_at
         )
-        return rules.fold(lead_id, events), history.last_sequence
+        return rules.fold(lead_id, events), history.last_sequence, directives.last_sequence
 
     async def decide(
         self, lead_id: str, decide: Callable[[OversightLead], Event | None]
     ) -> Event | None:
-        lead, sequence = await self.load(lead_id)
+        lead, sequence, directive_sequence = await self.load(lead_id)
         event = decide(lead)
         if event is None:
             return None
         if event.prefix == "directive":
-            await self.runtime.store(Stream.DIRECTIVES).append(event)
+            await self.runtime.store(Stream.DIRECTIVES).append(
+                event, expected_sequence=directive_sequence
+            )
         else:
             await self.runtime.store(Stream.OVERSIGHT).append(event, expected_sequence=sequence)
         log.info(
@@ -102,6 +106,8 @@ class Oversight:
                 return
             except ConcurrencyConflict:
                 continue  # something else happened on the lead: look again
+        # Not acknowledged: the reactor retries later, and parks it after several tries.
+        raise RuntimeError(f"could not open a case on lead {lead_id}: the lead keeps changing")
 
     # --- automatic supervision -----------------------------------------------------
 

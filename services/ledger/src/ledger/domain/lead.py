@@ -184,6 +184,8 @@ def return_transfer(lead: LedgerLead, reason: str, actor: Actor) -> TransferRetu
 
 
 def _awaiting(lead: LedgerLead, actor: Actor) -> None:
+    _not_archived(lead, "accepting or returning it", "接收或退回")
+    _not_concluded(lead, "accepting or returning it", "接收或退回")
     if lead.pending_to is None:
         raise RuleViolation(
             "the lead is not waiting for anyone to accept it", "该线索没有待接收的移交"

@@ -1,4 +1,4 @@
-"""Ledger numbers (编号): ``<TOWN>-<YEAR>-<NNNNNN>``, gap-free per registering unit and year.
+"""Ledger numbers (编号): ``<TOWN>-<YEAR>-<NNNNNN>``, gap-free per town and year.
 
 The next number is the last registered one plus one, and the write that uses it is
 checked against the sequence of that last registration, so two registrations at once can
@@ -26,6 +26,8 @@ def next_number(prefix: str, now: datetime, last: str | None) -> str:
         match = _NUMBER.match(last)
         if match is None:
             raise ValueError(f"not a ledger number: {last!r}")
+        # A clock still in the old year must not restart a year already begun.
+        year = max(year, int(match["year"]))
         if match["prefix"] == prefix and int(match["year"]) == year:
             n = int(match["n"]) + 1
     return f"{prefix}-{year}-{n:06d}"

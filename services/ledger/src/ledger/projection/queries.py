@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.auth import Principal
 from common.events import Role
-from common.vocabulary import Flag
+from common.vocabulary import Category, Flag
 from ledger.domain.numbering import CHINA
 from ledger.projection.tables import lead_units, leads
 
 SENSITIVE_FLAGS = (Flag.INVOLVES_OFFICIAL, Flag.PROTECTIVE_UMBRELLA)
+SENSITIVE_CATEGORIES = (Category.PROTECTIVE_UMBRELLA, Category.DUTY_CRIME)
 
 # Roles that see the whole ledger; the others see their own part of it.
 WHOLE_LEDGER = frozenset({Role.OFFICE, Role.CLERK, Role.AUDITOR, Role.ADMIN})
@@ -30,8 +31,10 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
         return true()
     if principal.role is Role.SCREENER:
         # Not the leads about officials: a village screener may live next door to them.
-        return (leads.c.village == principal.unit) & ~or_(
-            *(leads.c.flags.contains(flag.value) for flag in SENSITIVE_FLAGS)
+        return (
+            (leads.c.village == principal.unit)
+            & ~or_(*(leads.c.flags.contains(flag.value) for flag in SENSITIVE_FLAGS))
+            & leads.c.category.not_in([c.value for c in SENSITIVE_CATEGORIES])
         )
     if principal.role in (Role.POLICE, Role.JUDICIAL, Role.DISCIPLINE):
         return exists().where(
