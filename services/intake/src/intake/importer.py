@@ -101,16 +101,11 @@ async def _import_row(
 
 def row_lead_id(key: bytes, unit: str, row: dict[str, str]) -> str:
     """The lead id of an imported row: the same row imported again gets the same id. Keyed
-    (HMAC with an intake secret) and without the reporter's identity columns, so nobody can
-    test a name or phone number against a lead id."""
-    content = "\x1f".join(
-        f"{k}={row.get(k, '').strip()}" for k in sorted(row) if COLUMNS.get(k, k) not in _IDENTITY
-    )
+    (HMAC with an intake secret), so nobody without the key can test a reporter's name or
+    phone number against a lead id."""
+    content = "\x1f".join(f"{k}={row.get(k, '').strip()}" for k in sorted(row))
     digest = hmac.new(key, f"import\x00{unit}\x00{content}".encode(), hashlib.sha256).digest()
     return uuid.UUID(bytes=digest[:16]).hex
-
-
-_IDENTITY: Final = frozenset({"name", "phone", "id_number", "address"})
 
 
 def _lead_fields(row: dict[str, str], principal: Principal, org: Organisation) -> dict[str, Any]:
