@@ -182,12 +182,12 @@ async def test_ledger_pulls_a_lead_report_from_intake_with_a_durable_consumer_an
 
     async with connected(nats_server, "ledger") as ledger:
         sub = await ledger.js.pull_subscribe(
-            "intake.lead.L1.LeadReported", durable="ledger-intake-feed", stream=Stream.INTAKE.value
+            "intake.lead.L1.LeadReported", durable="ledger-registrar", stream=Stream.INTAKE.value
         )
         fetched = await sub.fetch(batch=100, timeout=ALLOWED)
         for msg in fetched:
             await msg.ack_sync(timeout=ALLOWED)
-        info = await ledger.jsm.consumer_info(Stream.INTAKE.value, "ledger-intake-feed")
+        info = await ledger.jsm.consumer_info(Stream.INTAKE.value, "ledger-registrar")
 
     assert body in [msg.data for msg in fetched]
     assert info.num_ack_pending == 0
@@ -229,8 +229,10 @@ async def test_oversight_reads_audit_and_issues_a_directive_that_ledger_consumes
         viewed = await oversight.jsm.get_last_msg(
             Stream.AUDIT.value, "audit.ledger.lead.L1.LeadViewed", direct=True
         )
+        # Only through its own durable consumer: no user but the admin makes unnamed ones.
         audit = await oversight.js.pull_subscribe(
             "audit.>",
+            durable="oversight-oversight-AUDIT",
             stream=Stream.AUDIT.value,
             config=ConsumerConfig(ack_policy=AckPolicy.NONE),
         )
@@ -243,7 +245,7 @@ async def test_oversight_reads_audit_and_issues_a_directive_that_ledger_consumes
 
     async with connected(nats_server, "ledger") as ledger:
         directives = await ledger.js.pull_subscribe(
-            "directive.>", durable="ledger-directives", stream=Stream.DIRECTIVES.value
+            "directive.>", durable="ledger-outcomes", stream=Stream.DIRECTIVES.value
         )
         received = await directives.fetch(batch=100, timeout=ALLOWED)
         for msg in received:
@@ -310,6 +312,29 @@ async def test_ledger_cannot_create_a_consumer_on_oversight(
                 "oversight.>", durable="ledger-spy2", stream=Stream.OVERSIGHT.value
             )
         await ledger.violation_for("$JS.API.CONSUMER.INFO.OVERSIGHT.ledger-spy2")
+
+
+async def test_ledger_cannot_touch_the_committees_consumer_on_the_ledger_stream(
+    nats_server: PermissionedServer, streams: list[Stream]
+) -> None:
+    # Both read LEDGER; the committee's consumer there opens a case for every lead the
+    # ledger hands to it. The ledger must not be able to drain, ack away or delete it.
+    durable = "oversight-cases-from-transfers"
+    async with connected(nats_server, "oversight") as oversight:
+        await oversight.jsm.add_consumer(
+            Stream.LEDGER.value, ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT)
+        )
+    async with connected(nats_server, "ledger", api_timeout=DENIED) as ledger:
+        with pytest.raises(nats.errors.TimeoutError):
+            await ledger.jsm.delete_consumer(Stream.LEDGER.value, durable)
+        await ledger.violation_for(f"$JS.API.CONSUMER.DELETE.LEDGER.{durable}")
+        with pytest.raises(nats.errors.TimeoutError):
+            await ledger.jsm.consumer_info(Stream.LEDGER.value, durable)
+        await ledger.violation_for(f"$JS.API.CONSUMER.INFO.LEDGER.{durable}")
+        with pytest.raises(nats.errors.TimeoutError):
+            await ledger.jsm.add_consumer(
+                Stream.LEDGER.value, ConsumerConfig(name="unnamed-takeover", durable_name=durable)
+            )
 
 
 async def test_ledger_cannot_direct_get_from_oversight(
@@ -403,7 +428,7 @@ async def test_ledger_listening_on_every_inbox_sees_nothing_of_what_oversight_pu
             )
             sub = await oversight.js.pull_subscribe(
                 "oversight.lead.L2.CaseOpened",
-                durable="oversight-cases",
+                durable="oversight-oversight-OVERSIGHT",
                 stream=Stream.OVERSIGHT.value,
             )
             pulled = await sub.fetch(batch=1, timeout=ALLOWED)

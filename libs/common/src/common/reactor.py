@@ -44,6 +44,7 @@ def react(
     """Subscribe ``handler`` to ``subject`` through a durable pull consumer named after it."""
     durable = durable_name(runtime.service, name)
     runtime.reactors[durable] = handler
+    runtime.reactor_streams[durable] = stream
 
     @runtime.router.subscriber(
         subject,

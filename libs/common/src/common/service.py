@@ -72,6 +72,7 @@ class ServiceRuntime:
         self.runners: list[ProjectionRunner] = []
         # durable name -> handler, so a parked event can be retried through its reactor
         self.reactors: dict[str, Callable[[Event], Awaitable[None]]] = {}
+        self.reactor_streams: dict[str, Stream] = {}
         self._on_prepare: list[Callable[[], Awaitable[None]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -123,6 +124,16 @@ class ServiceRuntime:
             )
 
     # --- composition ---------------------------------------------------------------
+
+    def consumers(self) -> set[tuple[str, str]]:
+        """(stream, durable name) of every consumer this service makes: what its NATS user
+        must be granted, by name (deploy/nats/auth.conf)."""
+        found = {(s.value, durable) for durable, s in self.reactor_streams.items()}
+        found |= {(s.stream.value, self._projection_durable(s)) for s in self.subscriptions}
+        return found
+
+    def _projection_durable(self, sub: Subscription) -> str:
+        return durable_name(self.service, f"{sub.projection.name}-{sub.stream.value}")
 
     def project(self, *subscriptions: Subscription) -> None:
         """Feed projections from streams; the live runners start with the service."""
@@ -246,7 +257,7 @@ class ServiceRuntime:
                 self.js,
                 tracker,
                 sub.stream,
-                durable=durable_name(self.service, f"{sub.projection.name}-{sub.stream.value}"),
+                durable=self._projection_durable(sub),
                 dead_letters=dead_letters,
                 filter_subject=sub.filter_subject,
                 options=options,
