@@ -190,7 +190,7 @@ def replay_command(
     service: Annotated[str, typer.Argument(help="intake, ledger or oversight")],
     db: Annotated[str, typer.Option(help="the fresh database to rebuild into (SQLAlchemy URL)")],
     from_seq: Annotated[
-        int, typer.Option("--from-seq", min=1, help="start at this stream sequence")
+        int, typer.Option("--from-seq", min=1, help="continue the projection in --db from this sequence")
     ] = 1,
     until: Annotated[
         str | None, typer.Option(help="only events stored up to this moment (ISO 8601 with zone)")
@@ -208,8 +208,14 @@ def replay_command(
     clashing = set(inspect(engine).get_table_names()) & {
         t for s in subscriptions for t in s.projection.metadata.tables
     }
-    if clashing:
+    # From the start, into a fresh database; from a sequence, onto a database that holds
+    # the projection up to there (events at or below its stored position are skipped).
+    if clashing and from_seq == 1:
         raise typer.BadParameter(f"--db is not fresh: it already has {', '.join(sorted(clashing))}")
+    if from_seq > 1 and not clashing:
+        raise typer.BadParameter(
+            "--from-seq continues a projection: give the database that holds it"
+        )
     reports = _run(
         lambda js: _replay(js, subscriptions, engine, from_seq, moment, None),
         nats_url,
