@@ -269,13 +269,18 @@ class Assessment:
 
 def score(on_time: float | None, conclusion: float, feedback: float, overdue: int) -> float:
     """100 for a unit that concluded and answered everything on time; 5 points off for
-    every missed deadline; never below 0. A unit with nothing due yet counts as on time."""
+    every missed deadline; never below 0. A unit with nothing due yet counts as on time
+    (``on_time`` None)."""
     on_time_part = 1.0 if on_time is None else on_time
     raw = 100 * (0.35 * on_time_part + 0.35 * conclusion + 0.30 * feedback) - 5 * overdue
     return round(max(raw, 0.0), 1)
 
 
-async def assessments(conn: AsyncConnection) -> list[Assessment]:
+async def assessments(conn: AsyncConnection, now: datetime | None = None) -> list[Assessment]:
+    """On time: of the leads whose deadline has passed or that were concluded with one,
+    the share concluded by their deadline — a lead left open past its deadline is late,
+    so leaving it open never scores better than concluding it late."""
+    now = now or datetime.now(UTC)
     rows = await conn.execute(select(leads).where(leads.c.registered_at.is_not(None)))
     groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for row in rows:
@@ -290,9 +295,17 @@ async def assessments(conn: AsyncConnection) -> list[Assessment]:
             if r.reported_at is not None
         ]
         concluded = [r for r in members if r.concluded_at is not None]
-        timed = [r for r in concluded if r.deadline is not None]
+        timed = [
+            r
+            for r in members
+            if r.deadline is not None and (r.concluded_at is not None or as_utc(r.deadline) < now)  # type: ignore[operator]
+        ]
         on_time = (
-            sum(as_utc(r.concluded_at) <= as_utc(r.deadline) for r in timed) / len(timed)  # type: ignore[operator]
+            sum(
+                r.concluded_at is not None and as_utc(r.concluded_at) <= as_utc(r.deadline)  # type: ignore[operator]
+                for r in timed
+            )
+            / len(timed)
             if timed
             else None
         )
