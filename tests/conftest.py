@@ -164,4 +164,4 @@ async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -
             return
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: {predicate}")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval)  # the poll interval: the condition is what is awaited
