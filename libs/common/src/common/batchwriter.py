@@ -104,6 +104,7 @@ class BatchWriter:
         self.conn = conn
         self._cache = cache
         self._projection = projection
+        self._stored_deferrals: bool | None = None
         self._dirty: dict[str, dict[Key, Row]] = {}
         self._tables: dict[str, Table] = {}
         self._appended: dict[str, list[Row]] = {}
@@ -150,18 +151,40 @@ class BatchWriter:
         )
 
     def take_deferred(self, key: str) -> list[Event]:
-        """The events deferred for ``key``, in the order they came; they are forgotten."""
-        self.flush()
-        where = (deferred_events.c.projection == self._projection) & (deferred_events.c.key == key)
-        rows = self.conn.execute(
-            select(deferred_events.c.event_type, deferred_events.c.data)
-            .where(where)
-            .order_by(deferred_events.c.id)
-        ).all()
-        if not rows:
-            return []
-        self.conn.execute(delete(deferred_events).where(where))
-        return [decode(row.data.encode(), row.event_type) for row in rows]
+        """The events deferred for ``key``, in the order they came; they are forgotten.
+
+        Called for every new row, so it must cost nothing in the usual case: one look per
+        batch whether anything is deferred at all, and no flush."""
+        found: list[tuple[str, str]] = []
+        if self._anything_deferred():
+            where = (deferred_events.c.projection == self._projection) & (
+                deferred_events.c.key == key
+            )
+            rows = self.conn.execute(
+                select(deferred_events.c.event_type, deferred_events.c.data)
+                .where(where)
+                .order_by(deferred_events.c.id)
+            ).all()
+            if rows:
+                self.conn.execute(delete(deferred_events).where(where))
+                found.extend((row.event_type, row.data) for row in rows)
+        pending = self._appended.get(deferred_events.name, [])
+        if pending:
+            found.extend((r["event_type"], r["data"]) for r in pending if r["key"] == key)
+            pending[:] = [r for r in pending if r["key"] != key]
+        return [decode(data.encode(), event_type) for event_type, data in found]
+
+    def _anything_deferred(self) -> bool:
+        if self._stored_deferrals is None:
+            self._stored_deferrals = (
+                self.conn.execute(
+                    select(deferred_events.c.id)
+                    .where(deferred_events.c.projection == self._projection)
+                    .limit(1)
+                ).first()
+                is not None
+            )
+        return self._stored_deferrals
 
     def execute(
         self, statement: Executable, params: Sequence[Mapping[str, Any]] | None = None
