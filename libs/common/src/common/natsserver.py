@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 
 def nats_server_binary() -> Path:
@@ -62,6 +63,7 @@ class NatsServer:
         self.env = env or {}
         self.log_file = log_file
         self._process: subprocess.Popen[bytes] | None = None
+        self._log: BinaryIO | None = None
 
     @property
     def url(self) -> str:
@@ -73,7 +75,8 @@ class NatsServer:
         if self.config is not None:
             args += ["-c", str(self.config)]
         args += ["-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
-        output = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
+        self._log = self.log_file.open("ab") if self.log_file else None
+        output = self._log if self._log is not None else subprocess.DEVNULL
         # A session of its own: Ctrl-C in a terminal must not stop the server before the
         # services that are still writing to it have shut down.
         self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
@@ -99,6 +102,9 @@ class NatsServer:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> NatsServer:
         return self.start()
