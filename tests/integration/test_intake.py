@@ -31,6 +31,7 @@ from common.events import Actor, Event, Role, utc_now
 from common.events.catalogue import (
     DuplicateSuspected,
     FeedbackGiven,
+    LeadArchived,
     LeadRegistered,
     LeadReported,
     ReporterKind,
@@ -1021,3 +1022,51 @@ async def test_intake_stops_even_when_a_delivery_arrives_as_it_stops(
         "the projection runner ignored its cancellation (as Python 3.11's asyncio.wait_for "
         "does when the wait it cancels is woken in the same turn)"
     )
+
+
+# --- retention -------------------------------------------------------------------------------
+
+
+async def test_an_identity_is_shredded_by_itself_once_its_lead_has_been_archived_long_enough(
+    streams: JetStreamContext, nats_target: NatsTarget, sqlite_url: str, tmp_path: Path, keys: Keys
+) -> None:
+    app = create_app(intake_settings(nats_target, sqlite_url, tmp_path, keys))
+    async with running(app) as intake:
+        old, recent = [
+            (
+                await intake.post(
+                    "/v1/reports", json=lead(unique(summary), identity={"name": "保留期测试"})
+                )
+            ).json()["lead_id"]
+            for summary in ("村霸多年前强占耕地", "村霸近来强收保护费")
+        ]
+        ledger = EventStore(streams, Stream.LEDGER, "ledger")
+        office = Actor(role=Role.OFFICE, unit="shd-office", user="office")
+        long_ago = utc_now() - timedelta(days=6 * 365)
+        await ledger.append(LeadArchived(lead_id=old, occurred_at=long_ago, actor=office))
+        await ledger.append(LeadArchived(lead_id=recent, actor=office))
+        engine = create_engine(sync_url(sqlite_url))
+
+        def both_archived() -> bool:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(reports.c.lead_id).where(reports.c.archived_at.is_not(None))
+                )
+                return {r.lead_id for r in rows} == {old, recent}
+
+        await wait_until(both_archived)
+        engine.dispose()
+
+        await app.state.intake.apply_retention()
+        await app.state.intake.apply_retention()  # once is enough; twice changes nothing
+
+        assert (await event_types(streams, old)).count("IdentityShredded") == 1
+        assert "IdentityShredded" not in await event_types(streams, recent)
+        assert wrapped_key_of(sqlite_url, old)[0] is None
+        assert wrapped_key_of(sqlite_url, recent)[0] is not None
+        refused = await intake.post(
+            f"/v1/leads/{old}/identity/disclose",
+            json={"reason": "核实举报人身份"},
+            headers=token("custodian"),
+        )
+        assert refused.status_code == 410
