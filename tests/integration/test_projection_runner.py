@@ -11,9 +11,11 @@ import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import IntegrityError
 
 from common.database import sync_url
 from common.deadletter import HEADER_REASON, HEADER_SEQUENCE, DeadLetters
+from common.events import Event
 from common.eventstore import EventStore
 from common.projection import Tracker
 from common.replay import replay
@@ -296,3 +298,22 @@ async def test_a_restart_with_a_batch_still_in_hand_loses_nothing(
         await second.stop()
 
     assert [event_id for event_id, _ in applied(engine)] == ids
+
+
+async def test_a_parked_event_retried_twice_at_once_is_applied_once(engine: Engine) -> None:
+    tracker = Tracker(engine, projections.recording_projection(), owner="replica-a")
+    tracker.create_tables(["INTAKE"])
+    tracker.acquire_lease()
+    event = reported()
+
+    outcomes = await asyncio.gather(*(asyncio.to_thread(_retry, tracker, event) for _ in range(4)))
+
+    assert outcomes.count(True) == 1
+    assert [event_id for event_id, _ in applied(engine)] == [event.event_id]
+
+
+def _retry(tracker: Tracker, event: Event) -> bool:
+    try:
+        return tracker.apply_parked(event, "DLQ_INTAKE", 7)
+    except IntegrityError:
+        return False  # the concurrent retry that lost at the unique key

@@ -48,6 +48,15 @@ projection_positions: Final = Table(
     Column("sequence", BigInteger, nullable=False, default=0),
 )
 
+# Parked events applied after all, so that no retry applies one twice.
+projection_retried: Final = Table(
+    "projection_retried",
+    tracking_metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("parked_stream", String(100), primary_key=True),
+    Column("parked_sequence", BigInteger, primary_key=True),
+)
+
 # One writer per projection at a time, across replicas and across the streams it reads.
 projection_leases: Final = Table(
     "projection_leases",
@@ -205,9 +214,10 @@ class Tracker:
                 self.cache.clear()  # it holds rows of a transaction that did not commit
                 raise
 
-    def apply_parked(self, event: Event) -> None:
+    def apply_parked(self, event: Event, parked_stream: str, parked_sequence: int) -> bool:
         """Apply one event that was parked earlier (its position is long passed), after its
-        cause was fixed. An operator's decision: it lands out of order."""
+        cause was fixed. An operator's decision: it lands out of order. Returns False, and
+        applies nothing, if that parked event was applied before."""
         with self._lock:
             try:
                 with self.engine.begin() as conn:
@@ -216,9 +226,27 @@ class Tracker:
                     ).scalar()
                     if owner not in (self.owner, None):
                         raise LeaseLost(f"projection {self.projection.name} is held by {owner}")
+                    done = conn.execute(
+                        select(projection_retried.c.parked_sequence).where(
+                            (projection_retried.c.projection == self.projection.name)
+                            & (projection_retried.c.parked_stream == parked_stream)
+                            & (projection_retried.c.parked_sequence == parked_sequence)
+                        )
+                    ).first()
+                    if done is not None:
+                        return False
                     writer = BatchWriter(conn, self.cache, self.projection.name)
                     self.projection.apply(writer, event)
                     writer.flush()
+                    # Same transaction: a second retry, even a concurrent one, fails here.
+                    conn.execute(
+                        projection_retried.insert().values(
+                            projection=self.projection.name,
+                            parked_stream=parked_stream,
+                            parked_sequence=parked_sequence,
+                        )
+                    )
+                    return True
             except BaseException:
                 self.cache.clear()
                 raise

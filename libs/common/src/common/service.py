@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from common.auth import Directory, Principal, require_roles
 from common.database import Database
@@ -298,7 +299,17 @@ class ServiceRuntime:
             ) from exc
         runner = next((r for r in self.runners if r.durable == consumer), None)
         if runner is not None:
-            await asyncio.to_thread(runner.tracker.apply_parked, event)
+            try:
+                applied = await asyncio.to_thread(
+                    runner.tracker.apply_parked, event, dead_letters.stream.value, sequence
+                )
+            except IntegrityError:
+                applied = False  # a concurrent retry recorded it first
+            if not applied:
+                raise RuleViolation(
+                    f"the event parked at {sequence} was retried already",
+                    f"序号 {sequence} 已经重试过",
+                )
         elif consumer in self.reactors:
             await self.reactors[consumer](event)
         else:
