@@ -6,8 +6,10 @@ transaction. So this pulls on the service's own nats-py connection (see common.p
 
 Order of work for a batch: decode (a malformed message is parked), apply in one
 transaction with the position, then acknowledge. A handler error is retried in process
-and then the event is parked, so the order of the remaining events is kept; JetStream's
-redelivery covers crashes, and the stored position makes that redelivery harmless.
+and then the event is parked, so the order of the remaining events is kept. The stored
+position is the truth: whenever the consumer starts, it is made anew from the position if it
+delivered past it, and a batch that does not follow the position is refused, so nothing is
+skipped and nothing applied twice, whatever stopped, crashed or moved in between.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 
 from common.deadletter import DeadLetters, Parked
 from common.projection import Item, LeaseLost, Raw, SequenceGap, Tracker, decode_batch
-from common.pull import Puller, position_of
+from common.pull import ConsumerGone, Puller, position_of
 from common.subjects import STREAM_SUBJECTS, Stream
 
 log = structlog.get_logger(__name__)
@@ -120,11 +122,15 @@ class ProjectionRunner:
         creates it), and start again after an unexpected failure."""
         delay = 0.5
         while True:
+            started = time.monotonic()
             try:
                 await self.run()
             except LeaseLost:
                 self.problem = None  # a standby: another replica applies this projection
                 delay = self.options.lease_poll / 2
+            except (SequenceGap, ConsumerGone) as exc:
+                self.log.info("projection_consumer_restart", reason=str(exc))
+                delay = 0.1
             except NotFoundError:
                 self.problem = f"waiting for stream {self.stream.value}"
             except asyncio.CancelledError:
@@ -133,7 +139,8 @@ class ProjectionRunner:
                 self.problem = f"restarting after {type(exc).__name__}"
                 self.log.exception("projection_consumer_failed")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 15.0)
+            # Back off on repeated failures; a run that went well for a while starts over.
+            delay = 0.5 if time.monotonic() - started > 60 else min(delay * 2, 15.0)
 
     def consumer_config(self, position: int = 0) -> ConsumerConfig:
         """The durable consumer, starting after ``position`` (what the database holds)."""
