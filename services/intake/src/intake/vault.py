@@ -15,7 +15,7 @@ from datetime import datetime
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -52,6 +52,10 @@ class Identity(BaseModel):
         return self
 
 
+class IdentitySealedBadly(Exception):
+    """The sealed identity opens but no longer fits the form (its values are withheld)."""
+
+
 class IdentityGone(Exception):
     """The identity's key was destroyed (or never existed): it cannot be read again."""
 
@@ -82,7 +86,11 @@ class Vault:
             plain = AESGCM(data_key).decrypt(sealed[:_NONCE], sealed[_NONCE:], lead_id.encode())
         except (InvalidTag, ValueError) as exc:
             raise IdentityGone(lead_id) from exc
-        return Identity.model_validate(orjson.loads(plain))
+        try:
+            return Identity.model_validate(orjson.loads(plain))
+        except ValidationError:
+            # Never let the error carry the decrypted values into a log or a traceback.
+            raise IdentitySealedBadly(lead_id) from None
 
     # --- the key store --------------------------------------------------------------
 
