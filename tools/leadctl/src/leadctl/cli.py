@@ -10,6 +10,7 @@ import importlib
 import json
 import sys
 import tempfile
+import tomllib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,10 +32,11 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine, create_engine, inspect
 
-from common.auth import Directory, Principal
+from common.auth import Directory, Principal, UserRecord, hash_token, new_token, write_users_file
 from common.chain import Checkpoint
 from common.database import sync_url
 from common.events import Actor, Role
+from common.organisation import load_organisation
 from common.projection import Subscription, Tracker
 from common.replay import ReplayReport, replay
 from common.subjects import Service, Stream, inbox_prefix
@@ -190,7 +192,10 @@ def replay_command(
     service: Annotated[str, typer.Argument(help="intake, ledger or oversight")],
     db: Annotated[str, typer.Option(help="the fresh database to rebuild into (SQLAlchemy URL)")],
     from_seq: Annotated[
-        int, typer.Option("--from-seq", min=1, help="continue the projection in --db from this sequence")
+        int,
+        typer.Option(
+            "--from-seq", min=1, help="continue the projection in --db from this sequence"
+        ),
     ] = 1,
     until: Annotated[
         str | None, typer.Option(help="only events stored up to this moment (ISO 8601 with zone)")
@@ -533,6 +538,46 @@ def export_ledger(
         raise typer.BadParameter("give --xlsx FILE or --csv FILE")
     rows = export(db, xlsx, csv, "en" if lang == "en" else "zh")
     typer.echo(f"{rows} leads exported")
+
+
+# --- API users -----------------------------------------------------------------------------
+
+
+@app.command("add-user")
+def add_user(
+    user: Annotated[str, typer.Argument(help="the account name, e.g. wang.wei")],
+    role: Annotated[Role, typer.Option(help="what the person may do")],
+    name: Annotated[str, typer.Option(help="the person's name as shown")],
+    users_file: Annotated[Path, typer.Option(envvar="LEADS_USERS_FILE")],
+    unit: Annotated[str | None, typer.Option(help="the unit code, e.g. shd-police")] = None,
+) -> None:
+    """Add (or replace) an API user and print the new token once: the file keeps only its
+    hash. Give the same file to every service (restart them to pick it up)."""
+    if role in (Role.REPORTER, Role.SYSTEM):
+        raise typer.BadParameter(f"{role.value} is not an account")
+    org = load_organisation()
+    if unit is not None and org.unit(unit) is None:
+        raise typer.BadParameter(
+            f"unknown unit {unit!r}; one of {', '.join(u.code for u in org.units)}"
+        )
+    records = [r for r in _users(users_file) if r.user != user]
+    token = new_token()
+    records.append(
+        UserRecord(
+            user=user, display_name=name, role=role, unit=unit, token_sha256=hash_token(token)
+        )
+    )
+    write_users_file(users_file, records)
+    typer.echo(token)
+
+
+def _users(path: Path) -> list[UserRecord]:
+    if not path.exists():
+        return []
+    return [
+        UserRecord.model_validate(u)
+        for u in tomllib.loads(path.read_text("utf-8")).get("users", [])
+    ]
 
 
 # --- dead letters --------------------------------------------------------------------------
