@@ -20,8 +20,9 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ConfigDict
+
+from common.eventstore import read_messages
 
 GENESIS: Final = "0" * 64
 ANCHOR_EVERY: Final = 256
@@ -65,24 +66,17 @@ _SERVED: Final = frozenset(
 async def read_stream(
     js: JetStreamContext, stream: str, from_sequence: int = 1
 ) -> AsyncIterator[Stored]:
-    """Every message of a stream in order, by direct reads (no consumer is created, so a
-    read-only user can do it)."""
-    sequence = from_sequence
-    while True:
-        try:
-            msg = await js.get_msg(stream, seq=sequence, subject=">", direct=True, next=True)
-        except NotFoundError:
-            return
-        headers = {k: v for k, v in (msg.headers or {}).items() if k not in _SERVED}
+    """Every message of a stream in order, as it is stored (the headers the server adds
+    when serving it are left out)."""
+    async for msg in read_messages(js, stream, ">", from_sequence):
         served = msg.headers or {}
         yield Stored(
-            sequence=msg.seq or sequence,
+            sequence=msg.seq or 0,
             subject=msg.subject or served.get("Nats-Subject", ""),
-            headers=headers,
+            headers={k: v for k, v in served.items() if k not in _SERVED},
             data=msg.data or b"",
             time=served.get("Nats-Time-Stamp", ""),
         )
-        sequence = (msg.seq or sequence) + 1
 
 
 class Checkpoint(BaseModel):

@@ -7,6 +7,7 @@ event id doubles as ``Nats-Msg-Id``, so a retried publish is stored once.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -119,21 +120,16 @@ class EventStore:
         (not from a projection, which may lag)."""
         wanted = lead_filter(self.subject_prefix, lead_id)
         events: list[StoredEvent] = []
-        sequence = 0
-        while True:
-            msg = await self._next(wanted, sequence + 1)
-            if msg is None:
-                break
-            sequence = msg.seq or sequence + 1
+        async for msg in read_messages(self._js, self.stream.value, wanted):
             subject = msg.subject or wanted
             events.append(
                 StoredEvent(
-                    sequence=sequence,
+                    sequence=msg.seq or 0,
                     subject=subject,
                     event=decode(msg.data or b"", event_type_of(subject)),
                 )
             )
-        return LeadHistory(events=tuple(events), last_sequence=sequence)
+        return LeadHistory(events=tuple(events), last_sequence=events[-1].sequence if events else 0)
 
     async def last(self, wanted: str) -> StoredEvent | None:
         """The last event on subjects matching ``wanted`` (wildcards allowed), if any."""
@@ -148,12 +144,19 @@ class EventStore:
             event=decode(msg.data or b"", event_type_of(subject)),
         )
 
-    async def _next(self, wanted: str, from_sequence: int) -> RawStreamMsg | None:
+
+async def read_messages(
+    js: JetStreamContext, stream: str, wanted: str = ">", from_sequence: int = 1
+) -> AsyncIterator[RawStreamMsg]:
+    """The stored messages of ``stream`` on subjects matching ``wanted``, in order, by
+    direct reads: no consumer is made, so a read-only user can do it."""
+    sequence = from_sequence
+    while True:
         try:
-            return await self._js.get_msg(
-                self.stream.value, seq=from_sequence, subject=wanted, direct=True, next=True
-            )
+            msg = await js.get_msg(stream, seq=sequence, subject=wanted, direct=True, next=True)
         except NotFoundError:
-            return None
+            return
         except nats.errors.NoRespondersError as exc:
-            raise RuntimeError(f"stream {self.stream} does not answer direct reads") from exc
+            raise RuntimeError(f"stream {stream} does not answer direct reads") from exc
+        yield msg
+        sequence = (msg.seq or sequence) + 1

@@ -36,7 +36,7 @@ from common.deadletter import (
 )
 from common.errors import NotFound, RuleViolation
 from common.events import EVENT_CLASSES, Event, EventDecodeError, Role, decode, event_type_of
-from common.eventstore import EventStore
+from common.eventstore import EventStore, read_messages
 from common.logging import configure_logging
 from common.organisation import Organisation, load_organisation
 from common.projection import Subscription, Tracker
@@ -322,19 +322,13 @@ class ServiceRuntime:
         return {"sequence": str(sequence), "consumer": consumer, "event_id": event.event_id}
 
     async def _resolved(self, sequence: int) -> bool:
-        stream = DLQ_STREAM[self.service].value
-        subject = dlq_subject(self.service, RESOLVED)
-        position = 1
-        while True:
-            try:
-                msg = await self.js.get_msg(
-                    stream, seq=position, subject=subject, direct=True, next=True
-                )
-            except NotFoundError:
-                return False
+        resolutions = read_messages(
+            self.js, DLQ_STREAM[self.service].value, dlq_subject(self.service, RESOLVED)
+        )
+        async for msg in resolutions:
             if (msg.headers or {}).get(HEADER_RESOLVES) == str(sequence):
                 return True
-            position = (msg.seq or position) + 1
+        return False
 
     async def readiness(self) -> dict[str, str]:
         """What is not ready, by component (empty when all is well)."""

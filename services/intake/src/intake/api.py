@@ -13,6 +13,7 @@ from typing import Annotated, Final, TypeVar
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile, status
 
 from common.auth import Principal, require_roles
+from common.database import as_utc
 from common.events import Role
 from common.events.catalogue import ReporterKind
 from intake.domain.lead import IdentityAlreadyShredded, LeadNotFound, NotNamed
@@ -166,9 +167,7 @@ async def _once(call: Awaitable[T]) -> T:
 
 
 def _utc(moment: datetime) -> str:
-    # SQLite hands timestamps back without their zone; they were stored in UTC.
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return as_utc(moment).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 async def _receipt_call(call: Awaitable[T]) -> T:

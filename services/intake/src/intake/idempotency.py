@@ -13,7 +13,7 @@ import hashlib
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Final
 
 import orjson
@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.database import as_utc
 from common.events import utc_now
 
 idempotency_metadata = MetaData()
@@ -140,9 +141,7 @@ class Claims:
             answer = _open(claim.secret, row.answer)
             if row.state == DONE:
                 return Taken(answer, finished=True)
-            created = (
-                row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-            )
+            created = as_utc(row.created_at)
             if utc_now() - created > ABANDONED_AFTER:
                 # The attempt that claimed it died; its answer (and receipt) is ours to give.
                 return Taken(answer, finished=False)

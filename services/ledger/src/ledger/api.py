@@ -4,12 +4,13 @@ a lead through its life, the unanswered list, statistics and the export."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from common.auth import Principal, require_roles
+from common.database import as_utc
 from common.errors import NotFound
 from common.events import Event, utc_now
 from common.events.catalogue import Attachment
@@ -79,8 +80,8 @@ def filters(
         channel=channel,
         assignee=assignee,
         overdue=overdue,
-        registered_from=_aware(registered_from),
-        registered_to=_aware(registered_to),
+        registered_from=as_utc(registered_from),
+        registered_to=as_utc(registered_to),
     )
 
 
@@ -308,9 +309,3 @@ async def export(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="ledger-{town.code}-{stamp}.{fmt}"'},
     )
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -11,10 +11,10 @@ from typing import Any, Final
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from common.database import as_utc
 from common.organisation import Organisation
 from common.vocabulary import Category, Channel, Conclusion, Language, LeadStatus, label
 from ledger.domain.numbering import CHINA
-from ledger.projection.queries import as_utc
 
 # (Chinese header, English header, how to show the row's value)
 Column = tuple[str, str, Callable[[dict[str, Any], Organisation, Language], str]]

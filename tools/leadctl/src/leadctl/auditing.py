@@ -35,7 +35,7 @@ from common.chain import (
 )
 from common.events import Actor, Event, EventDecodeError, decode, event_type_of, utc_now
 from common.events.catalogue import CheckpointSealed, LeadViewed
-from common.eventstore import EventStore
+from common.eventstore import EventStore, read_messages
 from common.subjects import Service, Stream, audit_prefix
 
 LOG_FORMAT: Final = "leadctl-log/1"
@@ -142,16 +142,11 @@ async def seal(
 async def checkpoints(js: JetStreamContext) -> list[Checkpoint]:
     """Every checkpoint sealed so far, from the audit stream."""
     found: list[Checkpoint] = []
-    store = EventStore(js, Stream.AUDIT, audit_prefix(Service.LEADCTL))
-    sequence = 0
-    while True:
-        msg = await store._next(CHECKPOINTS, sequence + 1)
-        if msg is None:
-            return found
-        sequence = msg.seq or sequence + 1
+    async for msg in read_messages(js, Stream.AUDIT.value, CHECKPOINTS):
         event = decode(msg.data or b"", "CheckpointSealed")
         if isinstance(event, CheckpointSealed):
             found.append(Checkpoint.model_validate_json(event.checkpoint))
+    return found
 
 
 @dataclass

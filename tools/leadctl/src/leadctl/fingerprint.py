@@ -10,13 +10,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, MetaData, inspect, select
 
+from common.database import as_utc
 from common.projection import projection_positions
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).isoformat()
+        return as_utc(value).astimezone(UTC).isoformat()
     return value
 
 

@@ -4,10 +4,10 @@ what the receipt holder sees."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 from typing import TypeVar
 
 from common.batchwriter import BatchWriter, Row
+from common.database import as_utc
 from common.events import Event
 from common.events.catalogue import (
     DuplicateSuspected,
@@ -79,9 +79,7 @@ def _on_report(change: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], N
             db.defer(event.lead_id or "", event)
             return
         change(row, event)
-        stored = row["updated_at"]
-        stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
-        row["updated_at"] = max(stored, event.occurred_at)
+        row["updated_at"] = max(as_utc(row["updated_at"]), event.occurred_at)
         db.put(reports, row)
 
     return handle

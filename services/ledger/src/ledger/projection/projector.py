@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from common.batchwriter import BatchWriter, Row
+from common.database import as_utc
 from common.events import Event
 from common.events.catalogue import (
     DeadlineExtended,
@@ -28,7 +29,6 @@ from common.events.catalogue import (
 )
 from common.projection import Handler, Projection
 from common.vocabulary import LeadStatus
-from ledger.projection.queries import as_utc
 from ledger.projection.tables import lead_units, leads, metadata
 
 E = TypeVar("E", bound=Event)

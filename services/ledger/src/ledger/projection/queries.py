@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.auth import Principal
+from common.database import as_utc
 from common.events import Role
 from common.vocabulary import Category, Flag
 from ledger.domain.numbering import CHINA
@@ -162,8 +163,3 @@ async def statistics(conn: AsyncConnection, principal: Principal) -> dict[str, d
         by["category"][row.category] += 1
         by["month"][as_utc(row.registered_at).astimezone(CHINA).strftime("%Y-%m")] += 1
     return {k: dict(sorted(v.items())) for k, v in by.items()}
-
-
-def as_utc(moment: datetime) -> datetime:
-    # SQLite returns timestamps without their zone; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

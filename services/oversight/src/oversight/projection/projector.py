@@ -5,10 +5,10 @@ whichever of its events arrives first."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 from typing import Any, Final
 
 from common.batchwriter import BatchWriter, Row
+from common.database import as_utc
 from common.events import Event
 from common.events.catalogue import (
     AccountabilityRecorded,
@@ -249,12 +249,8 @@ def _change_case(db: BatchWriter, case_id: str | None, event: Event, **values: A
         # again once it is.
         db.defer(f"case:{case_id}", event)
         return
-    row.update(values, updated_at=max(_aware(row["updated_at"]), event.occurred_at))
+    row.update(values, updated_at=max(as_utc(row["updated_at"]), event.occurred_at))
     db.put(cases, row)
-
-
-def _aware(moment: Any) -> Any:
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def linked(db: BatchWriter, event: UmbrellaLinked) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.database import as_utc
 from oversight.projection.tables import (
     access,
     accountability,
@@ -23,13 +24,6 @@ from oversight.projection.tables import (
 
 CHINA: Final = timezone(timedelta(hours=8))
 _COMMITTEE: Final = "\x00discipline-committee"  # a marker no user name can equal
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    # SQLite returns timestamps without their zone; they were stored in UTC.
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def case_list(conn: AsyncConnection, status: str | None = None) -> list[dict[str, Any]]:
@@ -290,7 +284,7 @@ async def assessments(conn: AsyncConnection, now: datetime | None = None) -> lis
     result = []
     for (unit, month), members in sorted(groups.items()):
         waits = [
-            (as_utc(r.registered_at) - as_utc(r.reported_at)).total_seconds() / 3600  # type: ignore[operator]
+            (as_utc(r.registered_at) - as_utc(r.reported_at)).total_seconds() / 3600
             for r in members
             if r.reported_at is not None
         ]
@@ -298,11 +292,11 @@ async def assessments(conn: AsyncConnection, now: datetime | None = None) -> lis
         timed = [
             r
             for r in members
-            if r.deadline is not None and (r.concluded_at is not None or as_utc(r.deadline) < now)  # type: ignore[operator]
+            if r.deadline is not None and (r.concluded_at is not None or as_utc(r.deadline) < now)
         ]
         on_time = (
             sum(
-                r.concluded_at is not None and as_utc(r.concluded_at) <= as_utc(r.deadline)  # type: ignore[operator]
+                r.concluded_at is not None and as_utc(r.concluded_at) <= as_utc(r.deadline)
                 for r in timed
             )
             / len(timed)
