@@ -18,7 +18,7 @@ from common.deadletter import HEADER_REASON, HEADER_SEQUENCE, DeadLetters
 from common.events import Event
 from common.eventstore import EventStore
 from common.projection import Tracker
-from common.replay import replay
+from common.replay import ReplayFailed, replay
 from common.runner import ProjectionRunner, RunnerOptions
 from common.streams import declare_streams
 from common.subjects import Service, Stream
@@ -42,6 +42,12 @@ def engine(database_url: str) -> AsyncIterator[Engine]:
     engine = create_engine(sync_url(database_url))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=[False, True], ids=["inline", "child-process"])
+def in_child_process(request: pytest.FixtureRequest) -> bool:
+    """Replays run both ways: decoded and applied here, or in a forked child."""
+    return bool(request.param)
 
 
 def make_runner(
@@ -213,7 +219,7 @@ async def test_a_second_replica_waits_while_the_first_holds_the_lease(
 
 
 async def test_a_replay_into_a_fresh_database_equals_the_live_projection(
-    js: JetStreamContext, store: EventStore, engine: Engine, tmp_path
+    js: JetStreamContext, store: EventStore, engine: Engine, tmp_path, in_child_process: bool
 ) -> None:
     for _ in range(25):
         lead = new_lead_id()
@@ -228,17 +234,21 @@ async def test_a_replay_into_a_fresh_database_equals_the_live_projection(
 
     fresh = create_engine(f"sqlite:///{tmp_path / 'replayed.db'}")
     report = await replay(
-        js, Tracker(fresh, projections.recording_projection(), "replay"), Stream.INTAKE
+        js,
+        Tracker(fresh, projections.recording_projection(), "replay"),
+        Stream.INTAKE,
+        batch_size=7,  # several batches, handed over while earlier ones are applied
+        in_child_process=in_child_process,
     )
 
-    assert report.applied == 50
+    assert (report.applied, report.read) == (50, 50)
     with fresh.connect() as conn:
         assert projections.applied(conn) == applied(engine)
     fresh.dispose()
 
 
 async def test_a_replay_until_a_moment_shows_only_what_was_stored_by_then(
-    js: JetStreamContext, store: EventStore, tmp_path
+    js: JetStreamContext, store: EventStore, tmp_path, in_child_process: bool
 ) -> None:
     early = await append_many(store, 5)
     moment = datetime.now(UTC)
@@ -252,6 +262,7 @@ async def test_a_replay_until_a_moment_shows_only_what_was_stored_by_then(
         Tracker(fresh, projections.recording_projection(), "replay"),
         Stream.INTAKE,
         until=moment,
+        in_child_process=in_child_process,
     )
 
     assert report.applied == 5
@@ -261,7 +272,7 @@ async def test_a_replay_until_a_moment_shows_only_what_was_stored_by_then(
 
 
 async def test_a_replay_from_a_sequence_applies_only_what_follows(
-    js: JetStreamContext, store: EventStore, tmp_path
+    js: JetStreamContext, store: EventStore, tmp_path, in_child_process: bool
 ) -> None:
     ids = await append_many(store, 10)
     fresh = create_engine(f"sqlite:///{tmp_path / 'tail.db'}")
@@ -271,12 +282,54 @@ async def test_a_replay_from_a_sequence_applies_only_what_follows(
         Tracker(fresh, projections.recording_projection(), "replay"),
         Stream.INTAKE,
         from_sequence=7,
+        in_child_process=in_child_process,
     )
 
     assert report.applied == 4
     with fresh.connect() as conn:
         assert [event_id for event_id, _ in projections.applied(conn)] == ids[6:]
     fresh.dispose()
+
+
+async def test_a_replay_in_a_child_process_writes_the_database_it_is_given_and_names_the_malformed(
+    js: JetStreamContext, store: EventStore, engine: Engine
+) -> None:
+    before = await append_many(store, 20)
+    bad = await js.publish(
+        f"intake.lead.{new_lead_id()}.LeadReported",
+        b'{"event_type": "LeadReported", "summary": 42}',
+    )
+    after = await append_many(store, 9)
+    tracker = Tracker(engine, projections.recording_projection(), "replay")
+
+    report = await replay(js, tracker, Stream.INTAKE, batch_size=4, in_child_process=True)
+
+    assert (report.read, report.applied, report.last_sequence) == (30, 29, 30)
+    [(sequence, reason)] = report.malformed
+    assert sequence == bad.seq
+    assert "lead_id" in reason
+    assert [event_id for event_id, _ in applied(engine)] == before + after
+    assert tracker.position("INTAKE") == 30
+    # The lease is given back: another writer may take the projection now.
+    assert Tracker(engine, projections.recording_projection(), "someone-else").acquire_lease()
+
+
+async def test_a_handler_failing_in_the_child_process_stops_the_replay_with_its_error(
+    js: JetStreamContext, store: EventStore, engine: Engine
+) -> None:
+    ids = await append_many(store, 10)
+    await store.append(reported(summary=projections.FAIL_ON_SUMMARY))  # sequence 11
+    await append_many(store, 5)
+    tracker = Tracker(engine, projections.recording_projection(), "replay")
+
+    with pytest.raises(ReplayFailed, match="handler refuses this event"):
+        await replay(js, tracker, Stream.INTAKE, batch_size=4, in_child_process=True)
+
+    # Batches of four: the first two committed, the third (9-12) rolled back whole, and
+    # nothing handed over after it applied.
+    assert [event_id for event_id, _ in applied(engine)] == ids[:8]
+    assert tracker.position("INTAKE") == 8
+    assert Tracker(engine, projections.recording_projection(), "someone-else").acquire_lease()
 
 
 async def test_a_restart_with_a_batch_still_in_hand_loses_nothing(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import (
     Column,
     Connection,
+    DateTime,
     Engine,
     Integer,
     MetaData,
@@ -17,7 +19,9 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    insert,
     select,
+    text,
 )
 
 from common.batchwriter import BatchWriter, RowCache
@@ -44,6 +48,12 @@ assignments = Table(
     Column("lead_id", String, primary_key=True),
     Column("unit", String, primary_key=True),
     Column("assignee", String, nullable=False),
+)
+moments = Table(
+    "moments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True)),
 )
 links = Table(
     "links",
@@ -241,3 +251,23 @@ def test_a_cleared_row_cache_reads_from_the_table_again(engine: Engine, sql: Sta
         cache.clear()
         assert writer.get(leads, "lead-1") is None
     assert sql.selects == 2
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 3, 1, 8, 30, tzinfo=UTC),
+        datetime(2026, 3, 1, 8, 30, 0, 123456, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2026, 3, 1, 8, 30),
+        date(2026, 3, 1),
+    ],
+)
+def test_a_timestamp_is_stored_as_sqlalchemy_itself_stores_it(engine: Engine, moment: date) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(moments).values(id=1, at=moment))
+        writer = BatchWriter(conn, RowCache())
+        writer.put(moments, {"id": 2, "at": moment})
+        writer.flush()
+        stored = conn.execute(text("SELECT at FROM moments ORDER BY id")).scalars().all()
+    assert stored[0] == stored[1]

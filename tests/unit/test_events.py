@@ -324,6 +324,18 @@ def test_a_timestamp_in_another_zone_is_kept_as_the_same_moment_in_utc() -> None
     assert event.deadline.utcoffset() == timedelta(0)
 
 
+def test_a_stored_timestamp_in_another_zone_is_decoded_as_the_same_moment_in_utc() -> None:
+    # Events are written in UTC; one stored with another offset still decodes, converted.
+    data = orjson.dumps(
+        {"event_type": "DeadlineExtended", "lead_id": LEAD, "reason": "x"}
+        | {"deadline": "2024-05-01T16:30:00+08:00", "occurred_at": "2024-05-01T16:30:00+08:00"}
+    )
+    event = decode(data, "DeadlineExtended")
+    assert isinstance(event, DeadlineExtended)
+    assert (event.deadline, event.occurred_at) == (MOMENT, MOMENT)
+    assert event.deadline.utcoffset() == event.occurred_at.utcoffset() == timedelta(0)
+
+
 def test_an_event_cannot_be_changed_after_it_is_built() -> None:
     event = SAMPLES[LeadConcluded]
     assert isinstance(event, LeadConcluded)

@@ -12,8 +12,10 @@ is emptied whenever a transaction fails or the lease changes hands.
 from __future__ import annotations
 
 import functools
+import operator
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -34,6 +36,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -54,28 +57,36 @@ class RowCache:
 
     def get(self, table: Table, key: Key) -> Row | object | None:
         """The cached row, ``_ABSENT`` if known not to exist, None if not cached."""
-        entry = self._rows.get((table.name, key))
+        entry_key = (table.name, key)
+        entry = self._rows.get(entry_key)
         if entry is not None:
-            self._rows.move_to_end((table.name, key))
+            self._rows.move_to_end(entry_key)
         return entry
 
     def put(self, table: Table, key: Key, row: Row | object) -> None:
-        self._rows[(table.name, key)] = row
-        self._rows.move_to_end((table.name, key))
-        while len(self._rows) > self.capacity:
-            self._rows.popitem(last=False)
+        rows = self._rows
+        entry_key = (table.name, key)
+        rows[entry_key] = row
+        rows.move_to_end(entry_key)
+        if len(rows) > self.capacity:
+            while len(rows) > self.capacity:
+                rows.popitem(last=False)
 
     def clear(self) -> None:
         self._rows.clear()
 
 
-@functools.cache
-def _key_names(table: Table) -> tuple[str, ...]:
-    return tuple(column.name for column in table.primary_key.columns)
+# Primary-key column names by table: looked up for every row put, so a plain dict.
+_KEY_NAMES: dict[Table, tuple[str, ...]] = {}
 
 
 def _key_of(table: Table, row: Mapping[str, Any]) -> Key:
-    return tuple(row[name] for name in _key_names(table))
+    names = _KEY_NAMES.get(table)
+    if names is None:
+        names = _KEY_NAMES[table] = tuple(column.name for column in table.primary_key.columns)
+    if len(names) == 1:
+        return (row[names[0]],)
+    return tuple(row[name] for name in names)
 
 
 deferred_metadata: Final = MetaData()
@@ -130,8 +141,11 @@ class BatchWriter:
         """Insert or replace a whole row (written at the end of the batch)."""
         key = _key_of(table, row)
         self._cache.put(table, key, row)
-        self._dirty.setdefault(table.name, {})[key] = row
-        self._tables[table.name] = table
+        dirty = self._dirty.get(table.name)
+        if dirty is None:
+            dirty = self._dirty[table.name] = {}
+            self._tables[table.name] = table
+        dirty[key] = row
 
     def add(self, table: Table, row: Row) -> None:
         """Append a row to an insert-only table (history, logs)."""
@@ -220,26 +234,66 @@ class _Compiled:
         )
         by_name = {column.name: column for column in table.columns}
         self.names = [name for name in names if name in by_name]
+        self.values_of = operator.itemgetter(*self.names)
         # The dialect's own implementation of each type (SQLite stores datetimes its way).
-        self.processors = [
-            by_name[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names
+        implementations = [by_name[name].type.dialect_impl(dialect) for name in self.names]
+        processors = [impl.bind_processor(dialect) for impl in implementations]
+        self.processors: list[Callable[[Any], Any] | None] = [
+            _faster_sqlite_datetime(process)
+            if process is not None and _is_default_sqlite_datetime(impl)
+            else process
+            for impl, process in zip(implementations, processors, strict=True)
         ]
         self.positional = positional
         # Most columns need no conversion: convert only those that do, in place.
         self.converted = [(i, p) for i, p in enumerate(self.processors) if p is not None]
 
     def run(self, conn: Connection, rows: Iterable[Row]) -> None:
-        names = self.names
+        names, values_of, converted = self.names, self.values_of, self.converted
+        single = len(names) == 1
         params: list[Any] = []
         for row in rows:
-            values = [row.get(name) for name in names]
-            for index, process in self.converted:
+            try:
+                found = values_of(row)
+            except KeyError:  # a row without some columns: they are NULL
+                found = tuple(row.get(name) for name in names)
+                found = found[0] if single else found
+            values = [found] if single else list(found)
+            for index, process in converted:
                 if values[index] is not None:
                     values[index] = process(values[index])
             params.append(
                 tuple(values) if self.positional else dict(zip(names, values, strict=True))
             )
         conn.exec_driver_sql(self.sql, params)
+
+
+def _is_default_sqlite_datetime(implementation: Any) -> bool:
+    return (
+        isinstance(implementation, SQLiteDateTime)
+        and implementation._storage_format == SQLiteDateTime._storage_format
+    )
+
+
+def _faster_sqlite_datetime(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy's SQLite DATETIME text (``YYYY-MM-DD HH:MM:SS.ffffff``; like SQLAlchemy,
+    the zone is left out), formatted from a tuple instead of a dict: half the cost, on what
+    was half of the time spent turning a ledger row into parameters."""
+
+    def process(value: Any) -> Any:
+        if type(value) is not datetime:
+            return original(value)
+        return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 - the fastest spelling
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+        )
+
+    return process
 
 
 @functools.cache

@@ -17,8 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import nats.errors
 import orjson
@@ -36,9 +35,9 @@ class ConsumerGone(Exception):
     """The consumer was deleted (or never was): nobody answers its pull requests."""
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
-    """What a JetStream delivery's reply subject says, parsed without building a datetime."""
+class Position(NamedTuple):
+    """What a JetStream delivery's reply subject says, parsed without building a datetime
+    (a named tuple: one is made for every message delivered)."""
 
     stream_sequence: int
     delivered: int
@@ -52,18 +51,16 @@ def position_of(msg: Msg) -> Position:
     # token, so count from the front, as nats-py does.
     tokens = (msg.reply or "").split(".")
     if len(tokens) == 9:
-        stream_at = 2
+        at = 2
     elif len(tokens) >= 11:
-        stream_at = 4
+        at = 4
     else:
         raise ValueError(f"not a JetStream delivery: {msg.reply!r}")
     if tokens[0] != "$JS" or tokens[1] != "ACK":
         raise ValueError(f"not a JetStream delivery: {msg.reply!r}")
+    # stream sequence, delivered count, pending, timestamp: positional, it is per message.
     return Position(
-        stream_sequence=int(tokens[stream_at + 3]),
-        delivered=int(tokens[stream_at + 2]),
-        pending=int(tokens[stream_at + 6]),
-        timestamp_ns=int(tokens[stream_at + 5]),
+        int(tokens[at + 3]), int(tokens[at + 2]), int(tokens[at + 6]), int(tokens[at + 5])
     )
 
 

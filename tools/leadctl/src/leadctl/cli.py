@@ -285,6 +285,7 @@ async def _replay(
                     if until_sequences is None
                     else until_sequences.get(sub.stream.value, 0),
                     progress=_advance(progress, task),
+                    in_child_process=True,
                 )
             )
     return reports

@@ -148,14 +148,17 @@ def decode(data: bytes, event_type: str | None = None) -> Event:
     cls = BY_TYPE.get(event_type) if event_type else None
     if cls is not None:
         try:
-            return cls.model_validate_json(data)
+            # The model's own validator, without model_validate_json's wrapper: a rebuild
+            # decodes every event of a stream through here.
+            event: Event = cls.__pydantic_validator__.validate_json(data)
+            return event
         except ValidationError:
             pass  # maybe an older version; the full path below says what is wrong
     try:
         raw = orjson.loads(data)
         if not isinstance(raw, dict):
             raise EventDecodeError("an event must be a JSON object")
-        event: Event = _ADAPTER.validate_python(upcast(raw))
+        event = _ADAPTER.validate_python(upcast(raw))
     except (ValidationError, orjson.JSONDecodeError) as exc:
         raise EventDecodeError(_describe(exc)) from exc
     if event_type is not None and event.event_type != event_type:

@@ -47,14 +47,19 @@ def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]
             return
         fold(row, event)
         # Directives arrive on their own stream, beside the ledger's: never go back in time.
-        row["updated_at"] = max(as_utc(row["updated_at"]), event.occurred_at)
+        if event.occurred_at > as_utc(row["updated_at"]):
+            row["updated_at"] = event.occurred_at
         db.put(leads, row)
 
     return handle
 
 
+# A new lead's row starts from the columns' defaults.
+_NEW_ROW: dict[str, Any] = {c.name: getattr(c.default, "arg", None) for c in leads.columns}
+
+
 def registered(db: BatchWriter, event: LeadRegistered) -> None:
-    row: dict[str, Any] = {c.name: getattr(c.default, "arg", None) for c in leads.columns}
+    row = _NEW_ROW.copy()
     row.update(
         lead_id=event.lead_id,
         ledger_number=event.ledger_number,
