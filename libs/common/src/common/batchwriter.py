@@ -123,10 +123,8 @@ class BatchWriter:
     def get(self, table: Table, *key: Any) -> Row | None:
         """The row with this primary key, or None. Change it in place, then ``put`` it."""
         cached = self._cache.get(table, key)
-        if cached is _ABSENT:
-            return None
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return None if cached is _ABSENT else cached  # type: ignore[return-value]
         columns = list(table.primary_key.columns)
         found = self.conn.execute(
             select(table).where(tuple_(*columns) == tuple_(*key))

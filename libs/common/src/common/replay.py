@@ -262,8 +262,10 @@ def _child_main(conn: Connection, tracker: Tracker, stream: str) -> None:
     """Apply each batch that arrives, answer with its outcome; an empty message ends."""
     try:
         tracker.engine.dispose(close=False)
-        gc.freeze()  # what was inherited is never garbage: do not scan it again
-        gc.set_threshold(*_REPLAY_GC_THRESHOLDS)
+        # This process lives for one replay and ends with os._exit: the few reference
+        # cycles it makes (a transaction per batch) die with it, and the collector's scans
+        # of every decoded event would cost more.
+        gc.disable()
         while blob := conn.recv_bytes():
             try:
                 batch = pickle.loads(blob)  # noqa: S301 - from the parent, see above
