@@ -1,7 +1,7 @@
 """Projection rebuild: the ledger's read model rebuilt from 200k events into SQLite, against
 a bare nats-py ordered consumer reading the same stream in the same run.
 
-The two are measured in turns, ``BENCH_ROUNDS`` times each (3 unless told), each rebuild
+The two are measured in turns, ``BENCH_ROUNDS`` times each (5 unless told), each rebuild
 into a fresh database, and the median of each is printed: on a shared two-core machine
 one measurement can be a quarter off the next, in either direction, for either side.
 
@@ -24,7 +24,7 @@ from common.subjects import Stream
 from ledger.projection.projector import ledger_projection
 
 TOTAL = int(os.environ.get("BENCH_EVENTS", "200000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 async def raw_rate(js: JetStreamContext, total: int) -> float:
@@ -56,9 +56,7 @@ async def main() -> None:
             raws.append(await raw_rate(js, TOTAL))
             engine = create_engine(f"sqlite:///{scratch / f'rebuilt-{round_}.db'}")
             tracker = Tracker(engine, ledger_projection(), owner="bench")
-            report = await replay(
-                js, tracker, Stream.LEDGER, batch_size=20_000, in_child_process=True
-            )
+            report = await replay(js, tracker, Stream.LEDGER, in_child_process=True)
             engine.dispose()
             if report.read != TOTAL or report.applied != TOTAL:
                 raise SystemExit(f"rebuild read {report.read} and applied {report.applied}")

@@ -75,7 +75,7 @@ async def replay(
     from_sequence: int = 1,
     until: datetime | None = None,
     until_sequence: int | None = None,
-    batch_size: int = 10_000,
+    batch_size: int = 20_000,
     progress: Progress | None = None,
     in_child_process: bool = False,
 ) -> ReplayReport:
