@@ -68,9 +68,8 @@ class RowCache:
         entry_key = (table.name, key)
         rows[entry_key] = row
         rows.move_to_end(entry_key)
-        if len(rows) > self.capacity:
-            while len(rows) > self.capacity:
-                rows.popitem(last=False)
+        while len(rows) > self.capacity:
+            rows.popitem(last=False)
 
     def clear(self) -> None:
         self._rows.clear()
@@ -253,10 +252,9 @@ class _Compiled:
         for row in rows:
             try:
                 found = values_of(row)
+                values = [found] if single else list(found)
             except KeyError:  # a row without some columns: they are NULL
-                found = tuple(row.get(name) for name in names)
-                found = found[0] if single else found
-            values = [found] if single else list(found)
+                values = [row.get(name) for name in names]
             for index, process in converted:
                 if values[index] is not None:
                     values[index] = process(values[index])

@@ -81,10 +81,6 @@ class Projection:
         if handler is not None:
             handler(writer, event)
 
-    def handles(self, event_type: str) -> bool:
-        """Whether an event of this type needs decoding at all."""
-        return event_type in self.handlers
-
 
 @dataclass(frozen=True)
 class Subscription:
@@ -268,6 +264,7 @@ class Tracker:
             if contiguous and first_new is not None and first_new != position + 1:
                 raise SequenceGap(f"{stream}: at {position}, next delivered is {first_new}")
             writer = BatchWriter(conn, self.cache, self.projection.name)
+            # Projection.apply, unrolled: this loop runs once for every event of a rebuild.
             handler_for = self.projection.handlers.get
             for sequence, event in items:
                 if sequence <= position:
@@ -300,7 +297,7 @@ def decode_batch(
     Takes :class:`Raw` or plain ``(sequence, subject, data)`` tuples."""
     items: list[Item] = []
     failures: list[tuple[int, str]] = []
-    handles = projection.handlers.__contains__
+    handles = projection.handlers.__contains__  # only what has a handler is decoded
     for index, (sequence, subject, data) in enumerate(raws):
         event_type = event_type_of(subject)
         if not handles(event_type):

@@ -20,6 +20,7 @@ import os
 import pickle
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -161,10 +162,10 @@ def _apply(tracker: Tracker, stream: str, batch: list[_Message]) -> _Outcome:
     return applied, [(batch[index][0], reason) for index, reason in failures]
 
 
-class _Applier:
+class _Applier(ABC):
+    @abstractmethod
     async def submit(self, batch: list[_Message]) -> list[_Outcome]:
         """Hand a batch over; returns the outcomes of the batches finished meanwhile."""
-        raise NotImplementedError
 
     async def finish(self) -> list[_Outcome]:
         """Wait for every batch handed over; their outcomes."""
