@@ -9,9 +9,8 @@ import asyncio
 import os
 import time
 
-from sqlalchemy import create_engine
-
 from bench.ledger_workload import ledger_stream
+from common.database import sync_engine
 from common.deadletter import DeadLetters
 from common.projection import Tracker
 from common.runner import ProjectionRunner, RunnerOptions
@@ -23,7 +22,7 @@ TOTAL = int(os.environ.get("BENCH_EVENTS", "100000"))
 
 async def main() -> None:
     async with ledger_stream(TOTAL) as (js, scratch):
-        engine = create_engine(f"sqlite:///{scratch / 'live.db'}")
+        engine = sync_engine(f"sqlite:///{scratch / 'live.db'}")
         tracker = Tracker(engine, ledger_projection(), owner="bench")
         runner = ProjectionRunner(
             js,

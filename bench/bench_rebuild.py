@@ -15,9 +15,9 @@ import statistics
 import time
 
 from nats.js import JetStreamContext
-from sqlalchemy import create_engine
 
 from bench.ledger_workload import ledger_stream
+from common.database import sync_engine
 from common.projection import Tracker
 from common.replay import replay
 from common.subjects import Stream
@@ -54,7 +54,7 @@ async def main() -> None:
     async with ledger_stream(TOTAL) as (js, scratch):
         for round_ in range(ROUNDS):
             raws.append(await raw_rate(js, TOTAL))
-            engine = create_engine(f"sqlite:///{scratch / f'rebuilt-{round_}.db'}")
+            engine = sync_engine(f"sqlite:///{scratch / f'rebuilt-{round_}.db'}")
             tracker = Tracker(engine, ledger_projection(), owner="bench")
             report = await replay(js, tracker, Stream.LEDGER, in_child_process=True)
             engine.dispose()

@@ -63,6 +63,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sync_engine(url: str | URL) -> Engine:
+    """A synchronous engine as every writer of a service database opens it (on SQLite:
+    WAL, NORMAL sync, a busy timeout), the service itself and a rebuild alike."""
+    engine = create_engine(sync_url(url))
+    if is_sqlite(url):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 class Database:
     """The two engines over one service database."""
 
@@ -70,7 +79,7 @@ class Database:
         self.url = make_url(url)
         if is_sqlite(self.url) and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.sync_engine: Engine = create_engine(sync_url(self.url))
+        self.sync_engine: Engine = sync_engine(self.url)
         self.async_engine: AsyncEngine = create_async_engine(
             async_url(self.url),
             # aiosqlite's pool would keep a file handle per thread; a fresh connection
@@ -78,7 +87,6 @@ class Database:
             **({"poolclass": NullPool} if is_sqlite(self.url) else {}),
         )
         if is_sqlite(self.url):
-            event.listen(self.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.async_engine.sync_engine, "connect", _sqlite_pragmas)
 
     def create_all(self, *metadatas: MetaData) -> None:

@@ -30,11 +30,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
-from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy import Engine, inspect
 
 from common.auth import Directory, Principal, UserRecord, hash_token, new_token, write_users_file
 from common.chain import Checkpoint
-from common.database import sync_url
+from common.database import sync_engine
 from common.events import Actor, Role
 from common.organisation import load_organisation
 from common.projection import Subscription, Tracker
@@ -209,7 +209,7 @@ def replay_command(
     handlers the live consumer uses. With --until: the projection as it stood then."""
     moment = _parse_until(until)
     subscriptions = subscriptions_of(service)
-    engine = create_engine(sync_url(db))
+    engine = sync_engine(db)
     clashing = set(inspect(engine).get_table_names()) & {
         t for s in subscriptions for t in s.projection.metadata.tables
     }
@@ -466,11 +466,11 @@ def _verify_projection(
     if live_db is None:
         raise typer.BadParameter("--projection needs --live-db")
     subscriptions = subscriptions_of(service)
-    live = create_engine(sync_url(live_db))
+    live = sync_engine(live_db)
     projections = {s.projection.name: s.projection for s in subscriptions}
     at = {name: positions(live, name) for name in projections}
     with tempfile.TemporaryDirectory() as scratch:
-        fresh = create_engine(f"sqlite:///{Path(scratch) / 'fresh.db'}")
+        fresh = sync_engine(f"sqlite:///{Path(scratch) / 'fresh.db'}")
         _run(
             lambda js: _replay(
                 js, subscriptions, fresh, 1, None, {k: v for p in at.values() for k, v in p.items()}
