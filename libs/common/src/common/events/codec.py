@@ -112,6 +112,11 @@ AnyEvent: TypeAlias = Annotated[
 
 _ADAPTER: Final[TypeAdapter[AnyEvent]] = TypeAdapter(AnyEvent)
 BY_TYPE: Final[dict[str, type[Event]]] = {cls.type_name(): cls for cls in EVENT_CLASSES}
+# Each type's current version validated straight from JSON bytes by pydantic-core, with no
+# wrapper of pydantic's or ours in between: a rebuild decodes every event through here.
+FROM_JSON: Final[dict[str, Callable[[bytes], Event]]] = {
+    name: cls.__pydantic_validator__.validate_json for name, cls in BY_TYPE.items()
+}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
@@ -145,15 +150,17 @@ def decode(data: bytes, event_type: str | None = None) -> Event:
 
     ``event_type`` (from the subject) picks the fast path; without it, or when the payload
     is not the current version, the payload is parsed and upcast first."""
-    cls = BY_TYPE.get(event_type) if event_type else None
-    if cls is not None:
+    current = FROM_JSON.get(event_type) if event_type else None
+    if current is not None:
         try:
-            # The model's own validator, without model_validate_json's wrapper: a rebuild
-            # decodes every event of a stream through here.
-            event: Event = cls.__pydantic_validator__.validate_json(data)
-            return event
+            return current(data)
         except ValidationError:
             pass  # maybe an older version; the full path below says what is wrong
+    return decode_slowly(data, event_type)
+
+
+def decode_slowly(data: bytes, event_type: str | None = None) -> Event:
+    """The full path of :func:`decode`: parse, upcast, validate, and say what is wrong."""
     try:
         raw = orjson.loads(data)
         if not isinstance(raw, dict):

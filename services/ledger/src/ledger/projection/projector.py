@@ -33,6 +33,19 @@ from ledger.projection.tables import lead_units, leads, metadata
 
 E = TypeVar("E", bound=Event)
 
+# The stored texts of the statuses, looked up once: an enum's ``.value`` is a Python-level
+# property, and a rebuild would call it for nearly every event.
+_ACCEPTED = LeadStatus.ACCEPTED.value
+_ANSWERED = LeadStatus.ANSWERED.value
+_ARCHIVED = LeadStatus.ARCHIVED.value
+_ASSIGNED = LeadStatus.ASSIGNED.value
+_CONCLUDED = LeadStatus.CONCLUDED.value
+_REGISTERED = LeadStatus.REGISTERED.value
+_REOPENED = LeadStatus.REOPENED.value
+_RETURNED = LeadStatus.RETURNED.value
+_TRANSFERRED = LeadStatus.TRANSFERRED.value
+_VERIFYING = LeadStatus.VERIFYING.value
+
 
 def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]:
     """A handler changing an existing lead row. An event for a lead the ledger never
@@ -70,7 +83,7 @@ def registered(db: BatchWriter, event: LeadRegistered) -> None:
         village=event.village,
         summary=event.summary,
         flags=",".join(flag.value for flag in event.flags),
-        status=LeadStatus.REGISTERED.value,
+        status=_REGISTERED,
         unit=event.unit,
         updated_at=event.occurred_at,
     )
@@ -87,7 +100,7 @@ def transferred(db: BatchWriter, event: LeadTransferred) -> None:
 
 def _transferred(row: Row, event: LeadTransferred) -> None:
     row.update(
-        status=LeadStatus.TRANSFERRED.value,
+        status=_TRANSFERRED,
         transferred_from=event.from_unit,
         unit=event.to_unit,
         assignee=None,
@@ -98,16 +111,16 @@ def _transferred(row: Row, event: LeadTransferred) -> None:
 
 
 def _accepted(row: Row, event: TransferAccepted) -> None:
-    row["status"] = LeadStatus.ACCEPTED.value
+    row["status"] = _ACCEPTED
 
 
 def _returned(row: Row, event: TransferReturned) -> None:
-    row.update(status=LeadStatus.RETURNED.value, unit=event.to_unit, transferred_from=event.unit)
+    row.update(status=_RETURNED, unit=event.to_unit, transferred_from=event.unit)
 
 
 def _assigned(row: Row, event: ResponsibilityAssigned) -> None:
     row.update(
-        status=LeadStatus.ASSIGNED.value,
+        status=_ASSIGNED,
         assignee=event.assignee,
         assignee_name=event.assignee_name,
         deadline=event.deadline,
@@ -120,12 +133,12 @@ def _extended(row: Row, event: DeadlineExtended) -> None:
 
 
 def _verified(row: Row, event: VerificationRecorded) -> None:
-    row.update(status=LeadStatus.VERIFYING.value, verification_count=row["verification_count"] + 1)
+    row.update(status=_VERIFYING, verification_count=row["verification_count"] + 1)
 
 
 def _concluded(row: Row, event: LeadConcluded) -> None:
     row.update(
-        status=LeadStatus.CONCLUDED.value,
+        status=_CONCLUDED,
         conclusion=event.result.value,
         conclusion_summary=event.summary,
         concluded_at=event.occurred_at,
@@ -135,18 +148,18 @@ def _concluded(row: Row, event: LeadConcluded) -> None:
 def _answered(row: Row, event: FeedbackGiven) -> None:
     # An answer before the result is a progress note to the reporter: the status stays.
     if row["conclusion"] is not None:
-        row["status"] = LeadStatus.ANSWERED.value
+        row["status"] = _ANSWERED
     row.update(feedback=event.text, feedback_at=event.occurred_at)
 
 
 def _archived(row: Row, event: LeadArchived) -> None:
-    row.update(status=LeadStatus.ARCHIVED.value, archived_at=event.occurred_at)
+    row.update(status=_ARCHIVED, archived_at=event.occurred_at)
 
 
 def _reopened(row: Row, event: LeadReopened) -> None:
     # A look-back review needs a new result and a new answer; the old ones stay in the log.
     row.update(
-        status=LeadStatus.REOPENED.value,
+        status=_REOPENED,
         archived_at=None,
         conclusion=None,
         conclusion_summary=None,
