@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
-from pydantic import ValidationError
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -33,8 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from common.batchwriter import BatchWriter, RowCache, deferred_metadata
-from common.events import Event, EventDecodeError, event_type_of
-from common.events.codec import FROM_JSON, decode_slowly
+from common.events import Event, EventDecodeError, decode, event_type_of
 from common.subjects import Stream
 
 # A handler takes the one event type it is registered for; the map is keyed by that type.
@@ -306,13 +304,7 @@ def decode_batch(
             items.append(Item(sequence, None))
             continue
         try:
-            # decode(), unrolled: the current version straight from bytes, else the full path.
-            current = FROM_JSON.get(event_type)
-            try:
-                event = current(data) if current is not None else decode_slowly(data, event_type)
-            except ValidationError:
-                event = decode_slowly(data, event_type)
-            items.append(Item(sequence, event))
+            items.append(Item(sequence, decode(data, event_type)))
         except EventDecodeError as exc:
             failures.append((index, str(exc)))
             items.append(Item(sequence, None))

@@ -114,7 +114,7 @@ _ADAPTER: Final[TypeAdapter[AnyEvent]] = TypeAdapter(AnyEvent)
 BY_TYPE: Final[dict[str, type[Event]]] = {cls.type_name(): cls for cls in EVENT_CLASSES}
 # Each type's current version validated straight from JSON bytes by pydantic-core, with no
 # wrapper of pydantic's or ours in between: a rebuild decodes every event through here.
-FROM_JSON: Final[dict[str, Callable[[bytes], Event]]] = {
+_FROM_JSON: Final[dict[str, Callable[[bytes], Event]]] = {
     name: cls.__pydantic_validator__.validate_json for name, cls in BY_TYPE.items()
 }
 
@@ -150,16 +150,16 @@ def decode(data: bytes, event_type: str | None = None) -> Event:
 
     ``event_type`` (from the subject) picks the fast path; without it, or when the payload
     is not the current version, the payload is parsed and upcast first."""
-    current = FROM_JSON.get(event_type) if event_type else None
+    current = _FROM_JSON.get(event_type) if event_type else None
     if current is not None:
         try:
             return current(data)
         except ValidationError:
             pass  # maybe an older version; the full path below says what is wrong
-    return decode_slowly(data, event_type)
+    return _decode_slowly(data, event_type)
 
 
-def decode_slowly(data: bytes, event_type: str | None = None) -> Event:
+def _decode_slowly(data: bytes, event_type: str | None = None) -> Event:
     """The full path of :func:`decode`: parse, upcast, validate, and say what is wrong."""
     try:
         raw = orjson.loads(data)
