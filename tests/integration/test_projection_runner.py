@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import IntegrityError
 
@@ -70,6 +71,14 @@ def make_runner(
 def applied(engine: Engine) -> list[tuple[str, str]]:
     with engine.connect() as conn:
         return projections.applied(conn)
+
+
+async def publish_malformed(js: JetStreamContext) -> PubAck:
+    """A LeadReported without a lead_id and with a number for a summary."""
+    return await js.publish(
+        f"intake.lead.{new_lead_id()}.LeadReported",
+        b'{"event_type": "LeadReported", "summary": 42}',
+    )
 
 
 async def append_many(store: EventStore, n: int) -> list[str]:
@@ -156,10 +165,7 @@ async def test_a_malformed_message_is_parked_with_its_reason_and_later_events_ap
     js: JetStreamContext, store: EventStore, engine: Engine
 ) -> None:
     before = await append_many(store, 3)
-    bad = await js.publish(
-        f"intake.lead.{new_lead_id()}.LeadReported",
-        b'{"event_type": "LeadReported", "summary": 42}',
-    )
+    bad = await publish_malformed(js)
     after = await append_many(store, 3)
     runner = make_runner(js, engine)
     await runner.start()
@@ -295,10 +301,7 @@ async def test_a_replay_in_a_child_process_writes_the_database_it_is_given_and_n
     js: JetStreamContext, store: EventStore, engine: Engine
 ) -> None:
     before = await append_many(store, 20)
-    bad = await js.publish(
-        f"intake.lead.{new_lead_id()}.LeadReported",
-        b'{"event_type": "LeadReported", "summary": 42}',
-    )
+    bad = await publish_malformed(js)
     after = await append_many(store, 9)
     tracker = Tracker(engine, projections.recording_projection(), "replay")
 
