@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from common.auth import UserRecord, hash_token, write_users_file
 from common.events import Role
+from common.workauth import WorkAuth
 
 # user -> (role, unit); the token is "token-<user>"
 STAFF = {
@@ -52,8 +53,11 @@ def random_key() -> str:
 
 @asynccontextmanager
 async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, and an HTTP client talking to it in-process."""
+    """The app with its lifespan running, and an HTTP client talking to it in-process
+    (solving intake's proof-of-work challenges like any public client)."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://service", auth=WorkAuth()
+        ) as client:
             yield client

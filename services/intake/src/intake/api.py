@@ -6,21 +6,30 @@ Nothing about a public reporter's connection (address, user agent) is read or ke
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Final, TypeVar
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    Header,
+    HTTPException,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
 
 from common.auth import Principal, require_roles
 from common.database import as_utc
 from common.events import Role
 from common.events.catalogue import ReporterKind
+from common.work import HEADER, Purpose, WorkRefused
 from intake.domain.lead import IdentityAlreadyShredded, LeadNotFound, NotNamed
 from intake.handlers import (
     STAFF_ROLES,
     ChannelNotAllowed,
-    GuessingThrottled,
     Intake,
     ReceiptUnknown,
 )
@@ -37,6 +46,7 @@ from intake.schemas import (
     ReportAccepted,
     ReporterMessage,
     StaffLead,
+    WorkChallenge,
 )
 from intake.vault import Identity, IdentityGone
 
@@ -68,6 +78,33 @@ def get_intake(request: Request) -> Intake:
 
 
 IntakeDep = Annotated[Intake, Depends(get_intake)]
+
+
+WorkProof = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        max_length=200,
+        description="<challenge>:<nonce>, a solved challenge from /v1/work/{purpose}",
+    ),
+]
+
+
+def _proof_of_work(purpose: Purpose) -> Callable[..., Awaitable[None]]:
+    async def spend(intake: IntakeDep, proof: WorkProof = None) -> None:
+        try:
+            await intake.work.spend(proof, purpose)
+        except WorkRefused as exc:
+            raise HTTPException(
+                status.HTTP_428_PRECONDITION_REQUIRED,
+                detail=[{"field": HEADER, "message": exc.reason_zh, "message_en": exc.reason}],
+            ) from exc
+
+    return spend
+
+
+ReportWork = Annotated[None, Depends(_proof_of_work(Purpose.REPORT))]
+ReceiptWork = Annotated[None, Depends(_proof_of_work(Purpose.RECEIPT))]
 Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 Custodian = Annotated[Principal, Depends(require_roles(Role.CUSTODIAN))]
 Shredder = Annotated[Principal, Depends(require_roles(Role.CUSTODIAN, Role.ADMIN))]
@@ -75,13 +112,32 @@ Shredder = Annotated[Principal, Depends(require_roles(Role.CUSTODIAN, Role.ADMIN
 router = APIRouter(prefix="/v1", tags=["intake"])
 
 
+@router.get(
+    "/work/{purpose}",
+    summary="A challenge to solve before a public report or a look-up by receipt",
+)
+async def work_challenge(purpose: Purpose, intake: IntakeDep, response: Response) -> WorkChallenge:
+    challenge = intake.work.issue(purpose)
+    response.headers["Cache-Control"] = "no-store"
+    return WorkChallenge(
+        challenge=challenge.token,
+        bits=challenge.bits,
+        expires_at=datetime.fromtimestamp(challenge.expires_at, UTC)
+        .isoformat()
+        .replace("+00:00", "Z"),
+    )
+
+
 @router.post(
     "/reports",
     status_code=status.HTTP_201_CREATED,
-    summary="Report a lead (public, named or anonymous, no account)",
+    summary="Report a lead (public, named or anonymous, no account; needs a solved challenge)",
 )
 async def report(
-    body: PublicReport, intake: IntakeDep, idempotency_key: IdempotencyKey = None
+    body: PublicReport,
+    intake: IntakeDep,
+    _work: ReportWork,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReportAccepted:
     accepted = await _once(intake.report_public(body, idempotency_key))
     assert accepted.receipt is not None  # noqa: S101 - public reports always get one
@@ -89,7 +145,7 @@ async def report(
 
 
 @router.get("/reports/{receipt}", summary="The status of a report and the answers given")
-async def report_status(receipt: str, intake: IntakeDep) -> ReceiptStatus:
+async def report_status(receipt: str, intake: IntakeDep, _work: ReceiptWork) -> ReceiptStatus:
     view = await _receipt_call(intake.status(receipt))
     zh, en = PROGRESS_LABELS[view.progress]
     return ReceiptStatus(
@@ -106,7 +162,9 @@ async def report_status(receipt: str, intake: IntakeDep) -> ReceiptStatus:
     status_code=status.HTTP_201_CREATED,
     summary="Add information to a report, or write to the office",
 )
-async def add_to_report(receipt: str, body: ReporterMessage, intake: IntakeDep) -> dict[str, str]:
+async def add_to_report(
+    receipt: str, body: ReporterMessage, intake: IntakeDep, _work: ReceiptWork
+) -> dict[str, str]:
     event_id = await _receipt_call(intake.add(receipt, body))
     return {"event_id": event_id}
 
@@ -173,12 +231,6 @@ def _utc(moment: datetime) -> str:
 async def _receipt_call(call: Awaitable[T]) -> T:
     try:
         return await call
-    except GuessingThrottled as exc:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many wrong receipts lately; try again in a minute",
-            headers={"Retry-After": "60"},
-        ) from exc
     except ReceiptUnknown as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no report has this receipt") from exc
 

@@ -7,6 +7,7 @@ import asyncio
 from fastapi import FastAPI
 from sqlalchemy import event as sa_event
 
+from common.growth import StreamGrowth
 from common.http_errors import install_error_handlers
 from common.reactor import react
 from common.service import ServiceRuntime
@@ -19,6 +20,11 @@ from intake.projection import SUBSCRIPTIONS
 from intake.schemas import FIELD_LABELS
 from intake.settings import IntakeSettings
 from intake.vault import vault_metadata
+from intake.work import work_metadata
+
+# A scrub postponed because the database was busy is tried again this often.
+SCRUB_RETRY_SECONDS = 30.0
+GROWTH_SAMPLE_SECONDS = 60.0
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -42,11 +48,20 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     async def prepare() -> None:
         await asyncio.to_thread(
-            runtime.database.create_all, vault_metadata, idempotency_metadata, matter_metadata
+            runtime.database.create_all,
+            vault_metadata,
+            idempotency_metadata,
+            matter_metadata,
+            work_metadata,
         )
 
     runtime.on_prepare(prepare)
     runtime.every(settings.retention_check_seconds, intake.apply_retention, "retention")
+    runtime.every(SCRUB_RETRY_SECONDS, intake.scrub, "identity-key-scrub")
+    growth = StreamGrowth(
+        runtime, [Stream.INTAKE], alarm_bytes_per_hour=settings.stream_growth_alarm_bytes_per_hour
+    )
+    runtime.every(GROWTH_SAMPLE_SECONDS, growth.sample, "stream-growth")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
     return runtime.app

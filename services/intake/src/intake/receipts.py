@@ -2,8 +2,8 @@
 
 100 random bits in Crockford's base32, in four groups of five, so it can be written down or
 read over the phone (no I, L, O or U; misread ones are forgiven). The server keeps only a
-keyed hash. Failed look-ups are limited for everyone together, because no client address is
-ever kept to tell guessers apart.
+keyed hash. Look-ups are not limited by count (that would be one budget for everyone, since
+no client address is kept): each costs the asker a proof of work (intake.work).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from typing import Final
 
 _ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -34,31 +33,11 @@ def normalise(receipt: str) -> str | None:
 
 
 class ReceiptKeeper:
-    def __init__(self, key: bytes, failures_per_minute: int) -> None:
+    def __init__(self, key: bytes) -> None:
         self._key = key
-        self._capacity = float(failures_per_minute)
-        self._tokens = float(failures_per_minute)
-        self._refill_per_second = failures_per_minute / 60.0
-        self._last = time.monotonic()
 
     def hash(self, receipt: str) -> str | None:
         plain = normalise(receipt)
         if plain is None:
             return None
         return hmac.new(self._key, plain.encode(), hashlib.sha256).hexdigest()
-
-    def may_try(self) -> bool:
-        """Whether a look-up may be attempted now (false while guessing is being throttled)."""
-        self._refill()
-        return self._tokens >= 1.0
-
-    def failed(self) -> None:
-        self._refill()
-        self._tokens = max(0.0, self._tokens - 1.0)
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self._tokens = min(
-            self._capacity, self._tokens + (now - self._last) * self._refill_per_second
-        )
-        self._last = now

@@ -75,6 +75,18 @@ class ReportAccepted(BaseModel):
     )
 
 
+class WorkChallenge(BaseModel):
+    """A puzzle to solve before a public request: find a decimal nonce such that
+    SHA-256 of "<challenge>:<nonce>" begins with ``bits`` zero bits, then send
+    "X-Work: <challenge>:<nonce>" with the request. Each challenge is spent once."""
+
+    challenge: str
+    bits: int
+    algorithm: Literal["sha256-leading-zero-bits"] = "sha256-leading-zero-bits"
+    expires_at: str
+    header: str = "X-Work"
+
+
 class LeadAccepted(BaseModel):
     lead_id: str
 

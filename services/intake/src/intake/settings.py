@@ -38,9 +38,14 @@ class IntakeSettings(ServiceSettings):
     #: identities are shredded this long after their lead is archived (5 years)
     identity_retention_days: int = Field(default=5 * 365 + 1, ge=1)
     retention_check_seconds: float = Field(default=3600.0, gt=0)
-    #: failed receipt look-ups allowed per minute, for everyone together (no client
-    #: address is ever kept, so there is nothing else to count by)
-    receipt_failures_per_minute: int = Field(default=30, ge=1)
+    #: proof of work asked of each public report and each look-up by receipt, in bits
+    #: (about 2**bits SHA-256 hashes: 20 bits take a second or two in a browser)
+    work_bits_report: int = Field(default=20, ge=0, le=28)
+    work_bits_receipt: int = Field(default=16, ge=0, le=28)
+    #: public reports an hour above which each further report costs more work
+    usual_public_reports_per_hour: int = Field(default=60, ge=1)
+    #: growth of the INTAKE stream per hour that raises the alarm (log and metric)
+    stream_growth_alarm_bytes_per_hour: int = Field(default=64 * 1024 * 1024, ge=1)
     #: how similar two reports of one village and category must be to be linked (0-1)
     duplicate_similarity: float = Field(default=0.6, gt=0, le=1)
 
