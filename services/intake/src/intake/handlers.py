@@ -7,13 +7,16 @@ the log never holds an identity that no key can open, nor a key without its lead
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy import delete, select
 
 from common.auth import Principal
@@ -32,14 +35,25 @@ from common.subjects import Stream
 from common.vocabulary import Channel
 from intake.domain import lead as decisions
 from intake.idempotency import Claim, Claims, claim_for
-from intake.projection.queries import ReceiptView, by_receipt, due_for_shredding
+from intake.projection.queries import (
+    ReceiptView,
+    by_receipt,
+    due_for_shredding,
+    shredded_but_key_kept,
+)
 from intake.projection.tables import reports
 from intake.receipts import ReceiptKeeper, new_receipt
 from intake.schemas import AttachmentIn, LeadContent, ReporterMessage
 from intake.settings import IntakeSettings
-from intake.vault import Identity, Vault, identity_keys
+from intake.vault import Identity, Vault, identity_keys, scrub_destroyed_keys
+from intake.work import PublicWork, work_key
 
 log = structlog.get_logger(__name__)
+
+RECEIPT_MISSES: Final = Counter(
+    "intake_receipt_misses_total", "Look-ups with a receipt that answers to no report"
+)
+_SHRED_ATTEMPTS: Final = 5
 
 PUBLIC = Actor(role=Role.REPORTER)
 
@@ -63,10 +77,6 @@ class ReceiptUnknown(Exception):
     """No report answers to this receipt."""
 
 
-class GuessingThrottled(Exception):
-    """Too many wrong receipts lately: look-ups pause for everyone."""
-
-
 def public_claim(content: LeadContent, key: str) -> Claim:
     """Bound to the report itself: members of the public share no accounts, so the same
     key sent with another report must not return someone else's lead and receipt."""
@@ -86,9 +96,17 @@ class Intake:
         self.settings = settings
         self.org: Organisation = runtime.org
         self.vault = Vault(settings.identity_key_bytes)
-        self.receipts = ReceiptKeeper(
-            settings.receipt_key_bytes, settings.receipt_failures_per_minute
+        self.receipts = ReceiptKeeper(settings.receipt_key_bytes)
+        self.work = PublicWork(
+            runtime.database.async_engine,
+            work_key(settings.receipt_key_bytes),
+            report_bits=settings.work_bits_report,
+            receipt_bits=settings.work_bits_receipt,
+            usual_reports_per_hour=settings.usual_public_reports_per_hour,
         )
+        # Whether a destroyed key may still sit in a database file (scrub_destroyed_keys);
+        # true at start, since a process that stopped mid-shred left no note of it.
+        self._scrub_pending = True
         self.claims = Claims(runtime.database.async_engine)
 
     @property
@@ -110,6 +128,7 @@ class Intake:
         await self._report(
             lead_id, Channel.WEB, content, PUBLIC, claim, receipt_hash=self.receipts.hash(receipt)
         )
+        self.work.report_accepted()
         return Accepted(lead_id, receipt)
 
     async def enter_staff(
@@ -240,15 +259,13 @@ class Intake:
         return event.event_id
 
     async def _by_receipt(self, receipt: str) -> ReceiptView:
-        if not self.receipts.may_try():
-            raise GuessingThrottled
         receipt_hash = self.receipts.hash(receipt)
         view = None
         if receipt_hash is not None:
             async with self.runtime.database.async_engine.connect() as conn:
                 view = await by_receipt(conn, receipt_hash)
         if view is None:
-            self.receipts.failed()
+            RECEIPT_MISSES.inc()
             raise ReceiptUnknown
         return view
 
@@ -267,21 +284,64 @@ class Intake:
         return identity
 
     async def shred(self, lead_id: str, reason: str, actor: Actor) -> None:
-        history = await self.store.read_lead(lead_id)
-        lead = decisions.fold(e.event for e in history.events)
-        event = decisions.shred(lead, reason, actor)
-        async with self.runtime.database.async_engine.begin() as conn:
-            await self.vault.shred(conn, lead_id, event.occurred_at)
-        # The key is gone before the event says so; a failed append is retried by the
-        # retention job or the custodian, and finds the identity already unreadable.
-        await self.store.append(event, expected_sequence=history.last_sequence)
+        """Record the shredding, then destroy the key, then scrub the database files.
+
+        Recorded first: a key destroyed with no event saying who did it and when must not
+        happen. Shredding does not depend on what else happened to the lead, so an append
+        that lost a race (the duplicate detector may append meanwhile) is decided again on
+        the new history. Should the process die after the append, the key is destroyed by
+        the next call or by the retention job (``finish_shredding``)."""
+        for _ in range(_SHRED_ATTEMPTS):
+            history = await self.store.read_lead(lead_id)
+            lead = decisions.fold(e.event for e in history.events)
+            try:
+                event = decisions.shred(lead, reason, actor)
+            except decisions.IdentityAlreadyShredded:
+                await self._destroy_key(lead_id)
+                raise
+            try:
+                await self.store.append(event, expected_sequence=history.last_sequence)
+                break
+            except ConcurrencyConflict:
+                continue
+        else:
+            raise ConcurrencyConflict(f"lead {lead_id} kept changing while being shredded")
         log.warning("identity_shredded", lead_id=lead_id, event_id=event.event_id)
+        await self._destroy_key(lead_id)
+
+    async def _destroy_key(self, lead_id: str) -> None:
+        async with self.runtime.database.async_engine.begin() as conn:
+            destroyed = await self.vault.shred(conn, lead_id, utc_now())
+        if destroyed:
+            self._scrub_pending = True
+            await self.scrub()
+
+    async def scrub(self) -> bool:
+        """Make destroyed keys unrecoverable from the database's files (WAL, free pages,
+        dead row versions); retried in the background until it succeeds."""
+        if not self._scrub_pending:
+            return True
+        if await asyncio.to_thread(scrub_destroyed_keys, self.runtime.database.sync_engine):
+            self._scrub_pending = False
+            log.info("identity_keys_scrubbed")
+            return True
+        log.warning("identity_key_scrub_postponed", reason="database busy")
+        return False
+
+    async def finish_shredding(self) -> int:
+        """Destroy the keys of leads whose shredding was recorded but not carried out (the
+        process stopped in between)."""
+        async with self.runtime.database.async_engine.connect() as conn:
+            due = await shredded_but_key_kept(conn)
+        for lead_id in due:
+            await self._destroy_key(lead_id)
+        return len(due)
 
     async def apply_retention(self) -> None:
         """Shred identities past their retention period; forget old idempotency claims and
         the keys of reports that never reached the log."""
-        shredded = await self.shred_expired()
-        forgotten = await self.claims.forget_old()
+        shredded = await self.shred_expired() + await self.finish_shredding()
+        forgotten = await self.claims.forget_old() + await self.work.forget_spent()
         orphans = await self.forget_orphan_keys()
         if shredded or forgotten or orphans:
             log.info(

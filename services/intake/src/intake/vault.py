@@ -16,7 +16,17 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.events import utc_now
@@ -124,6 +134,26 @@ class Vault:
             .values(wrapped_key=None, shredded_at=at)
         )
         return result.rowcount == 1
+
+
+def scrub_destroyed_keys(engine: Engine) -> bool:
+    """Leave no copy of a destroyed key in the database's files; False if the database was
+    too busy (try again later).
+
+    Overwriting the row is not enough. SQLite keeps the page as it was in the write-ahead log
+    until a checkpoint, and a checkpoint only copies pages back: the log file is truncated
+    here so the old page images go (``secure_delete``, set on every connection, zeroes
+    the freed cell and page space in the main file). PostgreSQL keeps the old row version in
+    the heap until vacuumed, and a plain VACUUM frees the space without overwriting it;
+    VACUUM FULL writes the table anew and truncates the old file. (PostgreSQL's own
+    write-ahead log and any backup still hold the key until they are recycled: README.)"""
+    if engine.dialect.name == "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        return bool(busy == 0)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"VACUUM FULL {identity_keys.name}")
+    return True
 
 
 def _wrap_context(lead_id: str) -> bytes:

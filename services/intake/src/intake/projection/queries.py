@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from intake.projection.tables import feedback, receipts, reports
+from intake.vault import identity_keys
 
 
 @dataclass(frozen=True)
@@ -51,5 +52,16 @@ async def due_for_shredding(conn: AsyncConnection, archived_before: datetime) ->
             & reports.c.archived_at.is_not(None)
             & (reports.c.archived_at < archived_before)
         )
+    )
+    return [r.lead_id for r in rows]
+
+
+async def shredded_but_key_kept(conn: AsyncConnection) -> list[str]:
+    """Leads whose shredding the log records but whose key is still held (the shredding
+    was interrupted between recording it and destroying the key)."""
+    rows = await conn.execute(
+        select(identity_keys.c.lead_id)
+        .join(reports, reports.c.lead_id == identity_keys.c.lead_id)
+        .where(reports.c.identity_shredded.is_(True) & identity_keys.c.wrapped_key.is_not(None))
     )
     return [r.lead_id for r in rows]
