@@ -27,6 +27,7 @@ import httpx
 from common.auth import UserRecord, hash_token, new_token, write_users_file
 from common.events import Role
 from common.natsserver import NatsServer
+from common.workauth import WorkAuth
 from leadctl.provision import provision
 
 DEFAULT_PORTS: Final = {"intake": 8101, "ledger": 8102, "oversight": 8103}
@@ -155,8 +156,13 @@ def seed_demo_leads(layout: Layout, intake_port: int) -> None:
     tokens = json.loads(layout.tokens.read_text())
     for user, path, body in DEMO_LEADS:
         headers = {"Authorization": f"Bearer {tokens[user]}"} if user else {}
+        # A public report proves its work like any other (common.workauth).
         answer = httpx.post(
-            f"http://127.0.0.1:{intake_port}{path}", json=body, headers=headers, timeout=10
+            f"http://127.0.0.1:{intake_port}{path}",
+            json=body,
+            headers=headers,
+            auth=WorkAuth(),
+            timeout=30,
         )
         answer.raise_for_status()
     marker.write_text("seeded\n")
