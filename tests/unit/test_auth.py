@@ -1,11 +1,13 @@
-"""Bearer tokens to principals, and roles guarding routes."""
+"""Bearer tokens to principals, roles guarding routes, and the users file followed."""
 
+import threading
 from pathlib import Path
 from typing import Annotated
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
 
 from common.auth import (
     Directory,
@@ -143,3 +145,126 @@ def test_a_users_file_holds_token_hashes_and_never_the_tokens(tmp_path: Path) ->
 def test_a_missing_users_file_admits_nobody(tmp_path: Path) -> None:
     directory = Directory.from_file(tmp_path / "absent.toml")
     assert directory.authenticate(OFFICE_TOKEN) is None
+
+
+# --- a running service follows the users file ------------------------------------------------
+
+
+def _police_with(token: str) -> UserRecord:
+    return POLICE_USER.model_copy(update={"token_sha256": hash_token(token)})
+
+
+def test_a_replaced_token_stops_working_and_its_successor_works_without_a_new_directory(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users.toml"
+    write_users_file(path, [OFFICE_USER, POLICE_USER])
+    directory = Directory.from_file(path, recheck_seconds=0)
+    assert directory.authenticate(POLICE_TOKEN) is not None
+
+    successor = new_token()
+    write_users_file(path, [OFFICE_USER, _police_with(successor)])
+
+    assert directory.authenticate(POLICE_TOKEN) is None
+    assert directory.authenticate(successor) == Principal(
+        "li.wei", "李伟", Role.POLICE, "shd-police"
+    )
+
+
+def test_the_file_is_looked_at_again_only_once_the_recheck_interval_has_passed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users.toml"
+    write_users_file(path, [OFFICE_USER, POLICE_USER])
+    directory = Directory.from_file(path, recheck_seconds=3600)
+
+    write_users_file(path, [OFFICE_USER])
+
+    # Not yet looked at: a stat per request would be a stat per request.
+    assert directory.authenticate(POLICE_TOKEN) is not None
+
+
+def test_a_users_file_that_no_longer_parses_keeps_the_users_last_read_and_says_so(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users.toml"
+    write_users_file(path, [OFFICE_USER, POLICE_USER])
+    directory = Directory.from_file(path, recheck_seconds=0)
+
+    for broken in (
+        b'[[users]]\nuser = "li.wei"\nrole = ',  # cut short
+        b'[[users]]\nuser = "li.wei"\nrole = "police"\n',  # no token hash
+        b"\xff\xfe not UTF-8",
+    ):
+        path.write_bytes(broken)
+        with capture_logs() as logs:
+            assert directory.authenticate(POLICE_TOKEN) is not None, broken
+            assert directory.authenticate(new_token()) is None
+        [error] = [e for e in logs if e["event"] == "users_file_unreadable"]
+        assert (error["log_level"], error["kept_users"]) == ("error", 2)
+
+    write_users_file(path, [OFFICE_USER])
+    assert directory.authenticate(POLICE_TOKEN) is None
+    assert directory.authenticate(OFFICE_TOKEN) is not None
+
+
+def test_a_deleted_users_file_admits_nobody_until_it_is_written_again(tmp_path: Path) -> None:
+    path = tmp_path / "users.toml"
+    write_users_file(path, [OFFICE_USER, POLICE_USER])
+    directory = Directory.from_file(path, recheck_seconds=0)
+
+    path.unlink()
+    assert directory.authenticate(OFFICE_TOKEN) is None
+    assert directory.authenticate(POLICE_TOKEN) is None
+
+    write_users_file(path, [OFFICE_USER])
+    assert directory.authenticate(OFFICE_TOKEN) is not None
+
+
+def test_a_reader_never_sees_a_users_file_half_written(tmp_path: Path) -> None:
+    """The writer rewrites the file as fast as it can; every read of it, made meanwhile,
+    is a whole file with both users."""
+    path = tmp_path / "users.toml"
+    write_users_file(path, [OFFICE_USER, POLICE_USER])
+    stop = threading.Event()
+    # More users make a longer file: a reader between truncation and write is likelier.
+    crowd = [
+        UserRecord(
+            user=f"user{i:04d}",
+            display_name=f"用户{i}",
+            role=Role.CLERK,
+            unit="shd-office",
+            token_sha256=hash_token(f"t{i}"),
+        )
+        for i in range(20)
+    ]
+
+    def rewrite() -> None:
+        while not stop.is_set():
+            write_users_file(path, [OFFICE_USER, *crowd, POLICE_USER])
+
+    writer = threading.Thread(target=rewrite)
+    writer.start()
+    seen_incomplete = []
+    try:
+        for _ in range(300):
+            directory = Directory.from_file(path)
+            if directory.authenticate(POLICE_TOKEN) is None:
+                seen_incomplete.append(path.stat().st_size)
+    finally:
+        stop.set()
+        writer.join()
+    assert seen_incomplete == []
+    assert [p.name for p in tmp_path.iterdir()] == ["users.toml"]
+
+
+def test_a_new_users_file_is_readable_by_its_owner_only_and_a_replaced_one_keeps_its_mode(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "users.toml"
+    write_users_file(path, [OFFICE_USER])
+    assert path.stat().st_mode & 0o777 == 0o600
+
+    path.chmod(0o640)
+    write_users_file(path, [OFFICE_USER, POLICE_USER])
+    assert path.stat().st_mode & 0o777 == 0o640

@@ -2,24 +2,36 @@
 
 The users file keeps SHA-256 hashes of tokens only. Tokens are 32 random bytes, so a plain
 hash is enough (no password stretching is needed for values nobody can guess).
+
+A running service follows the file: a token replaced or removed stops working within a
+second or two, with no restart. The file is replaced whole (write, then rename), so a
+reader sees the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import secrets
+import tempfile
+import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from common.events import Actor, Role
+
+log = structlog.get_logger(__name__)
 
 
 class UserRecord(BaseModel):
@@ -52,27 +64,106 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class Directory:
-    """The users a service accepts, by token hash."""
+# What tells one version of the users file from another without reading it: a rename
+# changes the inode, an edit in place the modification time or the size.
+_FileStamp = tuple[int, int, int]
 
-    def __init__(self, records: Iterable[UserRecord]) -> None:
+
+def _stamp(path: Path) -> _FileStamp | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _read_users(path: Path) -> dict[str, UserRecord]:
+    data = tomllib.loads(path.read_text("utf-8"))
+    records = (UserRecord.model_validate(u) for u in data.get("users", []))
+    return {record.token_sha256: record for record in records}
+
+
+class Directory:
+    """The users a service accepts, by token hash.
+
+    Made from a file, it looks at the file again at most every ``recheck_seconds`` and
+    reloads it when it changed. A file that no longer parses keeps the users last read
+    (an operator's typo must neither lock everyone out nor let anyone in); a deleted file
+    means nobody."""
+
+    def __init__(
+        self,
+        records: Iterable[UserRecord],
+        source: Path | None = None,
+        recheck_seconds: float = 1.0,
+    ) -> None:
         self._by_hash = {record.token_sha256: record for record in records}
+        self._source = source
+        self._recheck_seconds = recheck_seconds
+        self._stamp = _stamp(source) if source is not None else None
+        self._next_check = time.monotonic() + recheck_seconds
+        # Authentication runs in the threadpool: one thread looks at the file at a time,
+        # the others go on with the users already loaded.
+        self._checking = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: Path) -> Directory:
-        if not path.exists():
-            return cls(())
-        data = tomllib.loads(path.read_text("utf-8"))
-        return cls(UserRecord.model_validate(u) for u in data.get("users", []))
+    def from_file(cls, path: Path, recheck_seconds: float = 1.0) -> Directory:
+        # Stamped before reading: a change made while reading is seen at the next look.
+        directory = cls((), source=path, recheck_seconds=recheck_seconds)
+        if directory._stamp is not None:
+            directory._by_hash = _read_users(path)
+        return directory
 
     def authenticate(self, token: str) -> Principal | None:
+        self._follow_file()
         record = self._by_hash.get(hash_token(token))
         if record is None:
             return None
         return Principal(record.user, record.display_name, record.role, record.unit)
 
+    def _follow_file(self) -> None:
+        if self._source is None or time.monotonic() < self._next_check:
+            return
+        if not self._checking.acquire(blocking=False):
+            return
+        try:
+            self._next_check = time.monotonic() + self._recheck_seconds
+            stamp = _stamp(self._source)
+            if stamp == self._stamp:
+                return
+            self._reload(self._source, stamp)
+        finally:
+            self._checking.release()
+
+    def _reload(self, path: Path, stamp: _FileStamp | None) -> None:
+        if stamp is None:
+            self._by_hash, self._stamp = {}, None
+            log.warning("users_file_removed", path=str(path), users=0)
+            return
+        try:
+            by_hash = _read_users(path)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError) as exc:
+            # Remembered, so the same broken file is reported once, not every second; the
+            # fix changes the stamp and is read then.
+            self._stamp = stamp
+            log.error(
+                "users_file_unreadable",
+                path=str(path),
+                error=type(exc).__name__,
+                # The first line says where; the rest of a validation report may quote values.
+                detail=str(exc).splitlines()[0] if str(exc) else "",
+                kept_users=len(self._by_hash),
+            )
+            return
+        self._by_hash, self._stamp = by_hash, stamp
+        log.info("users_file_reloaded", path=str(path), users=len(by_hash))
+
 
 def write_users_file(path: Path, records: Iterable[UserRecord]) -> None:
+    """Replace the users file whole: a service reading it meanwhile sees the old users or
+    the new ones, never a file cut short. A new file is readable by its owner only; a
+    replaced one keeps the mode it had (the services may run as another user)."""
+
     def quoted(value: str) -> str:
         # A JSON string is a valid TOML basic string: quotes and backslashes escaped.
         return json.dumps(value, ensure_ascii=False)
@@ -89,7 +180,23 @@ def write_users_file(path: Path, records: Iterable[UserRecord]) -> None:
             "",
         ]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines), "utf-8")
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o600
+    # In the same directory, so that the rename stays on one file system and is atomic.
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write("\n".join(lines))
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 _bearer = HTTPBearer(auto_error=False, description="A staff token from the users file")
