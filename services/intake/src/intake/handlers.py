@@ -54,6 +54,7 @@ RECEIPT_MISSES: Final = Counter(
     "intake_receipt_misses_total", "Look-ups with a receipt that answers to no report"
 )
 _SHRED_ATTEMPTS: Final = 5
+_SCRUB_ATTEMPTS: Final = 5
 
 PUBLIC = Actor(role=Role.REPORTER)
 
@@ -305,7 +306,7 @@ class Intake:
             except ConcurrencyConflict:
                 continue
         else:
-            raise ConcurrencyConflict(f"lead {lead_id} kept changing while being shredded")
+            raise ConcurrencyConflict(lead_id, history.last_sequence)
         log.warning("identity_shredded", lead_id=lead_id, event_id=event.event_id)
         await self._destroy_key(lead_id)
 
@@ -321,10 +322,15 @@ class Intake:
         dead row versions); retried in the background until it succeeds."""
         if not self._scrub_pending:
             return True
-        if await asyncio.to_thread(scrub_destroyed_keys, self.runtime.database.sync_engine):
-            self._scrub_pending = False
-            log.info("identity_keys_scrubbed")
-            return True
+        # Short transactions (a projection batch, a report) hold the old row version or
+        # the log for a moment: a few quick tries usually finish it while the custodian
+        # waits for the answer.
+        for attempt in range(_SCRUB_ATTEMPTS):
+            if await asyncio.to_thread(scrub_destroyed_keys, self.runtime.database.sync_engine):
+                self._scrub_pending = False
+                log.info("identity_keys_scrubbed")
+                return True
+            await asyncio.sleep(0.1 * (attempt + 1))
         log.warning("identity_key_scrub_postponed", reason="database busy")
         return False
 

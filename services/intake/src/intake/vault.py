@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from datetime import datetime
+from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -43,6 +45,7 @@ identity_keys = Table(
 )
 
 _NONCE = 12
+_KEPT_DEAD = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
 
 class Identity(BaseModel):
@@ -151,9 +154,23 @@ def scrub_destroyed_keys(engine: Engine) -> bool:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
         return bool(busy == 0)
+    # A row version still visible to some open transaction is copied by VACUUM FULL too
+    # ("dead row versions cannot be removed yet"): then it is not done, and is tried again.
+    details: list[str] = []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"VACUUM FULL {identity_keys.name}")
-    return True
+        driver = conn.connection.driver_connection
+        assert driver is not None  # noqa: S101 - a live connection has its driver's
+
+        def keep(diagnostic: Any) -> None:
+            details.append(diagnostic.message_detail or "")
+
+        driver.add_notice_handler(keep)
+        try:
+            conn.exec_driver_sql(f"VACUUM (FULL, VERBOSE) {identity_keys.name}")
+        finally:
+            driver.remove_notice_handler(keep)
+    kept = [int(m.group(1)) for d in details for m in [_KEPT_DEAD.search(d)] if m]
+    return not any(kept)
 
 
 def _wrap_context(lead_id: str) -> bytes:
