@@ -64,6 +64,12 @@ KEY_MOMENTS: Final = frozenset(
 )
 
 
+# A case's status is the furthest it has come, whatever order its events were applied in:
+# the OVERSIGHT and DIRECTIVES streams are read side by side live and one after the other in
+# a replay, so "the last event applied wins" would make the two disagree.
+CASE_STATUS_RANK: Final = {"open": 0, "supervised": 1, "listed": 2, "escalated": 3, "closed": 4}
+
+
 def _lead(db: BatchWriter, lead_id: str) -> Row:
     row = db.get(leads, lead_id)
     if row is None:
@@ -249,6 +255,8 @@ def _change_case(db: BatchWriter, case_id: str | None, event: Event, **values: A
         # again once it is.
         db.defer(f"case:{case_id}", event)
         return
+    if "status" in values:
+        values["status"] = max(row["status"], values["status"], key=CASE_STATUS_RANK.__getitem__)
     row.update(values, updated_at=max(as_utc(row["updated_at"]), event.occurred_at))
     db.put(cases, row)
 
