@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from typing import Final
 
 import nats.errors
+import structlog
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 
-from common.events import Event, decode, encode, event_type_of
+from common.events import Event, EventDecodeError, decode, encode, event_type_of
 from common.subjects import Stream, lead_filter, lead_subject
+
+log = structlog.get_logger(__name__)
 
 # JSErrCodeStreamWrongLastSequence: the expected-last-subject-sequence check failed.
 _WRONG_LAST_SEQUENCE: Final = 10071
@@ -131,18 +134,48 @@ class EventStore:
             )
         return LeadHistory(events=tuple(events), last_sequence=events[-1].sequence if events else 0)
 
-    async def last(self, wanted: str) -> StoredEvent | None:
-        """The last event on subjects matching ``wanted`` (wildcards allowed), if any."""
+    async def last_readable(self, wanted: str) -> tuple[int, StoredEvent | None]:
+        """The sequence of the last message on ``wanted``, and the last event there that
+        can be read. A message that does not decode (a bug, a hostile writer) is parked by
+        the consumers; it must not also stop whoever decides on the last event (the ledger
+        numbers each registration after the last one), so it is stepped over here while
+        its sequence still guards the append."""
         try:
             msg = await self._js.get_msg(self.stream.value, subject=wanted, direct=True)
         except NotFoundError:
-            return None
-        subject = msg.subject or wanted
-        return StoredEvent(
-            sequence=msg.seq or 0,
-            subject=subject,
-            event=decode(msg.data or b"", event_type_of(subject)),
-        )
+            return 0, None
+        last_sequence = msg.seq or 0
+        sequence = last_sequence
+        while sequence > 0:
+            subject = msg.subject or wanted
+            if _matches(wanted, subject):
+                try:
+                    event = decode(msg.data or b"", event_type_of(subject))
+                except EventDecodeError:
+                    log.warning(
+                        "unreadable_event_stepped_over", stream=self.stream.value, seq=sequence
+                    )
+                else:
+                    return last_sequence, StoredEvent(sequence, subject, event)
+            sequence -= 1
+            if sequence == 0:
+                break
+            try:
+                msg = await self._js.get_msg(self.stream.value, seq=sequence, direct=True)
+            except NotFoundError:
+                continue
+        return last_sequence, None
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: ``*`` is one token, a final ``>`` the rest."""
+    wanted, given = pattern.split("."), subject.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(given) > index
+        if index >= len(given) or part not in ("*", given[index]):
+            return False
+    return len(wanted) == len(given)
 
 
 async def read_messages(

@@ -54,7 +54,7 @@ class Registrar:
             for stored in history.events:
                 if isinstance(stored.event, LeadRegistered):
                     return stored.event
-            last = await ledger.last(REGISTRATIONS)
+            last_sequence, last = await ledger.last_readable(REGISTRATIONS)
             previous = last.event if last is not None else None
             now = utc_now()
             registered = LeadRegistered(
@@ -79,7 +79,7 @@ class Registrar:
             try:
                 await ledger.append(
                     registered,
-                    expected_sequence=last.sequence if last is not None else 0,
+                    expected_sequence=last_sequence,
                     expected_subject=REGISTRATIONS,
                 )
             except ConcurrencyConflict:
