@@ -14,6 +14,7 @@ from openpyxl import Workbook
 
 from common.auth import Principal, require_roles
 from common.errors import NotFound, RuleViolation
+from common.http_errors import field_error
 from common.events import Actor, Event, Role, utc_now
 from common.organisation import UnitKind
 from oversight.domain import cases as rules
@@ -142,6 +143,12 @@ async def link(
     case_id: str, body: LinkIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
     lead_id = await _lead_of(oversight, case_id)
+    if await oversight.reported(body.gang_lead_id) is None:
+        raise field_error(
+            "gang_lead_id",
+            f"no lead {body.gang_lead_id!r} was ever reported",
+            f"没有编号为 {body.gang_lead_id} 的线索",
+        )
     return _done(
         await oversight.decide(
             lead_id, lambda lead: rules.link_umbrella(lead, body.gang_lead_id, principal.actor)

@@ -24,6 +24,10 @@ log = structlog.get_logger(__name__)
 RULES = Actor(role=Role.SYSTEM, user="oversight-rules")
 
 
+class UnknownLead(Exception):
+    """An event names a lead that intake never recorded."""
+
+
 class Oversight:
     def __init__(self, runtime: ServiceRuntime, settings: OversightSettings) -> None:
         self.runtime = runtime
@@ -87,13 +91,18 @@ class Oversight:
         """Opens a case for every lead the ledger transfers to the discipline committee."""
         if not isinstance(event, LeadTransferred) or event.to_unit != self.discipline.code:
             return
-        reported = await self._reported(event.lead_id)
-        umbrella = reported is not None and rules.is_umbrella(reported)
+        reported = await self.reported(event.lead_id)
+        if reported is None:
+            # The ledger files only what intake recorded: a transfer of a lead nobody
+            # reported is a bug or a forgery. Retried, then parked for an operator.
+            raise UnknownLead(f"lead {event.lead_id} was transferred but never reported")
+        umbrella = rules.is_umbrella(reported)
         await self._open(
             event.lead_id, f"transferred by {event.from_unit}: {event.reason}", umbrella, event
         )
 
-    async def _reported(self, lead_id: str) -> LeadReported | None:
+    async def reported(self, lead_id: str) -> LeadReported | None:
+        """The lead's report, read from intake's stream (None if it was never reported)."""
         history = await self.runtime.store(Stream.INTAKE).read_lead(lead_id)
         return next((e.event for e in history.events if isinstance(e.event, LeadReported)), None)
 
