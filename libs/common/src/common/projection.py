@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
+import structlog
+from prometheus_client import Counter
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -32,8 +34,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from common.batchwriter import BatchWriter, RowCache, deferred_metadata
-from common.events import Event, EventDecodeError, decode, event_type_of
+from common.events import BY_TYPE, Event, EventDecodeError, decode, event_type_of, lead_of_subject
 from common.subjects import Stream
+
+log = structlog.get_logger(__name__)
+
+UNKNOWN_EVENTS: Final = Counter(
+    "projection_unknown_events_total",
+    "Messages of a type no contract defines, skipped by a projection",
+    ["projection"],
+)
 
 # A handler takes the one event type it is registered for; the map is keyed by that type.
 Handler = Callable[[BatchWriter, Any], None]
@@ -293,19 +303,39 @@ def decode_batch(
     projection: Projection, raws: Iterable[tuple[int, str, bytes]]
 ) -> tuple[list[Item], list[tuple[int, str]]]:
     """Decode what the projection handles; the rest become no-op items that still advance
-    the position. Returns the items and the (index, reason) of each undecodable message.
-    Takes :class:`Raw` or plain ``(sequence, subject, data)`` tuples."""
+    the position. Returns the items and the (index, reason) of each message that cannot be
+    applied: undecodable, or naming another lead in its payload than in its subject (the
+    subject is what a lead's history is read by). Takes :class:`Raw` or plain
+    ``(sequence, subject, data)`` tuples. A message of a type no contract defines is
+    counted and logged: nobody handles it, and nobody should be surprised by it later."""
     items: list[Item] = []
     failures: list[tuple[int, str]] = []
     handles = projection.handlers.__contains__  # only what has a handler is decoded
     for index, (sequence, subject, data) in enumerate(raws):
         event_type = event_type_of(subject)
         if not handles(event_type):
+            if event_type not in BY_TYPE:
+                UNKNOWN_EVENTS.labels(projection.name).inc()
+                log.warning(
+                    "unknown_event_type_skipped",
+                    projection=projection.name,
+                    subject=subject,
+                    sequence=sequence,
+                )
             items.append(Item(sequence, None))
             continue
         try:
-            items.append(Item(sequence, decode(data, event_type)))
+            event = decode(data, event_type)
         except EventDecodeError as exc:
             failures.append((index, str(exc)))
             items.append(Item(sequence, None))
+            continue
+        named = lead_of_subject(subject)
+        if named is not None and named != event.lead_id:
+            failures.append(
+                (index, f"the subject names lead {named}, the event lead {event.lead_id}")
+            )
+            items.append(Item(sequence, None))
+            continue
+        items.append(Item(sequence, event))
     return items, failures

@@ -9,6 +9,7 @@ from common.events.codec import (
     decode,
     encode,
     event_type_of,
+    lead_of_subject,
     upcast,
     upcaster,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "decode",
     "encode",
     "event_type_of",
+    "lead_of_subject",
     "upcast",
     "upcaster",
     "utc_now",

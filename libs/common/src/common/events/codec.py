@@ -145,6 +145,14 @@ def event_type_of(subject: str) -> str:
     return subject.rsplit(".", 1)[-1]
 
 
+def lead_of_subject(subject: str) -> str | None:
+    """The lead id a subject names (``….lead.<id>.<Type>``), or None for a global one."""
+    tokens = subject.split(".")
+    if len(tokens) >= 3 and tokens[-3] == "lead":
+        return tokens[-2]
+    return None
+
+
 def decode(data: bytes, event_type: str | None = None) -> Event:
     """Decode one stored event, upcasting an old schema version on the way.
 
