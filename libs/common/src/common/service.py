@@ -37,6 +37,7 @@ from common.deadletter import (
 from common.errors import NotFound, RuleViolation
 from common.events import EVENT_CLASSES, Event, EventDecodeError, Role, decode, event_type_of
 from common.eventstore import EventStore, read_messages
+from common.limits import BodyLimit, BodyLimits
 from common.logging import configure_logging
 from common.organisation import Organisation, load_organisation
 from common.projection import Subscription, Tracker
@@ -101,6 +102,10 @@ class ServiceRuntime:
         self.app = FastAPI(title=title, version=version)
         self.app.state.runtime = self
         self.app.state.directory = self.directory
+        # Before anything reads a body, authentication included; routes that take more
+        # say so with allow_body.
+        self.body_limits = BodyLimits(settings.max_body_bytes)
+        self.app.add_middleware(BodyLimit, limits=self.body_limits)
         self._document_contracts()
         self.app.include_router(self.router)
         self.app.include_router(_health_routes())
@@ -125,6 +130,11 @@ class ServiceRuntime:
             )
 
     # --- composition ---------------------------------------------------------------
+
+    def allow_body(self, path_prefix: str, max_bytes: int) -> None:
+        """Accept request bodies up to ``max_bytes`` on ``path_prefix`` and below it (a file
+        import), instead of the service's ``max_body_bytes``."""
+        self.body_limits.allow(path_prefix, max_bytes)
 
     def consumers(self) -> set[tuple[str, str]]:
         """(stream, durable name) of every consumer this service makes: what its NATS user

@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     org_file: Path | None = None
     log_level: str = "INFO"
     projection_batch_size: int = Field(default=500, ge=1, le=10_000)
+    #: the largest request body read, in bytes, where no route says otherwise. The largest
+    #: public report (every text field full, in characters JSON escapes to 12 bytes each:
+    #: Chinese outside the BMP) is about 180 KB; 256 KiB holds it with room to spare.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Self:
