@@ -240,6 +240,15 @@ def refused(response: httpx.Response, zh: str, en: str) -> None:
     assert en in problem["message_en"], problem
 
 
+def hidden(response: httpx.Response) -> None:
+    """The answer for a lead that does not exist, which is also that for one the user may
+    not see."""
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "no such lead, or not one you may see"},
+    ), response.text
+
+
 def forbidden(response: httpx.Response, why: str = "") -> None:
     assert response.status_code == 403, response.text
     assert why in response.json()["detail"]
@@ -480,17 +489,17 @@ async def test_only_the_unit_holding_a_lead_hands_it_on_and_only_the_unit_it_wen
     http = service.http
     lead_id = (await report_and_file(service))["lead_id"]
 
-    forbidden(
-        await act(http, lead_id, "transfer", "police", to_unit="shd-judicial", reason="转司法所"),
-        "only the unit holding the lead (shd-office)",
+    # Not handed to the police: to them the lead is not there at all.
+    hidden(
+        await act(http, lead_id, "transfer", "police", to_unit="shd-judicial", reason="转司法所")
     )
-    refused(await act(http, lead_id, "accept", "police"), "该线索没有待接收的移交", "not waiting")
+    hidden(await act(http, lead_id, "accept", "police"))
 
     moved_to(
         await act(http, lead_id, "transfer", "office", to_unit="shd-police", reason="涉嫌犯罪"),
         "transferred",
     )
-    forbidden(await act(http, lead_id, "accept", "judicial"), "handed to shd-police")
+    hidden(await act(http, lead_id, "accept", "judicial"))
     refused(
         await act(
             http, lead_id, "assign", "office", assignee="zhou.office", assignee_name="周主任"

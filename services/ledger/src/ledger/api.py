@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from common.auth import Principal, require_roles
 from common.database import as_utc
-from common.errors import NotFound
 from common.events import Event, utc_now
 from common.events.catalogue import Attachment
 from common.vocabulary import LeadStatus, label
@@ -108,10 +107,7 @@ async def get_lead(
     ledger: LedgerDep,
     purpose: Annotated[str, Query(max_length=200)] = "",
 ) -> LeadDetail:
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        row = await queries.one(conn, principal, lead_id)
-    if row is None:
-        raise NotFound("no such lead, or not one you may see")
+    row = await ledger.visible(lead_id, principal)
     await ledger.viewed(lead_id, principal, purpose)
     history_ledger, history_directives = await ledger.history(lead_id)
     entries = sorted(
@@ -159,13 +155,11 @@ async def _run(
 async def transfer(
     lead_id: str, body: TransferIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
-    ledger.check_unit(body.to_unit, "to_unit")
-    return await _run(
-        ledger,
-        lead_id,
-        principal,
-        lambda lead: rules.transfer(lead, body.to_unit, body.reason, principal.actor),
-    )
+    def decide(lead: LedgerLead) -> Event:
+        ledger.check_unit(body.to_unit, "to_unit")
+        return rules.transfer(lead, body.to_unit, body.reason, principal.actor)
+
+    return await _run(ledger, lead_id, principal, decide)
 
 
 @_command("accept", "Accept a lead handed to your unit")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from common.auth import Principal
 from common.database import as_utc
 from common.events import Role
+from common.projection import projection_positions
 from common.vocabulary import Category, Flag
 from ledger.domain.numbering import CHINA
 from ledger.projection.tables import lead_units, leads
@@ -27,7 +28,10 @@ READERS = frozenset({*WHOLE_LEDGER, Role.SCREENER, Role.POLICE, Role.JUDICIAL, R
 
 def visible_to(principal: Principal) -> ColumnElement[bool]:
     """A screener sees their village's leads; police, judicial and discipline the leads
-    handed to their unit; the office, clerks and auditors all of them."""
+    handed to their unit; the office, clerks and auditors all of them.
+
+    The one rule of who may see a lead: every list, every read and every command on a lead
+    goes through it (commands through :func:`one`)."""
     if principal.role in WHOLE_LEDGER:
         return true()
     if principal.role is Role.SCREENER:
@@ -110,12 +114,27 @@ async def all_rows(
 
 
 async def one(conn: AsyncConnection, principal: Principal, lead_id: str) -> dict[str, Any] | None:
+    """The lead's row, or None when there is no such lead or the principal may not see it
+    (the two are never told apart)."""
     row = (
         await conn.execute(
             select(leads).where(visible_to(principal) & (leads.c.lead_id == lead_id))
         )
     ).first()
     return dict(row._mapping) if row is not None else None
+
+
+async def applied_position(conn: AsyncConnection, projection: str, stream: str) -> int:
+    """The last sequence of ``stream`` the read model has applied."""
+    value = (
+        await conn.execute(
+            select(projection_positions.c.sequence).where(
+                (projection_positions.c.projection == projection)
+                & (projection_positions.c.stream == stream)
+            )
+        )
+    ).scalar()
+    return int(value or 0)
 
 
 async def unanswered(
