@@ -187,11 +187,17 @@ async def enter_lead(
     summary="Import a village's screening ledger (CSV or XLSX with Chinese headers)",
 )
 async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) -> ImportResult:
-    content = await file.read()
+    """413 when the file passes a limit (size, rows, unpacked size), 422 when it cannot be
+    read; either way nothing of it is imported. A cell too long is an error of its row."""
     try:
-        return await import_ledger(intake, principal, file.filename or "", content)
+        return await import_ledger(intake, principal, file.filename or "", file)
     except ImportRefused as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+        code = (
+            status.HTTP_413_CONTENT_TOO_LARGE
+            if exc.too_large
+            else status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
+        raise HTTPException(code, detail=exc.detail) from exc
 
 
 @router.post(

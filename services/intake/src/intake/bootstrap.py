@@ -16,6 +16,7 @@ from intake.api import router
 from intake.duplicates import DuplicateDetector, matter_metadata
 from intake.handlers import Intake
 from intake.idempotency import idempotency_metadata
+from intake.importer import MULTIPART_ENVELOPE
 from intake.projection import SUBSCRIPTIONS
 from intake.schemas import FIELD_LABELS
 from intake.settings import IntakeSettings
@@ -35,6 +36,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         # commit reaches the disk, and a destroyed key must not linger in free pages.
         for engine in (runtime.database.sync_engine, runtime.database.async_engine.sync_engine):
             sa_event.listen(engine, "connect", _keys_are_not_rebuildable)
+    runtime.allow_body("/v1/leads/import", settings.import_max_bytes + MULTIPART_ENVELOPE)
     intake = Intake(runtime, settings)
     runtime.app.state.intake = intake
     runtime.project(*SUBSCRIPTIONS)

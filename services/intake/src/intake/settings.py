@@ -48,6 +48,10 @@ class IntakeSettings(ServiceSettings):
     stream_growth_alarm_bytes_per_hour: int = Field(default=64 * 1024 * 1024, ge=1)
     #: how similar two reports of one village and category must be to be linked (0-1)
     duplicate_similarity: float = Field(default=0.6, gt=0, le=1)
+    #: the largest ledger file staff may import (bytes); larger uploads are refused with 413
+    import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: rows per imported ledger; a village's ledger has hundreds
+    import_max_rows: int = Field(default=5_000, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _keys(self) -> Self:
