@@ -35,6 +35,15 @@ class ConcurrencyConflict(Exception):
         self.expected = expected
 
 
+class LogUnavailable(Exception):
+    """The stream does not answer (JetStream down or unreachable): nothing was stored."""
+
+
+class AppendOutcomeUnknown(LogUnavailable):
+    """The append was sent but no acknowledgement came back: it may have been stored.
+    Retrying with the same event id (an Idempotency-Key over HTTP) is safe."""
+
+
 @dataclass(frozen=True, slots=True)
 class Appended:
     sequence: int
@@ -104,6 +113,10 @@ class EventStore:
             headers["Nats-Expected-Last-Subject-Sequence-Subject"] = expected_subject or (
                 lead_filter(self.subject_prefix, event.lead_id or "")
             )
+        if not self._js._nc.is_connected:
+            # Not sent at all (a message published while reconnecting would be buffered and
+            # might land later, leaving the outcome unknown): surely not stored.
+            raise LogUnavailable(self.stream.value)
         try:
             ack = await self._js.publish(
                 subject,
@@ -116,6 +129,13 @@ class EventStore:
             if exc.err_code == _WRONG_LAST_SEQUENCE and expected_sequence is not None:
                 raise ConcurrencyConflict(event.lead_id, expected_sequence) from exc
             raise
+        except nats.errors.NoRespondersError as exc:
+            raise LogUnavailable(self.stream.value) from exc
+        except (TimeoutError, nats.errors.Error) as exc:
+            # The message may be on its way or stored and only the answer lost: a
+            # client buffer is flushed on reconnect. Only a retry under the same event id
+            # (Nats-Msg-Id) can tell, and it is deduplicated.
+            raise AppendOutcomeUnknown(self.stream.value) from exc
         return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
 
     async def read_lead(self, lead_id: str) -> LeadHistory:
@@ -189,7 +209,7 @@ async def read_messages(
             msg = await js.get_msg(stream, seq=sequence, subject=wanted, direct=True, next=True)
         except NotFoundError:
             return
-        except nats.errors.NoRespondersError as exc:
-            raise RuntimeError(f"stream {stream} does not answer direct reads") from exc
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise LogUnavailable(stream) from exc
         yield msg
         sequence = (msg.seq or sequence) + 1

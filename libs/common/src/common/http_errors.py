@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+import nats.errors
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from common.errors import NotFound, NotPermitted, RuleViolation
-from common.eventstore import ConcurrencyConflict
+from common.eventstore import AppendOutcomeUnknown, ConcurrencyConflict, LogUnavailable
 
 _MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "missing": ("必须填写", "is required"),
@@ -119,6 +120,29 @@ def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) 
             {"detail": str(exc) or "no such lead"}, status_code=status.HTTP_404_NOT_FOUND
         )
 
+    @app.exception_handler(AppendOutcomeUnknown)
+    async def outcome_unknown(_: Request, exc: AppendOutcomeUnknown) -> JSONResponse:
+        return _unavailable(
+            "消息服务未确认是否已保存：可能已经保存。请用相同的 Idempotency-Key 重试，不会重复登记",
+            "the event log did not confirm the write: it may have been stored. Retry with"
+            " the same Idempotency-Key; a retry never records it twice",
+        )
+
+    @app.exception_handler(LogUnavailable)
+    async def log_unavailable(_: Request, exc: LogUnavailable) -> JSONResponse:
+        return _unavailable(
+            "消息服务暂时不可用，未作任何保存，请稍后重试",
+            "the event log is unavailable for the moment; nothing was stored. Try again shortly",
+        )
+
+    @app.exception_handler(nats.errors.Error)
+    @app.exception_handler(TimeoutError)
+    async def broker_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return _unavailable(
+            "消息服务暂时不可用，请稍后重试",
+            "the event log is unavailable for the moment; try again shortly",
+        )
+
     @app.exception_handler(ConcurrencyConflict)
     async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
         return JSONResponse(
@@ -133,3 +157,14 @@ def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) 
             },
             status_code=status.HTTP_409_CONFLICT,
         )
+
+
+RETRY_AFTER_SECONDS: Final = 5
+
+
+def _unavailable(message_zh: str, message_en: str) -> JSONResponse:
+    return JSONResponse(
+        {"detail": [{"field": "", "message": message_zh, "message_en": message_en}]},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -8,6 +8,7 @@ the log never holds an identity that no key can open, nor a key without its lead
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -200,8 +201,12 @@ class Intake:
             # it surely did not land (else a retry takes it over). The identity key always
             # stays: deleting it for an event that landed after all would lose the identity;
             # a key whose lead never came is removed later by the retention job.
-            if claim is not None and await self._surely_not_stored(event):
-                await self.claims.release(claim)
+            if claim is not None:
+                with contextlib.suppress(Exception):  # the database may be failing too
+                    if await self._surely_not_stored(event):
+                        await self.claims.release(claim)
+                    else:
+                        await self.claims.unsettle(claim)
             raise
         if claim is not None:
             await self.claims.done(claim)

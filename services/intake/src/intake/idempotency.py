@@ -52,6 +52,9 @@ claims = Table(
 _NAMESPACE: Final = uuid.UUID("6f1d2a8e-4c1b-4f5e-9d61-2b8a7c0e5d11")
 PENDING: Final = "pending"
 DONE: Final = "done"
+# The attempt ended without knowing whether its event was stored: a retry takes it over at
+# once, publishing the same event id (JetStream keeps one).
+UNSETTLED: Final = "unsettled"
 KEEP_FOR: Final = timedelta(days=1)
 # A claim still pending this long belongs to a request that will never finish.
 ABANDONED_AFTER: Final = timedelta(seconds=60)
@@ -142,7 +145,7 @@ class Claims:
             if row.state == DONE:
                 return Taken(answer, finished=True)
             created = as_utc(row.created_at)
-            if utc_now() - created > ABANDONED_AFTER:
+            if row.state == UNSETTLED or utc_now() - created > ABANDONED_AFTER:
                 # The attempt that claimed it died; its answer (and receipt) is ours to give.
                 return Taken(answer, finished=False)
             if asyncio.get_running_loop().time() > deadline:
@@ -153,6 +156,16 @@ class Claims:
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(claims).where(claims.c.key_hash == claim.key_hash).values(state=DONE)
+            )
+
+    async def unsettle(self, claim: Claim) -> None:
+        """The attempt ended not knowing whether it stored its event: let a retry with the
+        same key take over now rather than after ``ABANDONED_AFTER``."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(claims)
+                .where((claims.c.key_hash == claim.key_hash) & (claims.c.state == PENDING))
+                .values(state=UNSETTLED)
             )
 
     async def release(self, claim: Claim) -> None:
