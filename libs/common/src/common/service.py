@@ -238,6 +238,16 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(tracker.release_lease)
         self.runners.clear()
+        connection = self.router.broker._connection
+        if connection is not None and connection.is_reconnecting:
+            # FastStream drains the connection once its subscribers stopped, and nats-py
+            # refuses to drain one that is reconnecting: closing it instead lets a service
+            # stop while NATS is down.
+            async def close_quietly() -> None:
+                with contextlib.suppress(Exception):  # the socket is gone already
+                    await connection.close()
+
+            setattr(connection, "drain", close_quietly)  # noqa: B010
 
     async def _declare_streams(self) -> None:
         password = self.settings.nats_password.get_secret_value()
