@@ -25,6 +25,7 @@ from common.auth import Principal, require_roles
 from common.database import as_utc
 from common.events import Role
 from common.events.catalogue import ReporterKind
+from common.paths import LeadId
 from common.work import HEADER, Purpose, WorkRefused
 from intake.domain.lead import IdentityAlreadyShredded, LeadNotFound, NotNamed
 from intake.handlers import (
@@ -204,7 +205,9 @@ async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) ->
     "/leads/{lead_id}/identity/disclose",
     summary="Disclose a named reporter's identity (custodian, with a reason; recorded)",
 )
-async def disclose(lead_id: str, body: Reason, principal: Custodian, intake: IntakeDep) -> Identity:
+async def disclose(
+    lead_id: LeadId, body: Reason, principal: Custodian, intake: IntakeDep
+) -> Identity:
     return await _identity_call(intake.disclose(lead_id, body.reason, principal))
 
 
@@ -213,7 +216,7 @@ async def disclose(lead_id: str, body: Reason, principal: Custodian, intake: Int
     summary="Destroy a named reporter's identity for good (crypto-shredding)",
 )
 async def shred(
-    lead_id: str, body: Reason, principal: Shredder, intake: IntakeDep
+    lead_id: LeadId, body: Reason, principal: Shredder, intake: IntakeDep
 ) -> dict[str, str]:
     await _identity_call(intake.shred(lead_id, body.reason, principal.actor))
     return {"lead_id": lead_id, "reporter": ReporterKind.NAMED.value, "identity": "shredded"}

@@ -1,0 +1,17 @@
+"""Path parameters every service's API shares, bounded where they enter."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Path
+
+#: A lead id as subjects carry it (common.subjects.check_token): anything else names no
+#: lead, and is refused as the path's fault (422) before any lookup.
+LeadId = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="A lead's id: 1-64 letters, digits, '-' or '_'",
+    ),
+]
