@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -58,7 +59,14 @@ def cells(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language) -> 
     return [[_inert(show(row, org, lang)) for _, _, show in COLUMNS] for row in rows]
 
 
+# Control characters XML 1.0 cannot carry (openpyxl refuses the whole sheet for one), and
+# that no spreadsheet shows: what a reporter typed is in the log for ever, so it is cleaned
+# here, at the way out, each time.
+_UNPRINTABLE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
 def _inert(text: str) -> str:
+    text = _UNPRINTABLE.sub("\ufffd", text)
     # A public report's summary reaches this sheet: a leading = + - @ would make a
     # spreadsheet run it as a formula when the office opens the file.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
