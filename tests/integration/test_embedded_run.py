@@ -1,11 +1,13 @@
 """`make run` as a person uses it: the embedded suite comes up, writes the demo tokens,
-answers on every service, stops on Ctrl-C and resumes on the same data."""
+answers on every service, stops on Ctrl-C and resumes on the same data; and what it keeps
+under var/ is for its user's eyes only."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -104,3 +106,65 @@ def test_make_run_brings_every_service_to_ready_and_resumes_on_the_same_data(
         ready = httpx.get(f"http://127.0.0.1:{base + 1}/readyz", timeout=5)
     assert again == tokens
     assert ready.status_code == 200
+
+
+def too_open(var: Path) -> list[str]:
+    """Everything under ``var`` (itself included) another local user could read, enter or
+    list: directories must be 0700, files 0600 or stricter."""
+    found = []
+    for directory, _, files in os.walk(var):
+        mode = stat.S_IMODE(os.stat(directory).st_mode)
+        if mode != 0o700:
+            found.append(f"{directory} {mode:o}")
+        for name in files:
+            path = Path(directory, name)
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            if not path.is_symlink() and mode & ~0o600:
+                found.append(f"{path} {mode:o}")
+    return found
+
+
+def test_what_make_run_keeps_is_its_users_alone_even_what_an_earlier_run_left_open(
+    tmp_path: Path,
+) -> None:
+    var = tmp_path / "var"
+    # An earlier run, from before this rule, left its files and directories open to all.
+    earlier = [var / "log" / "intake.log", var / "ledger" / "notes" / "交接.txt", var / "x.csv"]
+    for path in earlier:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("前次运行留下的内容\n", "utf-8")
+        path.chmod(0o644)
+    for directory in (var, var / "log", var / "ledger", var / "ledger" / "notes"):
+        directory.chmod(0o755)
+    assert len(too_open(var)) == 7
+    nats_port, base = free_port(), _three_free_ports()
+
+    with embedded(var, nats_port, base):
+        tokens = json.loads((var / "demo" / "tokens.json").read_text())
+        entered = httpx.post(
+            f"http://127.0.0.1:{base}/v1/leads",
+            json={
+                "channel": "hotline",
+                "category": "village_tyrant",
+                "summary": "电话举报：有人强占村集体鱼塘",
+                "village": "shd-v02",
+            },
+            headers={"Authorization": f"Bearer {tokens['clerk']}"},
+            timeout=10,
+        )
+        assert entered.status_code == 201, entered.text
+        listed = httpx.get(
+            f"http://127.0.0.1:{base + 1}/v1/ledger/leads",
+            headers={"Authorization": f"Bearer {tokens['office']}"},
+            timeout=10,
+        )
+        assert listed.status_code == 200, listed.text
+        while_running = too_open(var)
+
+    assert while_running == []
+    assert too_open(var) == []
+    # Tightened where they were, not replaced (the log was appended to).
+    assert all(path.read_text("utf-8").startswith("前次运行留下的内容\n") for path in earlier)
+    # What the run itself made is there to be checked: databases, the NATS store, logs.
+    made = {p.relative_to(var).parts[0] for p in var.rglob("*") if p.is_file()}
+    assert {"intake", "ledger", "oversight", "nats", "log", "demo", "secrets.env"} <= made

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -70,6 +71,21 @@ class Layout:
 
     def database(self, service: str) -> Path:
         return self.root / service / f"{service}.db"
+
+
+def keep_private(root: Path) -> None:
+    """Only the user running the suite may read what it keeps under ``root``: reports,
+    databases, logs, tokens, the NATS store. Files made from now on, by this process and
+    by NATS and the services it starts (they inherit the umask), are owner-only; what an
+    earlier run left readable is tightened (directories 0700, files at most 0600)."""
+    os.umask(0o077)
+    root.mkdir(parents=True, exist_ok=True)
+    for directory, _, files in os.walk(root):  # symbolic links are not followed
+        os.chmod(directory, 0o700)
+        for name in files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & 0o600)
 
 
 def load_or_make_secrets(path: Path) -> dict[str, str]:
@@ -237,6 +253,7 @@ def run(
     ready_timeout: float = 60.0,
 ) -> int:
     layout = Layout(root)
+    keep_private(root)
     layout.logs.mkdir(parents=True, exist_ok=True)
     values = load_or_make_secrets(layout.secrets)
     seed_demo_users(layout)
