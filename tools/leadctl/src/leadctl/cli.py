@@ -553,7 +553,7 @@ def add_user(
     unit: Annotated[str | None, typer.Option(help="the unit code, e.g. shd-police")] = None,
 ) -> None:
     """Add (or replace) an API user and print the new token once: the file keeps only its
-    hash. Give the same file to every service (restart them to pick it up)."""
+    hash. Give the same file to every service: each follows it within seconds, no restart."""
     if role in (Role.REPORTER, Role.SYSTEM):
         raise typer.BadParameter(f"{role.value} is not an account")
     org = load_organisation()
