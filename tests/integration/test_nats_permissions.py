@@ -1,146 +1,70 @@
 """The broker enforces separation of duties: deploy/nats/auth.conf against a real nats-server.
 
-Every service can do its own work, and each forbidden read or write fails in both ways a
+After the administrator's provisioning (streams and every durable consumer), every service
+does its own work under its own user, and each forbidden read or write fails in both ways a
 denial shows (notes/nats-permissions.md, trap 2): the operation yields nothing, and the
-server reports a permissions violation to the connection's error callback.
+server reports a permissions violation to the connection's error callback. The full matrix
+of who may learn what about which stream, and the two attacks it closes, are in
+test_nats_permission_matrix.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
-import re
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
-import nats
 import nats.errors
 import pytest
-from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext, JetStreamManager
-from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig, StreamSource
+from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamSource
 from nats.js.errors import BadRequestError, NotFoundError
+from prometheus_client import REGISTRY
+from sqlalchemy import Engine, create_engine
 
-from common.natsserver import NatsServer
-from common.subjects import STREAM_SUBJECTS, Service, Stream, inbox_prefix
+from common.consumers import DURABLES, PROVISION_HINT, Kind
+from common.deadletter import DeadLetters
+from common.events import encode
+from common.eventstore import EventStore
+from common.projection import Tracker
+from common.runner import ProjectionRunner, RunnerOptions
+from common.subjects import STREAM_SUBJECTS, Service, Stream
+from intake.bootstrap import create_app as intake_app
+from intake.settings import IntakeSettings
+from ledger.bootstrap import create_app as ledger_app
+from ledger.settings import LedgerSettings
+from oversight.bootstrap import create_app as oversight_app
+from oversight.settings import OversightSettings
+from tests.conftest import wait_until
+from tests.support import projections
+from tests.support.apps import random_key, serving, write_staff
+from tests.support.factories import reported
+from tests.support.nats_users import (
+    ALLOWED,
+    DENIED,
+    PermissionedServer,
+    connected,
+    permissioned_server,
+)
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "deploy" / "nats" / "embedded.conf"
-USERS = ("intake", "ledger", "oversight", "leadctl", "admin")
-
-# How long to wait for an answer that must not come; short so the file stays fast.
-DENIED = 1.0
-# How long an allowed operation (or the server's violation report) may take.
-ALLOWED = 5.0
-PERMISSIONS_VIOLATION = "permissions violation"
-MIN_SERVER = (2, 10)
-
-
-def _password() -> str:
-    # A letter, then hex: nats-server parses env values as config values, and one that
-    # reads as a number or a date (digits only, a leading "-" or "<digit>-") stops it.
-    return "p" + secrets.token_hex(16)
-
-
-@dataclass(frozen=True)
-class PermissionedServer:
-    url: str
-    passwords: dict[str, str]
-    log: Path
+FAST = RunnerOptions(batch_size=20, fetch_timeout=0.2, retry_delay=0.01)
 
 
 @pytest.fixture(scope="module")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PermissionedServer]:
-    """The deployment's own permission config on the wheel's nats-server (the system's
-    2.9 is too old for `sync_interval` and the per-subject sequence check)."""
-    workdir = tmp_path_factory.mktemp("nats")
-    passwords = {user: _password() for user in USERS}
-    env = {f"NATS_{user.upper()}_PASSWORD": pw for user, pw in passwords.items()}
-    log = workdir / "nats-server.log"
-    with NatsServer(workdir / "store", config=CONFIG, env=env, log_file=log) as server:
-        yield PermissionedServer(url=server.url, passwords=passwords, log=log)
-
-
-@dataclass
-class Connection:
-    """One user's connection and the asynchronous errors the server sent it."""
-
-    nc: Client
-    js: JetStreamContext
-    jsm: JetStreamManager
-    errors: list[str] = field(default_factory=list)
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def on_error(self, exc: Exception) -> None:
-        self.errors.append(str(exc))
-        self._changed.set()
-
-    def violations(self) -> list[str]:
-        return [e for e in self.errors if PERMISSIONS_VIOLATION in e.lower()]
-
-    async def violation_for(self, subject: str) -> str:
-        """The server's permissions violation for ``subject`` (or a subject below it),
-        awaited rather than slept on."""
-        named = re.compile(r'"' + re.escape(subject) + r'[".]', re.IGNORECASE)
-        async with asyncio.timeout(ALLOWED):
-            while True:
-                for error in self.violations():
-                    if named.search(error):
-                        return error
-                self._changed.clear()
-                await self._changed.wait()
-
-
-@contextlib.asynccontextmanager
-async def connected(
-    server: PermissionedServer, user: str, *, api_timeout: float = ALLOWED
-) -> AsyncIterator[Connection]:
-    # Every non-admin user may subscribe only below its own inbox prefix.
-    prefix = inbox_prefix(Service(user)) if user != "admin" else "_INBOX"
-    conn: Connection | None = None
-
-    async def error_cb(exc: Exception) -> None:
-        if conn is not None:
-            await conn.on_error(exc)
-
-    nc = await nats.connect(
-        server.url,
-        user=user,
-        password=server.passwords[user],
-        inbox_prefix=prefix,
-        error_cb=error_cb,
-        allow_reconnect=False,
-        connect_timeout=ALLOWED,
-    )
-    conn = Connection(nc=nc, js=nc.jetstream(timeout=api_timeout), jsm=nc.jsm(timeout=api_timeout))
-    try:
-        yield conn
-    finally:
-        await nc.close()
+    with permissioned_server(tmp_path_factory.mktemp("nats")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 async def streams(nats_server: PermissionedServer) -> list[Stream]:
-    async with connected(nats_server, "admin") as admin:
-        for stream, subjects in STREAM_SUBJECTS.items():
-            await admin.jsm.add_stream(
-                StreamConfig(
-                    name=stream.value,
-                    subjects=[subjects],
-                    storage=StorageType.FILE,
-                    allow_direct=True,
-                    deny_delete=True,
-                    deny_purge=True,
-                    duplicate_window=120,
-                )
-            )
-    return list(STREAM_SUBJECTS)
+    """Provisioned as `make run`, compose and Kubernetes do: streams and durables, as admin."""
+    assert await nats_server.provision() == []
+    return list(Stream)
 
 
 async def _last_sequence(server: PermissionedServer, stream: Stream) -> int:
@@ -149,16 +73,70 @@ async def _last_sequence(server: PermissionedServer, stream: Stream) -> int:
         return info.state.last_seq
 
 
-# --- every user can do its own work -------------------------------------------------
+# --- provisioning --------------------------------------------------------------------
 
 
-async def test_admin_provisions_all_eight_streams_on_file_storage(
+async def test_provisioning_makes_all_eight_streams_and_every_listed_durable_as_listed(
     nats_server: PermissionedServer, streams: list[Stream]
 ) -> None:
     async with connected(nats_server, "admin") as admin:
         infos = [await admin.jsm.stream_info(stream.value) for stream in streams]
+        consumers = {
+            d.name: (await admin.jsm.consumer_info(d.stream.value, d.name)).config for d in DURABLES
+        }
+
     assert {info.config.name for info in infos} == {s.value for s in Stream}
     assert all(info.config.storage == StorageType.FILE for info in infos)
+    for durable in DURABLES:
+        stored, listed = consumers[durable.name], durable.config()
+        assert (stored.filter_subject, stored.ack_policy, stored.max_deliver) == (
+            listed.filter_subject,
+            listed.ack_policy,
+            listed.max_deliver,
+        ), durable.name
+        assert stored.ack_wait == listed.ack_wait
+        assert stored.deliver_subject is None, "pull consumers only"
+        if durable.kind is Kind.PROJECTION:
+            assert stored.filter_subject is None, "a projection reads its whole stream"
+            assert stored.max_ack_pending == listed.max_ack_pending
+
+
+async def test_provisioning_again_keeps_each_durable_and_brings_an_old_one_to_the_listing(
+    nats_server: PermissionedServer, streams: list[Stream]
+) -> None:
+    # A durable as an earlier release's runner made it: filtered, started past a position.
+    old = "oversight-oversight-DIRECTIVES"
+    async with connected(nats_server, "admin") as admin:
+        await admin.jsm.delete_consumer(Stream.DIRECTIVES.value, old)
+        await admin.jsm.add_consumer(
+            Stream.DIRECTIVES.value,
+            ConsumerConfig(
+                durable_name=old,
+                filter_subject="directive.>",
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=5,
+                max_ack_pending=2000,
+            ),
+        )
+        kept = await admin.jsm.consumer_info(Stream.INTAKE.value, "ledger-registrar")
+
+        drifted = await nats_server.provision()
+
+        upgraded = await admin.jsm.consumer_info(Stream.DIRECTIVES.value, old)
+        again = await admin.jsm.consumer_info(Stream.INTAKE.value, "ledger-registrar")
+
+    assert drifted == []
+    assert again.created == kept.created
+    assert upgraded.config.filter_subject is None
+    assert upgraded.config.max_ack_pending == 40_000
+    # Where it starts cannot change, and need not: the runner follows its database.
+    assert (upgraded.config.deliver_policy, upgraded.config.opt_start_seq) == (
+        DeliverPolicy.BY_START_SEQUENCE,
+        5,
+    )
+
+
+# --- every user can do its own work -------------------------------------------------
 
 
 async def test_intake_publishes_a_lead_report_and_gets_a_pub_ack(
@@ -173,7 +151,7 @@ async def test_intake_publishes_a_lead_report_and_gets_a_pub_ack(
     assert intake.errors == []
 
 
-async def test_ledger_pulls_a_lead_report_from_intake_with_a_durable_consumer_and_acks_it(
+async def test_ledger_pulls_a_lead_report_through_its_provisioned_durable_and_acks_it(
     nats_server: PermissionedServer, streams: list[Stream]
 ) -> None:
     body = b'{"report": "' + secrets.token_hex(8).encode() + b'"}'
@@ -181,8 +159,9 @@ async def test_ledger_pulls_a_lead_report_from_intake_with_a_durable_consumer_an
         await intake.js.publish("intake.lead.L1.LeadReported", body, stream=Stream.INTAKE.value)
 
     async with connected(nats_server, "ledger") as ledger:
+        # As FastStream does: nats-py looks the durable up and binds, creating nothing.
         sub = await ledger.js.pull_subscribe(
-            "intake.lead.L1.LeadReported", durable="ledger-registrar", stream=Stream.INTAKE.value
+            "intake.lead.*.LeadReported", durable="ledger-registrar", stream=Stream.INTAKE.value
         )
         fetched = await sub.fetch(batch=100, timeout=ALLOWED)
         for msg in fetched:
@@ -214,6 +193,18 @@ async def test_ledger_reads_its_own_stream_directly_after_publishing(
     assert ledger.errors == []
 
 
+async def test_intake_and_ledger_write_their_audit_records_without_any_look_at_the_audit_stream(
+    nats_server: PermissionedServer, streams: list[Stream]
+) -> None:
+    for user in ("intake", "ledger"):
+        async with connected(nats_server, user) as conn:
+            ack = await conn.js.publish(
+                f"audit.{user}.lead.L1.LeadViewed", b"{}", stream=Stream.AUDIT.value
+            )
+        assert ack.stream == Stream.AUDIT.value
+        assert conn.errors == []
+
+
 async def test_oversight_reads_audit_and_issues_a_directive_that_ledger_consumes(
     nats_server: PermissionedServer, streams: list[Stream]
 ) -> None:
@@ -229,23 +220,24 @@ async def test_oversight_reads_audit_and_issues_a_directive_that_ledger_consumes
         viewed = await oversight.jsm.get_last_msg(
             Stream.AUDIT.value, "audit.ledger.lead.L1.LeadViewed", direct=True
         )
-        # Only through its own durable consumer: no user but the admin makes unnamed ones.
+        # Only through its own durable consumer: no user but the admin makes consumers.
         audit = await oversight.js.pull_subscribe(
-            "audit.>",
-            durable="oversight-oversight-AUDIT",
-            stream=Stream.AUDIT.value,
-            config=ConsumerConfig(ack_policy=AckPolicy.NONE),
+            "audit.>", durable="oversight-oversight-AUDIT", stream=Stream.AUDIT.value
         )
         audited = await audit.fetch(batch=100, timeout=ALLOWED)
+        for msg in audited:
+            await msg.ack()
         await oversight.js.publish(
-            "directive.lead.L1.SupervisionListed",
+            "directive.lead.L1.DisciplineOutcome",
             b'{"directive": "' + marker + b'"}',
             stream=Stream.DIRECTIVES.value,
         )
 
     async with connected(nats_server, "ledger") as ledger:
         directives = await ledger.js.pull_subscribe(
-            "directive.>", durable="ledger-outcomes", stream=Stream.DIRECTIVES.value
+            "directive.lead.*.DisciplineOutcome",
+            durable="ledger-outcomes",
+            stream=Stream.DIRECTIVES.value,
         )
         received = await directives.fetch(batch=100, timeout=ALLOWED)
         for msg in received:
@@ -255,7 +247,7 @@ async def test_oversight_reads_audit_and_issues_a_directive_that_ledger_consumes
     assert marker in viewed.data
     assert any(marker in msg.data for msg in audited)
     assert [m.subject for m in received if marker in m.data] == [
-        "directive.lead.L1.SupervisionListed"
+        "directive.lead.L1.DisciplineOutcome"
     ]
     assert oversight.errors == []
     assert ledger.errors == []
@@ -270,7 +262,9 @@ async def test_leadctl_reads_every_stream_and_writes_only_its_audit_records(
         )
 
     async with connected(nats_server, "leadctl", api_timeout=DENIED) as leadctl:
-        names = {info.config.name for info in await leadctl.jsm.streams_info()}
+        # What `leadctl status` shows: each stream, its consumers and their lag.
+        names = {(await leadctl.jsm.stream_info(s.value)).config.name for s in streams}
+        lagging = [c.name for s in streams for c in await leadctl.js.consumers_info(s.value)]
         for stream in streams:
             # An empty stream answers "not found": an answer at all means reading is allowed.
             with contextlib.suppress(NotFoundError):
@@ -291,8 +285,175 @@ async def test_leadctl_reads_every_stream_and_writes_only_its_audit_records(
         await leadctl.violation_for("intake.lead.L1.LeadReported")
 
     assert names == {s.value for s in Stream}
+    assert set(lagging) == {d.name for d in DURABLES}
     assert (first.seq, first.data) == (ack.seq, b'{"report": "L3"}')
     assert len(leadctl.violations()) == 2
+
+
+# --- services and their runners, under their own users ------------------------------
+
+
+def _settings(server: PermissionedServer, tmp_path: Path) -> dict[str, object]:
+    users = write_staff(tmp_path / "users.toml")
+    common: dict[str, object] = {"nats_url": server.url, "users_file": users}
+    return {
+        "intake": IntakeSettings(
+            **common,
+            nats_password=server.passwords["intake"],
+            database_url=f"sqlite:///{tmp_path / 'intake.db'}",
+            identity_key=random_key(),
+            receipt_key=random_key(),
+            work_bits_report=4,
+            work_bits_receipt=4,
+        ),
+        "ledger": LedgerSettings(
+            **common,
+            nats_password=server.passwords["ledger"],
+            database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+        ),
+        "oversight": OversightSettings(
+            **common,
+            nats_password=server.passwords["oversight"],
+            database_url=f"sqlite:///{tmp_path / 'oversight.db'}",
+        ),
+    }
+
+
+async def test_each_service_runs_under_its_own_user_and_an_umbrella_report_reaches_the_committee(
+    nats_server: PermissionedServer, streams: list[Stream], tmp_path: Path
+) -> None:
+    settings = _settings(nats_server, tmp_path)
+    violations_before = _violations_seen_by_services()
+    async with (
+        serving(intake_app(settings["intake"])) as intake,  # type: ignore[arg-type]
+        serving(ledger_app(settings["ledger"])) as ledger,  # type: ignore[arg-type]
+        serving(oversight_app(settings["oversight"])) as oversight,  # type: ignore[arg-type]
+    ):
+        for service in (intake, ledger, oversight):
+            await wait_until(lambda s=service: _ready(s), timeout=20)
+        answer = await intake.post(
+            "/v1/reports",
+            json={
+                "category": "protective_umbrella",
+                "summary": f"某站所人员为砂石盗采团伙通风报信（{secrets.token_hex(4)}）",
+                "village": "shd-v01",
+            },
+        )
+        assert answer.status_code == 201, answer.text
+        lead_id = answer.json()["lead_id"]
+        # intake -> ledger's registrar -> LEDGER; intake -> the committee's reactor -> a case.
+        await wait_until(
+            lambda: _stored(nats_server, "LEDGER", f"ledger.lead.{lead_id}.LeadRegistered"),
+            timeout=20,
+        )
+        await wait_until(
+            lambda: _stored(nats_server, "OVERSIGHT", f"oversight.lead.{lead_id}.CaseOpened"),
+            timeout=20,
+        )
+        ready = [(await s.get("/readyz")).status_code for s in (intake, ledger, oversight)]
+
+    assert ready == [200, 200, 200]
+    assert _violations_seen_by_services() == violations_before, "no service tripped a permission"
+
+
+def _violations_seen_by_services() -> float:
+    return REGISTRY.get_sample_value("nats_permission_violations_total") or 0.0
+
+
+async def _ready(client: object) -> bool:
+    answer = await client.get("/readyz")  # type: ignore[attr-defined]
+    return bool(answer.status_code == 200)
+
+
+async def _stored(server: PermissionedServer, stream: str, subject: str) -> bool:
+    async with connected(server, "admin") as admin:
+        try:
+            await admin.jsm.get_last_msg(stream, subject, direct=True)
+        except NotFoundError:
+            return False
+    return True
+
+
+def _runner(conn_js: object, engine: Engine, stream: Stream, durable: str) -> ProjectionRunner:
+    return ProjectionRunner(
+        conn_js,  # type: ignore[arg-type]
+        Tracker(engine, projections.recording_projection(), owner="replica-a"),
+        stream,
+        durable=durable,
+        dead_letters=DeadLetters(conn_js, Service.INTAKE),  # type: ignore[arg-type]
+        options=FAST,
+    )
+
+
+def _applied(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [event_id for event_id, _ in projections.applied(conn)]
+
+
+async def test_a_runner_restarting_with_a_durable_that_delivered_past_its_position_needs_no_new_rights(
+    nats_server: PermissionedServer, streams: list[Stream], tmp_path: Path
+) -> None:
+    durable = "intake-intake-INTAKE"
+    engine = create_engine(f"sqlite:///{tmp_path / 'caught-up.db'}")
+    async with connected(nats_server, "intake") as intake:
+        store = EventStore(intake.js, Stream.INTAKE, "intake")
+        ids = []
+        for _ in range(30):
+            event = reported()
+            await store.append(event)
+            ids.append(event.event_id)
+        # A replica that pulled a batch and died before applying it.
+        held = await intake.js.pull_subscribe_bind(durable, stream=Stream.INTAKE.value)
+        await held.fetch(10, timeout=ALLOWED)
+        await held.unsubscribe()
+        before = await intake.jsm.consumer_info(Stream.INTAKE.value, durable)
+
+        runner = _runner(intake.js, engine, Stream.INTAKE, durable)
+        await runner.start()
+        try:
+            await wait_until(lambda: set(ids) <= set(_applied(engine)))
+            after = await intake.jsm.consumer_info(Stream.INTAKE.value, durable)
+        finally:
+            await runner.stop()
+    engine_rows = _applied(engine)
+    engine.dispose()
+
+    assert before.num_ack_pending == 10, "delivered past the position, never acknowledged"
+    assert len(engine_rows) == len(set(engine_rows)), "nothing applied twice"
+    assert [e for e in engine_rows if e in ids] == ids
+    assert after.created == before.created
+    assert intake.errors == [], "nothing asked that the user may not"
+
+
+async def test_a_runner_whose_durable_is_missing_names_it_for_the_admin_and_recovers_once_provisioned(
+    nats_server: PermissionedServer, streams: list[Stream], tmp_path: Path
+) -> None:
+    durable = "intake-intake-LEDGER"
+    async with connected(nats_server, "admin") as admin:
+        await admin.jsm.delete_consumer(Stream.LEDGER.value, durable)
+        marker = reported()
+        await admin.js.publish(f"ledger.lead.{marker.lead_id}.LeadReported", encode(marker))
+    engine = create_engine(f"sqlite:///{tmp_path / 'missing.db'}")
+    async with connected(nats_server, "intake", api_timeout=DENIED) as intake:
+        runner = _runner(intake.js, engine, Stream.LEDGER, durable)
+        await runner.start()
+        try:
+            await wait_until(lambda: runner.problem is not None and durable in runner.problem)
+            problem = runner.problem
+            await intake.violation_for(f"$JS.API.CONSUMER.CREATE.LEDGER.{durable}")
+            assert not runner.healthy
+
+            assert await nats_server.provision() == []
+            await wait_until(lambda: marker.event_id in _applied(engine), timeout=20)
+            healthy = runner.healthy
+        finally:
+            await runner.stop()
+    engine.dispose()
+
+    assert problem is not None
+    assert PROVISION_HINT in problem
+    assert f"{Stream.LEDGER.value}/{durable}" in problem
+    assert healthy
 
 
 # --- denials -----------------------------------------------------------------------
@@ -320,10 +481,6 @@ async def test_ledger_cannot_touch_the_committees_consumer_on_the_ledger_stream(
     # Both read LEDGER; the committee's consumer there opens a case for every lead the
     # ledger hands to it. The ledger must not be able to drain, ack away or delete it.
     durable = "oversight-cases-from-transfers"
-    async with connected(nats_server, "oversight") as oversight:
-        await oversight.jsm.add_consumer(
-            Stream.LEDGER.value, ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT)
-        )
     async with connected(nats_server, "ledger", api_timeout=DENIED) as ledger:
         with pytest.raises(nats.errors.TimeoutError):
             await ledger.jsm.delete_consumer(Stream.LEDGER.value, durable)
@@ -335,6 +492,15 @@ async def test_ledger_cannot_touch_the_committees_consumer_on_the_ledger_stream(
             await ledger.jsm.add_consumer(
                 Stream.LEDGER.value, ConsumerConfig(name="unnamed-takeover", durable_name=durable)
             )
+        await ledger.violation_for("$JS.API.CONSUMER.CREATE.LEDGER.unnamed-takeover")
+        with pytest.raises(nats.errors.TimeoutError):
+            await ledger.nc.request(
+                f"$JS.API.CONSUMER.MSG.NEXT.LEDGER.{durable}", b'{"batch": 1}', timeout=DENIED
+            )
+        await ledger.violation_for(f"$JS.API.CONSUMER.MSG.NEXT.LEDGER.{durable}")
+    async with connected(nats_server, "admin") as admin:
+        info = await admin.jsm.consumer_info(Stream.LEDGER.value, durable)
+    assert info.config.filter_subject == "ledger.lead.*.LeadTransferred"
 
 
 async def test_ledger_cannot_direct_get_from_oversight(
@@ -427,19 +593,22 @@ async def test_ledger_listening_on_every_inbox_sees_nothing_of_what_oversight_pu
                 "oversight.lead.L2.CaseOpened", secret, stream=Stream.OVERSIGHT.value
             )
             sub = await oversight.js.pull_subscribe(
-                "oversight.lead.L2.CaseOpened",
+                "oversight.>",
                 durable="oversight-oversight-OVERSIGHT",
                 stream=Stream.OVERSIGHT.value,
             )
-            pulled = await sub.fetch(batch=1, timeout=ALLOWED)
-            await pulled[0].ack_sync(timeout=ALLOWED)
+            pulled: list[Msg] = []
+            while secret not in [m.data for m in pulled]:
+                batch = await sub.fetch(batch=100, timeout=ALLOWED)
+                for msg in batch:
+                    await msg.ack_sync(timeout=ALLOWED)
+                pulled.extend(batch)
 
         # Everything the server sent either listener before answering these pings has
         # been read, so the counts below are final.
         await admin.nc.flush(timeout=int(ALLOWED))
         await ledger.nc.flush(timeout=int(ALLOWED))
 
-    assert pulled[0].data == secret
     assert oversight.errors == []
     assert secret in [msg.data for msg in seen_by_admin]
     assert {subject: len(got) for subject, got in spied.items()} == dict.fromkeys(spied, 0)
@@ -488,13 +657,15 @@ async def test_no_service_can_shrink_the_audit_trail(
                 stream=Stream.AUDIT.value,
             )
     before = await _last_sequence(nats_server, Stream.AUDIT)
+    async with connected(nats_server, "admin") as admin:
+        shrunk = copy.deepcopy((await admin.jsm.stream_info(Stream.AUDIT.value)).config)
+    shrunk.max_msgs = 1  # would delete all but the newest record, deny_delete or not
 
-    async with connected(nats_server, "intake", api_timeout=DENIED) as intake:
-        shrunk = copy.deepcopy((await intake.jsm.stream_info(Stream.AUDIT.value)).config)
-        shrunk.max_msgs = 1  # would delete all but the newest record, deny_delete or not
-        with pytest.raises(nats.errors.TimeoutError):
-            await intake.jsm.update_stream(shrunk)
-        await intake.violation_for("$JS.API.STREAM.UPDATE.AUDIT")
+    for user in ("intake", "ledger", "oversight"):
+        async with connected(nats_server, user, api_timeout=DENIED) as conn:
+            with pytest.raises(nats.errors.TimeoutError):
+                await conn.jsm.update_stream(shrunk)
+            await conn.violation_for("$JS.API.STREAM.UPDATE.AUDIT")
 
     async with connected(nats_server, "admin") as admin:
         audit = await admin.jsm.stream_info(Stream.AUDIT.value)

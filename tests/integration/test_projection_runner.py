@@ -10,15 +10,17 @@ from datetime import UTC, datetime
 import pytest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import PubAck
+from nats.js.api import ConsumerConfig, PubAck
+from nats.js.errors import NotFoundError
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import IntegrityError
 
 from common.database import sync_url
 from common.deadletter import HEADER_REASON, HEADER_SEQUENCE, DeadLetters
-from common.events import Event
+from common.events import Event, encode
 from common.eventstore import EventStore
 from common.projection import Tracker
+from common.pull import position_of
 from common.replay import ReplayFailed, replay
 from common.runner import ProjectionRunner, RunnerOptions
 from common.streams import declare_streams
@@ -354,6 +356,76 @@ async def test_a_restart_with_a_batch_still_in_hand_loses_nothing(
         await second.stop()
 
     assert [event_id for event_id, _ in applied(engine)] == ids
+
+
+async def test_a_consumer_that_delivered_past_the_position_is_caught_up_by_reading_not_remade(
+    js: JetStreamContext, store: EventStore, engine: Engine
+) -> None:
+    ids = await append_many(store, 30)
+    runner = make_runner(js, engine)
+    # A replica that pulled ten and died before applying any: the consumer delivered past
+    # the stored position (0), and those ten come back only after the ack wait.
+    await js.add_consumer("INTAKE", runner.consumer_config())
+    held = await js.pull_subscribe_bind("test-recording", stream="INTAKE")
+    in_hand = await held.fetch(10, timeout=2)
+    await held.unsubscribe()
+    before = await js.consumer_info("INTAKE", "test-recording")
+
+    await runner.start()
+    try:
+        await wait_until(lambda: len(applied(engine)) >= 30)
+        # The ten held ones are redelivered after the ack wait, skipped and acknowledged.
+        await wait_until(lambda: _ack_floor_reached(js, 30), timeout=15)
+        after = await js.consumer_info("INTAKE", "test-recording")
+    finally:
+        await runner.stop()
+
+    assert [position_of(m).stream_sequence for m in in_hand] == list(range(1, 11))
+    assert before.delivered.stream_seq == 10
+    assert [event_id for event_id, _ in applied(engine)] == ids
+    assert after.created == before.created, "the same consumer, never deleted and made anew"
+
+
+async def test_a_foreign_message_the_broker_stored_in_the_stream_is_parked_and_the_rest_apply(
+    js: JetStreamContext, store: EventStore, engine: Engine
+) -> None:
+    await declare_streams(js, [Stream.LEDGER])
+    await js.add_consumer("LEDGER", ConsumerConfig(durable_name="copier"))
+    first = await append_many(store, 3)
+    runner = make_runner(js, engine)
+    await runner.start()
+    try:
+        await wait_until(lambda: runner.tracker.position("INTAKE") == 3)
+        # A valid LeadReported on a ledger subject, pulled with an intake subject as the
+        # reply subject: the broker delivers it there, and the INTAKE stream stores it (at
+        # 4) under its own, foreign, subject. A consumer filtered on intake.> never delivers
+        # it, so a runner that refuses gaps would stop at 3 for good.
+        forged = reported()
+        await js.publish(f"ledger.lead.{forged.lead_id}.LeadReported", encode(forged))
+        await js._nc.publish(
+            "$JS.API.CONSUMER.MSG.NEXT.LEDGER.copier",
+            b'{"batch": 1}',
+            reply=f"intake.lead.{forged.lead_id}.LeadReported",
+        )
+        await wait_until(lambda: _last_subject(js, "INTAKE", "ledger.>"))
+        last = await append_many(store, 3)
+        await wait_until(lambda: runner.tracker.position("INTAKE") == 7)
+    finally:
+        await runner.stop()
+
+    assert [event_id for event_id, _ in applied(engine)] == first + last
+    parked = await js.get_msg("DLQ_INTAKE", seq=1)
+    assert parked.headers is not None
+    assert parked.headers[HEADER_SEQUENCE] == "4"
+    assert parked.headers[HEADER_REASON].startswith("foreign message: subject ledger.lead.")
+
+
+async def _last_subject(js: JetStreamContext, stream: str, wanted: str) -> bool:
+    try:
+        await js.get_last_msg(stream, wanted, direct=True)
+    except NotFoundError:
+        return False
+    return True
 
 
 async def test_a_parked_event_retried_twice_at_once_is_applied_once(engine: Engine) -> None:

@@ -6,7 +6,16 @@ import pytest
 from nats.aio.msg import Msg
 
 from common.pull import Position, position_of
-from common.subjects import check_token, lead_filter, lead_subject
+from common.subjects import (
+    READ_STREAMS,
+    Service,
+    Stream,
+    check_token,
+    declared_streams,
+    lead_filter,
+    lead_subject,
+    subject_matches,
+)
 
 
 def test_a_lead_event_is_stored_under_its_prefix_lead_and_type() -> None:
@@ -43,6 +52,37 @@ def test_a_lead_subject_refuses_a_lead_id_that_is_not_a_single_token(lead_id: st
         lead_subject("ledger", lead_id, "LeadRegistered")
     with pytest.raises(ValueError, match="lead id"):
         lead_filter("ledger", lead_id)
+
+
+@pytest.mark.parametrize(
+    ("subject", "pattern", "matches"),
+    [
+        ("oversight.lead.L1.CaseOpened", "oversight.>", True),
+        ("oversight", "oversight.>", False),
+        ("ledger.lead.L1.CaseOpened", "oversight.>", False),
+        ("intake.lead.L1.LeadReported", "intake.lead.*.LeadReported", True),
+        ("intake.lead.L1.x.LeadReported", "intake.lead.*.LeadReported", False),
+        ("intake.lead.L1", "intake.lead.*.LeadReported", False),
+        ("audit.oversight.lead.L1.LeadViewed", ">", True),
+        ("dlq.intake.c", "dlq.intake.c", True),
+    ],
+)
+def test_a_subject_matches_a_pattern_token_by_token(
+    subject: str, pattern: str, matches: bool
+) -> None:
+    assert subject_matches(subject, pattern) is matches
+
+
+def test_intake_and_ledger_do_not_declare_the_audit_stream_they_may_not_read() -> None:
+    assert declared_streams(Service.INTAKE) == (Stream.INTAKE, Stream.DLQ_INTAKE)
+    assert declared_streams(Service.LEDGER) == (Stream.LEDGER, Stream.DLQ_LEDGER)
+    assert Stream.AUDIT in declared_streams(Service.OVERSIGHT)
+    assert declared_streams(Service.LEADCTL) == ()
+
+
+def test_only_oversight_and_the_operator_read_the_audit_stream() -> None:
+    readers = {service for service, streams in READ_STREAMS.items() if Stream.AUDIT in streams}
+    assert readers == {Service.OVERSIGHT, Service.LEADCTL}
 
 
 def _delivery(reply: str) -> Msg:

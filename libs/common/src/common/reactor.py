@@ -6,6 +6,12 @@ sequence, so two replicas, a redelivery or a retry cannot act twice. Here FastSt
 with the ack policy chosen explicitly: its default would terminate a message whose handler
 raises, and it would be lost. A malformed event is parked at once; a failing handler is
 retried with growing delays and parked after ``max_deliver`` attempts.
+
+The durable is the administrator's, listed in common.consumers: nats-py's ``pull_subscribe``
+looks it up (``CONSUMER.INFO``) and binds to it, and creates it only if missing, from the
+config given here, which is the listed one, so what a service would create and what is
+provisioned are the same. The service checks its reactors' durables before the broker starts
+(``ServiceRuntime``), so a missing one is named rather than a bare timeout.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ import structlog
 from faststream import AckPolicy
 from faststream.nats import JStream, PullSub
 from faststream.nats.fastapi import NatsMessage
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from common.consumers import reactor_config
 from common.deadletter import DeadLetters, Parked
 from common.events import Event, EventDecodeError, decode, event_type_of
 from common.pull import position_of
@@ -45,6 +51,7 @@ def react(
     durable = durable_name(runtime.service, name)
     runtime.reactors[durable] = handler
     runtime.reactor_streams[durable] = stream
+    runtime.reactor_subjects[durable] = subject
 
     @runtime.router.subscriber(
         subject,
@@ -56,8 +63,7 @@ def react(
         # FastStream's subscriber has its own default (the shared "_INBOX."), which this
         # service's NATS user may not listen on.
         inbox_prefix=f"{inbox_prefix(runtime.service)}.".encode(),
-        deliver_policy=DeliverPolicy.ALL,
-        config=ConsumerConfig(ack_wait=30, max_deliver=-1),
+        config=reactor_config(durable, subject),
         title=f"{runtime.service.value}:{name}",
         description=(handler.__doc__ or "").strip() or None,
     )

@@ -7,9 +7,16 @@ transaction. So this pulls on the service's own nats-py connection (see common.p
 Order of work for a batch: decode (a malformed message is parked), apply in one
 transaction with the position, then acknowledge. A handler error is retried in process
 and then the event is parked, so the order of the remaining events is kept. The stored
-position is the truth: whenever the consumer starts, it is made anew from the position if it
-delivered past it, and a batch that does not follow the position is refused, so nothing is
-skipped and nothing applied twice, whatever stopped, crashed or moved in between.
+position is the truth: whenever the consumer starts, whatever it delivered past the position
+is read back from the stream and applied first, a batch that does not follow the position is
+refused, and what comes again below the position is skipped, so nothing is skipped and
+nothing applied twice, whatever stopped, crashed or moved in between.
+
+The durable is the administrator's (common.consumers): a service may bind to it, pull and
+acknowledge, never create, change or delete it. A projection of a whole stream reads the
+whole stream, unfiltered, and parks a message whose subject is not the stream's: the broker
+stores such a message when someone names a stream subject as the reply subject of a request,
+and a filtered consumer would pass over it and leave the position stuck before it.
 """
 
 from __future__ import annotations
@@ -22,20 +29,27 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.exc import DBAPIError
 
+from common.consumers import (
+    ConsumerNotProvisioned,
+    consumer_info,
+    create_missing,
+    projection_config,
+)
 from common.deadletter import DeadLetters, Parked
+from common.eventstore import read_messages
 from common.projection import Item, LeaseLost, Raw, SequenceGap, Tracker, decode_batch
 from common.pull import ConsumerGone, Puller, position_of
-from common.subjects import STREAM_SUBJECTS, Stream
+from common.subjects import STREAM_SUBJECTS, Stream, subject_matches
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +69,17 @@ CONSUMER_LAG: Final = Gauge(
 
 def replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Received(NamedTuple):
+    """A stored message as the runner works on it: delivered by the consumer, or read back
+    by direct get (``delivered`` 0) when catching up."""
+
+    sequence: int
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    delivered: int
 
 
 @dataclass(frozen=True)
@@ -86,13 +111,18 @@ class ProjectionRunner:
         self.stream = stream
         self.durable = durable
         self.dead_letters = dead_letters
-        self.filter_subject = filter_subject or STREAM_SUBJECTS[stream]
+        # None: the whole stream, unfiltered (see the module's docstring).
+        self.filter_subject = None if filter_subject == STREAM_SUBJECTS[stream] else filter_subject
+        self._subjects = filter_subject or STREAM_SUBJECTS[stream]
         self.options = options or RunnerOptions()
         self._task: asyncio.Task[None] | None = None
         self._labels = (tracker.projection.name, stream.value)
         # A whole stream has no holes (deny_delete): a batch that does not follow the
         # position means messages were skipped, and is refused.
-        self._contiguous = filter_subject is None or filter_subject == STREAM_SUBJECTS[stream]
+        self._contiguous = self.filter_subject is None
+        # The stored position as this lease holder last read or wrote it: what comes again
+        # at or below it was applied (or parked) already and is only acknowledged.
+        self._position = 0
         self.caught_up = asyncio.Event()
         self.problem: str | None = None
         self.log = log.bind(projection=tracker.projection.name, stream=stream.value)
@@ -131,6 +161,9 @@ class ProjectionRunner:
             except (SequenceGap, ConsumerGone) as exc:
                 self.log.info("projection_consumer_restart", reason=str(exc))
                 delay = 0.1
+            except ConsumerNotProvisioned as exc:
+                self.problem = str(exc)
+                self.log.error("projection_consumer_not_provisioned", consumer=self.durable)
             except NotFoundError:
                 self.problem = f"waiting for stream {self.stream.value}"
             except asyncio.CancelledError:
@@ -143,49 +176,55 @@ class ProjectionRunner:
             delay = 0.5 if time.monotonic() - started > 60 else min(delay * 2, 15.0)
 
     def consumer_config(self, position: int = 0) -> ConsumerConfig:
-        """The durable consumer, starting after ``position`` (what the database holds)."""
-        return ConsumerConfig(
-            durable_name=self.durable,
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if position else DeliverPolicy.ALL,
-            opt_start_seq=position + 1 if position else None,
-            # Explicit acks after commit; never AckAll, which would acknowledge messages
-            # another replica holds but has not applied.
-            ack_policy=AckPolicy.EXPLICIT,
+        """The durable as this runner creates it where it may (no permissions): the listed
+        configuration (common.consumers), starting after ``position``."""
+        return projection_config(
+            self.durable,
+            self.filter_subject,
             ack_wait=self.options.ack_wait,
-            max_deliver=-1,
-            max_ack_pending=self.options.batch_size * 4,
-            filter_subject=self.filter_subject,
+            after=position,
         )
 
-    async def _ensure_consumer(self) -> None:
-        """The database's position is the truth; the consumer follows it.
+    async def _ensure_consumer(self) -> int:
+        """Bind to the durable from the database's position, the truth; returns it.
 
         A consumer that delivered past the position holds messages that were never applied
         (a stop or crash with a batch in hand, a lease that moved, a database replaced or
-        rebuilt): pulling on would deliver the next ones first and those would come back
-        only after the ack wait, below the position, to be skipped. So it is made anew from
-        the position, by the lease holder only."""
+        restored): pulling on would deliver the next ones first and those would come back
+        only after the ack wait, below the position by then. So they are read back from the
+        stream and applied first, by the lease holder only; nothing about the consumer
+        changes, which a service may not do anyway."""
         # The lease lives in the database, shared with other processes: poll it.
         while not await asyncio.to_thread(self.tracker.acquire_lease):  # noqa: ASYNC110
             await asyncio.sleep(self.options.lease_poll)
         position = await asyncio.to_thread(self.tracker.position, self.stream.value)
-        try:
-            info = await self.js.consumer_info(self.stream.value, self.durable)
-        except NotFoundError:
-            info = None
-        if info is not None and (info.delivered.stream_seq or 0) <= position:
-            return
-        if info is not None:
-            self.log.info(
-                "projection_consumer_reset",
-                position=position,
-                delivered=info.delivered.stream_seq,
+        info = await consumer_info(self.js, self.stream, self.durable)
+        if info is None:
+            await create_missing(self.js, self.stream, self.consumer_config(position))
+            return position
+        delivered = (info.delivered.stream_seq or 0) if info.delivered else 0
+        if delivered <= position:
+            return position
+        self.log.info("projection_catch_up", position=position, delivered=delivered)
+        self._position = position
+        batch: list[Received] = []
+        stored = read_messages(self.js, self.stream.value, self.filter_subject or ">", position + 1)
+        async for msg in stored:
+            sequence = msg.seq or 0
+            if sequence > delivered:
+                break
+            batch.append(
+                Received(sequence, msg.subject or "", msg.data or b"", msg.headers or {}, 0)
             )
-            await self.js.delete_consumer(self.stream.value, self.durable)
-        await self.js.add_consumer(self.stream.value, self.consumer_config(position))
+            if len(batch) >= self.options.batch_size:
+                await self._apply(batch)
+                batch = []
+        if batch:
+            await self._apply(batch)
+        return await asyncio.to_thread(self.tracker.position, self.stream.value)
 
     async def run(self) -> None:
-        await self._ensure_consumer()
+        self._position = await self._ensure_consumer()
         self.problem = None
         puller = Puller(
             self.js._nc,
@@ -209,8 +248,8 @@ class ProjectionRunner:
                     continue
                 await self.process(messages)
         finally:
-            # Whatever was pulled and not applied goes back at once; the next start makes
-            # the consumer anew from the stored position in any case.
+            # Whatever was pulled and not applied goes back at once; the next start reads
+            # back from the stored position in any case.
             for msg in puller.drain_buffer():
                 with contextlib.suppress(Exception):
                     await msg.nak()
@@ -220,19 +259,43 @@ class ProjectionRunner:
         """Decode, apply in one transaction with the position, then acknowledge."""
         started = time.perf_counter()
         positions = [position_of(msg) for msg in messages]
-        raws = [
-            Raw(pos.stream_sequence, msg.subject, msg.data)
+        received = [
+            Received(pos.stream_sequence, msg.subject, msg.data, msg.headers or {}, pos.delivered)
             for msg, pos in zip(messages, positions, strict=True)
         ]
+        await self._apply(received)
+        await self.acknowledge(messages)
+        BATCH_SECONDS.labels(*self._labels).observe(time.perf_counter() - started)
+        pending = positions[-1].pending
+        CONSUMER_LAG.labels(*self._labels).set(pending)
+        if pending == 0:
+            self.caught_up.set()
+
+    async def _apply(self, batch: Sequence[Received]) -> int:
+        """Apply what follows the position in one transaction (parking what cannot be
+        applied); returns the number of events applied."""
+        fresh = [r for r in batch if r.sequence > self._position]
+        if not fresh:
+            return 0
+        foreign = {i for i, r in enumerate(fresh) if not subject_matches(r.subject, self._subjects)}
+        # A foreign message is not decoded at all: its subject names no event of this stream.
+        raws = [
+            Raw(r.sequence, "" if i in foreign else r.subject, r.data) for i, r in enumerate(fresh)
+        ]
         items, failures = await asyncio.to_thread(decode_batch, self.tracker.projection, raws)
+        for index in sorted(foreign):
+            await self._park(
+                fresh[index],
+                f"foreign message: subject {fresh[index].subject} is not one of {self._subjects}",
+            )
         for index, reason in failures:
-            await self._park(messages[index], f"malformed event: {reason}")
-        for index, pos in enumerate(positions):
-            if pos.delivered > self.options.max_deliver and items[index].event is not None:
+            await self._park(fresh[index], f"malformed event: {reason}")
+        for index, record in enumerate(fresh):
+            if record.delivered > self.options.max_deliver and items[index].event is not None:
                 await self._park(
-                    messages[index], f"delivered {pos.delivered} times without being applied"
+                    record, f"delivered {record.delivered} times without being applied"
                 )
-                items[index] = Item(pos.stream_sequence, None)
+                items[index] = Item(record.sequence, None)
         try:
             applied = await asyncio.to_thread(
                 self.tracker.apply, self.stream.value, items, self._contiguous
@@ -243,22 +306,18 @@ class ProjectionRunner:
             raise
         except Exception:
             self.log.exception("projection_batch_failed", size=len(items))
-            applied = await self._apply_one_by_one(messages, items)
-        await self.acknowledge(messages)
+            applied = await self._apply_one_by_one(fresh, items)
+        self._position = fresh[-1].sequence
         EVENTS_APPLIED.labels(*self._labels).inc(applied)
-        BATCH_SECONDS.labels(*self._labels).observe(time.perf_counter() - started)
-        pending = positions[-1].pending
-        CONSUMER_LAG.labels(*self._labels).set(pending)
-        if pending == 0:
-            self.caught_up.set()
+        return applied
 
     async def acknowledge(self, messages: Sequence[Msg]) -> None:
         for msg in messages:
             await msg.ack()
 
-    async def _apply_one_by_one(self, messages: Sequence[Msg], items: Sequence[Item]) -> int:
+    async def _apply_one_by_one(self, batch: Sequence[Received], items: Sequence[Item]) -> int:
         applied = 0
-        for msg, item in zip(messages, items, strict=True):
+        for record, item in zip(batch, items, strict=True):
             for attempt in range(1, self.options.handler_attempts + 1):
                 try:
                     applied += await asyncio.to_thread(
@@ -279,24 +338,25 @@ class ProjectionRunner:
                         correlation_id=event.correlation_id if event else None,
                         error=repr(exc),
                     )
-                    await self._park(msg, f"handler failed {attempt} times: {exc!r}")
+                    await self._park(record, f"handler failed {attempt} times: {exc!r}")
                     await asyncio.to_thread(
                         self.tracker.apply, self.stream.value, [Item(item.sequence, None)]
                     )
         return applied
 
-    async def _park(self, msg: Msg, reason: str) -> None:
-        sequence = position_of(msg).stream_sequence
+    async def _park(self, record: Received, reason: str) -> None:
         await self.dead_letters.park(
             Parked(
                 consumer=self.durable,
                 stream=self.stream.value,
-                sequence=sequence,
-                subject=msg.subject,
+                sequence=record.sequence,
+                subject=record.subject,
                 reason=reason,
-                data=msg.data,
-                headers=dict(msg.headers or {}),
+                data=record.data,
+                headers=dict(record.headers),
             )
         )
         EVENTS_PARKED.labels(self.tracker.projection.name).inc()
-        self.log.warning("event_parked", sequence=sequence, subject=msg.subject, reason=reason)
+        self.log.warning(
+            "event_parked", sequence=record.sequence, subject=record.subject, reason=reason
+        )

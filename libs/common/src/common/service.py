@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from common.auth import Directory, Principal, require_roles
+from common.consumers import ensure_durables, projection_durable, reactor_config
 from common.database import Database
 from common.deadletter import (
     HEADER_CONSUMER,
@@ -51,8 +52,8 @@ from common.subjects import (
     STREAM_SUBJECTS,
     Stream,
     audit_prefix,
+    declared_streams,
     dlq_subject,
-    durable_name,
     inbox_prefix,
 )
 
@@ -75,6 +76,7 @@ class ServiceRuntime:
         # durable name -> handler, so a parked event can be retried through its reactor
         self.reactors: dict[str, Callable[[Event], Awaitable[None]]] = {}
         self.reactor_streams: dict[str, Stream] = {}
+        self.reactor_subjects: dict[str, str] = {}
         self._on_prepare: list[Callable[[], Awaitable[None]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -144,7 +146,7 @@ class ServiceRuntime:
         return found
 
     def _projection_durable(self, sub: Subscription) -> str:
-        return durable_name(self.service, f"{sub.projection.name}-{sub.stream.value}")
+        return projection_durable(self.service, sub.projection.name, sub.stream)
 
     def project(self, *subscriptions: Subscription) -> None:
         """Feed projections from streams; the live runners start with the service."""
@@ -208,9 +210,9 @@ class ServiceRuntime:
 
     @contextlib.asynccontextmanager
     async def _resources(self, app: FastAPI) -> AsyncIterator[None]:
-        """Around the broker's life: streams declared (on a connection of their own, since
-        FastStream's subscribers bind to them as the broker starts) and tables created
-        before it starts; the database closed after it stops."""
+        """Around the broker's life: streams declared and the reactors' durables checked (on
+        a connection of their own, since FastStream's subscribers bind to them as the broker
+        starts) and tables created before it starts; the database closed after it stops."""
         await self._declare_streams()
         for hook in self._on_prepare:
             await hook()
@@ -259,8 +261,16 @@ class ServiceRuntime:
             name=f"{self.service.value}:{self.replica}:declare",
         )
         try:
-            await declare_streams(
-                nc.jetstream(), OWNED_STREAMS[self.service], self.settings.stream_replicas
+            js = nc.jetstream()
+            await declare_streams(js, declared_streams(self.service), self.settings.stream_replicas)
+            # Before FastStream binds: a durable it may not create would otherwise be a bare
+            # timeout at startup. Projections' durables are their runners' to check.
+            await ensure_durables(
+                js,
+                [
+                    (stream, reactor_config(durable, self.reactor_subjects[durable]))
+                    for durable, stream in self.reactor_streams.items()
+                ],
             )
         finally:
             await nc.close()

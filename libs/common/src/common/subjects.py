@@ -46,15 +46,39 @@ STREAM_SUBJECTS: Final[dict[Stream, str]] = {
     Stream.DLQ_OVERSIGHT: "dlq.oversight.>",
 }
 
-# Streams a service creates (if missing) and writes to. AUDIT is shared: every service
-# declares it with the same configuration and writes only below ``audit.<service>.``.
-# The operator CLI declares nothing; an administrator provisions every stream up front.
+# Streams a service writes to. AUDIT is shared: every service writes only below
+# ``audit.<service>.``.
 OWNED_STREAMS: Final[dict[Service, tuple[Stream, ...]]] = {
     Service.INTAKE: (Stream.INTAKE, Stream.AUDIT, Stream.DLQ_INTAKE),
     Service.LEDGER: (Stream.LEDGER, Stream.AUDIT, Stream.DLQ_LEDGER),
     Service.OVERSIGHT: (Stream.OVERSIGHT, Stream.DIRECTIVES, Stream.AUDIT, Stream.DLQ_OVERSIGHT),
     Service.LEADCTL: (),
 }
+
+# Streams a user may read, and so the only ones it may learn anything about (stream info,
+# subjects, consumers): deploy/nats/auth.conf grants exactly these. Intake and ledger write
+# to AUDIT but may not read it: who looked at which lead is the committee's to know.
+READ_STREAMS: Final[dict[Service, tuple[Stream, ...]]] = {
+    Service.INTAKE: (Stream.INTAKE, Stream.LEDGER, Stream.DLQ_INTAKE),
+    Service.LEDGER: (Stream.INTAKE, Stream.LEDGER, Stream.DIRECTIVES, Stream.DLQ_LEDGER),
+    Service.OVERSIGHT: (
+        Stream.INTAKE,
+        Stream.LEDGER,
+        Stream.OVERSIGHT,
+        Stream.DIRECTIVES,
+        Stream.AUDIT,
+        Stream.DLQ_OVERSIGHT,
+    ),
+    Service.LEADCTL: tuple(Stream),
+}
+
+
+def declared_streams(service: Service) -> tuple[Stream, ...]:
+    """The streams a service creates if missing: those it writes and may also read. Creating
+    a stream answers with its state, so a writer that may not read one (intake and ledger on
+    AUDIT) leaves it to the administrator, who provisions every stream up front."""
+    return tuple(s for s in OWNED_STREAMS[service] if s in READ_STREAMS[service])
+
 
 DLQ_STREAM: Final[dict[Service, Stream]] = {
     Service.INTAKE: Stream.DLQ_INTAKE,
@@ -78,6 +102,18 @@ def lead_subject(prefix: str, lead_id: str | None, event_type: str) -> str:
     if lead_id is None:
         return f"{prefix}.{GLOBAL_TOKEN}.{event_type}"
     return f"{prefix}.lead.{check_token(lead_id, 'lead id')}.{event_type}"
+
+
+def subject_matches(subject: str, pattern: str) -> bool:
+    """Whether ``subject`` falls under the NATS ``pattern`` (``*`` one token, ``>`` the rest)."""
+    parts = subject.split(".")
+    wanted = pattern.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(parts) > index
+        if index >= len(parts) or part not in ("*", parts[index]):
+            return False
+    return len(parts) == len(wanted)
 
 
 def lead_filter(prefix: str, lead_id: str) -> str:
