@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 
 from common.batchwriter import BatchWriter, RowCache
+from common.database import UtcDateTime
 
 metadata = MetaData()
 
@@ -54,6 +55,12 @@ moments = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("at", DateTime(timezone=True)),
+)
+moments_utc = Table(
+    "moments_utc",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime),
 )
 links = Table(
     "links",
@@ -271,3 +278,25 @@ def test_a_timestamp_is_stored_as_sqlalchemy_itself_stores_it(engine: Engine, mo
         writer.flush()
         stored = conn.execute(text("SELECT at FROM moments ORDER BY id")).scalars().all()
     assert stored[0] == stored[1]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2027, 1, 31, 18, 0, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2027, 1, 31, 10, 0, 0, 1, tzinfo=UTC),
+    ],
+)
+def test_a_moment_is_stored_in_utc_and_read_back_with_its_zone(
+    engine: Engine, moment: datetime
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(moments_utc).values(id=1, at=moment))
+        writer = BatchWriter(conn, RowCache())
+        writer.put(moments_utc, {"id": 2, "at": moment})
+        writer.flush()
+        stored = conn.execute(text("SELECT at FROM moments_utc ORDER BY id")).scalars().all()
+        read = conn.execute(select(moments_utc.c.at).order_by(moments_utc.c.id)).scalars().all()
+    assert stored[0] == stored[1]
+    assert read == [moment, moment]
+    assert all(r.utcoffset() == timedelta(0) for r in read)

@@ -10,10 +10,11 @@ import uuid
 from datetime import timedelta
 from typing import Final
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, or_, select
+from sqlalchemy import Column, MetaData, String, Table, Text, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from common.database import UtcDateTime
 from common.events import SYSTEM_ACTOR, Event
 from common.events.catalogue import DuplicateSuspected, LeadReported
 from common.service import ServiceRuntime
@@ -29,7 +30,7 @@ matters = Table(
     Column("village", String(40)),
     Column("category", String(40), nullable=False, index=True),
     Column("shingles", Text, nullable=False),
-    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("reported_at", UtcDateTime, nullable=False),
 )
 
 LOOK_BACK: Final = timedelta(days=183)

@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import (
     Column,
-    DateTime,
     LargeBinary,
     MetaData,
     String,
@@ -34,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from common.database import as_utc
+from common.database import UtcDateTime, as_utc
 from common.events import utc_now
 
 idempotency_metadata = MetaData()
@@ -46,7 +45,7 @@ claims = Table(
     Column("lead_id", String(64), nullable=False),
     Column("state", String(10), nullable=False),
     Column("answer", LargeBinary, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 _NAMESPACE: Final = uuid.UUID("6f1d2a8e-4c1b-4f5e-9d61-2b8a7c0e5d11")

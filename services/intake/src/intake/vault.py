@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import (
     Column,
-    DateTime,
     Engine,
     LargeBinary,
     MetaData,
@@ -31,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from common.database import UtcDateTime
 from common.events import utc_now
 
 vault_metadata = MetaData()
@@ -40,8 +40,8 @@ identity_keys = Table(
     vault_metadata,
     Column("lead_id", String(64), primary_key=True),
     Column("wrapped_key", LargeBinary, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("shredded_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("shredded_at", UtcDateTime, nullable=True),
 )
 
 _NONCE = 12

@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from typing import Final
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Column, DateTime, MetaData, String, Table, delete
+from sqlalchemy import Column, MetaData, String, Table, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from common.database import UtcDateTime
 from common.events import utc_now
 from common.work import Challenge, Purpose, WorkIssuer, WorkRefused
 
@@ -45,7 +46,7 @@ spent_work = Table(
     "intake_spent_work",
     work_metadata,
     Column("spend_id", String(32), primary_key=True),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.events.catalogue import SHA256_HEX
+from common.times import Deadline
 from common.vocabulary import Conclusion
 
 FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
@@ -48,12 +49,12 @@ class ReturnIn(_In):
 class AssignIn(_In):
     assignee: str = Field(min_length=2, max_length=64)
     assignee_name: str = Field(min_length=1, max_length=100)
-    deadline: AwareDatetime | None = None
+    deadline: Deadline | None = None
     reason: str = Field(default="", max_length=1000)
 
 
 class ExtendIn(_In):
-    deadline: AwareDatetime
+    deadline: Deadline
     reason: str = Field(min_length=2, max_length=1000)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from common.times import Deadline
 from common.vocabulary import Conclusion
 
 FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
@@ -31,7 +32,7 @@ class SuperviseIn(_In):
 
 class ListSupervisionIn(_In):
     unit: str = Field(min_length=2, max_length=40)
-    deadline: AwareDatetime
+    deadline: Deadline
     level: Literal["town", "county"] = "town"
 
 

@@ -3,7 +3,9 @@ needs to find it (the receipt's keyed hash) and to keep its promises (retention)
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+
+from common.database import UtcDateTime
 
 metadata = MetaData()
 
@@ -15,15 +17,15 @@ reports = Table(
     Column("category", String(40), nullable=False),
     Column("village", String(40)),
     Column("named", Boolean, nullable=False),
-    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("reported_at", UtcDateTime, nullable=False),
     Column("progress", String(20), nullable=False),
     Column("ledger_number", String(40)),
     Column("supplements", Integer, nullable=False, default=0),
     Column("messages", Integer, nullable=False, default=0),
     Column("duplicate_of", String(64)),
-    Column("archived_at", DateTime(timezone=True)),
+    Column("archived_at", UtcDateTime),
     Column("identity_shredded", Boolean, nullable=False, default=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 receipts = Table(
@@ -40,5 +42,5 @@ feedback = Table(
     Column("event_id", String(64), primary_key=True),
     Column("lead_id", String(64), nullable=False, index=True),
     Column("text", Text, nullable=False),
-    Column("given_at", DateTime(timezone=True), nullable=False),
+    Column("given_at", UtcDateTime, nullable=False),
 )

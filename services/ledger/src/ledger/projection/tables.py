@@ -9,7 +9,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -18,6 +17,8 @@ from sqlalchemy import (
     Text,
 )
 
+from common.database import UtcDateTime
+
 metadata = MetaData()
 
 leads = Table(
@@ -25,8 +26,8 @@ leads = Table(
     metadata,
     Column("lead_id", String(64), primary_key=True),
     Column("ledger_number", String(40), nullable=False, unique=True),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
-    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UtcDateTime, nullable=False),
+    Column("reported_at", UtcDateTime, nullable=False),
     Column("channel", String(40), nullable=False),
     Column("category", String(40), nullable=False),
     Column("village", String(40)),
@@ -37,19 +38,19 @@ leads = Table(
     Column("transferred_from", String(40)),
     Column("assignee", String(64)),
     Column("assignee_name", String(100)),
-    Column("deadline", DateTime(timezone=True)),
+    Column("deadline", UtcDateTime),
     Column("deadline_missed", Boolean, nullable=False, default=False),
     Column("verification_count", Integer, nullable=False, default=0),
     Column("conclusion", String(40)),
     Column("conclusion_summary", Text),
-    Column("concluded_at", DateTime(timezone=True)),
+    Column("concluded_at", UtcDateTime),
     Column("feedback", Text),
-    Column("feedback_at", DateTime(timezone=True)),
-    Column("archived_at", DateTime(timezone=True)),
+    Column("feedback_at", UtcDateTime),
+    Column("archived_at", UtcDateTime),
     Column("reopened_count", Integer, nullable=False, default=0),
-    Column("supervision_deadline", DateTime(timezone=True)),
+    Column("supervision_deadline", UtcDateTime),
     Column("supervision_level", String(20)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_ledger_leads_status", "status"),
     Index("ix_ledger_leads_unit", "unit"),
     Index("ix_ledger_leads_village", "village"),

@@ -8,13 +8,14 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     Integer,
     MetaData,
     String,
     Table,
     Text,
 )
+
+from common.database import UtcDateTime
 
 metadata = MetaData()
 _ID = BigInteger().with_variant(Integer, "sqlite")
@@ -27,12 +28,12 @@ cases = Table(
     Column("umbrella", Boolean, nullable=False),
     Column("basis", Text, nullable=False),
     Column("status", String(20), nullable=False),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
     Column("linked_gang_lead", String(64)),
     Column("outcome", String(40)),
-    Column("listed_deadline", DateTime(timezone=True)),
+    Column("listed_deadline", UtcDateTime),
     Column("escalated", Boolean, nullable=False, default=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 # What oversight knows of every lead, from intake and the ledger.
@@ -44,19 +45,19 @@ leads = Table(
     Column("village", String(40)),
     Column("flags", String(200), nullable=False, default=""),
     Column("summary", Text),
-    Column("reported_at", DateTime(timezone=True)),
+    Column("reported_at", UtcDateTime),
     Column("duplicate_of", String(64)),
     Column("same_matter_reports", Integer, nullable=False, default=1),
     Column("ledger_number", String(40)),
-    Column("registered_at", DateTime(timezone=True)),
+    Column("registered_at", UtcDateTime),
     Column("holder", String(40)),
     Column("assignee", String(64)),
-    Column("deadline", DateTime(timezone=True)),
+    Column("deadline", UtcDateTime),
     Column("deadlines_missed", Integer, nullable=False, default=0),
-    Column("concluded_at", DateTime(timezone=True)),
+    Column("concluded_at", UtcDateTime),
     Column("result", String(40)),
-    Column("feedback_at", DateTime(timezone=True)),
-    Column("archived_at", DateTime(timezone=True)),
+    Column("feedback_at", UtcDateTime),
+    Column("archived_at", UtcDateTime),
 )
 
 # 责任倒查: who held the lead and who was responsible for it, when.
@@ -65,12 +66,12 @@ custody = Table(
     metadata,
     Column("event_id", String(64), primary_key=True),
     Column("lead_id", String(64), nullable=False, index=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
     Column("kind", String(30), nullable=False),
     Column("unit", String(40)),
     Column("person", String(64)),
     Column("person_name", String(100)),
-    Column("deadline", DateTime(timezone=True)),
+    Column("deadline", UtcDateTime),
     Column("by_user", String(64)),
     Column("note", Text, nullable=False, default=""),
 )
@@ -80,7 +81,7 @@ access = Table(
     metadata,
     Column("event_id", String(64), primary_key=True),
     Column("lead_id", String(64), index=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
     Column("kind", String(30), nullable=False),
     Column("service", String(20), nullable=False),
     Column("user", String(64)),
@@ -98,10 +99,10 @@ supervisions = Table(
     Column("kind", String(20), nullable=False),
     Column("rule", String(40)),
     Column("unit", String(40)),
-    Column("deadline", DateTime(timezone=True)),
+    Column("deadline", UtcDateTime),
     Column("level", String(20)),
     Column("reason", Text, nullable=False, default=""),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
 
 accountability = Table(
@@ -115,7 +116,7 @@ accountability = Table(
     Column("kind", String(30), nullable=False),
     Column("form", Integer, nullable=False),
     Column("reason", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
 
 # Every event of every lead in order, kept light: the leak-risk report compares reads
@@ -126,5 +127,5 @@ moments = Table(
     Column("event_id", String(64), primary_key=True),
     Column("lead_id", String(64), nullable=False, index=True),
     Column("event_type", String(40), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
