@@ -14,8 +14,8 @@ from openpyxl import Workbook
 
 from common.auth import Principal, require_roles
 from common.errors import NotFound, RuleViolation
-from common.http_errors import field_error
 from common.events import Actor, Event, Role, utc_now
+from common.http_errors import field_error
 from common.organisation import UnitKind
 from oversight.domain import cases as rules
 from oversight.handlers import Oversight
