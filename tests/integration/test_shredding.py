@@ -84,7 +84,8 @@ def every_stored_byte(database_url: str) -> bytes:
             files = conn.execute(text("SELECT pg_ls_dir(:d)"), {"d": directory}).scalars().all()
             return b"".join(
                 conn.execute(
-                    text("SELECT pg_read_binary_file(CAST(:f AS text))"), {"f": f"{directory}/{name}"}
+                    text("SELECT pg_read_binary_file(CAST(:f AS text))"),
+                    {"f": f"{directory}/{name}"},
                 ).scalar_one()
                 or b""
                 for name in files
