@@ -115,7 +115,12 @@ async def test_an_event_stored_in_an_older_version_is_upcast_on_read(
         "assignee": "wang.wei",
         "deadline_date": "2025-03-15",
     }
-    await js.publish(f"ledger.lead.{lead}.ResponsibilityAssigned", orjson.dumps(version_one))
+    # As the event store of the time appended it: the event id is the Nats-Msg-Id.
+    await js.publish(
+        f"ledger.lead.{lead}.ResponsibilityAssigned",
+        orjson.dumps(version_one),
+        headers={"Nats-Msg-Id": "old-assignment-1"},
+    )
 
     (stored,) = (await store.read_lead(lead)).events
 

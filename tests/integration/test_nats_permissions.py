@@ -432,7 +432,11 @@ async def test_a_runner_whose_durable_is_missing_names_it_for_the_admin_and_reco
     async with connected(nats_server, "admin") as admin:
         await admin.jsm.delete_consumer(Stream.LEDGER.value, durable)
         marker = reported()
-        await admin.js.publish(f"ledger.lead.{marker.lead_id}.LeadReported", encode(marker))
+        await admin.js.publish(
+            f"ledger.lead.{marker.lead_id}.LeadReported",
+            encode(marker),
+            headers={"Nats-Msg-Id": marker.event_id},  # as an append stores it
+        )
     engine = create_engine(f"sqlite:///{tmp_path / 'missing.db'}")
     async with connected(nats_server, "intake", api_timeout=DENIED) as intake:
         runner = _runner(intake.js, engine, Stream.LEDGER, durable)

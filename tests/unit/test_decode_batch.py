@@ -23,7 +23,10 @@ def test_an_event_filed_under_another_leads_subject_is_refused() -> None:
     elsewhere = new_lead_id()
     items, failures = decode_batch(
         PROJECTION,
-        [(1, subject(event.lead_id), encode(event)), (2, subject(elsewhere), encode(event))],
+        [
+            (1, subject(event.lead_id), encode(event), event.event_id),
+            (2, subject(elsewhere), encode(event), event.event_id),
+        ],
     )
     assert items == [Item(1, event), Item(2, None)]
     [(index, reason)] = failures
@@ -36,7 +39,7 @@ def test_a_type_no_contract_defines_is_counted_and_logged_but_not_applied() -> N
     before = UNKNOWN_EVENTS.labels(PROJECTION.name)._value.get()
     with capture_logs() as logs:
         items, failures = decode_batch(
-            PROJECTION, [(7, subject(new_lead_id(), "NoSuchEvent"), b"\x00garbage")]
+            PROJECTION, [(7, subject(new_lead_id(), "NoSuchEvent"), b"\x00garbage", None)]
         )
     assert items == [Item(7, None)]
     assert failures == []
@@ -47,6 +50,22 @@ def test_a_type_no_contract_defines_is_counted_and_logged_but_not_applied() -> N
 def test_a_known_type_the_projection_does_not_handle_is_passed_over_quietly() -> None:
     with capture_logs() as logs:
         items, failures = decode_batch(
-            PROJECTION, [(3, subject(new_lead_id(), "IdentityShredded"), b"not decoded")]
+            PROJECTION, [(3, subject(new_lead_id(), "IdentityShredded"), b"not decoded", None)]
         )
     assert (items, failures, logs) == ([Item(3, None)], [], [])
+
+
+def test_an_event_no_append_stored_is_refused() -> None:
+    event = reported()
+    body = encode(event)
+    items, failures = decode_batch(
+        PROJECTION,
+        [
+            (1, subject(event.lead_id), body, None),  # no headers: a direct read's bare answer
+            (2, subject(event.lead_id), body, "some-other-id"),
+            (3, subject(event.lead_id), body, event.event_id),
+        ],
+    )
+    assert items == [Item(1, None), Item(2, None), Item(3, event)]
+    assert [index for index, _ in failures] == [0, 1]
+    assert all("not stored by an append" in reason for _, reason in failures)

@@ -7,7 +7,7 @@ event id doubles as ``Nats-Msg-Id``, so a retried publish is stored once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -140,19 +140,39 @@ class EventStore:
 
     async def read_lead(self, lead_id: str) -> LeadHistory:
         """Every event of one lead in this stream, in order, read from the stream itself
-        (not from a projection, which may lag)."""
+        (not from a projection, which may lag). A message no append stored is left out of
+        the history (see ``appended_id``), but its sequence still guards the next append."""
         wanted = lead_filter(self.subject_prefix, lead_id)
         events: list[StoredEvent] = []
-        async for msg in read_messages(self._js, self.stream.value, wanted):
+        last_sequence = 0
+        async for msg in read_messages(self._js, self.stream.value, wanted, stored_headers=True):
             subject = msg.subject or wanted
-            events.append(
-                StoredEvent(
-                    sequence=msg.seq or 0,
-                    subject=subject,
-                    event=decode(msg.data or b"", event_type_of(subject)),
-                )
-            )
-        return LeadHistory(events=tuple(events), last_sequence=events[-1].sequence if events else 0)
+            last_sequence = msg.seq or 0
+            # Checked before decoding: a planted copy need not even be an event, and must
+            # not stop every decision on the lead by failing to decode.
+            if appended_id(msg.headers) is None:
+                self._ignored(msg)
+                continue
+            event = decode(msg.data or b"", event_type_of(subject))
+            if not self._appended(msg, event):
+                continue
+            events.append(StoredEvent(sequence=last_sequence, subject=subject, event=event))
+        return LeadHistory(events=tuple(events), last_sequence=last_sequence)
+
+    def _appended(self, msg: RawStreamMsg, event: Event) -> bool:
+        if appended_id(msg.headers) == event.event_id:
+            return True
+        self._ignored(msg)
+        return False
+
+    def _ignored(self, msg: RawStreamMsg) -> None:
+        log.warning(
+            "unappended_message_ignored",
+            security_event=True,
+            stream=self.stream.value,
+            seq=msg.seq,
+            subject=msg.subject,
+        )
 
     async def last_readable(self, wanted: str) -> tuple[int, StoredEvent | None]:
         """The sequence of the last message on ``wanted``, and the last event there that
@@ -161,7 +181,7 @@ class EventStore:
         numbers each registration after the last one), so it is stepped over here while
         its sequence still guards the append."""
         try:
-            msg = await self._js.get_msg(self.stream.value, subject=wanted, direct=True)
+            msg = await self._js.get_msg(self.stream.value, subject=wanted)
         except NotFoundError:
             return 0, None
         last_sequence = msg.seq or 0
@@ -176,15 +196,36 @@ class EventStore:
                         "unreadable_event_stepped_over", stream=self.stream.value, seq=sequence
                     )
                 else:
-                    return last_sequence, StoredEvent(sequence, subject, event)
+                    if self._appended(msg, event):
+                        return last_sequence, StoredEvent(sequence, subject, event)
             sequence -= 1
             if sequence == 0:
                 break
             try:
-                msg = await self._js.get_msg(self.stream.value, seq=sequence, direct=True)
+                msg = await self._js.get_msg(self.stream.value, seq=sequence)
             except NotFoundError:
                 continue
         return last_sequence, None
+
+
+# Headers the broker puts on a copy of a stored message (a direct read's answer). A message
+# stored with them was not appended: it is such a copy, which the broker itself published to
+# a reply subject the asker chose, inside another stream's subjects. nats-server does not
+# check a reply subject against the asker's permissions, so any service could plant one.
+_BROKER_HEADERS: Final = ("Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp")
+
+
+def appended_id(headers: Mapping[str, str] | None) -> str | None:
+    """The event id a message stored by :meth:`EventStore.append` carries (its
+    ``Nats-Msg-Id``, which is the event's id), or None for a message no append stored.
+
+    Readers take an event only when this equals the event's own id. That refuses what the
+    broker can be made to store in a stream by a user who may not publish there: a direct
+    read's answer sent to a reply subject in that stream (with the broker's headers, or
+    none at all), or a publish acknowledgement or API answer (not an event)."""
+    if not headers or any(name in headers for name in _BROKER_HEADERS):
+        return None
+    return headers.get("Nats-Msg-Id")
 
 
 def _matches(pattern: str, subject: str) -> bool:
@@ -199,14 +240,24 @@ def _matches(pattern: str, subject: str) -> bool:
 
 
 async def read_messages(
-    js: JetStreamContext, stream: str, wanted: str = ">", from_sequence: int = 1
+    js: JetStreamContext,
+    stream: str,
+    wanted: str = ">",
+    from_sequence: int = 1,
+    *,
+    stored_headers: bool = False,
 ) -> AsyncIterator[RawStreamMsg]:
     """The stored messages of ``stream`` on subjects matching ``wanted``, in order, by
-    direct reads: no consumer is made, so a read-only user can do it."""
+    direct reads: no consumer is made, so a read-only user can do it.
+
+    ``stored_headers`` reads through the stream API instead, which answers with the headers
+    as stored; a direct read adds the broker's own ``Nats-*`` headers over them, and so
+    hides those a copied message carries (see ``appended_id``)."""
     sequence = from_sequence
+    direct = not stored_headers
     while True:
         try:
-            msg = await js.get_msg(stream, seq=sequence, subject=wanted, direct=True, next=True)
+            msg = await js.get_msg(stream, seq=sequence, subject=wanted, direct=direct, next=True)
         except NotFoundError:
             return
         except (TimeoutError, nats.errors.Error) as exc:

@@ -39,6 +39,11 @@ from common.subjects import Stream
 
 log = structlog.get_logger(__name__)
 
+NOT_APPENDED: Final = (
+    "not stored by an append (no Nats-Msg-Id equal to the event id, or the broker's own"
+    " headers): a copy the broker was made to store here, refused"
+)
+
 UNKNOWN_EVENTS: Final = Counter(
     "projection_unknown_events_total",
     "Messages of a type no contract defines, skipped by a projection",
@@ -113,11 +118,13 @@ class SequenceGap(Exception):
 # Named tuples, not dataclasses: a rebuild makes one of each per event, and a tuple is
 # built at half the cost of a frozen dataclass.
 class Raw(NamedTuple):
-    """A stored message as delivered: sequence, subject and bytes."""
+    """A stored message as delivered: sequence, subject, bytes, and the event id its
+    headers show an append stored it under (``common.eventstore.appended_id``)."""
 
     sequence: int
     subject: str
     data: bytes
+    appended_id: str | None
 
 
 class Item(NamedTuple):
@@ -299,19 +306,31 @@ class Tracker:
         return applied
 
 
+def refusal(subject: str, event: Event, appended: str | None) -> str | None:
+    """Why a decoded event must not be applied, or None: it names another lead than its
+    subject (the subject is what a lead's history is read by), or no append stored it."""
+    named = lead_of_subject(subject)
+    if named is not None and named != event.lead_id:
+        return f"the subject names lead {named}, the event lead {event.lead_id}"
+    if appended != event.event_id:
+        return NOT_APPENDED
+    return None
+
+
 def decode_batch(
-    projection: Projection, raws: Iterable[tuple[int, str, bytes]]
+    projection: Projection, raws: Iterable[tuple[int, str, bytes, str | None]]
 ) -> tuple[list[Item], list[tuple[int, str]]]:
     """Decode what the projection handles; the rest become no-op items that still advance
     the position. Returns the items and the (index, reason) of each message that cannot be
     applied: undecodable, or naming another lead in its payload than in its subject (the
-    subject is what a lead's history is read by). Takes :class:`Raw` or plain
-    ``(sequence, subject, data)`` tuples. A message of a type no contract defines is
+    subject is what a lead's history is read by), or not stored by an append (its
+    ``appended_id`` is not the event's id: a copy the broker was made to store). Takes
+    :class:`Raw` or plain ``(sequence, subject, data, appended_id)`` tuples. A message of a type no contract defines is
     counted and logged: nobody handles it, and nobody should be surprised by it later."""
     items: list[Item] = []
     failures: list[tuple[int, str]] = []
     handles = projection.handlers.__contains__  # only what has a handler is decoded
-    for index, (sequence, subject, data) in enumerate(raws):
+    for index, (sequence, subject, data, appended) in enumerate(raws):
         event_type = event_type_of(subject)
         if not handles(event_type):
             if event_type not in BY_TYPE:
@@ -330,11 +349,9 @@ def decode_batch(
             failures.append((index, str(exc)))
             items.append(Item(sequence, None))
             continue
-        named = lead_of_subject(subject)
-        if named is not None and named != event.lead_id:
-            failures.append(
-                (index, f"the subject names lead {named}, the event lead {event.lead_id}")
-            )
+        refused = refusal(subject, event, appended)
+        if refused is not None:
+            failures.append((index, refused))
             items.append(Item(sequence, None))
             continue
         items.append(Item(sequence, event))

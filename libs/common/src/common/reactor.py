@@ -27,6 +27,8 @@ from faststream.nats.fastapi import NatsMessage
 from common.consumers import reactor_config
 from common.deadletter import DeadLetters, Parked
 from common.events import Event, EventDecodeError, decode, event_type_of
+from common.eventstore import appended_id
+from common.projection import refusal
 from common.pull import position_of
 from common.subjects import Stream, durable_name, inbox_prefix
 
@@ -73,15 +75,12 @@ def react(
         position = position_of(raw)
         try:
             event = decode(raw.data, event_type_of(raw.subject))
+            refused = refusal(raw.subject, event, appended_id(raw.headers))
         except EventDecodeError as exc:
+            refused = f"malformed event: {exc}"
+        if refused is not None:
             await _park(
-                runtime,
-                durable,
-                stream,
-                raw.subject,
-                position.stream_sequence,
-                body,
-                f"malformed event: {exc}",
+                runtime, durable, stream, raw.subject, position.stream_sequence, body, refused
             )
             await msg.ack()
             return

@@ -31,6 +31,7 @@ from typing import Final
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from common.eventstore import appended_id
 from common.projection import Tracker, decode_batch
 from common.pull import Puller, position_of
 from common.subjects import STREAM_SUBJECTS, Stream
@@ -53,7 +54,7 @@ class ReplayReport:
 
 
 # (sequence, subject, data): plain tuples cross the pipe at a tenth of a named tuple's cost.
-_Message = tuple[int, str, bytes]
+_Message = tuple[int, str, bytes, str | None]
 # What one applied batch reports: events applied, and (sequence, reason) of the malformed.
 _Outcome = tuple[int, list[tuple[int, str]]]
 
@@ -137,7 +138,7 @@ async def replay(
                 ):
                     remaining = 0
                     break
-                batch.append((pos.stream_sequence, msg.subject, msg.data))
+                batch.append((pos.stream_sequence, msg.subject, msg.data, appended_id(msg.headers)))
                 remaining = pos.pending
             if batch:
                 sizes.append(len(batch))

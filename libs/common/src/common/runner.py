@@ -46,7 +46,7 @@ from common.consumers import (
     projection_config,
 )
 from common.deadletter import DeadLetters, Parked
-from common.eventstore import read_messages
+from common.eventstore import appended_id, read_messages
 from common.projection import Item, LeaseLost, Raw, SequenceGap, Tracker, decode_batch
 from common.pull import ConsumerGone, Puller, position_of
 from common.subjects import STREAM_SUBJECTS, Stream, subject_matches
@@ -208,7 +208,15 @@ class ProjectionRunner:
         self.log.info("projection_catch_up", position=position, delivered=delivered)
         self._position = position
         batch: list[Received] = []
-        stored = read_messages(self.js, self.stream.value, self.filter_subject or ">", position + 1)
+        # The headers as stored: a direct read would add the broker's, and every message
+        # would look like a copy (common.eventstore.appended_id).
+        stored = read_messages(
+            self.js,
+            self.stream.value,
+            self.filter_subject or ">",
+            position + 1,
+            stored_headers=True,
+        )
         async for msg in stored:
             sequence = msg.seq or 0
             if sequence > delivered:
@@ -280,7 +288,8 @@ class ProjectionRunner:
         foreign = {i for i, r in enumerate(fresh) if not subject_matches(r.subject, self._subjects)}
         # A foreign message is not decoded at all: its subject names no event of this stream.
         raws = [
-            Raw(r.sequence, "" if i in foreign else r.subject, r.data) for i, r in enumerate(fresh)
+            Raw(r.sequence, "" if i in foreign else r.subject, r.data, appended_id(r.headers))
+            for i, r in enumerate(fresh)
         ]
         items, failures = await asyncio.to_thread(decode_batch, self.tracker.projection, raws)
         for index in sorted(foreign):

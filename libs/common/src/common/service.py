@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Final
 
 import nats
@@ -31,13 +31,15 @@ from common.database import Database
 from common.deadletter import (
     HEADER_CONSUMER,
     HEADER_RESOLVES,
+    HEADER_SEQUENCE,
+    HEADER_STREAM,
     HEADER_SUBJECT,
     RESOLVED,
     DeadLetters,
 )
 from common.errors import NotFound, RuleViolation
 from common.events import EVENT_CLASSES, Event, EventDecodeError, Role, decode, event_type_of
-from common.eventstore import EventStore, read_messages
+from common.eventstore import EventStore, appended_id, read_messages
 from common.limits import BodyLimit, BodyLimits
 from common.logging import configure_logging
 from common.organisation import Organisation, load_organisation
@@ -327,6 +329,12 @@ class ServiceRuntime:
             raise RuleViolation(
                 f"the parked event still cannot be read: {exc}", f"该事件仍无法解析：{exc}"
             ) from exc
+        if not await self._was_appended(headers, event):
+            raise RuleViolation(
+                f"the event parked at {sequence} was not stored by an append: it is a copy the"
+                " broker was made to store, and is never applied",
+                f"序号 {sequence} 的事件不是正常写入的，而是被伪造的副本，不能重试",
+            )
         runner = next((r for r in self.runners if r.durable == consumer), None)
         if runner is not None:
             try:
@@ -350,6 +358,18 @@ class ServiceRuntime:
             "parked_event_retried", sequence=sequence, consumer=consumer, event_id=event.event_id
         )
         return {"sequence": str(sequence), "consumer": consumer, "event_id": event.event_id}
+
+    async def _was_appended(self, parked_headers: Mapping[str, str], event: Event) -> bool:
+        """Whether the original of a parked event was stored by an append (its headers as
+        stored, which parking does not keep: common.eventstore.appended_id)."""
+        try:
+            original = await self.js.get_msg(
+                parked_headers.get(HEADER_STREAM, ""),
+                seq=int(parked_headers.get(HEADER_SEQUENCE, "0")),
+            )
+        except (NotFoundError, ValueError):
+            return False
+        return appended_id(original.headers) == event.event_id
 
     async def _resolved(self, sequence: int) -> bool:
         resolutions = read_messages(
