@@ -27,6 +27,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -65,6 +66,20 @@ BATCH_SECONDS: Final = Histogram(
 CONSUMER_LAG: Final = Gauge(
     "projection_consumer_lag", "Messages waiting for the consumer", ["projection", "stream"]
 )
+RESTARTS: Final = Counter(
+    "projection_restarts_total",
+    "Times a projection consumer failed and started again",
+    ["projection", "stream"],
+)
+HEALTHY: Final = Gauge(
+    "projection_healthy",
+    "1 when the consumer runs, keeps up and parks little; 0 with the reason in /readyz",
+    ["projection", "stream"],
+)
+
+# What /readyz does not call ready (RunnerOptions can change each): a consumer that failed
+# this often within the window, lags this far behind, or parked this many events within it.
+_HEALTH_WINDOW: Final = 300.0
 
 
 def replica_id() -> str:
@@ -93,6 +108,10 @@ class RunnerOptions:
     retry_delay: float = 0.2
     ack_wait: float = 30.0
     lease_poll: float = 2.0
+    # When /readyz stops calling the consumer ready (see ProjectionRunner.health).
+    unready_failures: int = 3
+    unready_lag: int = 10_000
+    unready_parked: int = 100
 
 
 class ProjectionRunner:
@@ -125,6 +144,9 @@ class ProjectionRunner:
         self._position = 0
         self.caught_up = asyncio.Event()
         self.problem: str | None = None
+        self.lag = 0
+        self._failures: deque[float] = deque()
+        self._parked: deque[float] = deque()
         self.log = log.bind(projection=tracker.projection.name, stream=stream.value)
 
     async def start(self) -> None:
@@ -145,7 +167,32 @@ class ProjectionRunner:
 
     @property
     def healthy(self) -> bool:
-        return self._task is not None and not self._task.done() and self.problem is None
+        return self.health() is None
+
+    def health(self, now: float | None = None) -> str | None:
+        """What keeps this consumer from being called ready, or None. Besides a stopped
+        or failed consumer: one that keeps failing (it may be up this instant, between
+        two failures), one far behind its stream, one parking event after event."""
+        now = time.monotonic() if now is None else now
+        for recent in (self._failures, self._parked):
+            while recent and recent[0] < now - _HEALTH_WINDOW:
+                recent.popleft()
+        minutes = int(_HEALTH_WINDOW // 60)
+        problem: str | None
+        if self._task is None or self._task.done():
+            problem = "consumer stopped"
+        elif self.problem is not None:
+            problem = self.problem
+        elif len(self._failures) >= self.options.unready_failures:
+            problem = f"failed {len(self._failures)} times in {minutes} minutes"
+        elif self.lag >= self.options.unready_lag:
+            problem = f"{self.lag} events behind the stream"
+        elif len(self._parked) >= self.options.unready_parked:
+            problem = f"{len(self._parked)} events parked in {minutes} minutes"
+        else:
+            problem = None
+        HEALTHY.labels(*self._labels).set(0 if problem else 1)
+        return problem
 
     async def _supervise(self) -> None:
         """Keep the consumer running: wait for a stream that is not there yet (its owner
@@ -170,6 +217,8 @@ class ProjectionRunner:
                 raise
             except Exception as exc:
                 self.problem = f"restarting after {type(exc).__name__}"
+                self._failures.append(time.monotonic())
+                RESTARTS.labels(*self._labels).inc()
                 self.log.exception("projection_consumer_failed")
             await asyncio.sleep(delay)
             # Back off on repeated failures; a run that went well for a while starts over.
@@ -252,6 +301,7 @@ class ProjectionRunner:
                 messages = await puller.next_batch(self.options.fetch_timeout)
                 if not messages:
                     self.caught_up.set()
+                    self.lag = 0
                     CONSUMER_LAG.labels(*self._labels).set(0)
                     continue
                 await self.process(messages)
@@ -275,6 +325,7 @@ class ProjectionRunner:
         await self.acknowledge(messages)
         BATCH_SECONDS.labels(*self._labels).observe(time.perf_counter() - started)
         pending = positions[-1].pending
+        self.lag = pending
         CONSUMER_LAG.labels(*self._labels).set(pending)
         if pending == 0:
             self.caught_up.set()
@@ -366,6 +417,7 @@ class ProjectionRunner:
             )
         )
         EVENTS_PARKED.labels(self.tracker.projection.name).inc()
+        self._parked.append(time.monotonic())
         self.log.warning(
             "event_parked", sequence=record.sequence, subject=record.subject, reason=reason
         )

@@ -387,8 +387,9 @@ class ServiceRuntime:
         if connection is None or not connection.is_connected:
             problems["nats"] = "not connected"
         for runner in self.runners:
-            if not runner.healthy:
-                problems[f"projection:{runner.durable}"] = runner.problem or "consumer stopped"
+            problem = runner.health()
+            if problem is not None:
+                problems[f"projection:{runner.durable}"] = problem
         try:
             async with asyncio.timeout(2):
                 async with self.database.async_engine.connect() as conn:
