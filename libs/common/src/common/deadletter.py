@@ -16,6 +16,11 @@ HEADER_SEQUENCE: Final = "Dlq-Sequence"
 HEADER_SUBJECT: Final = "Dlq-Subject"
 HEADER_CONSUMER: Final = "Dlq-Consumer"
 HEADER_RESOLVES: Final = "Dlq-Resolves"
+# Set on a parked copy without the message's body: read it from its stream by sequence.
+HEADER_BY_REFERENCE: Final = "Dlq-By-Reference"
+# What a parked copy may carry: far below NATS's max_payload (1 MiB by default), whose
+# excess would close the connection for good, headers and all.
+MAX_PARKED_BYTES: Final = 512 * 1024
 RESOLVED: Final = "_resolved"
 
 
@@ -42,8 +47,13 @@ class DeadLetters:
         """Store the message with its reason; returns the dead-letter stream sequence.
 
         The id is derived from the origin, so parking the same delivery twice (a crash
-        between parking and acknowledging) stores it once."""
+        between parking and acknowledging) stores it once. A message too large to copy
+        (whoever could publish it near the broker's limit) is parked by reference: its
+        stream and sequence, without its body or headers."""
+        data = parked.data
         headers = {k: v for k, v in parked.headers.items() if not k.startswith("Nats-")}
+        if len(data) + sum(len(k) + len(v) for k, v in headers.items()) > MAX_PARKED_BYTES:
+            data, headers = b"", {HEADER_BY_REFERENCE: f"{len(parked.data)} bytes"}
         headers.update(
             {
                 "Nats-Msg-Id": f"{parked.stream}:{parked.sequence}:{parked.consumer}",
@@ -56,7 +66,7 @@ class DeadLetters:
         )
         ack = await self._js.publish(
             dlq_subject(self.service, parked.consumer),
-            parked.data,
+            data,
             stream=self.stream.value,
             headers=headers,
         )

@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 
+from common.errors import RuleViolation
 from common.events import Event, EventDecodeError, decode, encode, event_type_of
 from common.subjects import Stream, lead_filter, lead_subject
 
@@ -33,6 +34,25 @@ class ConcurrencyConflict(Exception):
         super().__init__(f"lead {lead_id} changed after sequence {expected}")
         self.lead_id = lead_id
         self.expected = expected
+
+
+# The largest event any service appends. NATS refuses a message over its max_payload (1 MiB
+# by default) by closing the publisher's connection for good; an event under a quarter of
+# it also leaves room for the headers of a parked copy. The largest event the APIs allow
+# (a report with 10,000 characters of details) is under 70 KiB.
+MAX_EVENT_BYTES: Final = 256 * 1024
+
+
+class EventTooLarge(RuleViolation):
+    """An event over MAX_EVENT_BYTES: refused before it is sent."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"the record would be {size // 1024} KiB, over the limit of"
+            f" {MAX_EVENT_BYTES // 1024} KiB: shorten the text",
+            f"内容过长（{size // 1024} KiB，上限 {MAX_EVENT_BYTES // 1024} KiB），请精简",
+        )
+        self.size = size
 
 
 class LogUnavailable(Exception):
@@ -105,6 +125,9 @@ class EventStore:
         allowed) when the decision was made on something wider than one lead.
         """
         subject = self.subject_for(event)
+        data = encode(event)
+        if len(data) > MAX_EVENT_BYTES:
+            raise EventTooLarge(len(data))
         headers = {"Nats-Msg-Id": event.event_id}
         if expected_sequence is not None:
             if expected_subject is None and event.lead_id is None:
@@ -120,7 +143,7 @@ class EventStore:
         try:
             ack = await self._js.publish(
                 subject,
-                encode(event),
+                data,
                 timeout=self._timeout,
                 stream=self.stream.value,
                 headers=headers,

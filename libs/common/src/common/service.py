@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import nats
 import structlog
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse
 from faststream.nats.fastapi import NatsRouter
 from faststream.security import SASLPlaintext
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from sqlalchemy import text
@@ -61,6 +63,10 @@ from common.subjects import (
 
 log = structlog.get_logger(__name__)
 
+# How long a reactor's fetch on a closed connection waits before failing (see
+# ServiceRuntime._let_reactors_yield).
+_CLOSED_RETRY_SECONDS: Final = 1.0
+
 SECURITY_EVENTS: Final = Counter(
     "nats_permission_violations_total", "Permission violations reported by the NATS server"
 )
@@ -83,6 +89,7 @@ class ServiceRuntime:
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
         self._js: JetStreamContext | None = None
+        self._stopped = False
         self.replica = replica_id()
         password = settings.nats_password.get_secret_value()
         self.router = NatsRouter(
@@ -105,12 +112,14 @@ class ServiceRuntime:
         # FastAPI when the router is included.
         self.app = FastAPI(title=title, version=version)
         self.app.state.runtime = self
+        self.app.state.exit_when_connection_lost = False
         self.app.state.directory = self.directory
         # Before anything reads a body, authentication included; routes that take more
         # say so with allow_body.
         self.body_limits = BodyLimits(settings.max_body_bytes)
         self.app.add_middleware(BodyLimit, limits=self.body_limits)
         self._document_contracts()
+        self.every(1.0, self._exit_if_connection_lost, "connection-watch")
         self.app.include_router(self.router)
         self.app.include_router(_health_routes())
 
@@ -227,13 +236,49 @@ class ServiceRuntime:
     async def _started(self, app: FastAPI) -> None:
         """Once the broker is connected: projections and background jobs."""
         self._js = self.router.broker.connection.jetstream()
+        self._let_reactors_yield()
         await self._start_projections()
         for hook in self._on_start:
             await hook()
         log.info("service_started", replica=self.replica)
 
+    def _let_reactors_yield(self) -> None:
+        """FastStream's pull loop catches a closed connection's error and fetches again at
+        once; nats-py raises it before awaiting anything, so the loop never yields and the
+        whole service (health endpoints included) stops answering. Each reactor's fetch
+        waits a moment before that error, so the service can say it is broken."""
+        for subscriber in self.router.broker.subscribers:
+            subscription = getattr(subscriber, "subscription", None)
+            fetch = getattr(subscription, "fetch", None)
+            if fetch is None:
+                continue
+
+            async def fetch_or_wait(
+                *args: Any, _fetch: Callable[..., Awaitable[Any]] = fetch, **kwargs: Any
+            ) -> Any:
+                try:
+                    return await _fetch(*args, **kwargs)
+                except nats.errors.ConnectionClosedError:
+                    await asyncio.sleep(_CLOSED_RETRY_SECONDS)
+                    raise
+
+            setattr(subscription, "fetch", fetch_or_wait)  # noqa: B010
+
+    async def _exit_if_connection_lost(self) -> None:
+        """Under ``serve``: a connection nats-py gave up for good is only mended by a new
+        process, so the service stops (its supervisor starts it again)."""
+        if self.app.state.exit_when_connection_lost and self.connection_lost():
+            log.critical("nats_connection_lost_exiting", service=self.service.value)
+            signal.raise_signal(signal.SIGTERM)
+
+    def connection_lost(self) -> bool:
+        """Whether the broker's connection closed while the service was not stopping."""
+        connection = self.router.broker.connection if self._js is not None else None
+        return connection is not None and connection.is_closed and not self._stopped
+
     async def _stopping(self, app: FastAPI) -> None:
         """Before the broker stops, so nothing acknowledges on a closed connection."""
+        self._stopped = True
         for hook in reversed(self._on_stop):
             await hook()
         for runner in self.runners:
@@ -243,7 +288,14 @@ class ServiceRuntime:
                 await asyncio.to_thread(tracker.release_lease)
         self.runners.clear()
         connection = self.router.broker._connection
-        if connection is not None and connection.is_reconnecting:
+        if connection is not None and connection.is_closed:
+            # Nothing to unsubscribe from or drain on a connection nats-py gave up: FastStream
+            # would try both, and fail the shutdown.
+            for subscriber in self.router.broker.subscribers:
+                if hasattr(subscriber, "subscription"):
+                    subscriber.subscription = None
+            self.router.broker._connection = None
+        elif connection is not None and connection.is_reconnecting:
             # FastStream drains the connection once its subscribers stopped, and nats-py
             # refuses to drain one that is reconnecting: closing it instead lets a service
             # stop while NATS is down.
@@ -323,13 +375,17 @@ class ServiceRuntime:
             raise RuleViolation(
                 f"the event parked at {sequence} was retried already", f"序号 {sequence} 已经重试过"
             )
+        # The original, with its headers as stored (parking keeps neither the broker's
+        # headers nor, for a message too large to copy, its body).
+        original = await self._original(headers)
+        data = original.data if original is not None else b""
         try:
-            event = decode(parked.data or b"", event_type_of(headers.get(HEADER_SUBJECT, "")))
+            event = decode(data or b"", event_type_of(headers.get(HEADER_SUBJECT, "")))
         except EventDecodeError as exc:
             raise RuleViolation(
                 f"the parked event still cannot be read: {exc}", f"该事件仍无法解析：{exc}"
             ) from exc
-        if not await self._was_appended(headers, event):
+        if original is None or appended_id(original.headers) != event.event_id:
             raise RuleViolation(
                 f"the event parked at {sequence} was not stored by an append: it is a copy the"
                 " broker was made to store, and is never applied",
@@ -359,17 +415,15 @@ class ServiceRuntime:
         )
         return {"sequence": str(sequence), "consumer": consumer, "event_id": event.event_id}
 
-    async def _was_appended(self, parked_headers: Mapping[str, str], event: Event) -> bool:
-        """Whether the original of a parked event was stored by an append (its headers as
-        stored, which parking does not keep: common.eventstore.appended_id)."""
+    async def _original(self, parked_headers: Mapping[str, str]) -> RawStreamMsg | None:
+        """The message a parked copy came from, read from its stream by sequence."""
         try:
-            original = await self.js.get_msg(
+            return await self.js.get_msg(
                 parked_headers.get(HEADER_STREAM, ""),
                 seq=int(parked_headers.get(HEADER_SEQUENCE, "0")),
             )
         except (NotFoundError, ValueError):
-            return False
-        return appended_id(original.headers) == event.event_id
+            return None
 
     async def _resolved(self, sequence: int) -> bool:
         resolutions = read_messages(
@@ -410,9 +464,16 @@ Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 def _health_routes() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get("/healthz", summary="The process is alive and can still reach NATS")
+    async def healthz(runtime: Runtime) -> JSONResponse:
+        if runtime.connection_lost():
+            # nats-py gives a connection up for good after some server errors (a message
+            # over max_payload, say): only a restart reconnects, so liveness says so.
+            return JSONResponse(
+                {"status": "broken", "problem": "the NATS connection closed for good"},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok"})
 
     @router.get("/readyz", summary="Connected to NATS and the database, consumers running")
     async def readyz(runtime: Runtime) -> JSONResponse:
@@ -445,6 +506,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     import uvicorn
 
     configure_logging(settings.service.value, settings.log_level)
+    app.state.exit_when_connection_lost = True
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -12,6 +12,7 @@ from nats.js.errors import NotFoundError
 
 from common.chain import read_stream
 from common.deadletter import (
+    HEADER_BY_REFERENCE,
     HEADER_CONSUMER,
     HEADER_REASON,
     HEADER_RESOLVES,
@@ -70,6 +71,8 @@ class ParkedEvent:
     parked_at: str
     data: bytes
     resolved: bool
+    # Set when the message was too large to copy: its body is read from origin_stream.
+    by_reference: str = ""
 
     def as_dict(self, with_data: bool = False) -> dict[str, Any]:
         found = {k: v for k, v in self.__dict__.items() if k != "data"}
@@ -100,6 +103,7 @@ async def parked(js: JetStreamContext, service: Service) -> list[ParkedEvent]:
                     parked_at=message.time,
                     data=message.data,
                     resolved=False,
+                    by_reference=headers.get(HEADER_BY_REFERENCE, ""),
                 )
             )
     except NotFoundError:
