@@ -4,7 +4,7 @@ and verifying the hash chains, and logs exported for auditors without cluster ac
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -172,12 +172,33 @@ class Verdict:
         }
 
 
+KeyRing = Mapping[str, Ed25519PublicKey]
+
+
+def key_ring(keys: Sequence[Ed25519PublicKey]) -> dict[str, Ed25519PublicKey]:
+    """Public keys by their id: checkpoints signed before and after a key rotation are each
+    checked against the key that signed them (a checkpoint names its key's id)."""
+    return {key_id(key): key for key in keys}
+
+
 def _signed(
-    found: Sequence[Checkpoint], key: Ed25519PublicKey | None
+    found: Sequence[Checkpoint], keys: KeyRing | None
 ) -> tuple[list[Checkpoint], list[Problem]]:
     good, problems = [], []
     for checkpoint in found:
-        if key is not None and not checkpoint.signature_holds(key):
+        if keys is None:
+            good.append(checkpoint)
+            continue
+        key = keys.get(checkpoint.key_id)
+        if key is None:
+            problems.append(
+                Problem(
+                    checkpoint.last_sequence,
+                    "checkpoint",
+                    f"signed with key {checkpoint.key_id}, which is not among the keys given",
+                )
+            )
+        elif not checkpoint.signature_holds(key):
             problems.append(
                 Problem(checkpoint.last_sequence, "checkpoint", "signature does not hold")
             )
@@ -190,9 +211,9 @@ async def verify_stream(
     js: JetStreamContext,
     stream: Stream,
     all_checkpoints: Sequence[Checkpoint],
-    key: Ed25519PublicKey | None,
+    keys: KeyRing | None,
 ) -> Verdict:
-    mine, problems = _signed([c for c in all_checkpoints if c.stream == stream.value], key)
+    mine, problems = _signed([c for c in all_checkpoints if c.stream == stream.value], keys)
     try:
         info = await js.stream_info(stream.value)
     except NotFoundError:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import nats
+import nats.errors
+import nats.js.errors
 import typer
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -56,6 +58,11 @@ app.add_typer(export_app, name="export")
 console = Console(stderr=True)
 
 SERVICES = ("intake", "ledger", "oversight")
+ADMIN_NEEDED = (
+    "a rebuild reads through a throw-away consumer, which only the NATS administrator may"
+    " create: run it as the admin (--user admin, or LEADS_NATS_USER=admin, with its"
+    " password in --password or LEADS_NATS_PASSWORD)"
+)
 DEFAULT_URLS = {
     "intake": "http://127.0.0.1:8101",
     "ledger": "http://127.0.0.1:8102",
@@ -113,6 +120,15 @@ def status(
     user: NatsUser = "leadctl",
     password: NatsPassword = "",
     as_json: AsJson = False,
+    intake_url: Annotated[
+        str, typer.Option(envvar="LEADS_INTAKE_URL", help="intake's base URL")
+    ] = DEFAULT_URLS["intake"],
+    ledger_url: Annotated[
+        str, typer.Option(envvar="LEADS_LEDGER_URL", help="the ledger's base URL")
+    ] = DEFAULT_URLS["ledger"],
+    oversight_url: Annotated[
+        str, typer.Option(envvar="LEADS_OVERSIGHT_URL", help="oversight's base URL")
+    ] = DEFAULT_URLS["oversight"],
 ) -> None:
     """Streams (messages, bytes, sequences), each consumer's lag, parked events, service health."""
 
@@ -127,7 +143,9 @@ def status(
         }
 
     found = _run(work, nats_url, user, password)
-    found["services"] = operations.health(DEFAULT_URLS)
+    found["services"] = operations.health(
+        {"intake": intake_url, "ledger": ledger_url, "oversight": oversight_url}
+    )
 
     def table() -> Table:
         t = Table("stream", "messages", "bytes", "first", "last", "consumer", "lag", "unacked")
@@ -273,8 +291,8 @@ async def _replay(
                 sub.projection.name, Tracker(engine, sub.projection, owner="leadctl-replay")
             )
             task = progress.add_task(f"{sub.projection.name} ← {sub.stream.value}", total=None)
-            reports.append(
-                await replay(
+            try:
+                report = await replay(
                     js,
                     tracker,
                     sub.stream,
@@ -287,7 +305,13 @@ async def _replay(
                     progress=_advance(progress, task),
                     in_child_process=True,
                 )
-            )
+            except (nats.errors.TimeoutError, TimeoutError, nats.js.errors.APIError) as exc:
+                # The replay's first request is the one a narrow user may not make: a
+                # denial is a timeout (notes on NATS permissions) or an API error.
+                if not reports:
+                    raise _fail(ADMIN_NEEDED) from exc
+                raise
+            reports.append(report)
     return reports
 
 
@@ -404,8 +428,11 @@ def _checkpoint_table(sealed: Sequence[Checkpoint]) -> Table:
 @app.command()
 def verify(
     public_key: Annotated[
-        Path | None,
-        typer.Option(envvar="LEADS_SEAL_PUBLIC_KEY", help="check checkpoint signatures"),
+        list[Path] | None,
+        typer.Option(
+            envvar="LEADS_SEAL_PUBLIC_KEY",
+            help="check checkpoint signatures; repeat it for every key ever used (rotation)",
+        ),
     ] = None,
     file: Annotated[
         Path | None, typer.Option(help="verify an exported log offline instead")
@@ -426,20 +453,22 @@ def verify(
 ) -> None:
     """Recompute every chain and check every checkpoint, naming each sequence that is
     missing, altered or out of order. Exit 1 if anything is wrong."""
-    key = auditing.public_key(public_key) if public_key else None
+    keys = auditing.key_ring([auditing.public_key(p) for p in public_key]) if public_key else None
     if projection is not None:
         _verify_projection(projection, live_db, nats_url, user, password, as_json)
         return
     if file is not None:
         held = Checkpoint.model_validate_json(checkpoint.read_text()) if checkpoint else None
-        if held is not None and key is not None and not held.signature_holds(key):
-            raise _fail("the checkpoint's signature does not hold")
+        if held is not None and keys is not None:
+            key = keys.get(held.key_id)
+            if key is None or not held.signature_holds(key):
+                raise _fail("the checkpoint's signature does not hold with any key given")
         verdicts = [auditing.verify_log(file, held)]
     else:
 
         async def work(js: JetStreamContext) -> list[auditing.Verdict]:
             found = await auditing.checkpoints(js)
-            return [await auditing.verify_stream(js, s, found, key) for s in Stream]
+            return [await auditing.verify_stream(js, s, found, keys) for s in Stream]
 
         verdicts = _run(work, nats_url, user, password)
     _emit([v.as_dict() for v in verdicts], as_json, lambda: _verdict_table(verdicts))
