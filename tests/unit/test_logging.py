@@ -104,3 +104,24 @@ def test_the_logging_configuration_is_put_back_after_each_test() -> None:
     with configured_logging():
         pass
     assert logging.getLogger().handlers == before
+
+
+def test_faststreams_own_coloured_loggers_write_json_through_the_one_handler() -> None:
+    # As FastStream sets its loggers up at import: a coloured handler, no propagation.
+    own = logging.getLogger("faststream.access.test")
+    coloured = logging.StreamHandler(io.StringIO())
+    own.addHandler(coloured)
+    own.propagate = False
+    try:
+        with configured_logging() as buffer:
+            structlog.get_logger("faststream.access.test").info("consume waiting", subject="s")
+            own.info("a plain line from FastStream")
+        lines = [orjson.loads(line) for line in buffer.getvalue().splitlines()]
+    finally:
+        own.handlers[:] = []
+        own.propagate = True
+    assert [line["event"] for line in lines] == [
+        "consume waiting",
+        "a plain line from FastStream",
+    ]
+    assert coloured.stream.getvalue() == ""

@@ -86,4 +86,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # Access logs would record the client address of public reporters.
     logging.getLogger("uvicorn.access").disabled = True
+    # FastStream gives its loggers a coloured text handler of their own and stops them
+    # from propagating: every line must be one JSON object, through the root's handler.
+    for name in list(logging.root.manager.loggerDict):
+        if name == "faststream" or name.startswith("faststream."):
+            own = logging.getLogger(name)
+            own.handlers[:] = []
+            own.propagate = True
     structlog.contextvars.bind_contextvars(service=service)
