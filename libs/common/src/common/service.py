@@ -17,9 +17,10 @@ from typing import Annotated, Any, Final
 import nats
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.nats.fastapi import NatsRouter
 from faststream.security import SASLPlaintext
+from faststream.specification.asyncapi.site import get_asyncapi_html
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
@@ -101,7 +102,10 @@ class ServiceRuntime:
             name=f"{self.service.value}:{self.replica}",
             error_cb=self._nats_error,
             max_reconnect_attempts=-1,
-            schema_url="/asyncapi",
+            # FastStream's own documentation routes include an unauthenticated
+            # "try it out" POST that publishes any message through this service's
+            # connection: the document is served read-only by _contract_routes instead.
+            schema_url=None,
             lifespan=self._resources,
             description=title,
             logger=structlog.get_logger("faststream"),
@@ -122,6 +126,7 @@ class ServiceRuntime:
         self.every(1.0, self._exit_if_connection_lost, "connection-watch")
         self.app.include_router(self.router)
         self.app.include_router(_health_routes())
+        self.app.include_router(_contract_routes(self))
 
     def _document_contracts(self) -> None:
         """Declare every event this service writes as a FastStream publisher, so the
@@ -459,6 +464,30 @@ def get_runtime(request: Request) -> ServiceRuntime:
 
 
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def _contract_routes(runtime: ServiceRuntime) -> APIRouter:
+    """The service's AsyncAPI document (the events it publishes), to read only."""
+    router = APIRouter(tags=["contracts"])
+
+    def specification() -> Any:
+        schema = runtime.router.schema
+        schema.title, schema.version = runtime.app.title, runtime.app.version
+        return schema.to_specification()
+
+    @router.get("/asyncapi.json", summary="The AsyncAPI document of the events published")
+    async def asyncapi_json() -> JSONResponse:
+        return JSONResponse(specification().to_jsonable())
+
+    @router.get("/asyncapi.yaml", summary="The same, as YAML")
+    async def asyncapi_yaml() -> Response:
+        return Response(specification().to_yaml(), media_type="application/yaml")
+
+    @router.get("/asyncapi", summary="The same, as a page", include_in_schema=False)
+    async def asyncapi_page() -> HTMLResponse:
+        return HTMLResponse(get_asyncapi_html(specification(), try_it_out_path=None))
+
+    return router
 
 
 def _health_routes() -> APIRouter:
