@@ -5,13 +5,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast lint format bench up down clean help
+.PHONY: run test test-fast lint format bench chaos up down clean help
 
 help:
 	@echo "make run    - local NATS + intake, ledger, oversight on SQLite, with demo data"
 	@echo "make test   - the whole test suite against a real nats-server (and PostgreSQL if DATABASE_URL)"
 	@echo "make lint   - ruff, mypy (strict on libs/common), import contracts"
 	@echo "make bench  - benchmarks, one line per figure"
+	@echo "make chaos  - 3,000 reports while every process is killed; exits 1 if anything is lost"
 	@echo "make up / down - the containerised deployment (needs Docker)"
 
 $(STAMP): pyproject.toml
@@ -41,6 +42,12 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
+
+# The torture run: kill -9 of each service (the ledger twice), nats-server killed and started
+# again, the ledger's database locked for 15 s, in a temporary directory on free ports.
+# CHAOS_ARGS passes options, e.g. CHAOS_ARGS="--seed 1234" to repeat a run.
+chaos: $(STAMP)
+	$(BIN)/python -m leadctl.chaos $(CHAOS_ARGS)
 
 up:
 	docker compose -f deploy/compose.yaml --env-file deploy/.env up -d --build

@@ -219,30 +219,40 @@ def wait_ready(name: str, port: int, process: subprocess.Popen[bytes], timeout: 
         time.sleep(0.2)
 
 
+def start_service(name: str, env: dict[str, str], layout: Layout) -> subprocess.Popen[bytes]:
+    """One service as a process of its own, its output appended to its log (the chaos run
+    starts a service again after killing it)."""
+    with (layout.logs / f"{name}.log").open("ab") as log:
+        # Its own session: Ctrl-C reaches only the launcher, which stops the services first
+        # and NATS last.
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", name],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @contextmanager
 def running_service(
     name: str, env: dict[str, str], layout: Layout
 ) -> Iterator[subprocess.Popen[bytes]]:
-    log = (layout.logs / f"{name}.log").open("ab")
-    # Its own session: Ctrl-C reaches only the launcher, which stops the services first
-    # and NATS last.
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", name],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = start_service(name, env, layout)
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
+        stop_service(process)
 
 
 def run(
