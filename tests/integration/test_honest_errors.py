@@ -74,7 +74,7 @@ async def test_with_the_event_log_down_a_report_is_a_503_saying_nothing_was_stor
     challenge = (await intake.get("/v1/work/report")).json()
 
     own_nats.stop()
-    connection = app.state.runtime.router.broker.connection
+    connection = app.state.runtime.broker.connection
     await wait_until(lambda: not connection.is_connected)
 
     answer = await intake.post(

@@ -847,7 +847,7 @@ async def thousand_filed_by_two_replicas(
             )
         await wait_until(all_filed, timeout=90, interval=0.2)
         sent = tuple(
-            app.state.runtime.router.broker.connection.stats["out_msgs"] for app in (first, second)
+            app.state.runtime.broker.connection.stats["out_msgs"] for app in (first, second)
         )
         await wait_until(all_listed, timeout=30, interval=0.2)
         live = {

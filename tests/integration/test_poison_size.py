@@ -79,7 +79,7 @@ async def test_a_service_whose_connection_closed_for_good_says_so_to_its_supervi
     async with running(app) as intake:
         assert (await intake.get("/healthz")).status_code == 200
         # What nats-py does after a server error such as a message over max_payload.
-        await app.state.runtime.router.broker.connection.close()
+        await app.state.runtime.broker.connection.close()
         alive = await intake.get("/healthz")
         ready = await intake.get("/readyz")
     assert alive.status_code == 503, alive.text

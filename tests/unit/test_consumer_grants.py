@@ -90,7 +90,7 @@ def test_a_reactors_durable_is_provisioned_as_faststream_and_nats_py_would_creat
     service: str, runtimes: dict[str, ServiceRuntime]
 ) -> None:
     listed = {d.name: d for d in durables_of(Service(service)) if d.kind is Kind.REACTOR}
-    subscribers = runtimes[service].router.broker.subscribers
+    subscribers = runtimes[service].broker.subscribers
 
     created = {
         sub.extra_options["durable"]: (

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from faststream import AckPolicy
-from faststream.nats import JStream, PullSub
-from faststream.nats.fastapi import NatsMessage
+from faststream.nats import JStream, NatsMessage, PullSub
 
 from common.consumers import reactor_config
 from common.deadletter import DeadLetters, Parked
@@ -55,7 +54,7 @@ def react(
     runtime.reactor_streams[durable] = stream
     runtime.reactor_subjects[durable] = subject
 
-    @runtime.router.subscriber(
+    @runtime.broker.subscriber(
         subject,
         stream=JStream(stream.value, declare=False),
         durable=durable,

@@ -18,8 +18,9 @@ import nats
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from faststream.nats.fastapi import NatsRouter
+from faststream.nats import NatsBroker
 from faststream.security import SASLPlaintext
+from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
@@ -93,7 +94,10 @@ class ServiceRuntime:
         self._stopped = False
         self.replica = replica_id()
         password = settings.nats_password.get_secret_value()
-        self.router = NatsRouter(
+        # A plain broker whose life the app's lifespan runs (FastStream's FastAPI router
+        # is deprecated, and its documentation routes included an unauthenticated "try it
+        # out" POST that published any message through this connection).
+        self.broker = NatsBroker(
             settings.nats_servers,
             security=SASLPlaintext(username=settings.nats_user or "", password=password)
             if password
@@ -102,19 +106,11 @@ class ServiceRuntime:
             name=f"{self.service.value}:{self.replica}",
             error_cb=self._nats_error,
             max_reconnect_attempts=-1,
-            # FastStream's own documentation routes include an unauthenticated
-            # "try it out" POST that publishes any message through this service's
-            # connection: the document is served read-only by _contract_routes instead.
-            schema_url=None,
-            lifespan=self._resources,
             description=title,
             logger=structlog.get_logger("faststream"),
         )
-        self.router.after_startup(self._started)
-        self.router.on_broker_shutdown(self._stopping)
-        # The router's lifespan (ours around the broker's) is merged into the app's by
-        # FastAPI when the router is included.
-        self.app = FastAPI(title=title, version=version)
+        self.contract = AsyncAPI(self.broker, title=title, version=version, description=title)
+        self.app = FastAPI(title=title, version=version, lifespan=self._lifespan)
         self.app.state.runtime = self
         self.app.state.exit_when_connection_lost = False
         self.app.state.directory = self.directory
@@ -124,7 +120,6 @@ class ServiceRuntime:
         self.app.add_middleware(BodyLimit, limits=self.body_limits)
         self._document_contracts()
         self.every(1.0, self._exit_if_connection_lost, "connection-watch")
-        self.app.include_router(self.router)
         self.app.include_router(_health_routes())
         self.app.include_router(_contract_routes(self))
 
@@ -140,7 +135,7 @@ class ServiceRuntime:
                 continue
             prefix = audit_prefix(self.service) if cls.prefix == "audit" else cls.prefix
             per_lead = cls.model_fields["lead_id"].is_required()
-            self.router.publisher(
+            self.broker.publisher(
                 f"{prefix}.{'lead.*' if per_lead else GLOBAL_TOKEN}.{cls.type_name()}",
                 title=cls.type_name(),
                 description=(cls.__doc__ or "").strip(),
@@ -225,22 +220,28 @@ class ServiceRuntime:
     # --- lifecycle -----------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _resources(self, app: FastAPI) -> AsyncIterator[None]:
-        """Around the broker's life: streams declared and the reactors' durables checked (on
-        a connection of their own, since FastStream's subscribers bind to them as the broker
-        starts) and tables created before it starts; the database closed after it stops."""
+    async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        """Streams declared and the reactors' durables checked (on a connection of their
+        own, since the subscribers bind to them as the broker starts) and tables created;
+        then the broker, projections and jobs; stopped in the reverse order."""
         await self._declare_streams()
         for hook in self._on_prepare:
             await hook()
         try:
-            yield
+            await self.broker.start()
+            try:
+                await self._started(app)
+                yield
+            finally:
+                await self._stopping(app)
+                await self.broker.stop()
         finally:
             await self.database.dispose()
             log.info("service_stopped")
 
     async def _started(self, app: FastAPI) -> None:
         """Once the broker is connected: projections and background jobs."""
-        self._js = self.router.broker.connection.jetstream()
+        self._js = self.broker.connection.jetstream()
         self._let_reactors_yield()
         await self._start_projections()
         for hook in self._on_start:
@@ -252,7 +253,7 @@ class ServiceRuntime:
         once; nats-py raises it before awaiting anything, so the loop never yields and the
         whole service (health endpoints included) stops answering. Each reactor's fetch
         waits a moment before that error, so the service can say it is broken."""
-        for subscriber in self.router.broker.subscribers:
+        for subscriber in self.broker.subscribers:
             subscription = getattr(subscriber, "subscription", None)
             fetch = getattr(subscription, "fetch", None)
             if fetch is None:
@@ -278,7 +279,7 @@ class ServiceRuntime:
 
     def connection_lost(self) -> bool:
         """Whether the broker's connection closed while the service was not stopping."""
-        connection = self.router.broker.connection if self._js is not None else None
+        connection = self.broker.connection if self._js is not None else None
         return connection is not None and connection.is_closed and not self._stopped
 
     async def _stopping(self, app: FastAPI) -> None:
@@ -292,14 +293,14 @@ class ServiceRuntime:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(tracker.release_lease)
         self.runners.clear()
-        connection = self.router.broker._connection
+        connection = self.broker._connection
         if connection is not None and connection.is_closed:
             # Nothing to unsubscribe from or drain on a connection nats-py gave up: FastStream
             # would try both, and fail the shutdown.
-            for subscriber in self.router.broker.subscribers:
+            for subscriber in self.broker.subscribers:
                 if hasattr(subscriber, "subscription"):
                     subscriber.subscription = None
-            self.router.broker._connection = None
+            self.broker._connection = None
         elif connection is not None and connection.is_reconnecting:
             # FastStream drains the connection once its subscribers stopped, and nats-py
             # refuses to drain one that is reconnecting: closing it instead lets a service
@@ -442,7 +443,7 @@ class ServiceRuntime:
     async def readiness(self) -> dict[str, str]:
         """What is not ready, by component (empty when all is well)."""
         problems: dict[str, str] = {}
-        connection = self.router.broker.connection if self._js is not None else None
+        connection = self.broker.connection if self._js is not None else None
         if connection is None or not connection.is_connected:
             problems["nats"] = "not connected"
         for runner in self.runners:
@@ -471,9 +472,7 @@ def _contract_routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["contracts"])
 
     def specification() -> Any:
-        schema = runtime.router.schema
-        schema.title, schema.version = runtime.app.title, runtime.app.version
-        return schema.to_specification()
+        return runtime.contract.to_specification()
 
     @router.get("/asyncapi.json", summary="The AsyncAPI document of the events published")
     async def asyncapi_json() -> JSONResponse:
