@@ -8,14 +8,22 @@ drivers is several times faster than the asyncio drivers; HTTP reads use the asy
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
+import structlog
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -113,3 +121,21 @@ class Database:
     async def dispose(self) -> None:
         self.sync_engine.dispose()
         await self.async_engine.dispose()
+
+
+async def once_unlocked(work: Callable[[], Awaitable[T]], what: str, patience: float = 300.0) -> T:
+    """``work``, tried again while SQLite answers "database is locked" (another process
+    holds a long write, a backup copies the file): a service starting meanwhile waits for
+    the lock instead of failing its start. Any other error, or one lasting past
+    ``patience`` seconds, is raised."""
+    deadline = time.monotonic() + patience
+    delay = 0.5
+    while True:
+        try:
+            return await work()
+        except OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            log.warning("database_locked_waiting", work=what, retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

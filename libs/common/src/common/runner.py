@@ -46,6 +46,7 @@ from common.consumers import (
     create_missing,
     projection_config,
 )
+from common.database import once_unlocked
 from common.deadletter import DeadLetters, Parked
 from common.eventstore import appended_id, read_messages
 from common.projection import Item, LeaseLost, Raw, SequenceGap, Tracker, decode_batch
@@ -150,7 +151,10 @@ class ProjectionRunner:
         self.log = log.bind(projection=tracker.projection.name, stream=stream.value)
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.tracker.create_tables, [self.stream.value])
+        await once_unlocked(
+            lambda: asyncio.to_thread(self.tracker.create_tables, [self.stream.value]),
+            f"create the tables of {self.tracker.projection.name}",
+        )
         self._task = asyncio.create_task(self._supervise(), name=f"projection:{self.durable}")
 
     async def stop(self, *, release: bool = True) -> None:

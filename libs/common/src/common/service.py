@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from common.auth import Directory, Principal, require_roles
 from common.consumers import ensure_durables, projection_durable, reactor_config
-from common.database import Database
+from common.database import Database, once_unlocked
 from common.deadletter import (
     HEADER_CONSUMER,
     HEADER_RESOLVES,
@@ -226,7 +226,7 @@ class ServiceRuntime:
         then the broker, projections and jobs; stopped in the reverse order."""
         await self._declare_streams()
         for hook in self._on_prepare:
-            await hook()
+            await once_unlocked(hook, "prepare the database")
         try:
             await self.broker.start()
             try:
