@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any, Final
@@ -108,6 +109,9 @@ class ServiceRuntime:
             max_reconnect_attempts=-1,
             description=title,
             logger=structlog.get_logger("faststream"),
+            # "Received"/"Processed" for every message: debugging detail, not the log's
+            # business (each reactor logs what it decided).
+            log_level=logging.DEBUG,
         )
         self.contract = AsyncAPI(self.broker, title=title, version=version, description=title)
         self.app = FastAPI(title=title, version=version, lifespan=self._lifespan)
