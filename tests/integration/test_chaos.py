@@ -80,18 +80,12 @@ def test_nothing_is_lost_or_duplicated_when_every_process_is_killed_under_load(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known defect, found by make chaos: a service whose SQLite database is write-locked"
-        " for longer than its 10 s busy timeout while it starts exits with code 3"
-        " ('Application startup failed: database is locked', creating its projection tables)"
-        " instead of waiting for the lock; make run has no process manager to start it again"
-    ),
-)
 async def test_a_service_started_while_its_database_is_locked_waits_for_the_lock(
     tmp_path: Path,
 ) -> None:
+    """Found by make chaos (a ledger killed just before the 15 s lock): the service used to
+    exit with code 3 once SQLite's 10 s busy timeout passed while it created its tables,
+    and make run, which has no process manager, stopped."""
     suite = Suite(tmp_path / "suite", NATS_CONFIG)
     try:
         await suite.start(ready_timeout=90)
