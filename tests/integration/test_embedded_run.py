@@ -168,3 +168,41 @@ def test_what_make_run_keeps_is_its_users_alone_even_what_an_earlier_run_left_op
     # What the run itself made is there to be checked: databases, the NATS store, logs.
     made = {p.relative_to(var).parts[0] for p in var.rglob("*") if p.is_file()}
     assert {"intake", "ledger", "oversight", "nats", "log", "demo", "secrets.env"} <= made
+
+
+def _children(pid: int) -> dict[str, int]:
+    """The launcher's child processes, by the module each runs."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            args = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if b"-m" in args:
+                found[args[args.index(b"-m") + 1].decode()] = int(child)
+    return found
+
+
+def test_sigterm_stops_nats_and_every_service_and_a_service_that_dies_is_started_again(
+    tmp_path: Path,
+) -> None:
+    nats_port, base = free_port(), _three_free_ports()
+    with embedded(tmp_path, nats_port, base) as (process, lines):
+        ledger = _children(process.pid)["ledger"]
+        os.kill(ledger, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:  # polling the launcher's own report, which is what an operator reads
+            restarted = _children(process.pid).get("ledger")
+            if restarted not in (None, ledger):
+                try:
+                    if httpx.get(f"http://127.0.0.1:{base + 1}/readyz", timeout=2).is_success:
+                        break
+                except httpx.HTTPError:
+                    pass
+            assert time.monotonic() < deadline, "the ledger was not started again"
+            time.sleep(0.2)  # the poll interval: readiness is what is awaited
+
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert any("ledger exited" in line for line in lines), lines
+    for port in (nats_port, base, base + 1, base + 2):
+        assert _port_free(port), f"port {port} still taken after SIGTERM"

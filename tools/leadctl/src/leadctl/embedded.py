@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ from common.natsserver import NatsServer
 from common.workauth import WorkAuth
 from leadctl.provision import provision
 
+# A service that exits more often than this is not started again: the run stops.
+RESTARTS_PER_WINDOW: Final = 5
+RESTART_WINDOW: Final = 60.0
 DEFAULT_PORTS: Final = {"intake": 8101, "ledger": 8102, "oversight": 8103}
 NATS_USERS: Final = ("intake", "ledger", "oversight", "leadctl", "admin")
 
@@ -293,16 +297,30 @@ def run(
         for name, port in ports.items():
             _say(f"  {name:<10} http://127.0.0.1:{port}  (docs /docs, health /readyz)")
         _say(f"  demo tokens: {layout.tokens}   logs: {layout.logs}")
-        _say("Ctrl-C stops everything; the next run resumes on the same data.")
+        _say("Ctrl-C (or SIGTERM) stops everything; the next run resumes on the same data.")
+        exits: deque[float] = deque()
         try:
-            while all(p.poll() is None for p in processes.values()):
+            while True:
                 time.sleep(0.5)
+                for name, process in list(processes.items()):
+                    if process.poll() is None:
+                        continue
+                    # As a process manager would: a service that stopped by itself (one
+                    # whose NATS connection was lost for good exits on purpose) is started
+                    # again, unless it keeps stopping.
+                    now = time.monotonic()
+                    exits.append(now)
+                    while exits and exits[0] < now - RESTART_WINDOW:
+                        exits.popleft()
+                    if len(exits) > RESTARTS_PER_WINDOW:
+                        _say(f"stopped: {name} keeps exiting; see {layout.logs}")
+                        return 1
+                    _say(f"{name} exited with code {process.returncode}; starting it again")
+                    env = service_env(name, ports[name], layout, server.url, values)
+                    processes[name] = stack.enter_context(running_service(name, env, layout))
         except KeyboardInterrupt:
             _say("stopping…")
             return 0
-        dead = [name for name, p in processes.items() if p.poll() is not None]
-        _say(f"stopped: {', '.join(dead)} exited; see {layout.logs}")
-        return 1
     return 0
 
 
@@ -311,7 +329,14 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
+def _stop_on_term(_signum: int, _frame: object) -> None:
+    # Supervisors and CI stop with SIGTERM: stop the services first and NATS last, as
+    # Ctrl-C does, instead of leaving them all running.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop_on_term)
     root = Path(os.environ.get("LEADS_VAR", "var")).resolve()
     config = Path(os.environ.get("LEADS_NATS_CONFIG", "deploy/nats/embedded.conf")).resolve()
     nats_port = int(os.environ.get("LEADS_NATS_PORT", "4333"))
