@@ -7,7 +7,7 @@ with an upcaster in :mod:`common.events.codec`; nothing in a stream is ever rewr
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,9 @@ from common.events.envelope import Event, UtcDatetime
 from common.vocabulary import Category, Channel, Conclusion, Flag
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
+# Every count in an event stays within what JSON carries exactly everywhere (a JavaScript
+# number, a 64-bit integer): an event must read back as it was written.
+MAX_SAFE_INT: Final = 2**53 - 1
 
 
 class _Part(BaseModel):
@@ -25,7 +28,7 @@ class Attachment(_Part):
     """A file reference; the file itself is stored elsewhere, the hash pins it."""
 
     name: str = Field(min_length=1, max_length=200)
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=MAX_SAFE_INT)
     sha256: str = Field(pattern=SHA256_HEX)
 
 
@@ -352,7 +355,7 @@ class LedgerExported(_AuditEvent):
     service: str
     format: Literal["xlsx", "csv"]
     filters: dict[str, str] = Field(default_factory=dict)
-    row_count: int = Field(ge=0)
+    row_count: int = Field(ge=0, le=MAX_SAFE_INT)
     as_of: UtcDatetime | None = None
 
 
@@ -362,5 +365,5 @@ class CheckpointSealed(_AuditEvent):
 
     event_type: Literal["CheckpointSealed"] = "CheckpointSealed"
     stream: str
-    last_sequence: int = Field(ge=0)
+    last_sequence: int = Field(ge=0, le=MAX_SAFE_INT)
     checkpoint: str
