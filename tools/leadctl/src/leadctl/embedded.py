@@ -174,8 +174,15 @@ def seed_demo_leads(layout: Layout, intake_port: int) -> None:
     if marker.exists():
         return
     tokens = json.loads(layout.tokens.read_text())
-    for user, path, body in DEMO_LEADS:
-        headers = {"Authorization": f"Bearer {tokens[user]}"} if user else {}
+    # One key per demo lead, kept with the data: a first run stopped half-way and started
+    # again files each lead once (a retry with its key returns the same lead).
+    keys = layout.root / "demo" / "idempotency-keys.json"
+    if not keys.exists():
+        keys.write_text(json.dumps([secrets.token_hex(16) for _ in DEMO_LEADS]))
+    for (user, path, body), key in zip(DEMO_LEADS, json.loads(keys.read_text()), strict=True):
+        headers = {"Idempotency-Key": key}
+        if user:
+            headers["Authorization"] = f"Bearer {tokens[user]}"
         # A public report proves its work like any other (common.workauth).
         answer = httpx.post(
             f"http://127.0.0.1:{intake_port}{path}",
