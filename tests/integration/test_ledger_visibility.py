@@ -143,10 +143,10 @@ async def test_a_lead_handed_over_a_moment_ago_is_acted_on_by_its_new_unit_at_on
     moved_to(await accepting, "accepted")
 
 
-async def test_a_lead_id_that_is_no_lead_id_at_all_is_simply_not_found(
+async def test_a_lead_id_that_is_no_lead_id_at_all_is_refused_naming_the_path(
     service: LedgerService,  # noqa: F811 - the fixture imported above
 ) -> None:
     for lead_id in ("*", ">", "a.b", "x" * 65):
         for user in ("office", "police"):
             status, body = await answer(service.http, lead_id, user, "accept")
-            assert (status, body) == (404, {"detail": "no such lead, or not one you may see"})
+            assert (status, [p["field"] for p in body["detail"]]) == (422, ["lead_id"])

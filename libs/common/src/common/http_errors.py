@@ -3,6 +3,10 @@
 A refused request names each field in the clerk's words (zh-CN, with English) and says
 what is wrong with it; rule violations and conflicts on a lead are 422 and 409 with one
 plain sentence. Nothing is published when a request is refused.
+
+Every answer an operation can give is in the service's OpenAPI document with its real
+body: routers and routes name what only they answer (``responses=errors(404, 409)``), and
+what follows from an operation's shape is declared for all of them (:func:`document_errors`).
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from typing import Any, Final
 
 import nats.errors
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from common.errors import NotFound, NotPermitted, RuleViolation
 from common.eventstore import AppendOutcomeUnknown, ConcurrencyConflict, LogUnavailable
@@ -42,17 +49,112 @@ _MESSAGES: Final[dict[str, tuple[str, str]]] = {
 }
 
 
+class Problem(BaseModel):
+    """One thing wrong with a request, said for people in both languages."""
+
+    field: str = Field(description="The field, header or path part at fault; empty for the request")
+    label: str | None = Field(default=None, description="The field's name in Chinese")
+    message: str = Field(description="What is wrong, in Chinese")
+    message_en: str = Field(description="What is wrong, in English")
+    limit_bytes: int | None = Field(default=None, description="The size limit a body passed")
+
+
+class Problems(BaseModel):
+    """The answer to a request refused for what it carries: one entry per problem."""
+
+    detail: list[Problem]
+
+
+class Refusal(BaseModel):
+    """The answer to a request refused for who sent it or what it names."""
+
+    detail: str
+
+
+_ANSWERS: Final[dict[int, tuple[type[BaseModel], str]]] = {
+    401: (Refusal, "No token, or one that is unknown or revoked"),
+    403: (Refusal, "This role may not do this (or not to this lead)"),
+    404: (Refusal, "No such thing, or not one you may see"),
+    409: (Problems, "Changed by someone else just now, or a keyed retry still running"),
+    410: (Refusal, "Destroyed for good"),
+    413: (Problems, "The body is larger than this route accepts"),
+    422: (Problems, "A field, parameter or rule is not satisfied; each problem is named"),
+    428: (Problems, "A public request without a solved proof-of-work challenge"),
+    503: (Problems, "The event log is unavailable; see Retry-After"),
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error answers ``codes``, with their real bodies."""
+    return {code: {"model": _ANSWERS[code][0], "description": _ANSWERS[code][1]} for code in codes}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Declare in the app's OpenAPI document what follows from each operation's shape: a
+    login (401, 403), a body (413), parameters or a body (422, in our shape instead of
+    FastAPI's). Read from the document itself, so it holds for every route, the shared
+    ones of common.service included."""
+    make_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = make_document()
+        _declare_shaped_answers(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_REF: Final = "#/components/schemas/{model}"
+_FASTAPI_422: Final = ("HTTPValidationError", "ValidationError")
+
+
+def _declare_shaped_answers(document: dict[str, Any]) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for body in (Problems, Refusal):
+        schema = body.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas.setdefault(body.__name__, schema)
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            codes = []
+            if operation.get("security"):
+                codes += [401, 403]
+            if "requestBody" in operation:
+                codes.append(413)
+            if operation.get("parameters") or "requestBody" in operation:
+                codes.append(422)
+            for code in codes:
+                given = responses.get(str(code))
+                if given is None or _FASTAPI_422[0] in str(given):
+                    model, description = _ANSWERS[code]
+                    responses[str(code)] = _response(model, description)
+    if _FASTAPI_422[0] not in str(document.get("paths")):
+        for name in _FASTAPI_422:
+            schemas.pop(name, None)
+
+
+def _response(model: type[BaseModel], description: str) -> dict[str, Any]:
+    schema = {"$ref": _REF.format(model=model.__name__)}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_PLACES: Final = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def describe_errors(
     errors: Sequence[Mapping[str, Any]], labels: Mapping[str, tuple[str, str]]
 ) -> list[dict[str, str]]:
     """One entry per invalid field: where, its label in both languages, and what is wrong."""
     described = []
     for error in errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
-        field = ".".join(location) or "body"
+        kind = str(error.get("type", "value_error"))
+        # The field as the client named it: where it was sent (body, query, path, header)
+        # goes without saying; JSON that does not parse is the body's fault, not a position's.
+        location = [str(part) for part in error.get("loc", ()) if part not in _PLACES]
+        field = "body" if kind == "json_invalid" else ".".join(location) or "body"
         named = next((labels[p] for p in reversed(location) if p in labels), None)
         zh_label, en_label = named or (field, field)
-        kind = str(error.get("type", "value_error"))
         zh_text, en_text = _MESSAGES.get(kind, ("不符合要求", "is not acceptable"))
         detail = str(error.get("msg", ""))
         if kind == "value_error" and detail.startswith("Value error, "):
@@ -94,7 +196,9 @@ def field_error(field: str, message: str, message_zh: str) -> RequestValidationE
 
 
 def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) -> None:
-    """422 for invalid input and rule violations, 409 for a concurrent change of a lead."""
+    """422 for invalid input and rule violations, 409 for a concurrent change of a lead;
+    and all of them in the OpenAPI document."""
+    document_errors(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -142,6 +246,26 @@ def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) 
             "消息服务暂时不可用，请稍后重试",
             "the event log is unavailable for the moment; try again shortly",
         )
+
+    @app.exception_handler(HTTPException)
+    async def unreadable_body(request: Request, exc: HTTPException) -> Response:
+        # The frameworks' own 400s (FastAPI's, Starlette's; ours are FastAPI's subclass)
+        # answer a body their parsers cannot read at all: bytes that are not UTF-8 under a
+        # JSON content type, a broken multipart form. The body's fault, said like any other.
+        if type(exc) is HTTPException and exc.status_code == status.HTTP_400_BAD_REQUEST:
+            return JSONResponse(
+                {
+                    "detail": [
+                        {
+                            "field": "body",
+                            "message": "提交的内容无法解析",
+                            "message_en": f"the request body cannot be parsed ({exc.detail})",
+                        }
+                    ]
+                },
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(ConcurrencyConflict)
     async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:

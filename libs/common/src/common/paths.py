@@ -15,3 +15,13 @@ LeadId = Annotated[
         description="A lead's id: 1-64 letters, digits, '-' or '_'",
     ),
 ]
+
+#: A discipline case's id: the hex of the UUID derived from its lead
+#: (oversight.domain.cases.case_id_for); anything else names no case.
+CaseId = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-f]{32}$",
+        description="A case's id: 32 lowercase hexadecimal digits",
+    ),
+]

@@ -25,6 +25,7 @@ from common.auth import Principal, require_roles
 from common.database import as_utc
 from common.events import Role
 from common.events.catalogue import ReporterKind
+from common.http_errors import errors
 from common.paths import LeadId
 from common.work import HEADER, Purpose, WorkRefused
 from intake.domain.lead import IdentityAlreadyShredded, LeadNotFound, NotNamed
@@ -110,7 +111,7 @@ Staff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
 Custodian = Annotated[Principal, Depends(require_roles(Role.CUSTODIAN))]
 Shredder = Annotated[Principal, Depends(require_roles(Role.CUSTODIAN, Role.ADMIN))]
 
-router = APIRouter(prefix="/v1", tags=["intake"])
+router = APIRouter(prefix="/v1", tags=["intake"], responses=errors(503))
 
 
 @router.get(
@@ -133,6 +134,7 @@ async def work_challenge(purpose: Purpose, intake: IntakeDep, response: Response
     "/reports",
     status_code=status.HTTP_201_CREATED,
     summary="Report a lead (public, named or anonymous, no account; needs a solved challenge)",
+    responses=errors(409, 428),
 )
 async def report(
     body: PublicReport,
@@ -145,7 +147,11 @@ async def report(
     return ReportAccepted(lead_id=accepted.lead_id, receipt=accepted.receipt)
 
 
-@router.get("/reports/{receipt}", summary="The status of a report and the answers given")
+@router.get(
+    "/reports/{receipt}",
+    summary="The status of a report and the answers given",
+    responses=errors(404, 428),
+)
 async def report_status(receipt: str, intake: IntakeDep, _work: ReceiptWork) -> ReceiptStatus:
     view = await _receipt_call(intake.status(receipt))
     zh, en = PROGRESS_LABELS[view.progress]
@@ -162,6 +168,7 @@ async def report_status(receipt: str, intake: IntakeDep, _work: ReceiptWork) -> 
     "/reports/{receipt}/messages",
     status_code=status.HTTP_201_CREATED,
     summary="Add information to a report, or write to the office",
+    responses=errors(404, 428),
 )
 async def add_to_report(
     receipt: str, body: ReporterMessage, intake: IntakeDep, _work: ReceiptWork
@@ -171,7 +178,10 @@ async def add_to_report(
 
 
 @router.post(
-    "/leads", status_code=status.HTTP_201_CREATED, summary="Enter a lead received by staff"
+    "/leads",
+    status_code=status.HTTP_201_CREATED,
+    summary="Enter a lead received by staff",
+    responses=errors(409),
 )
 async def enter_lead(
     body: StaffLead, principal: Staff, intake: IntakeDep, idempotency_key: IdempotencyKey = None
@@ -204,6 +214,7 @@ async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) ->
 @router.post(
     "/leads/{lead_id}/identity/disclose",
     summary="Disclose a named reporter's identity (custodian, with a reason; recorded)",
+    responses=errors(404, 410),
 )
 async def disclose(
     lead_id: LeadId, body: Reason, principal: Custodian, intake: IntakeDep
@@ -214,6 +225,7 @@ async def disclose(
 @router.post(
     "/leads/{lead_id}/identity/shred",
     summary="Destroy a named reporter's identity for good (crypto-shredding)",
+    responses=errors(404, 410),
 )
 async def shred(
     lead_id: LeadId, body: Reason, principal: Shredder, intake: IntakeDep
@@ -228,7 +240,14 @@ async def _once(call: Awaitable[T]) -> T:
     except StillInProgress as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            detail="the first request with this Idempotency-Key is still being handled; retry shortly",
+            detail=[
+                {
+                    "field": "Idempotency-Key",
+                    "message": "使用该 Idempotency-Key 的第一次请求仍在处理中，请稍后重试",
+                    "message_en": "the first request with this Idempotency-Key is still being"
+                    " handled; retry shortly",
+                }
+            ],
             headers={"Retry-After": "2"},
         ) from exc
 
@@ -252,7 +271,13 @@ async def _identity_call(call: Awaitable[T]) -> T:
     except NotNamed as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail="the report is anonymous: there is no identity",
+            detail=[
+                {
+                    "field": "lead_id",
+                    "message": "该线索为匿名举报，没有举报人身份信息",
+                    "message_en": "the report is anonymous: there is no identity",
+                }
+            ],
         ) from exc
     except (IdentityAlreadyShredded, IdentityGone) as exc:
         raise HTTPException(

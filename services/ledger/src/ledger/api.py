@@ -13,6 +13,8 @@ from common.auth import Principal, require_roles
 from common.database import as_utc
 from common.events import Event, utc_now
 from common.events.catalogue import Attachment
+from common.http_errors import errors
+from common.paths import LeadId
 from common.vocabulary import LeadStatus, label
 from ledger.domain import lead as rules
 from ledger.domain.lead import LedgerLead
@@ -48,7 +50,11 @@ LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
 Handler = Annotated[Principal, Depends(require_roles(*HANDLERS))]
 
-router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"], responses=errors(503))
+
+# Far past any ledger a township keeps (500 a page), and small enough that the offset it
+# makes stays a number every database takes: a page beyond it is the parameter's fault.
+MAX_PAGE = 1_000_000
 
 
 def lead_out(row: dict[str, Any]) -> LeadOut:
@@ -92,7 +98,7 @@ async def list_leads(
     principal: Reader,
     ledger: LedgerDep,
     chosen: FiltersDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page:
     async with ledger.runtime.database.async_engine.connect() as conn:
@@ -100,9 +106,13 @@ async def list_leads(
     return Page(total=total, page=page, page_size=page_size, items=[lead_out(r) for r in rows])
 
 
-@router.get("/leads/{lead_id}", summary="One lead in full, with its history (the read is recorded)")
+@router.get(
+    "/leads/{lead_id}",
+    summary="One lead in full, with its history (the read is recorded)",
+    responses=errors(404),
+)
 async def get_lead(
-    lead_id: str,
+    lead_id: LeadId,
     principal: Reader,
     ledger: LedgerDep,
     purpose: Annotated[str, Query(max_length=200)] = "",
@@ -132,7 +142,12 @@ async def get_lead(
 
 
 def _command(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return router.post(f"/leads/{{lead_id}}/{path}", summary=summary, response_model=CommandDone)
+    return router.post(
+        f"/leads/{{lead_id}}/{path}",
+        summary=summary,
+        response_model=CommandDone,
+        responses=errors(404, 409),
+    )
 
 
 async def _run(
@@ -153,7 +168,7 @@ async def _run(
 
 @_command("transfer", "Hand the lead to another unit (移交)")
 async def transfer(
-    lead_id: str, body: TransferIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: TransferIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     def decide(lead: LedgerLead) -> Event:
         ledger.check_unit(body.to_unit, "to_unit")
@@ -164,14 +179,14 @@ async def transfer(
 
 @_command("accept", "Accept a lead handed to your unit")
 async def accept(
-    lead_id: str, body: AcceptIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: AcceptIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     return await _run(ledger, lead_id, principal, lambda lead: rules.accept(lead, principal.actor))
 
 
 @_command("return", "Return a lead handed to your unit, with the reason")
 async def return_lead(
-    lead_id: str, body: ReturnIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ReturnIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     return await _run(
         ledger,
@@ -183,7 +198,7 @@ async def return_lead(
 
 @_command("assign", "Make a named person responsible, with a deadline (责任到人)")
 async def assign(
-    lead_id: str, body: AssignIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: AssignIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     now = utc_now()
 
@@ -198,7 +213,7 @@ async def assign(
 
 @_command("extend-deadline", "Extend the deadline, with the reason")
 async def extend(
-    lead_id: str, body: ExtendIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ExtendIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     return await _run(
         ledger,
@@ -210,7 +225,7 @@ async def extend(
 
 @_command("verification", "Record verification progress (核查), with evidence references")
 async def verification(
-    lead_id: str, body: VerificationIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: VerificationIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     evidence = tuple(Attachment(name=e.name, size=e.size, sha256=e.sha256) for e in body.evidence)
     return await _run(
@@ -223,7 +238,7 @@ async def verification(
 
 @_command("conclude", "Conclude the lead with its result (办结)")
 async def conclude(
-    lead_id: str, body: ConcludeIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ConcludeIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     return await _run(
         ledger,
@@ -235,7 +250,7 @@ async def conclude(
 
 @_command("feedback", "Answer the reporter (反馈); intake shows the text to the receipt holder")
 async def feedback(
-    lead_id: str, body: FeedbackIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: FeedbackIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     return await _run(
         ledger,
@@ -247,14 +262,14 @@ async def feedback(
 
 @_command("archive", "Archive the file (归档): after a result and an answer to the reporter")
 async def archive(
-    lead_id: str, body: ArchiveIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ArchiveIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     return await _run(ledger, lead_id, principal, lambda lead: rules.archive(lead, principal.actor))
 
 
 @_command("reopen", "Reopen a concluded lead for a look-back review (回头看)")
 async def reopen(
-    lead_id: str, body: ReopenIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ReopenIn, principal: Handler, ledger: LedgerDep
 ) -> CommandDone:
     return await _run(
         ledger, lead_id, principal, lambda lead: rules.reopen(lead, body.reason, principal.actor)
@@ -279,7 +294,24 @@ async def stats(principal: Reader, ledger: LedgerDep) -> dict[str, dict[str, int
         return await queries.statistics(conn, principal)
 
 
-@router.get("/export.{fmt}", summary="The ledger as XLSX or CSV (the export is recorded)")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+
+
+@router.get(
+    "/export.{fmt}",
+    summary="The ledger as XLSX or CSV (the export is recorded)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The ledger as a file to save",
+            "content": {
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+                CSV: {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def export(
     fmt: Literal["xlsx", "csv"],
     principal: Reader,
@@ -293,11 +325,11 @@ async def export(
     town = ledger.runtime.org.town
     stamp = utc_now().strftime("%Y%m%d")
     if fmt == "csv":
-        body, media = to_csv(rows, ledger.runtime.org, lang), "text/csv; charset=utf-8"
+        body, media = to_csv(rows, ledger.runtime.org, lang), CSV
     else:
         title = f"{town.name}扫黑除恶线索台账" if lang == "zh" else f"{town.name_en} lead ledger"
         body = to_xlsx(rows, ledger.runtime.org, lang, title)
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        media = XLSX
     return Response(
         body,
         media_type=media,

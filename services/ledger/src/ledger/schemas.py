@@ -7,7 +7,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.events.catalogue import SHA256_HEX
+from common.events.catalogue import MAX_SAFE_INT, SHA256_HEX
 from common.times import Deadline
 from common.vocabulary import Conclusion
 
@@ -60,7 +60,8 @@ class ExtendIn(_In):
 
 class EvidenceIn(_In):
     name: str = Field(min_length=1, max_length=200)
-    size: int = Field(ge=0)
+    # What the event's Attachment takes: a larger size is the field's fault, not a 500.
+    size: int = Field(ge=0, le=MAX_SAFE_INT)
     sha256: str = Field(pattern=SHA256_HEX)
 
 

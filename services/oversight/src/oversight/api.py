@@ -15,8 +15,9 @@ from openpyxl import Workbook
 from common.auth import Principal, require_roles
 from common.errors import NotFound, RuleViolation
 from common.events import Actor, Event, Role, utc_now
-from common.http_errors import field_error
+from common.http_errors import errors, field_error
 from common.organisation import UnitKind
+from common.paths import CaseId, LeadId
 from oversight.domain import cases as rules
 from oversight.handlers import Oversight
 from oversight.projection import queries
@@ -39,7 +40,9 @@ OversightDep = Annotated[Oversight, Depends(get_oversight)]
 Reader = Annotated[Principal, Depends(require_roles(Role.DISCIPLINE, Role.AUDITOR, Role.ADMIN))]
 Decider = Annotated[Principal, Depends(require_roles(Role.DISCIPLINE, Role.ADMIN))]
 
-router = APIRouter(prefix="/v1/oversight", tags=["oversight"])
+router = APIRouter(prefix="/v1/oversight", tags=["oversight"], responses=errors(503))
+# What every decision on a case may answer besides a refused body.
+ON_A_CASE = errors(404, 409)
 
 
 @router.get("/cases", summary="Cases, protective-umbrella cases first")
@@ -50,9 +53,11 @@ async def list_cases(
         return await queries.case_list(conn, status)
 
 
-@router.get("/cases/{case_id}", summary="One case in full (the read is recorded)")
+@router.get(
+    "/cases/{case_id}", summary="One case in full (the read is recorded)", responses=errors(404)
+)
 async def get_case(
-    case_id: str,
+    case_id: CaseId,
     principal: Reader,
     oversight: OversightDep,
     purpose: Annotated[str, Query(max_length=200)] = "",
@@ -87,9 +92,9 @@ def _unit_actor(principal: Principal) -> Actor:
     return Actor(role=principal.role, unit=principal.unit)
 
 
-@router.post("/cases/{case_id}/supervise", summary="Open supervision (督办)")
+@router.post("/cases/{case_id}/supervise", summary="Open supervision (督办)", responses=ON_A_CASE)
 async def supervise(
-    case_id: str, body: SuperviseIn, principal: Decider, oversight: OversightDep
+    case_id: CaseId, body: SuperviseIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
     lead_id = await _lead_of(oversight, case_id)
     return _done(
@@ -102,9 +107,10 @@ async def supervise(
 @router.post(
     "/cases/{case_id}/list-supervision",
     summary="Listed supervision (挂牌督办): a directive to the handling unit, with a deadline",
+    responses=ON_A_CASE,
 )
 async def list_supervision(
-    case_id: str, body: ListSupervisionIn, principal: Decider, oversight: OversightDep
+    case_id: CaseId, body: ListSupervisionIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
     unit = oversight.runtime.org.unit(body.unit)
     if unit is None or unit.kind is UnitKind.VILLAGE:
@@ -123,9 +129,11 @@ async def list_supervision(
     )
 
 
-@router.post("/cases/{case_id}/escalate", summary="Escalate to the county level")
+@router.post(
+    "/cases/{case_id}/escalate", summary="Escalate to the county level", responses=ON_A_CASE
+)
 async def escalate(
-    case_id: str, body: EscalateIn, principal: Decider, oversight: OversightDep
+    case_id: CaseId, body: EscalateIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
     lead_id = await _lead_of(oversight, case_id)
     county = oversight.county.code
@@ -137,10 +145,12 @@ async def escalate(
 
 
 @router.post(
-    "/cases/{case_id}/link", summary="Link an umbrella case to the gang lead it shields (同步侦办)"
+    "/cases/{case_id}/link",
+    summary="Link an umbrella case to the gang lead it shields (同步侦办)",
+    responses=ON_A_CASE,
 )
 async def link(
-    case_id: str, body: LinkIn, principal: Decider, oversight: OversightDep
+    case_id: CaseId, body: LinkIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
     lead_id = await _lead_of(oversight, case_id)
     if await oversight.reported(body.gang_lead_id) is None:
@@ -157,10 +167,12 @@ async def link(
 
 
 @router.post(
-    "/cases/{case_id}/accountability", summary="Record criticism or accountability (四种形态)"
+    "/cases/{case_id}/accountability",
+    summary="Record criticism or accountability (四种形态)",
+    responses=ON_A_CASE,
 )
 async def hold_accountable(
-    case_id: str, body: AccountabilityIn, principal: Decider, oversight: OversightDep
+    case_id: CaseId, body: AccountabilityIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
     lead_id = await _lead_of(oversight, case_id)
     return _done(
@@ -176,9 +188,10 @@ async def hold_accountable(
 @router.post(
     "/cases/{case_id}/outcome",
     summary="The discipline outcome of a lead transferred to the committee (category only)",
+    responses=ON_A_CASE,
 )
 async def outcome(
-    case_id: str, body: OutcomeIn, principal: Decider, oversight: OversightDep
+    case_id: CaseId, body: OutcomeIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
     lead_id = await _lead_of(oversight, case_id)
     transfers = await oversight.ledger_transfers(lead_id)
@@ -196,8 +209,11 @@ async def outcome(
 @router.get(
     "/leads/{lead_id}/responsibility-trace",
     summary="Who held the lead and who was responsible, when (责任倒查)",
+    responses=errors(404),
 )
-async def trace(lead_id: str, principal: Reader, oversight: OversightDep) -> list[dict[str, Any]]:
+async def trace(
+    lead_id: LeadId, principal: Reader, oversight: OversightDep
+) -> list[dict[str, Any]]:
     async with oversight.runtime.database.async_engine.connect() as conn:
         periods = await queries.responsibility_trace(conn, lead_id)
     if not periods:
@@ -251,7 +267,20 @@ ASSESSMENT_HEADERS = (
 )
 
 
-@router.get("/assessments.xlsx", summary="The assessment as a spreadsheet")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/assessments.xlsx",
+    summary="The assessment as a spreadsheet",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The assessment as a file to save",
+            "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def assessments_xlsx(
     principal: Reader, oversight: OversightDep, lang: str = "zh"
 ) -> Response:
@@ -282,6 +311,6 @@ async def assessments_xlsx(
     stamp = utc_now().astimezone(UTC).strftime("%Y%m%d")
     return Response(
         buffer.getvalue(),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="assessment-{stamp}.xlsx"'},
     )
