@@ -15,6 +15,7 @@ import httpx
 import nats
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import create_engine
 
 from common.natsserver import NatsServer
 from common.streams import declare_streams
@@ -22,6 +23,7 @@ from common.subjects import Stream
 from common.work import HEADER, solve
 from intake.bootstrap import create_app
 from tests.conftest import NatsTarget, wait_until
+from tests.support.apps import token
 from tests.support.intake import Keys, intake_settings, lead, running, unique
 
 pytestmark = pytest.mark.integration
@@ -114,3 +116,28 @@ async def test_a_write_sent_but_never_answered_may_have_been_stored_and_its_retr
     again = await intake.post("/v1/reports", json=body, headers={"Idempotency-Key": key})
     assert again.json() == retried.json()
     assert await stored_reports(own_nats.url) == 2
+
+
+async def test_a_database_write_locked_past_its_busy_timeout_is_a_503_to_retry_with_the_key(
+    intake: httpx.AsyncClient, sqlite_url: str, streams: object
+) -> None:
+    holder = create_engine(sqlite_url, isolation_level=None)
+    with holder.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # a long write elsewhere (a backup, say)
+        try:
+            answer = await intake.post(
+                "/v1/leads",
+                json={
+                    "category": "village_tyrant",
+                    "summary": "村霸强占集体土地，数据库被锁时录入",
+                    "village": "shd-v01",
+                    "channel": "hotline",
+                },
+                headers={"Idempotency-Key": uuid.uuid4().hex, **token("clerk")},
+            )
+        finally:
+            conn.exec_driver_sql("ROLLBACK")
+    holder.dispose()
+    zh, en = unavailable(answer)
+    assert "Idempotency-Key" in zh
+    assert "same Idempotency-Key" in en

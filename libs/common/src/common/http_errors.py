@@ -20,6 +20,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from common.errors import NotFound, NotPermitted, RuleViolation
@@ -237,6 +238,19 @@ def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) 
         return _unavailable(
             "消息服务暂时不可用，未作任何保存，请稍后重试",
             "the event log is unavailable for the moment; nothing was stored. Try again shortly",
+        )
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        if "locked" not in str(exc).lower():
+            raise exc
+        # SQLite's writer lock held past the busy timeout (a long write, a backup): the
+        # request may have got as far as storing its event, so the answer says how to
+        # retry safely rather than failing with a 500.
+        return _unavailable(
+            "数据库繁忙，请稍后用相同的 Idempotency-Key 重试，不会重复登记",
+            "the database is busy; try again shortly with the same Idempotency-Key"
+            " (a retry never records anything twice)",
         )
 
     @app.exception_handler(nats.errors.Error)
