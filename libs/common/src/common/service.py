@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final
 import nats
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import Path as FastApiPath
 from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.nats import NatsBroker
 from faststream.security import SASLPlaintext
@@ -27,6 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 from nats.js.errors import NotFoundError
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -44,7 +46,9 @@ from common.deadletter import (
 )
 from common.errors import NotFound, RuleViolation
 from common.events import EVENT_CLASSES, Event, EventDecodeError, Role, decode, event_type_of
+from common.events.catalogue import MAX_SAFE_INT
 from common.eventstore import EventStore, appended_id, read_messages
+from common.http_errors import errors
 from common.limits import BodyLimit, BodyLimits
 from common.logging import configure_logging
 from common.organisation import Organisation, load_organisation
@@ -482,7 +486,12 @@ def _contract_routes(runtime: ServiceRuntime) -> APIRouter:
     async def asyncapi_json() -> JSONResponse:
         return JSONResponse(specification().to_jsonable())
 
-    @router.get("/asyncapi.yaml", summary="The same, as YAML")
+    @router.get(
+        "/asyncapi.yaml",
+        summary="The same, as YAML",
+        response_class=Response,
+        responses={200: {"content": {"application/yaml": {}}}},
+    )
     async def asyncapi_yaml() -> Response:
         return Response(specification().to_yaml(), media_type="application/yaml")
 
@@ -493,10 +502,28 @@ def _contract_routes(runtime: ServiceRuntime) -> APIRouter:
     return router
 
 
+class Alive(BaseModel):
+    status: str = Field(description="ok, or broken")
+    problem: str | None = None
+
+
+class Ready(BaseModel):
+    status: str = Field(description="ready, or not ready")
+    service: str | None = None
+    problems: dict[str, str] | None = Field(
+        default=None, description="what is not ready, by component, with the reason"
+    )
+
+
 def _health_routes() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="The process is alive and can still reach NATS")
+    @router.get(
+        "/healthz",
+        summary="The process is alive and can still reach NATS",
+        response_model=Alive,
+        responses={503: {"model": Alive, "description": "Broken: restart the process"}},
+    )
     async def healthz(runtime: Runtime) -> JSONResponse:
         if runtime.connection_lost():
             # nats-py gives a connection up for good after some server errors (a message
@@ -507,7 +534,12 @@ def _health_routes() -> APIRouter:
             )
         return JSONResponse({"status": "ok"})
 
-    @router.get("/readyz", summary="Connected to NATS and the database, consumers running")
+    @router.get(
+        "/readyz",
+        summary="Connected to NATS and the database, consumers running and keeping up",
+        response_model=Ready,
+        responses={503: {"model": Ready, "description": "Not ready, with the reasons"}},
+    )
     async def readyz(runtime: Runtime) -> JSONResponse:
         problems = await runtime.readiness()
         if problems:
@@ -517,9 +549,10 @@ def _health_routes() -> APIRouter:
     @router.post(
         "/v1/admin/dead-letters/{sequence}/retry",
         summary="Apply a parked event again, after its cause was fixed (admin)",
+        responses=errors(404, 422, 503),
     )
     async def retry(
-        sequence: int,
+        sequence: Annotated[int, FastApiPath(ge=1, le=MAX_SAFE_INT)],
         runtime: Runtime,
         _: Annotated[Principal, Depends(require_roles(Role.ADMIN))],
     ) -> dict[str, str]:
