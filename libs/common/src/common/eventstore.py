@@ -7,7 +7,7 @@ event id doubles as ``Nats-Msg-Id``, so a retried publish is stored once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -197,7 +197,9 @@ class EventStore:
             subject=msg.subject,
         )
 
-    async def last_readable(self, wanted: str) -> tuple[int, StoredEvent | None]:
+    async def last_readable(
+        self, wanted: str, usable: Callable[[Event], bool] = lambda _: True
+    ) -> tuple[int, StoredEvent | None]:
         """The sequence of the last message on ``wanted``, and the last event there that
         can be read. A message that does not decode (a bug, a hostile writer) is parked by
         the consumers; it must not also stop whoever decides on the last event (the ledger
@@ -219,7 +221,7 @@ class EventStore:
                         "unreadable_event_stepped_over", stream=self.stream.value, seq=sequence
                     )
                 else:
-                    if self._appended(msg, event):
+                    if self._appended(msg, event) and usable(event):
                         return last_sequence, StoredEvent(sequence, subject, event)
             sequence -= 1
             if sequence == 0:

@@ -18,7 +18,7 @@ from common.eventstore import ConcurrencyConflict
 from common.organisation import UnitKind
 from common.service import ServiceRuntime
 from common.subjects import Stream
-from ledger.domain.numbering import next_number
+from ledger.domain.numbering import is_ledger_number, next_number
 from ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
@@ -26,6 +26,10 @@ log = structlog.get_logger(__name__)
 REGISTRATIONS: Final = "ledger.lead.*.LeadRegistered"
 _NAMESPACE: Final = uuid.UUID("1d7f3a0c-52c4-4d3e-b7a9-0a4e9f1c2b65")
 _ATTEMPTS: Final = 100
+
+
+def _numbered(event: Event) -> bool:
+    return isinstance(event, LeadRegistered) and is_ledger_number(event.ledger_number)
 
 
 class Registrar:
@@ -54,7 +58,9 @@ class Registrar:
             for stored in history.events:
                 if isinstance(stored.event, LeadRegistered):
                     return stored.event
-            last_sequence, last = await ledger.last_readable(REGISTRATIONS)
+            # A registration whose number cannot be read is stepped over like one that does
+            # not decode: numbering goes on from the last good one.
+            last_sequence, last = await ledger.last_readable(REGISTRATIONS, _numbered)
             previous = last.event if last is not None else None
             now = utc_now()
             registered = LeadRegistered(

@@ -19,6 +19,10 @@ def ledger_year(moment: datetime) -> int:
     return moment.astimezone(CHINA).year
 
 
+def is_ledger_number(text: str) -> bool:
+    return _NUMBER.match(text) is not None
+
+
 def next_number(prefix: str, now: datetime, last: str | None) -> str:
     year = ledger_year(now)
     n = 1
