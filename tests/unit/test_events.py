@@ -359,3 +359,21 @@ def test_an_event_caused_by_another_carries_its_correlation_and_names_it_as_caus
 def test_the_first_event_of_a_chain_starts_the_correlation_with_its_own_id() -> None:
     cause = LeadArchived(lead_id=LEAD)
     assert cause.caused() == {"correlation_id": cause.event_id, "causation_id": cause.event_id}
+
+
+def test_an_event_of_a_newer_writer_with_a_field_added_is_read_by_an_older_consumer() -> None:
+    # A rolling upgrade: the new version of a service adds a field with a default, and a
+    # consumer still on this version reads the event instead of parking it.
+    event = LeadReported(
+        lead_id="L-newer",
+        channel=Channel.HOTLINE,
+        category=Category.VILLAGE_TYRANT,
+        summary="村霸强占集体土地",
+        reporter=ReporterRef(kind=ReporterKind.ANONYMOUS),
+        actor=Actor(role=Role.CLERK, unit="shd-office", user="clerk"),
+    )
+    newer = orjson.loads(encode(event))
+    newer["town"] = "shd"  # added by the newer writer
+    newer["actor"]["session"] = "s-1"  # in a nested part too
+    read = decode(orjson.dumps(newer), "LeadReported")
+    assert read == event

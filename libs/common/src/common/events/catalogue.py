@@ -21,7 +21,8 @@ MAX_SAFE_INT: Final = 2**53 - 1
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Ignored, not refused, as in every event (common.events.envelope.Event).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class Attachment(_Part):

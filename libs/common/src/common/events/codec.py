@@ -173,12 +173,19 @@ def _decode_slowly(data: bytes, event_type: str | None = None) -> Event:
         raw = orjson.loads(data)
         if not isinstance(raw, dict):
             raise EventDecodeError("an event must be a JSON object")
-        event = _ADAPTER.validate_python(upcast(raw))
+        event = _ADAPTER.validate_python(_known_fields(upcast(raw)))
     except (ValidationError, orjson.JSONDecodeError) as exc:
         raise EventDecodeError(_describe(exc)) from exc
     if event_type is not None and event.event_type != event_type:
         raise EventDecodeError(f"stored as {event_type} but is {event.event_type}")
     return event
+
+
+def _known_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """The event without the fields its class does not define: a newer writer's additions
+    (the fast path refuses them, and the event comes here)."""
+    cls = BY_TYPE[raw["event_type"]]
+    return {name: value for name, value in raw.items() if name in cls.model_fields}
 
 
 def upcast(raw: dict[str, Any]) -> dict[str, Any]:

@@ -72,7 +72,8 @@ class Actor(BaseModel):
     """Who caused an event: role, unit and user name. A public reporter is
     ``Actor(role=REPORTER)`` with no user: nothing identifying is kept."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A part of an event: what a newer writer adds is ignored here too.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     role: Role
     unit: str | None = None
@@ -85,7 +86,12 @@ SYSTEM_ACTOR = Actor(role=Role.SYSTEM, user="system")
 class Event(BaseModel):
     """Base of every event. Subclasses set ``event_type`` (a ``Literal``), the stream
     ``prefix`` and, when a breaking change is made, a higher ``schema_version`` with an
-    upcaster registered in :mod:`common.events.codec`."""
+    upcaster registered in :mod:`common.events.codec`.
+
+    Building an event with a field it does not define is an error (a typo must not vanish);
+    reading one is not: adding a field with a default is a compatible change, and during a
+    rolling upgrade an older consumer meets a newer writer's events, which the decoder reads
+    without the fields it does not know (common.events.codec)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
