@@ -81,6 +81,7 @@ HEALTHY: Final = Gauge(
 # What /readyz does not call ready (RunnerOptions can change each): a consumer that failed
 # this often within the window, lags this far behind, or parked this many events within it.
 _HEALTH_WINDOW: Final = 300.0
+_CANCEL_AGAIN_AFTER: Final = 0.5
 
 
 def replica_id() -> str:
@@ -161,9 +162,17 @@ class ProjectionRunner:
         """Stop consuming; ``release`` gives the projection's lease up (leave it to the last
         of several runners sharing one tracker)."""
         if self._task is not None:
-            self._task.cancel()
+            task = self._task
+            task.cancel()
+            # On Python 3.11 a cancellation that arrives as an asyncio.timeout inside the
+            # consumer expires can be taken for the timeout and swallowed: the task goes on
+            # and the stop would wait for ever. So the cancellation is repeated until it
+            # takes.
+            while not (await asyncio.wait({task}, timeout=_CANCEL_AGAIN_AFTER))[0]:
+                self.log.warning("projection_consumer_cancel_repeated")
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
             self._task = None
         if release:
             with contextlib.suppress(Exception):
