@@ -8,6 +8,7 @@ as it is and reported; changing it is an administrator's job (``leadctl`` as adm
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Final
@@ -15,7 +16,7 @@ from typing import Final
 import structlog
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, ServerError
 
 from common.subjects import STREAM_SUBJECTS, Stream
 
@@ -27,6 +28,9 @@ DUPLICATE_WINDOW: Final = timedelta(minutes=10)
 
 # JSStreamNameExistErr: a stream of that name exists with another configuration.
 _EXISTS_WITH_OTHER_CONFIG: Final = 10058
+# JSStreamStoreFailedF: "error creating store for stream"
+_STORE_NOT_CREATED: Final = 10049
+_STORE_ATTEMPTS: Final = 5
 
 
 def stream_config(stream: Stream, replicas: int = 1, *, deny_delete: bool = True) -> StreamConfig:
@@ -54,10 +58,23 @@ async def declare_streams(
     drifted = []
     for stream in streams:
         try:
-            await js.add_stream(stream_config(stream, replicas))
+            await _add(js, stream_config(stream, replicas))
         except BadRequestError as exc:
             if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
                 raise
             drifted.append(stream)
             log.warning("stream_configuration_differs", stream=stream.value, error=exc.description)
     return drifted
+
+
+async def _add(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create a stream, trying again when the server could not create its store this once
+    (seen right after a stream of the same name was deleted, while its files go)."""
+    for attempt in range(_STORE_ATTEMPTS):
+        try:
+            await js.add_stream(config)
+            return
+        except ServerError as exc:
+            if exc.err_code != _STORE_NOT_CREATED or attempt == _STORE_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
