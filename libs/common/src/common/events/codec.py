@@ -9,7 +9,7 @@ and walked through its upcasters instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date
 from typing import Annotated, Any, Final, TypeAlias
 
 import orjson
@@ -46,6 +46,7 @@ from common.events.catalogue import (
     VerificationRecorded,
 )
 from common.events.envelope import Event
+from common.times import end_of_day
 
 EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     LeadReported,
@@ -220,16 +221,13 @@ def _describe(exc: Exception) -> str:
 
 # --- upcasters --------------------------------------------------------------------------
 
-# Deadlines are set by the township in China Standard Time; a v1 day meant "by the end of
-# that day there".
-_CST = timezone(timedelta(hours=8))
+# A v1 day meant "by the end of that day" on the township's clock (common.times).
 
 
 @upcaster("ResponsibilityAssigned", 1)
 def _assignment_day_to_moment(raw: dict[str, Any]) -> dict[str, Any]:
     day = date.fromisoformat(raw.pop("deadline_date"))
-    end_of_day = datetime.combine(day, time(23, 59, 59), tzinfo=_CST).astimezone(UTC)
-    raw["deadline"] = end_of_day.isoformat()
+    raw["deadline"] = end_of_day(day).astimezone(UTC).isoformat()
     raw.setdefault("assignee_name", raw["assignee"])
     raw["schema_version"] = 2
     return raw

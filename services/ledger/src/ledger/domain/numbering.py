@@ -7,11 +7,12 @@ never take the same number or leave a hole; a replay reads the numbers from the 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Final
 
+from common.times import CHINA
+
 # Years turn at midnight in the township, not in UTC.
-CHINA: Final = timezone(timedelta(hours=8))
 _NUMBER: Final = re.compile(r"^(?P<prefix>[A-Z]{2,6})-(?P<year>\d{4})-(?P<n>\d{6,})$")
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.database import as_utc
+from common.times import CHINA
 from oversight.projection.tables import (
     access,
     accountability,
@@ -22,7 +23,6 @@ from oversight.projection.tables import (
     supervisions,
 )
 
-CHINA: Final = timezone(timedelta(hours=8))
 _COMMITTEE: Final = "\x00discipline-committee"  # a marker no user name can equal
 
 
