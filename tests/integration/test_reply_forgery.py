@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nats.js.errors import NotFoundError
 
 from common.events import Actor, Role, encode
 from common.events.catalogue import DisciplineOutcome
@@ -29,10 +27,15 @@ from intake.bootstrap import create_app as intake_app
 from ledger.bootstrap import create_app as ledger_app
 from oversight.projection.projector import PROJECTION as OVERSIGHT_PROJECTION
 from tests.conftest import wait_until
-from tests.integration.test_nats_permissions import _settings
+from tests.integration.test_nats_permissions import (  # noqa: F401 - fixtures
+    _settings,
+    _stored,
+    nats_server,
+    streams,
+)
 from tests.support.apps import serving
 from tests.support.factories import new_lead_id
-from tests.support.nats_users import PermissionedServer, connected, permissioned_server
+from tests.support.nats_users import PermissionedServer, connected
 
 pytestmark = pytest.mark.integration
 
@@ -40,14 +43,8 @@ COMMITTEE = Actor(role=Role.DISCIPLINE, unit="shd-discipline")
 
 
 @pytest.fixture(scope="module")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PermissionedServer]:
-    with permissioned_server(tmp_path_factory.mktemp("nats")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-async def provisioned(nats_server: PermissionedServer) -> PermissionedServer:
-    assert await nats_server.provision() == []
+def provisioned(nats_server: PermissionedServer, streams: list[Stream]) -> PermissionedServer:  # noqa: F811
+    """The deployment's permissions, streams and durables made by the admin."""
     return nats_server
 
 
@@ -148,12 +145,7 @@ async def test_the_ledger_does_not_conclude_a_lead_on_a_forged_committee_outcome
 
 
 async def _on_ledger(server: PermissionedServer, subject: str) -> bool:
-    async with connected(server, "admin") as admin:
-        try:
-            await admin.jsm.get_last_msg(Stream.LEDGER.value, subject, direct=True)
-        except NotFoundError:
-            return False
-    return True
+    return await _stored(server, Stream.LEDGER.value, subject)
 
 
 async def _parked(server: PermissionedServer, lead_id: str) -> list[str]:

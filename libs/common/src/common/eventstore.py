@@ -19,7 +19,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from common.errors import RuleViolation
 from common.events import Event, EventDecodeError, decode, encode, event_type_of
-from common.subjects import Stream, lead_filter, lead_subject
+from common.subjects import Stream, lead_filter, lead_subject, subject_matches
 
 log = structlog.get_logger(__name__)
 
@@ -173,20 +173,16 @@ class EventStore:
             last_sequence = msg.seq or 0
             # Checked before decoding: a planted copy need not even be an event, and must
             # not stop every decision on the lead by failing to decode.
-            if appended_id(msg.headers) is None:
+            appended = appended_id(msg.headers)
+            if appended is None:
                 self._ignored(msg)
                 continue
             event = decode(msg.data or b"", event_type_of(subject))
-            if not self._appended(msg, event):
+            if event.event_id != appended:
+                self._ignored(msg)
                 continue
             events.append(StoredEvent(sequence=last_sequence, subject=subject, event=event))
         return LeadHistory(events=tuple(events), last_sequence=last_sequence)
-
-    def _appended(self, msg: RawStreamMsg, event: Event) -> bool:
-        if appended_id(msg.headers) == event.event_id:
-            return True
-        self._ignored(msg)
-        return False
 
     def _ignored(self, msg: RawStreamMsg) -> None:
         log.warning(
@@ -213,7 +209,7 @@ class EventStore:
         sequence = last_sequence
         while sequence > 0:
             subject = msg.subject or wanted
-            if _matches(wanted, subject):
+            if subject_matches(subject, wanted):
                 try:
                     event = decode(msg.data or b"", event_type_of(subject))
                 except EventDecodeError:
@@ -221,7 +217,9 @@ class EventStore:
                         "unreadable_event_stepped_over", stream=self.stream.value, seq=sequence
                     )
                 else:
-                    if self._appended(msg, event) and usable(event):
+                    if appended_id(msg.headers) != event.event_id:
+                        self._ignored(msg)
+                    elif usable(event):
                         return last_sequence, StoredEvent(sequence, subject, event)
             sequence -= 1
             if sequence == 0:
@@ -251,17 +249,6 @@ def appended_id(headers: Mapping[str, str] | None) -> str | None:
     if not headers or any(name in headers for name in _BROKER_HEADERS):
         return None
     return headers.get("Nats-Msg-Id")
-
-
-def _matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching: ``*`` is one token, a final ``>`` the rest."""
-    wanted, given = pattern.split("."), subject.split(".")
-    for index, part in enumerate(wanted):
-        if part == ">":
-            return len(given) > index
-        if index >= len(given) or part not in ("*", given[index]):
-            return False
-    return len(wanted) == len(given)
 
 
 async def read_messages(

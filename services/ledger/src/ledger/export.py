@@ -14,8 +14,8 @@ from openpyxl.styles import Alignment, Font
 
 from common.database import as_utc
 from common.organisation import Organisation
+from common.times import CHINA
 from common.vocabulary import Category, Channel, Conclusion, Language, LeadStatus, label
-from ledger.domain.numbering import CHINA
 
 # (Chinese header, English header, how to show the row's value)
 Column = tuple[str, str, Callable[[dict[str, Any], Organisation, Language], str]]
