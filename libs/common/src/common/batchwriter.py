@@ -162,6 +162,25 @@ class BatchWriter:
             },
         )
 
+    def change_or_defer(
+        self, table: Table, key: Any, event: Event, change: Callable[[Row], None], *, wait_for: str
+    ) -> bool:
+        """Change the row ``key`` of ``table`` with ``change``, or, when it does not exist
+        yet, keep ``event`` until the row named ``wait_for`` is created (streams are read
+        side by side: news of a lead can come before the lead). True when changed."""
+        row = self.get(table, key)
+        if row is None:
+            self.defer(wait_for, event)
+            return False
+        change(row)
+        self.put(table, row)
+        return True
+
+    def release_deferred(self, key: str, apply: Callable[[Event], None]) -> None:
+        """Apply the events that waited for ``key``, now that its row exists."""
+        for waiting in self.take_deferred(key):
+            apply(waiting)
+
     def take_deferred(self, key: str) -> list[Event]:
         """The events deferred for ``key``, in the order they came; they are forgotten.
 

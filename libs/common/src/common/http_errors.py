@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from common.errors import NotFound, NotPermitted, RuleViolation
+from common.errors import Gone, NotFound, NotPermitted, RuleViolation
 from common.eventstore import AppendOutcomeUnknown, ConcurrencyConflict, LogUnavailable
 
 _MESSAGES: Final[dict[str, tuple[str, str]]] = {
@@ -181,19 +181,20 @@ def context_zh(error: Mapping[str, Any]) -> bool:
     return isinstance(context, Mapping) and bool(context.get("zh"))
 
 
-def field_error(field: str, message: str, message_zh: str) -> RequestValidationError:
-    """A 422 naming one field, for a rule only the service can check (e.g. a village that
-    is not in the organisation)."""
-    return RequestValidationError(
-        [
-            {
-                "loc": ("body", field),
-                "type": "value_error",
-                "msg": f"Value error, {message}",
-                "ctx": {"zh": message_zh},
-            }
-        ]
-    )
+def describe_violation(
+    exc: RuleViolation, labels: Mapping[str, tuple[str, str]]
+) -> list[dict[str, str]]:
+    """A refused command as the same list an invalid body gets: naming the field, with its
+    label, when the rule is about one input; one plain sentence when it is about the lead."""
+    if not exc.field:
+        return [{"field": "", "message": exc.message_zh, "message_en": exc.message}]
+    as_input_error = {
+        "loc": ("body", *exc.field.split(".")),
+        "type": "value_error",
+        "msg": f"Value error, {exc.message}",
+        "ctx": {"zh": exc.message_zh},
+    }
+    return describe_errors([as_input_error], labels)
 
 
 def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) -> None:
@@ -211,9 +212,13 @@ def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) 
     @app.exception_handler(RuleViolation)
     async def rule_violation(_: Request, exc: RuleViolation) -> JSONResponse:
         return JSONResponse(
-            {"detail": [{"field": "", "message": exc.message_zh, "message_en": exc.message}]},
+            {"detail": describe_violation(exc, labels)},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
+
+    @app.exception_handler(Gone)
+    async def gone(_: Request, exc: Gone) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_410_GONE)
 
     @app.exception_handler(NotPermitted)
     async def not_permitted(_: Request, exc: NotPermitted) -> JSONResponse:

@@ -45,10 +45,7 @@ class Registrar:
         if not isinstance(event, LeadReported):
             return
         registered = await self._register(event)
-        if (
-            set(event.flags) & self.settings.discipline_flags
-            or event.category in self.settings.discipline_categories
-        ):
+        if registered.for_committee:
             await self._route_to_discipline(registered)
 
     async def _register(self, reported: LeadReported) -> LeadRegistered:
@@ -78,6 +75,7 @@ class Registrar:
                 summary=reported.summary,
                 village=reported.village,
                 flags=reported.flags,
+                for_committee=self.settings.committee_rule.takes(reported.flags, reported.category),
                 occurred_at=now,
                 actor=self.actor,
                 **reported.caused(),

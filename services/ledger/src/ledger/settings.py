@@ -7,6 +7,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from common.routing import COMMITTEE_CATEGORIES, COMMITTEE_FLAGS, CommitteeRule
 from common.settings import ServiceSettings
 from common.subjects import Service
 from common.vocabulary import Category, Flag
@@ -32,17 +33,17 @@ class LedgerSettings(ServiceSettings):
     http_port: int = 8102
     deadline_days: dict[Category, int] = Field(default_factory=lambda: dict(DEFAULT_DEADLINE_DAYS))
     #: a lead with any of these flags goes to the discipline committee as soon as it is filed
-    discipline_flags: frozenset[Flag] = frozenset(
-        {Flag.INVOLVES_OFFICIAL, Flag.PROTECTIVE_UMBRELLA}
-    )
+    discipline_flags: frozenset[Flag] = COMMITTEE_FLAGS
     #: ... and so does a lead of these categories (the same leads oversight opens cases on)
-    discipline_categories: frozenset[Category] = frozenset(
-        {Category.PROTECTIVE_UMBRELLA, Category.DUTY_CRIME}
-    )
+    discipline_categories: frozenset[Category] = COMMITTEE_CATEGORIES
     #: how often to look for deadlines that passed
     deadline_check_seconds: float = Field(default=60.0, gt=0)
     #: a lead with neither answer nor result this many days after filing is "unanswered"
     unanswered_after_days: int = Field(default=15, ge=1)
+
+    @property
+    def committee_rule(self) -> CommitteeRule:
+        return CommitteeRule(flags=self.discipline_flags, categories=self.discipline_categories)
 
     def unanswered_after(self, days: int | None) -> timedelta:
         return timedelta(days=days if days is not None else self.unanswered_after_days)

@@ -128,6 +128,8 @@ class LeadRegistered(_LedgerEvent):
     (归宗建档). Carries what the handling units need, never the reporter's identity."""
 
     event_type: Literal["LeadRegistered"] = "LeadRegistered"
+    # v2: the routing decision is recorded (``for_committee``), not derived again by readers.
+    schema_version: Literal[2] = 2  # type: ignore[assignment]
     lead_id: str
     ledger_number: str
     unit: str
@@ -137,6 +139,9 @@ class LeadRegistered(_LedgerEvent):
     summary: str
     village: str | None = None
     flags: tuple[Flag, ...] = ()
+    #: the ledger routed the lead to the discipline committee when it filed it: only the
+    #: committee and the roles that see the whole ledger see it (never its village screener)
+    for_committee: bool
 
 
 class LeadTransferred(_LedgerEvent):

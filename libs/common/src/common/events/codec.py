@@ -46,7 +46,9 @@ from common.events.catalogue import (
     VerificationRecorded,
 )
 from common.events.envelope import Event
+from common.routing import CommitteeRule
 from common.times import end_of_day
+from common.vocabulary import Category, Flag
 
 EVENT_CLASSES: Final[tuple[type[Event], ...]] = (
     LeadReported,
@@ -229,5 +231,17 @@ def _assignment_day_to_moment(raw: dict[str, Any]) -> dict[str, Any]:
     day = date.fromisoformat(raw.pop("deadline_date"))
     raw["deadline"] = end_of_day(day).astimezone(UTC).isoformat()
     raw.setdefault("assignee_name", raw["assignee"])
+    raw["schema_version"] = 2
+    return raw
+
+
+# A v1 registration did not say whether the lead went to the committee: readers then hid it
+# from its village screener by the rule's default, which is what it records.
+
+
+@upcaster("LeadRegistered", 1)
+def _registration_records_routing(raw: dict[str, Any]) -> dict[str, Any]:
+    flags = [Flag(f) for f in raw.get("flags", ())]
+    raw["for_committee"] = CommitteeRule().takes(flags, Category(raw["category"]))
     raw["schema_version"] = 2
     return raw

@@ -83,6 +83,7 @@ def registered(db: BatchWriter, event: LeadRegistered) -> None:
         village=event.village,
         summary=event.summary,
         flags=",".join(flag.value for flag in event.flags),
+        for_committee=event.for_committee,
         status=_REGISTERED,
         unit=event.unit,
         updated_at=event.occurred_at,

@@ -14,12 +14,8 @@ from common.auth import Principal
 from common.database import as_utc
 from common.events import Role
 from common.projection import projection_positions
-from common.vocabulary import Category, Flag
 from ledger.domain.numbering import CHINA
 from ledger.projection.tables import lead_units, leads
-
-SENSITIVE_FLAGS = (Flag.INVOLVES_OFFICIAL, Flag.PROTECTIVE_UMBRELLA)
-SENSITIVE_CATEGORIES = (Category.PROTECTIVE_UMBRELLA, Category.DUTY_CRIME)
 
 # Roles that see the whole ledger; the others see their own part of it.
 WHOLE_LEDGER = frozenset({Role.OFFICE, Role.CLERK, Role.AUDITOR, Role.ADMIN})
@@ -35,12 +31,9 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     if principal.role in WHOLE_LEDGER:
         return true()
     if principal.role is Role.SCREENER:
-        # Not the leads about officials: a village screener may live next door to them.
-        return (
-            (leads.c.village == principal.unit)
-            & ~or_(*(leads.c.flags.contains(flag.value) for flag in SENSITIVE_FLAGS))
-            & leads.c.category.not_in([c.value for c in SENSITIVE_CATEGORIES])
-        )
+        # Not the leads the ledger routed to the committee (the decision it recorded when
+        # it filed them): a village screener may live next door to the official concerned.
+        return (leads.c.village == principal.unit) & leads.c.for_committee.is_(False)
     if principal.role in (Role.POLICE, Role.JUDICIAL, Role.DISCIPLINE):
         return exists().where(
             (lead_units.c.lead_id == leads.c.lead_id) & (lead_units.c.unit == principal.unit)

@@ -33,6 +33,9 @@ leads = Table(
     Column("village", String(40)),
     Column("summary", Text, nullable=False),
     Column("flags", String(200), nullable=False, default=""),
+    # The ledger routed the lead to the discipline committee when it filed it (recorded on
+    # LeadRegistered): no village screener sees it.
+    Column("for_committee", Boolean, nullable=False, default=False),
     Column("status", String(20), nullable=False),
     Column("unit", String(40), nullable=False),
     Column("transferred_from", String(40)),
