@@ -67,6 +67,7 @@ def valid(event_type: str, lead_id: str) -> Event:
     made: dict[str, Event] = {
         "LeadReported": reported(lead_id, summary=f"fees collected by force {uuid.uuid4()}"),
         "LeadRegistered": LeadRegistered(
+            for_committee=False,
             lead_id=lead_id,
             ledger_number=f"SHD-2026-{uuid.uuid4().int % 10**6:06d}",
             unit="shd-office",

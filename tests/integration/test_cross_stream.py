@@ -59,6 +59,7 @@ async def test_a_directive_read_before_its_lead_is_filed_is_applied_when_the_lea
         await wait_until(lambda: tracker.position("DIRECTIVES") == 1)
         await EventStore(js, Stream.LEDGER, "ledger").append(
             LeadRegistered(
+                for_committee=False,
                 lead_id=lead,
                 ledger_number="SHD-2026-000001",
                 unit="shd-office",

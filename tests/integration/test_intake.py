@@ -489,6 +489,7 @@ async def test_the_receipt_holder_follows_the_report_to_its_answer_and_adds_to_i
     ledger = EventStore(streams, Stream.LEDGER, "ledger")
     await ledger.append(
         LeadRegistered(
+            for_committee=False,
             lead_id=lead_id,
             ledger_number="SHD-2026-000001",
             unit="shd-office",

@@ -87,7 +87,8 @@ async def leadctl_beside(*args: object) -> Result:
 
 
 def on(nats_target: NatsTarget) -> list[str]:
-    """The test server has no accounts: leadctl connects without a user."""
+    """How leadctl reaches the test server, given before the command: the server has no
+    accounts, so leadctl connects without a user."""
     return ["--nats-url", nats_target.url, "--user", ""]
 
 
@@ -277,13 +278,13 @@ def test_the_live_ledger_equals_a_fresh_replay_of_the_log_until_one_of_its_rows_
 ) -> None:
     live = scripted_ledger.live_db
     verify = [
+        *on(nats_target),
         "verify",
         "--projection",
         "ledger",
         "--live-db",
         f"sqlite:///{live}",
         "--json",
-        *on(nats_target),
     ]
 
     untouched = succeeded(leadctl(*verify))
@@ -367,15 +368,15 @@ def test_a_replay_applies_oversights_directives_where_they_happened_among_the_le
     live, replayed = concluded_by_discipline.live_db, tmp_path / "replayed.db"
     lead = concluded_by_discipline.lead
 
-    succeeded(leadctl("replay", "ledger", "--db", f"sqlite:///{replayed}", *on(nats_target)))
+    succeeded(leadctl(*on(nats_target), "replay", "ledger", "--db", f"sqlite:///{replayed}"))
     verified = leadctl(
+        *on(nats_target),
         "verify",
         "--projection",
         "ledger",
         "--live-db",
         f"sqlite:///{live}",
         "--json",
-        *on(nats_target),
     )
 
     assert status_in(live, lead) == "archived"
@@ -405,6 +406,7 @@ def test_replay_until_a_moment_exports_the_ledger_with_the_statuses_and_assignee
 
     then = succeeded(
         leadctl(
+            *on(nats_target),
             "replay",
             "ledger",
             "--db",
@@ -412,10 +414,9 @@ def test_replay_until_a_moment_exports_the_ledger_with_the_statuses_and_assignee
             "--until",
             scripted_ledger.moment.isoformat(),
             "--json",
-            *on(nats_target),
         )
     )
-    succeeded(leadctl("replay", "ledger", "--db", f"sqlite:///{now_db}", *on(nats_target)))
+    succeeded(leadctl(*on(nats_target), "replay", "ledger", "--db", f"sqlite:///{now_db}"))
     exporting_then = succeeded(
         leadctl("export", "ledger", "--db", f"sqlite:///{then_db}", "--xlsx", then_xlsx)
     )
@@ -443,8 +444,8 @@ def test_history_gives_an_auditor_the_whole_chain_of_custody_of_a_lead_and_recor
     as_auditor = ["--token", "token-auditor", "--users-file", scripted_ledger.users]
     as_office = ["--token", "token-office", "--users-file", scripted_ledger.users]
 
-    looked = succeeded(leadctl("history", lead, "--json", *as_auditor, *on(nats_target)))
-    refused = leadctl("history", lead, "--json", *as_office, *on(nats_target))
+    looked = succeeded(leadctl(*on(nats_target), "history", lead, "--json", *as_auditor))
+    refused = leadctl(*on(nats_target), "history", lead, "--json", *as_office)
 
     entries = printed(looked)
     assert [(e["stream"], e["event_type"]) for e in entries] == [
@@ -488,6 +489,7 @@ LEDGER_MESSAGES = 6
 
 def registered(lead: str, number: int) -> LeadRegistered:
     return LeadRegistered(
+        for_committee=False,
         lead_id=lead,
         ledger_number=f"SHD-2026-{number:06d}",
         unit="shd-office",
@@ -570,10 +572,10 @@ def test_a_sealed_log_verifies_on_the_server_and_as_an_exported_file(
     witness, exported_log = tmp_path / "witness", tmp_path / "LEDGER.jsonl"
 
     sealed = succeeded(
-        leadctl("seal", "--key", keys.private, "--out", witness, "--json", *on(nats_target))
+        leadctl(*on(nats_target), "seal", "--key", keys.private, "--out", witness, "--json")
     )
-    verified = succeeded(leadctl("verify", "--public-key", keys.public, "--json", *on(nats_target)))
-    succeeded(leadctl("export-log", "LEDGER", exported_log, *on(nats_target)))
+    verified = succeeded(leadctl(*on(nats_target), "verify", "--public-key", keys.public, "--json"))
+    succeeded(leadctl(*on(nats_target), "export-log", "LEDGER", exported_log))
     offline = succeeded(
         leadctl(
             "verify",
@@ -621,8 +623,8 @@ def tampered_copies(
     log: None, keys: Keys, nats_target: NatsTarget, tmp_path: Path
 ) -> TamperedCopies:
     witness, original = tmp_path / "witness", tmp_path / "LEDGER.jsonl"
-    succeeded(leadctl("seal", "--key", keys.private, "--out", witness, *on(nats_target)))
-    succeeded(leadctl("export-log", "LEDGER", original, *on(nats_target)))
+    succeeded(leadctl(*on(nats_target), "seal", "--key", keys.private, "--out", witness))
+    succeeded(leadctl(*on(nats_target), "export-log", "LEDGER", original))
     lines = original.read_bytes().splitlines()  # a header, then sequences 1..6
     copies = TamperedCopies(
         witness / f"LEDGER-{LEDGER_MESSAGES}.json",
@@ -679,8 +681,8 @@ def test_a_checkpoint_signed_with_another_key_is_refused(
 ) -> None:
     stranger = keygen(tmp_path / "stranger")
     forged, exported_log = tmp_path / "forged", tmp_path / "LEDGER.jsonl"
-    succeeded(leadctl("seal", "--key", stranger.private, "--out", forged, *on(nats_target)))
-    succeeded(leadctl("export-log", "LEDGER", exported_log, *on(nats_target)))
+    succeeded(leadctl(*on(nats_target), "seal", "--key", stranger.private, "--out", forged))
+    succeeded(leadctl(*on(nats_target), "export-log", "LEDGER", exported_log))
 
     offline = leadctl(
         "verify",
@@ -692,7 +694,7 @@ def test_a_checkpoint_signed_with_another_key_is_refused(
         keys.public,
         "--json",
     )
-    online = leadctl("verify", "--public-key", keys.public, "--json", *on(nats_target))
+    online = leadctl(*on(nats_target), "verify", "--public-key", keys.public, "--json")
 
     assert offline.exit_code == 1, offline.output
     assert "signature does not hold" in offline.output
@@ -703,8 +705,8 @@ def test_a_checkpoint_signed_with_another_key_is_refused(
 def test_a_message_deleted_from_a_stream_is_named_as_missing_the_last_one_too(
     deletable_log: None, keys: Keys, nats_target: NatsTarget, tmp_path: Path
 ) -> None:
-    verify = ["verify", "--public-key", keys.public, "--json", *on(nats_target)]
-    succeeded(leadctl("seal", "--key", keys.private, *on(nats_target)))
+    verify = [*on(nats_target), "verify", "--public-key", keys.public, "--json"]
+    succeeded(leadctl(*on(nats_target), "seal", "--key", keys.private))
     succeeded(leadctl(*verify))
 
     against_the_server(nats_target, lambda js: js.delete_msg("LEDGER", 3))
@@ -831,7 +833,7 @@ async def test_parked_events_are_listed_shown_and_retried_once_their_cause_is_fi
 
     async with over_http(service) as url, httpx.AsyncClient(base_url=url) as http:
         trouble = await make_trouble(js, db)
-        listed = printed(await leadctl_beside("dlq", "list", "intake", "--json", *nats_args))
+        listed = printed(await leadctl_beside(*nats_args, "dlq", "list", "intake", "--json"))
         by_origin = parked_by_origin(listed)
         poison, malformed = (
             by_origin[trouble.poison_sequence],
@@ -839,12 +841,12 @@ async def test_parked_events_are_listed_shown_and_retried_once_their_cause_is_fi
         )
         shown_poison = json.loads(
             succeeded(
-                await leadctl_beside("dlq", "show", "intake", poison["sequence"], *nats_args)
+                await leadctl_beside(*nats_args, "dlq", "show", "intake", poison["sequence"])
             ).stdout
         )
         shown_malformed = json.loads(
             succeeded(
-                await leadctl_beside("dlq", "show", "intake", malformed["sequence"], *nats_args)
+                await leadctl_beside(*nats_args, "dlq", "show", "intake", malformed["sequence"])
             ).stdout
         )
 
@@ -861,11 +863,11 @@ async def test_parked_events_are_listed_shown_and_retried_once_their_cause_is_fi
         unreadable = await http.post(
             f"/v1/admin/dead-letters/{malformed['sequence']}/retry", headers=token("admin")
         )
-        after = printed(await leadctl_beside("dlq", "list", "intake", "--json", *nats_args))
+        after = printed(await leadctl_beside(*nats_args, "dlq", "list", "intake", "--json"))
         everything = printed(
-            await leadctl_beside("dlq", "list", "intake", "--all", "--json", *nats_args)
+            await leadctl_beside(*nats_args, "dlq", "list", "intake", "--all", "--json")
         )
-        status = printed(await leadctl_beside("status", "--json", *nats_args))
+        status = printed(await leadctl_beside(*nats_args, "status", "--json"))
 
     # Both parked, each with its reason, where it came from and which consumer stopped.
     assert len(listed) == 2
@@ -921,7 +923,7 @@ async def backlog(js: JetStreamContext, nats_target: NatsTarget, tmp_path: Path)
 def test_status_reports_each_streams_messages_each_consumers_lag_and_the_parked_events(
     backlog: Trouble, nats_target: NatsTarget
 ) -> None:
-    result = succeeded(leadctl("status", "--json", *on(nats_target)))
+    result = succeeded(leadctl(*on(nats_target), "status", "--json"))
 
     found = printed(result)
     streams = {s["stream"]: s for s in found["streams"]}

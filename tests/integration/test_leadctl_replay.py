@@ -31,6 +31,7 @@ OFFICE = Actor(role=Role.OFFICE, unit="shd-office", user="office")
 
 def registered(lead: str, number: int) -> LeadRegistered:
     return LeadRegistered(
+        for_committee=False,
         lead_id=lead,
         ledger_number=f"SHD-2026-{number:06d}",
         unit="shd-office",

@@ -117,6 +117,7 @@ SAMPLES: dict[type[Event], Event] = {
         lead_id=LEAD, duplicate_of="lead-0000", basis="same matter"
     ),
     LeadRegistered: LeadRegistered(
+        for_committee=False,
         lead_id=LEAD,
         ledger_number="SHD-2024-0001",
         unit="shd-office",

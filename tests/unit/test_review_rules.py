@@ -41,6 +41,7 @@ def test_numbers_start_again_at_one_in_a_new_year() -> None:
 
 def _routed_and_concluded() -> rules.LedgerLead:
     registered = LeadRegistered(
+        for_committee=False,
         lead_id="L1",
         ledger_number="SHD-2026-000001",
         unit="shd-office",

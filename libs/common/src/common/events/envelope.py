@@ -83,6 +83,10 @@ class Actor(BaseModel):
 SYSTEM_ACTOR = Actor(role=Role.SYSTEM, user="system")
 
 
+#: Every event type by its wire name, in the order the catalogue defines them.
+EVENT_REGISTRY: dict[str, type[Event]] = {}
+
+
 class Event(BaseModel):
     """Base of every event. Subclasses set ``event_type`` (a ``Literal``), the stream
     ``prefix`` and, when a breaking change is made, a higher ``schema_version`` with an
@@ -109,6 +113,20 @@ class Event(BaseModel):
 
     #: subject prefix of the stream the event is written to, e.g. ``ledger``.
     prefix: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        # A class that names its event type is an event of the catalogue: registering it
+        # here is all a new event type takes (the decoder's union is built from the
+        # registry). Bases without a type of their own (_LedgerEvent) are not registered.
+        super().__pydantic_init_subclass__(**kwargs)
+        name = cls.model_fields["event_type"].default
+        if not isinstance(name, str):
+            return
+        known = EVENT_REGISTRY.get(name)
+        if known is not None and known is not cls:
+            raise TypeError(f"event type {name!r} is defined twice: {known!r} and {cls!r}")
+        EVENT_REGISTRY[name] = cls
 
     @classmethod
     def type_name(cls) -> str:
