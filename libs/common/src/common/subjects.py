@@ -20,6 +20,23 @@ class Service(StrEnum):
     OVERSIGHT = "oversight"
     LEADCTL = "leadctl"
 
+    @property
+    def default_port(self) -> int:
+        """The HTTP port the service listens on unless told otherwise (the one place the
+        ports are written; settings, the CLI and the embedded run read them here)."""
+        return _DEFAULT_PORTS[self]
+
+    @property
+    def default_url(self) -> str:
+        return f"http://127.0.0.1:{self.default_port}"
+
+
+_DEFAULT_PORTS: dict[Service, int] = {
+    Service.INTAKE: 8101,
+    Service.LEDGER: 8102,
+    Service.OVERSIGHT: 8103,
+}
+
 
 class Stream(StrEnum):
     """JetStream stream names."""
