@@ -1,5 +1,7 @@
-"""What every service is made of: a FastStream NATS router mounted in FastAPI, its database,
-its event stores, its projection runners, and health, readiness and metrics endpoints.
+"""What every service is made of, and its life: a FastStream NATS broker run by the FastAPI
+app's lifespan, its database, its event stores, its projection runners and reactors, its
+background jobs. What it answers operators is in common.operations, its published contract
+in common.contracts, retrying what it parked in common.parked.
 
 A service's ``bootstrap.create_app`` builds a :class:`ServiceRuntime`, adds its own routes,
 subscribers and projections, and returns ``runtime.app``. Nothing connects until the
@@ -12,59 +14,42 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Annotated, Any, Final
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Final
 
 import nats
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi import Path as FastApiPath
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from faststream.security import SASLPlaintext
 from faststream.specification import AsyncAPI
-from faststream.specification.asyncapi.site import get_asyncapi_html
 from nats.js import JetStreamContext
-from nats.js.api import RawStreamMsg
-from nats.js.errors import NotFoundError
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
-from pydantic import BaseModel, Field
+from prometheus_client import Counter
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 
-from common.auth import Directory, Principal, require_roles
+from common.auth import Directory
 from common.consumers import ensure_durables, projection_durable, reactor_config
+from common.contracts import contract_routes, declare_published_events
 from common.database import Database, once_unlocked
 from common.deadletter import (
-    HEADER_CONSUMER,
-    HEADER_RESOLVES,
-    HEADER_SEQUENCE,
-    HEADER_STREAM,
-    HEADER_SUBJECT,
-    RESOLVED,
     DeadLetters,
 )
-from common.errors import NotFound, RuleViolation
-from common.events import EVENT_CLASSES, Event, EventDecodeError, Role, decode, event_type_of
-from common.events.catalogue import MAX_SAFE_INT
-from common.eventstore import EventStore, appended_id, read_messages
-from common.http_errors import errors
+from common.events import Event
+from common.eventstore import EventStore
 from common.limits import BodyLimit, BodyLimits
 from common.logging import configure_logging
+from common.operations import operations_routes
 from common.organisation import Organisation, load_organisation
+from common.parked import ParkedRetry
 from common.projection import Subscription, Tracker
 from common.runner import ProjectionRunner, RunnerOptions, replica_id
 from common.settings import ServiceSettings
 from common.streams import declare_streams
 from common.subjects import (
-    DLQ_STREAM,
-    GLOBAL_TOKEN,
-    OWNED_STREAMS,
     STREAM_SUBJECTS,
     Stream,
     audit_prefix,
     declared_streams,
-    dlq_subject,
     inbox_prefix,
 )
 
@@ -126,29 +111,10 @@ class ServiceRuntime:
         # say so with allow_body.
         self.body_limits = BodyLimits(settings.max_body_bytes)
         self.app.add_middleware(BodyLimit, limits=self.body_limits)
-        self._document_contracts()
+        declare_published_events(self.broker, self.service)
         self.every(1.0, self._exit_if_connection_lost, "connection-watch")
-        self.app.include_router(_health_routes())
-        self.app.include_router(_contract_routes(self))
-
-    def _document_contracts(self) -> None:
-        """Declare every event this service writes as a FastStream publisher, so the
-        AsyncAPI document at /asyncapi is the published contract. The events themselves
-        are appended through the event store, which adds the concurrency checks."""
-        families = {
-            s.split(".", 1)[0] for s in map(STREAM_SUBJECTS.get, OWNED_STREAMS[self.service]) if s
-        }
-        for cls in EVENT_CLASSES:
-            if cls.prefix not in families:
-                continue
-            prefix = audit_prefix(self.service) if cls.prefix == "audit" else cls.prefix
-            per_lead = cls.model_fields["lead_id"].is_required()
-            self.broker.publisher(
-                f"{prefix}.{'lead.*' if per_lead else GLOBAL_TOKEN}.{cls.type_name()}",
-                title=cls.type_name(),
-                description=(cls.__doc__ or "").strip(),
-                schema=cls,
-            )
+        self.app.include_router(operations_routes(self))
+        self.app.include_router(contract_routes(self.contract))
 
     # --- composition ---------------------------------------------------------------
 
@@ -372,81 +338,8 @@ class ServiceRuntime:
             log.warning("nats_error", error=repr(error))
 
     async def retry_parked(self, sequence: int) -> dict[str, str]:
-        """Apply a parked event after its cause was fixed, through the projection or reactor
-        that parked it, and record that it was resolved."""
-        dead_letters = DeadLetters(self.js, self.service)
-        try:
-            parked = await self.js.get_msg(dead_letters.stream.value, seq=sequence, direct=True)
-        except NotFoundError as exc:
-            raise NotFound(f"nothing is parked at sequence {sequence}") from exc
-        headers = parked.headers or {}
-        consumer = headers.get(HEADER_CONSUMER)
-        if consumer is None:
-            raise RuleViolation(
-                f"sequence {sequence} is not a parked event", f"序号 {sequence} 不是暂存的事件"
-            )
-        if await self._resolved(sequence):
-            raise RuleViolation(
-                f"the event parked at {sequence} was retried already", f"序号 {sequence} 已经重试过"
-            )
-        # The original, with its headers as stored (parking keeps neither the broker's
-        # headers nor, for a message too large to copy, its body).
-        original = await self._original(headers)
-        data = original.data if original is not None else b""
-        try:
-            event = decode(data or b"", event_type_of(headers.get(HEADER_SUBJECT, "")))
-        except EventDecodeError as exc:
-            raise RuleViolation(
-                f"the parked event still cannot be read: {exc}", f"该事件仍无法解析：{exc}"
-            ) from exc
-        if original is None or appended_id(original.headers) != event.event_id:
-            raise RuleViolation(
-                f"the event parked at {sequence} was not stored by an append: it is a copy the"
-                " broker was made to store, and is never applied",
-                f"序号 {sequence} 的事件不是正常写入的，而是被伪造的副本，不能重试",
-            )
-        runner = next((r for r in self.runners if r.durable == consumer), None)
-        if runner is not None:
-            try:
-                applied = await asyncio.to_thread(
-                    runner.tracker.apply_parked, event, dead_letters.stream.value, sequence
-                )
-            except IntegrityError:
-                applied = False  # a concurrent retry recorded it first
-            if not applied:
-                raise RuleViolation(
-                    f"the event parked at {sequence} was retried already",
-                    f"序号 {sequence} 已经重试过",
-                )
-        elif consumer in self.reactors:
-            await self.reactors[consumer](event)
-        else:
-            raise NotFound(f"no consumer {consumer!r} runs in this service")
-        how = f"retried through {consumer}"
-        await dead_letters.resolve(sequence, how)
-        log.warning(
-            "parked_event_retried", sequence=sequence, consumer=consumer, event_id=event.event_id
-        )
-        return {"sequence": str(sequence), "consumer": consumer, "event_id": event.event_id}
-
-    async def _original(self, parked_headers: Mapping[str, str]) -> RawStreamMsg | None:
-        """The message a parked copy came from, read from its stream by sequence."""
-        try:
-            return await self.js.get_msg(
-                parked_headers.get(HEADER_STREAM, ""),
-                seq=int(parked_headers.get(HEADER_SEQUENCE, "0")),
-            )
-        except (NotFoundError, ValueError):
-            return None
-
-    async def _resolved(self, sequence: int) -> bool:
-        resolutions = read_messages(
-            self.js, DLQ_STREAM[self.service].value, dlq_subject(self.service, RESOLVED)
-        )
-        async for msg in resolutions:
-            if (msg.headers or {}).get(HEADER_RESOLVES) == str(sequence):
-                return True
-        return False
+        """Apply a parked event after its cause was fixed (common.parked)."""
+        return await ParkedRetry(self.js, self.service, self.runners, self.reactors).retry(sequence)
 
     async def readiness(self) -> dict[str, str]:
         """What is not ready, by component (empty when all is well)."""
@@ -465,104 +358,6 @@ class ServiceRuntime:
         except Exception as exc:
             problems["database"] = type(exc).__name__
         return problems
-
-
-def get_runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
-
-
-def _contract_routes(runtime: ServiceRuntime) -> APIRouter:
-    """The service's AsyncAPI document (the events it publishes), to read only."""
-    router = APIRouter(tags=["contracts"])
-
-    def specification() -> Any:
-        return runtime.contract.to_specification()
-
-    @router.get("/asyncapi.json", summary="The AsyncAPI document of the events published")
-    async def asyncapi_json() -> JSONResponse:
-        return JSONResponse(specification().to_jsonable())
-
-    @router.get(
-        "/asyncapi.yaml",
-        summary="The same, as YAML",
-        response_class=Response,
-        responses={200: {"content": {"application/yaml": {}}}},
-    )
-    async def asyncapi_yaml() -> Response:
-        return Response(specification().to_yaml(), media_type="application/yaml")
-
-    @router.get("/asyncapi", summary="The same, as a page", include_in_schema=False)
-    async def asyncapi_page() -> HTMLResponse:
-        return HTMLResponse(get_asyncapi_html(specification(), try_it_out_path=None))
-
-    return router
-
-
-class Alive(BaseModel):
-    status: str = Field(description="ok, or broken")
-    problem: str | None = None
-
-
-class Ready(BaseModel):
-    status: str = Field(description="ready, or not ready")
-    service: str | None = None
-    problems: dict[str, str] | None = Field(
-        default=None, description="what is not ready, by component, with the reason"
-    )
-
-
-def _health_routes() -> APIRouter:
-    router = APIRouter(tags=["operations"])
-
-    @router.get(
-        "/healthz",
-        summary="The process is alive and can still reach NATS",
-        response_model=Alive,
-        responses={503: {"model": Alive, "description": "Broken: restart the process"}},
-    )
-    async def healthz(runtime: Runtime) -> JSONResponse:
-        if runtime.connection_lost():
-            # nats-py gives a connection up for good after some server errors (a message
-            # over max_payload, say): only a restart reconnects, so liveness says so.
-            return JSONResponse(
-                {"status": "broken", "problem": "the NATS connection closed for good"},
-                status_code=503,
-            )
-        return JSONResponse({"status": "ok"})
-
-    @router.get(
-        "/readyz",
-        summary="Connected to NATS and the database, consumers running and keeping up",
-        response_model=Ready,
-        responses={503: {"model": Ready, "description": "Not ready, with the reasons"}},
-    )
-    async def readyz(runtime: Runtime) -> JSONResponse:
-        problems = await runtime.readiness()
-        if problems:
-            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
-        return JSONResponse({"status": "ready", "service": runtime.service.value})
-
-    @router.post(
-        "/v1/admin/dead-letters/{sequence}/retry",
-        summary="Apply a parked event again, after its cause was fixed (admin)",
-        responses=errors(404, 422, 503),
-    )
-    async def retry(
-        sequence: Annotated[int, FastApiPath(ge=1, le=MAX_SAFE_INT)],
-        runtime: Runtime,
-        _: Annotated[Principal, Depends(require_roles(Role.ADMIN))],
-    ) -> dict[str, str]:
-        return await runtime.retry_parked(sequence)
-
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return router
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

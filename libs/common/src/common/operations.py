@@ -1,0 +1,82 @@
+"""What every service answers its operators: liveness, readiness with the reasons, metrics,
+and retrying a parked event (admin)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi import Path as FastApiPath
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from common.auth import Principal, require_roles
+from common.events import Role
+from common.events.catalogue import MAX_SAFE_INT
+from common.http_errors import errors
+
+if TYPE_CHECKING:
+    from common.service import ServiceRuntime
+
+
+class Alive(BaseModel):
+    status: str = Field(description="ok, or broken")
+    problem: str | None = None
+
+
+class Ready(BaseModel):
+    status: str = Field(description="ready, or not ready")
+    service: str | None = None
+    problems: dict[str, str] | None = Field(
+        default=None, description="what is not ready, by component, with the reason"
+    )
+
+
+def operations_routes(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get(
+        "/healthz",
+        summary="The process is alive and can still reach NATS",
+        response_model=Alive,
+        responses={503: {"model": Alive, "description": "Broken: restart the process"}},
+    )
+    async def healthz() -> JSONResponse:
+        if runtime.connection_lost():
+            # nats-py gives a connection up for good after some server errors (a message
+            # over max_payload, say): only a restart reconnects, so liveness says so.
+            return JSONResponse(
+                {"status": "broken", "problem": "the NATS connection closed for good"},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok"})
+
+    @router.get(
+        "/readyz",
+        summary="Connected to NATS and the database, consumers running and keeping up",
+        response_model=Ready,
+        responses={503: {"model": Ready, "description": "Not ready, with the reasons"}},
+    )
+    async def readyz() -> JSONResponse:
+        problems = await runtime.readiness()
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready", "service": runtime.service.value})
+
+    @router.post(
+        "/v1/admin/dead-letters/{sequence}/retry",
+        summary="Apply a parked event again, after its cause was fixed (admin)",
+        responses=errors(404, 422, 503),
+    )
+    async def retry(
+        sequence: Annotated[int, FastApiPath(ge=1, le=MAX_SAFE_INT)],
+        _: Annotated[Principal, Depends(require_roles(Role.ADMIN))],
+    ) -> dict[str, str]:
+        return await runtime.retry_parked(sequence)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
