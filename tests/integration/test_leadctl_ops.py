@@ -35,14 +35,14 @@ async def test_checkpoints_signed_before_and_after_a_key_rotation_verify_with_th
     tmp_path: Path,
 ) -> None:
     old, new = keygen(tmp_path / "old"), keygen(tmp_path / "new")
-    succeeded(await leadctl_beside("seal", "--key", old.private, *on(nats_target)))
+    succeeded(await leadctl_beside(*on(nats_target), "seal", "--key", old.private))
     await fill(js)  # more events, so the next checkpoint is a new one
-    succeeded(await leadctl_beside("seal", "--key", new.private, *on(nats_target)))
+    succeeded(await leadctl_beside(*on(nats_target), "seal", "--key", new.private))
 
     both = ["--public-key", old.public, "--public-key", new.public]
-    ring = await leadctl_beside("verify", *both, "--json", *on(nats_target))
+    ring = await leadctl_beside(*on(nats_target), "verify", *both, "--json")
     only_new = await leadctl_beside(
-        "verify", "--public-key", new.public, "--json", *on(nats_target)
+        *on(nats_target), "verify", "--public-key", new.public, "--json"
     )
 
     assert ring.exit_code == 0, ring.output
@@ -60,7 +60,7 @@ def test_status_asks_each_service_where_the_operator_says_it_runs(
     elsewhere = "http://127.0.0.1:9"  # the discard port: nothing answers HTTP there
     monkeypatch.setenv("LEADS_LEDGER_URL", elsewhere)
     shown = succeeded(
-        leadctl("status", "--json", "--intake-url", elsewhere + "/intake", *on(nats_target))
+        leadctl(*on(nats_target), "status", "--json", "--intake-url", elsewhere + "/intake")
     )
     services = printed(shown)["services"]
     assert services["ledger"]["status"] == "unreachable"
@@ -95,12 +95,12 @@ async def test_a_rebuild_as_a_user_that_may_not_make_consumers_says_to_run_it_as
     ]
     live = f"sqlite:///{tmp_path / 'live.db'}"
     # A ledger database as the service would have it: rebuilt by the admin.
-    succeeded(await leadctl_beside("replay", "ledger", "--db", live, *as_admin))
+    succeeded(await leadctl_beside(*as_admin, "replay", "ledger", "--db", live))
     checked = await leadctl_beside(
-        "verify", "--projection", "ledger", "--live-db", live, *as_leadctl
+        *as_leadctl, "verify", "--projection", "ledger", "--live-db", live
     )
     rebuilt = await leadctl_beside(
-        "replay", "ledger", "--db", f"sqlite:///{tmp_path / 'r.db'}", *as_leadctl
+        *as_leadctl, "replay", "ledger", "--db", f"sqlite:///{tmp_path / 'r.db'}"
     )
 
     for result in (checked, rebuilt):

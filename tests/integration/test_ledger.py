@@ -882,14 +882,14 @@ def test_two_replicas_number_a_thousand_leads_without_gap_or_repeat_and_a_replay
     result = CliRunner().invoke(
         leadctl,
         [
-            "replay",
-            "ledger",
-            "--db",
-            f"sqlite:///{rebuilt}",
             "--nats-url",
             nats_target.url,
             "--user",
             "",
+            "replay",
+            "ledger",
+            "--db",
+            f"sqlite:///{rebuilt}",
             "--json",
         ],
     )

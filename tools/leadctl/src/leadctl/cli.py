@@ -1,7 +1,8 @@
 """leadctl: the operator's and auditor's command line.
 
-Read commands take ``--json``; every command exits non-zero when it fails, and ``verify``
-when it finds a problem."""
+How to reach NATS is said once, before the command (``leadctl --nats-url URL --user U
+status``, or LEADS_NATS_URL, LEADS_NATS_USER, LEADS_NATS_PASSWORD). Read commands take
+``--json``; every command exits non-zero when it fails, and ``verify`` when it finds a problem."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import tomllib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -60,7 +62,7 @@ console = Console(stderr=True)
 SERVICES = ("intake", "ledger", "oversight")
 ADMIN_NEEDED = (
     "a rebuild reads through a throw-away consumer, which only the NATS administrator may"
-    " create: run it as the admin (--user admin, or LEADS_NATS_USER=admin, with its"
+    " create: run it as the admin (leadctl --user admin …, or LEADS_NATS_USER=admin, with its"
     " password in --password or LEADS_NATS_PASSWORD)"
 )
 DEFAULT_URLS = {
@@ -69,25 +71,52 @@ DEFAULT_URLS = {
     "oversight": "http://127.0.0.1:8103",
 }
 
-NatsUrl = Annotated[
-    str, typer.Option(envvar="LEADS_NATS_URL", help="NATS server(s), comma-separated")
-]
-NatsUser = Annotated[str, typer.Option(envvar="LEADS_NATS_USER", help="NATS user")]
-NatsPassword = Annotated[str, typer.Option(envvar="LEADS_NATS_PASSWORD", help="NATS password")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
+@dataclass(frozen=True)
+class NatsConnection:
+    """Where and as whom every command reaches NATS, given once before the command."""
+
+    url: str
+    # None when neither --user nor LEADS_NATS_USER says: each command then connects as its
+    # own usual user (replay as the admin, the rest as the read-only leadctl user).
+    user: str | None
+    password: str
+
+
 @app.callback()
-def _commands() -> None:
-    """Keep subcommands."""
+def connection(
+    ctx: typer.Context,
+    nats_url: Annotated[
+        str, typer.Option(envvar="LEADS_NATS_URL", help="NATS server(s), comma-separated")
+    ] = "nats://127.0.0.1:4333",
+    user: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LEADS_NATS_USER",
+            help="NATS user (if not given: leadctl; admin for replay)",
+            show_default=False,
+        ),
+    ] = None,
+    password: Annotated[str, typer.Option(envvar="LEADS_NATS_PASSWORD", help="NATS password")] = "",
+) -> None:
+    ctx.obj = NatsConnection(url=nats_url, user=user, password=password)
 
 
-def _run(work: Callable[[JetStreamContext], Awaitable[T]], url: str, user: str, password: str) -> T:
+def _run(
+    work: Callable[[JetStreamContext], Awaitable[T]],
+    ctx: typer.Context,
+    usual_user: str = "leadctl",
+) -> T:
+    found: NatsConnection = ctx.obj
+    user = usual_user if found.user is None else found.user
+
     async def main() -> T:
         nc: Client = await nats.connect(
-            url.split(","),
+            found.url.split(","),
             user=user or None,
-            password=password or None,
+            password=found.password or None,
             inbox_prefix=inbox_prefix(Service.LEADCTL),
             allow_reconnect=False,
         )
@@ -116,9 +145,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @app.command()
 def status(
-    nats_url: NatsUrl = "nats://127.0.0.1:4333",
-    user: NatsUser = "leadctl",
-    password: NatsPassword = "",
+    ctx: typer.Context,
     as_json: AsJson = False,
     intake_url: Annotated[
         str, typer.Option(envvar="LEADS_INTAKE_URL", help="intake's base URL")
@@ -142,7 +169,7 @@ def status(
             "parked": {name: len(events) for name, events in parked.items()},
         }
 
-    found = _run(work, nats_url, user, password)
+    found = _run(work, ctx)
     found["services"] = operations.health(
         {"intake": intake_url, "ledger": ledger_url, "oversight": oversight_url}
     )
@@ -207,6 +234,7 @@ def _parse_until(value: str | None) -> datetime | None:
 
 @app.command("replay")
 def replay_command(
+    ctx: typer.Context,
     service: Annotated[str, typer.Argument(help="intake, ledger or oversight")],
     db: Annotated[str, typer.Option(help="the fresh database to rebuild into (SQLAlchemy URL)")],
     from_seq: Annotated[
@@ -218,9 +246,6 @@ def replay_command(
     until: Annotated[
         str | None, typer.Option(help="only events stored up to this moment (ISO 8601 with zone)")
     ] = None,
-    nats_url: NatsUrl = "nats://127.0.0.1:4333",
-    user: NatsUser = "admin",
-    password: NatsPassword = "",
     as_json: AsJson = False,
 ) -> None:
     """Rebuild a service's projections from the log into a fresh database, through the same
@@ -241,9 +266,8 @@ def replay_command(
         )
     reports = _run(
         lambda js: _replay(js, subscriptions, engine, from_seq, moment, None),
-        nats_url,
-        user,
-        password,
+        ctx,
+        usual_user="admin",
     )
     engine.dispose()
     read = sum(r.read for r in reports)
@@ -276,7 +300,7 @@ async def _replay(
     until: datetime | None,
     until_sequences: dict[str, int] | None,
 ) -> list[ReplayReport]:
-    reports = []
+    reports: list[ReplayReport] = []
     trackers: dict[str, Tracker] = {}
     with Progress(
         TextColumn("{task.description}"),
@@ -336,15 +360,13 @@ def _auditor(token: str, users_file: Path) -> Principal:
 
 @app.command()
 def history(
+    ctx: typer.Context,
     lead_id: str,
     token: Annotated[str, typer.Option(envvar="LEADS_TOKEN", help="an auditor's API token")] = "",
     users_file: Annotated[Path, typer.Option(envvar="LEADS_USERS_FILE")] = Path(
         "var/demo/users.toml"
     ),
     purpose: Annotated[str, typer.Option(help="why you look (recorded)")] = "audit",
-    nats_url: NatsUrl = "nats://127.0.0.1:4333",
-    user: NatsUser = "leadctl",
-    password: NatsPassword = "",
     as_json: AsJson = False,
 ) -> None:
     """The whole chain of custody of one lead across every stream, in order (auditors only;
@@ -356,7 +378,7 @@ def history(
         await auditing.record_view(js, lead_id, auditor.actor, purpose)
         return entries
 
-    entries = _run(work, nats_url, user, password)
+    entries = _run(work, ctx)
     if not entries:
         raise _fail(f"no events for lead {lead_id}")
     if as_json:
@@ -382,6 +404,7 @@ def keygen(
 
 @app.command()
 def seal(
+    ctx: typer.Context,
     key: Annotated[
         Path, typer.Option(envvar="LEADS_SEAL_KEY", help="the Ed25519 private key (PEM)")
     ],
@@ -389,9 +412,6 @@ def seal(
         Path | None, typer.Option(help="also write each checkpoint here, for an outside witness")
     ] = None,
     stream: Annotated[list[Stream] | None, typer.Option(help="only these streams")] = None,
-    nats_url: NatsUrl = "nats://127.0.0.1:4333",
-    user: NatsUser = "leadctl",
-    password: NatsPassword = "",
     as_json: AsJson = False,
 ) -> None:
     """Compute the hash chain of each stream and append a signed checkpoint to the audit stream."""
@@ -401,7 +421,7 @@ def seal(
     async def work(js: JetStreamContext) -> list[Checkpoint]:
         return [await auditing.seal(js, s, signing, actor) for s in (stream or list(Stream))]
 
-    sealed = _run(work, nats_url, user, password)
+    sealed = _run(work, ctx)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for checkpoint in sealed:
@@ -427,6 +447,7 @@ def _checkpoint_table(sealed: Sequence[Checkpoint]) -> Table:
 
 @app.command()
 def verify(
+    ctx: typer.Context,
     public_key: Annotated[
         list[Path] | None,
         typer.Option(
@@ -446,16 +467,13 @@ def verify(
     live_db: Annotated[
         str | None, typer.Option(help="with --projection: the live database URL")
     ] = None,
-    nats_url: NatsUrl = "nats://127.0.0.1:4333",
-    user: NatsUser = "leadctl",
-    password: NatsPassword = "",
     as_json: AsJson = False,
 ) -> None:
     """Recompute every chain and check every checkpoint, naming each sequence that is
     missing, altered or out of order. Exit 1 if anything is wrong."""
     keys = auditing.key_ring([auditing.public_key(p) for p in public_key]) if public_key else None
     if projection is not None:
-        _verify_projection(projection, live_db, nats_url, user, password, as_json)
+        _verify_projection(ctx, projection, live_db, as_json)
         return
     if file is not None:
         held = Checkpoint.model_validate_json(checkpoint.read_text()) if checkpoint else None
@@ -470,7 +488,7 @@ def verify(
             found = await auditing.checkpoints(js)
             return [await auditing.verify_stream(js, s, found, keys) for s in Stream]
 
-        verdicts = _run(work, nats_url, user, password)
+        verdicts = _run(work, ctx)
     _emit([v.as_dict() for v in verdicts], as_json, lambda: _verdict_table(verdicts))
     if not all(v.ok for v in verdicts):
         raise typer.Exit(1)
@@ -490,7 +508,7 @@ def _verdict_table(verdicts: Sequence[auditing.Verdict]) -> Table:
 
 
 def _verify_projection(
-    service: str, live_db: str | None, nats_url: str, user: str, password: str, as_json: bool
+    ctx: typer.Context, service: str, live_db: str | None, as_json: bool
 ) -> None:
     if live_db is None:
         raise typer.BadParameter("--projection needs --live-db")
@@ -504,9 +522,7 @@ def _verify_projection(
             lambda js: _replay(
                 js, subscriptions, fresh, 1, None, {k: v for p in at.values() for k, v in p.items()}
             ),
-            nats_url,
-            user,
-            password,
+            ctx,
         )
         result: list[dict[str, Any]] = []
         for name, projection in projections.items():
@@ -533,11 +549,9 @@ def _verify_projection(
 
 @app.command("export-log")
 def export_log(
+    ctx: typer.Context,
     stream: Stream,
     file: Path,
-    nats_url: NatsUrl = "nats://127.0.0.1:4333",
-    user: NatsUser = "leadctl",
-    password: NatsPassword = "",
 ) -> None:
     """A JSON-lines copy of a stream with its hash chain, verifiable offline with
     `leadctl verify --file`."""
@@ -545,7 +559,7 @@ def export_log(
     async def work(js: JetStreamContext) -> tuple[int, str]:
         return await auditing.export_log(js, stream, file)
 
-    count, last = _run(work, nats_url, user, password)
+    count, last = _run(work, ctx)
     typer.echo(f"{count} messages of {stream.value} written to {file}; last link {last}")
 
 
@@ -621,15 +635,13 @@ def _service(name: str) -> Service:
 
 @dlq_app.command("list")
 def dlq_list(
+    ctx: typer.Context,
     service: Annotated[
         str | None, typer.Argument(help="intake, ledger or oversight (default: all)")
     ] = None,
     everything: Annotated[
         bool, typer.Option("--all", help="include events already retried")
     ] = False,
-    nats_url: NatsUrl = "nats://127.0.0.1:4333",
-    user: NatsUser = "leadctl",
-    password: NatsPassword = "",
     as_json: AsJson = False,
 ) -> None:
     """Parked events with the reason each was parked."""
@@ -638,7 +650,7 @@ def dlq_list(
     async def work(js: JetStreamContext) -> list[operations.ParkedEvent]:
         return [p for s in services for p in await operations.parked(js, s)]
 
-    found = [p for p in _run(work, nats_url, user, password) if everything or not p.resolved]
+    found = [p for p in _run(work, ctx) if everything or not p.resolved]
 
     def table() -> Table:
         t = Table("service", "seq", "consumer", "origin", "reason", "retried")
@@ -658,15 +670,13 @@ def dlq_list(
 
 @dlq_app.command("show")
 def dlq_show(
+    ctx: typer.Context,
     service: str,
     sequence: int,
-    nats_url: NatsUrl = "nats://127.0.0.1:4333",
-    user: NatsUser = "leadctl",
-    password: NatsPassword = "",
 ) -> None:
     """One parked event in full: where it came from, why it stopped, what it says."""
     chosen = _service(service)
-    found = _run(lambda js: operations.parked(js, chosen), nats_url, user, password)
+    found = _run(lambda js: operations.parked(js, chosen), ctx)
     match = next((p for p in found if p.sequence == sequence), None)
     if match is None:
         raise _fail(f"nothing parked at {service} #{sequence}")
