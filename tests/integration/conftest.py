@@ -1,4 +1,6 @@
-"""Fixtures shared by the intake tests (a module's own fixture of the same name wins)."""
+"""Fixtures shared by the integration tests: every stream declared, and each service served
+in-process on its own SQLite file (or on each database in turn). A module's own fixture of
+the same name wins."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from intake.bootstrap import create_app
 from tests.conftest import NatsTarget
 from tests.support.apps import random_key
 from tests.support.intake import Keys, intake_settings, running
+from tests.support.ledger import LedgerService, ledger_settings, serving_ledger
+from tests.support.oversight import OversightService, oversight_settings, serving_oversight
 
 
 @pytest.fixture
@@ -42,3 +46,45 @@ async def intake(
     app = create_app(intake_settings(nats_target, sqlite_url, tmp_path, keys))
     async with running(app) as client:
         yield client
+
+
+# The ledger is ``service`` (its tests' name for it); oversight's tests start the ledger they
+# need themselves.
+@pytest.fixture
+async def service(
+    streams: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
+) -> AsyncIterator[LedgerService]:
+    """The ledger on SQLite."""
+    settings = ledger_settings(nats_target, f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
+    async with serving_ledger(streams, settings) as running_ledger:
+        yield running_ledger
+
+
+@pytest.fixture
+async def service_on_each_database(
+    streams: JetStreamContext, nats_target: NatsTarget, database_url: str, tmp_path: Path
+) -> AsyncIterator[LedgerService]:
+    """The ledger on SQLite, then on PostgreSQL."""
+    settings = ledger_settings(nats_target, database_url, tmp_path)
+    async with serving_ledger(streams, settings) as running_ledger:
+        yield running_ledger
+
+
+@pytest.fixture
+async def oversight(
+    streams: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
+) -> AsyncIterator[OversightService]:
+    """Oversight on SQLite."""
+    settings = oversight_settings(nats_target, f"sqlite:///{tmp_path / 'oversight.db'}", tmp_path)
+    async with serving_oversight(settings) as running_oversight:
+        yield running_oversight
+
+
+@pytest.fixture
+async def oversight_on_each_database(
+    streams: JetStreamContext, nats_target: NatsTarget, database_url: str, tmp_path: Path
+) -> AsyncIterator[OversightService]:
+    """Oversight on SQLite, then on PostgreSQL."""
+    settings = oversight_settings(nats_target, database_url, tmp_path)
+    async with serving_oversight(settings) as running_oversight:
+        yield running_oversight

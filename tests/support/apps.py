@@ -6,7 +6,9 @@ import base64
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import overload
 
 import httpx
 from fastapi import FastAPI
@@ -49,6 +51,18 @@ def write_staff(path: Path) -> Path:
 
 def random_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
+
+
+@overload
+def parse(moment: str) -> datetime: ...
+@overload
+def parse(moment: None) -> None: ...
+def parse(moment: str | None) -> datetime | None:
+    """A time a service answered, read back (UTC when it gives no offset)."""
+    if moment is None:
+        return None
+    parsed = datetime.fromisoformat(moment)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @asynccontextmanager

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta, timezone
 
 from common.events import Actor, Role
 from common.events.catalogue import LeadReported, LeadSupplemented, ReporterRef
 from common.vocabulary import Category, Channel
 
 CLERK = Actor(role=Role.CLERK, unit="shd-office", user="clerk")
+
+# The township's clock (UTC+8): years, months and the export's times turn in China time.
+# Said here again, not taken from common.times, so that a wrong offset there shows.
+CHINA = timezone(timedelta(hours=8))
 
 
 def new_lead_id() -> str:

@@ -1,0 +1,239 @@
+"""The ledger (台账) served in-process for a test, and what its tests do with it: report a
+lead as intake records it and wait for the registrar to file it, act on it as the units do,
+and read back its events and the list the read model serves.
+
+Commands read the lead's events from the stream; the read model (the list, one lead, the
+export) follows a little later, so reads of it wait for a condition."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+
+from common.events import Actor, Event, Role, utc_now
+from common.events.catalogue import LeadReported, ReporterRef
+from common.eventstore import EventStore
+from common.subjects import Stream
+from common.vocabulary import Category, Channel, Flag
+from ledger.bootstrap import create_app
+from ledger.settings import LedgerSettings
+from tests.conftest import NatsTarget, wait_until
+from tests.support.apps import serving, token, write_staff
+from tests.support.factories import new_lead_id
+
+OFFICE_UNIT = "shd-office"
+REGISTRATIONS = "ledger.lead.*.LeadRegistered"
+
+STATUS_LABELS = {
+    "registered": "已登记",
+    "transferred": "已移交",
+    "returned": "已退回",
+    "accepted": "已接收",
+    "assigned": "已责任到人",
+    "verifying": "核查中",
+    "concluded": "已办结",
+    "answered": "已反馈",
+    "archived": "已归档",
+    "reopened": "回头看",
+}
+
+
+# --- the service under test ---------------------------------------------------------------
+
+
+def ledger_settings(
+    nats_target: NatsTarget, database_url: str, tmp_path: Path, **changes: Any
+) -> LedgerSettings:
+    """The ledger on the test's NATS server. Its deadline watch looks five times a second,
+    so a deadline a test lets pass is flagged at once."""
+    chosen: dict[str, Any] = {"deadline_check_seconds": 0.2, **changes}
+    return LedgerSettings(
+        nats_url=nats_target.url,
+        database_url=database_url,
+        users_file=write_staff(tmp_path / "users.toml"),
+        **chosen,
+    )
+
+
+@dataclass(frozen=True)
+class LedgerService:
+    app: FastAPI
+    http: httpx.AsyncClient
+    js: JetStreamContext
+    settings: LedgerSettings  # for a second replica on the same database
+
+
+@asynccontextmanager
+async def serving_ledger(
+    js: JetStreamContext, settings: LedgerSettings
+) -> AsyncIterator[LedgerService]:
+    app = create_app(settings)
+    async with serving(app) as http:
+        yield LedgerService(app, http, js, settings)
+
+
+# --- feeding the ledger -------------------------------------------------------------------
+
+
+async def report(
+    js: JetStreamContext,
+    *,
+    village: str = "shd-v01",
+    category: Category = Category.VILLAGE_TYRANT,
+    flags: tuple[Flag, ...] = (),
+    summary: str = "村霸强占集体土地，威胁村民",
+    reported_at: datetime | None = None,
+) -> str:
+    """A lead reported on the hotline, as intake records it; returns its id."""
+    lead_id = new_lead_id()
+    await EventStore(js, Stream.INTAKE, "intake").append(
+        LeadReported(
+            lead_id=lead_id,
+            channel=Channel.HOTLINE,
+            category=category,
+            summary=summary,
+            village=village,
+            reporter=ReporterRef(kind="anonymous"),
+            flags=flags,
+            actor=Actor(role=Role.CLERK, unit=OFFICE_UNIT, user="clerk"),
+            **({"occurred_at": reported_at} if reported_at else {}),
+        )
+    )
+    return lead_id
+
+
+async def filed(http: httpx.AsyncClient, lead_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The lead as the office sees it, once the registrar has filed it."""
+    found: dict[str, Any] = {}
+
+    async def registered() -> bool:
+        response = await http.get(f"/v1/ledger/leads/{lead_id}", headers=token("office"))
+        if response.status_code == 404:
+            return False
+        assert response.status_code == 200, response.text
+        found.update(response.json())
+        return True
+
+    await wait_until(registered, timeout)
+    return found
+
+
+async def report_and_file(service: LedgerService, **details: Any) -> dict[str, Any]:
+    return await filed(service.http, await report(service.js, **details))
+
+
+# --- acting on a lead ---------------------------------------------------------------------
+
+
+async def act(
+    http: httpx.AsyncClient, lead_id: str, command: str, user: str, **body: Any
+) -> httpx.Response:
+    return await http.post(f"/v1/ledger/leads/{lead_id}/{command}", json=body, headers=token(user))
+
+
+def moved_to(response: httpx.Response, status: str) -> dict[str, Any]:
+    """The command was recorded and left the lead in ``status``, labelled in Chinese."""
+    assert response.status_code == 200, response.text
+    done: dict[str, Any] = response.json()
+    assert (done["status"], done["status_label"]) == (status, STATUS_LABELS[status])
+    return done
+
+
+def refused(response: httpx.Response, zh: str, en: str) -> None:
+    """A 422 saying, in Chinese and in English, which rule the command breaks."""
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["detail"]
+    assert zh in problem["message"], problem
+    assert en in problem["message_en"], problem
+
+
+def hidden(response: httpx.Response) -> None:
+    """The answer for a lead that does not exist, which is also that for one the user may
+    not see."""
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "no such lead, or not one you may see"},
+    ), response.text
+
+
+def forbidden(response: httpx.Response, why: str = "") -> None:
+    assert response.status_code == 403, response.text
+    assert why in response.json()["detail"]
+
+
+async def handed_to_police(http: httpx.AsyncClient, lead_id: str) -> None:
+    moved_to(
+        await act(http, lead_id, "transfer", "office", to_unit="shd-police", reason="涉嫌违法犯罪"),
+        "transferred",
+    )
+    moved_to(await act(http, lead_id, "accept", "police"), "accepted")
+
+
+async def assigned_by_police(
+    http: httpx.AsyncClient, lead_id: str, deadline: datetime | None = None
+) -> None:
+    moved_to(
+        await act(
+            http,
+            lead_id,
+            "assign",
+            "police",
+            assignee="wang.police",
+            assignee_name="王警官",
+            **({"deadline": deadline.isoformat()} if deadline else {}),
+        ),
+        "assigned",
+    )
+
+
+def in_days(days: float) -> datetime:
+    return utc_now() + timedelta(days=days)
+
+
+# --- what the test reads back -------------------------------------------------------------
+
+
+async def ledger_events(js: JetStreamContext, lead_id: str) -> list[Event]:
+    history = await EventStore(js, Stream.LEDGER, "ledger").read_lead(lead_id)
+    return [stored.event for stored in history.events]
+
+
+async def event_types(js: JetStreamContext, lead_id: str) -> list[str]:
+    return [event.event_type for event in await ledger_events(js, lead_id)]
+
+
+async def listed(http: httpx.AsyncClient, user: str = "office", **query: Any) -> dict[str, Any]:
+    response = await http.get("/v1/ledger/leads", params=query, headers=token(user))
+    assert response.status_code == 200, response.text
+    page: dict[str, Any] = response.json()
+    return page
+
+
+async def ids_listed(http: httpx.AsyncClient, user: str = "office", **query: Any) -> set[str]:
+    page = await listed(http, user, page_size=500, **query)
+    return {item["lead_id"] for item in page["items"]}
+
+
+async def shown(http: httpx.AsyncClient, lead_id: str, **expected: Any) -> dict[str, Any]:
+    """The lead's row in the list once the read model shows ``expected`` (the list, unlike
+    reading one lead, records no access)."""
+    found: dict[str, Any] = {}
+
+    async def caught_up() -> bool:
+        page = await listed(http, page_size=500)
+        row = next((item for item in page["items"] if item["lead_id"] == lead_id), None)
+        if row is None or any(row[k] != v for k, v in expected.items()):
+            return False
+        found.update(row)
+        return True
+
+    await wait_until(caught_up)
+    return found

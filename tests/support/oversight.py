@@ -1,0 +1,247 @@
+"""Oversight (纪委监督) served in-process for a test, and what its tests do with it: report
+leads as intake records them, script a ledger history on LEDGER with the times the test
+chooses, decide on the committee's cases, and wait for its read model to catch up.
+
+Oversight's read model follows its streams a little later, so tests wait until its consumers
+have drained (or for a condition) instead of sleeping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from nats.js import JetStreamContext
+
+from common.events import Actor, Event, Role
+from common.events.catalogue import LeadRegistered, LeadReported, ReporterRef
+from common.eventstore import EventStore
+from common.subjects import Service, Stream, durable_name
+from common.vocabulary import Category, Channel, Flag
+from ledger.settings import LedgerSettings
+from oversight.bootstrap import create_app
+from oversight.handlers import Oversight
+from oversight.projection import PROJECTION
+from oversight.settings import OversightSettings
+from tests.conftest import NatsTarget, wait_until
+from tests.support.apps import serving, token, write_staff
+from tests.support.factories import new_lead_id
+from tests.support.ledger import ledger_settings
+from tests.support.streams import drained
+
+OFFICE = "shd-office"
+POLICE = "shd-police"
+JUDICIAL = "shd-judicial"
+DISCIPLINE = "shd-discipline"
+
+CLERK_ACTOR = Actor(role=Role.CLERK, unit=OFFICE, user="clerk")
+REGISTRAR = Actor(role=Role.SYSTEM, unit=OFFICE, user="registrar")
+OFFICE_ACTOR = Actor(role=Role.OFFICE, unit=OFFICE, user="office")
+POLICE_ACTOR = Actor(role=Role.POLICE, unit=POLICE, user="police")
+JUDICIAL_ACTOR = Actor(role=Role.JUDICIAL, unit=JUDICIAL, user="judicial")
+
+# The durable consumers behind oversight: two reactors opening cases, one projection
+# runner per stream it reads.
+CASE_REACTORS = (
+    (Stream.INTAKE, durable_name(Service.OVERSIGHT, "cases-from-reports")),
+    (Stream.LEDGER, durable_name(Service.OVERSIGHT, "cases-from-transfers")),
+)
+OVERSIGHT_PROJECTION = tuple(
+    (stream, durable_name(Service.OVERSIGHT, f"{PROJECTION.name}-{stream.value}"))
+    for stream in (Stream.INTAKE, Stream.LEDGER, Stream.OVERSIGHT, Stream.DIRECTIVES, Stream.AUDIT)
+)
+OVERSIGHT_CONSUMERS = (*CASE_REACTORS, *OVERSIGHT_PROJECTION)
+
+
+# --- the services under test ---------------------------------------------------------------
+
+
+def oversight_settings(
+    nats_target: NatsTarget, database_url: str, tmp_path: Path, **changes: Any
+) -> OversightSettings:
+    """Oversight on the test's NATS server, its automatic rules quick to fire: checked five
+    times a second, on any deadline passed, on two reports of the same matter."""
+    chosen: dict[str, Any] = {
+        "rules_check_seconds": 0.2,
+        "overdue_days": 0,
+        "same_matter_reports": 2,
+        **changes,
+    }
+    return OversightSettings(
+        nats_url=nats_target.url,
+        database_url=database_url,
+        users_file=write_staff(tmp_path / "users.toml"),
+        **chosen,
+    )
+
+
+def town_ledger_settings(
+    nats_target: NatsTarget, database_url: str, tmp_path: Path
+) -> LedgerSettings:
+    """The ledger beside oversight, in a town that routes only flagged leads to the
+    committee (routing is configuration): an unflagged duty-crime lead stays with the
+    office, and an outcome on it is refused."""
+    return ledger_settings(nats_target, database_url, tmp_path, discipline_categories=frozenset())
+
+
+@dataclass(frozen=True)
+class OversightService:
+    app: FastAPI
+    http: httpx.AsyncClient
+
+    @property
+    def oversight(self) -> Oversight:
+        oversight: Oversight = self.app.state.oversight
+        return oversight
+
+
+@asynccontextmanager
+async def serving_oversight(settings: OversightSettings) -> AsyncIterator[OversightService]:
+    app = create_app(settings)
+    async with serving(app) as http:
+        yield OversightService(app, http)
+
+
+# --- feeding the services ------------------------------------------------------------------
+
+
+def intake_log(js: JetStreamContext) -> EventStore:
+    return EventStore(js, Stream.INTAKE, "intake")
+
+
+def ledger_log(js: JetStreamContext) -> EventStore:
+    return EventStore(js, Stream.LEDGER, "ledger")
+
+
+def ledger_audit(js: JetStreamContext) -> EventStore:
+    return EventStore(js, Stream.AUDIT, "audit.ledger")
+
+
+async def report(
+    js: JetStreamContext,
+    *,
+    flags: tuple[Flag, ...] = (),
+    category: Category = Category.VILLAGE_TYRANT,
+    summary: str = "村霸强占集体土地，威胁村民",
+    village: str = "shd-v03",
+    at: datetime | None = None,
+) -> LeadReported:
+    """A lead reported on the hotline, as intake records it."""
+    reported = LeadReported(
+        lead_id=new_lead_id(),
+        channel=Channel.HOTLINE,
+        category=category,
+        summary=summary,
+        village=village,
+        flags=flags,
+        reporter=ReporterRef(kind="anonymous"),
+        actor=CLERK_ACTOR,
+        **({"occurred_at": at} if at else {}),
+    )
+    await intake_log(js).append(reported)
+    return reported
+
+
+def registered(lead: LeadReported, at: datetime, number: int = 1) -> LeadRegistered:
+    """The registrar's filing of ``lead`` with the office, at a moment the test chooses."""
+    return LeadRegistered(
+        lead_id=lead.lead_id,
+        ledger_number=f"SHD-{at.year}-{number:06d}",
+        unit=OFFICE,
+        reported_at=lead.occurred_at,
+        channel=lead.channel,
+        category=lead.category,
+        summary=lead.summary,
+        village=lead.village,
+        flags=lead.flags,
+        for_committee=False,  # kept by the office, which hands it on in the test's script
+        occurred_at=at,
+        actor=REGISTRAR,
+        **lead.caused(),
+    )
+
+
+async def record(js: JetStreamContext, *events: Event) -> None:
+    """A scripted ledger history, appended in the order given."""
+    for event in events:
+        await ledger_log(js).append(event)
+
+
+# --- what the tests read back --------------------------------------------------------------
+
+
+async def oversight_caught_up(js: JetStreamContext) -> None:
+    await wait_until(lambda: drained(js, OVERSIGHT_CONSUMERS))
+
+
+async def get(http: httpx.AsyncClient, path: str, user: str = "discipline", **query: Any) -> Any:
+    response = await http.get(path, params=query, headers=token(user))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def decided(
+    http: httpx.AsyncClient, path: str, body: dict[str, Any], user: str = "discipline"
+) -> dict[str, Any]:
+    response = await http.post(path, json=body, headers=token(user))
+    assert response.status_code == 200, response.text
+    done: dict[str, Any] = response.json()
+    return done
+
+
+def refused(response: httpx.Response, zh: str) -> None:
+    """A 422 naming, in Chinese, the rule the decision breaks."""
+    assert response.status_code == 422, response.text
+    assert zh in response.text, response.text
+
+
+async def listed_cases(http: httpx.AsyncClient) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = await get(http, "/v1/oversight/cases")
+    return cases
+
+
+async def case_of(http: httpx.AsyncClient, lead_id: str) -> dict[str, Any]:
+    """The committee's case on ``lead_id``, once it is listed."""
+    found: dict[str, Any] = {}
+
+    async def listed() -> bool:
+        for case in await listed_cases(http):
+            if case["lead_id"] == lead_id:
+                found.update(case)
+                return True
+        return False
+
+    await wait_until(listed)
+    return found
+
+
+async def ledger_lead(http: httpx.AsyncClient, lead_id: str) -> dict[str, Any] | None:
+    """The lead as the office reads it in the ledger, or None while it is not filed."""
+    response = await http.get(f"/v1/ledger/leads/{lead_id}", headers=token("office"))
+    if response.status_code == 404:
+        return None
+    assert response.status_code == 200, response.text
+    lead: dict[str, Any] = response.json()
+    return lead
+
+
+async def ledger_shows(
+    http: httpx.AsyncClient, lead_id: str, until: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The lead as the office reads it in the ledger, once ``until`` holds for it."""
+    found: dict[str, Any] = {}
+
+    async def shown() -> bool:
+        lead = await ledger_lead(http, lead_id)
+        if lead is None or not until(lead):
+            return False
+        found.update(lead)
+        return True
+
+    await wait_until(shown)
+    return found
