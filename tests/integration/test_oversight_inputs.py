@@ -10,21 +10,18 @@ from common.events.catalogue import LeadTransferred
 from common.subjects import Service, Stream, durable_name
 from common.vocabulary import Flag
 from tests.conftest import wait_until
-from tests.integration.test_oversight import (  # noqa: F401 - fixtures
+from tests.support.apps import token
+from tests.support.factories import new_lead_id
+from tests.support.oversight import (
     OFFICE,
     OFFICE_ACTOR,
-    Running,
+    OversightService,
     case_of,
     decided,
     ledger_log,
-    oversight,
     report,
-    sqlite_url,
-    streams,
-    subjects_on,
 )
-from tests.support.apps import token
-from tests.support.factories import new_lead_id
+from tests.support.streams import subjects_on
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +29,8 @@ TRANSFERS = durable_name(Service.OVERSIGHT, "cases-from-transfers")
 
 
 async def test_an_umbrella_case_is_linked_only_to_a_lead_that_was_reported(
-    streams: JetStreamContext,  # noqa: F811 - the fixture imported above
-    oversight: Running,  # noqa: F811
+    streams: JetStreamContext,
+    oversight: OversightService,
 ) -> None:
     umbrella = await report(
         streams, flags=(Flag.PROTECTIVE_UMBRELLA,), summary="某所长为赌场充当保护伞"
@@ -57,8 +54,8 @@ async def test_an_umbrella_case_is_linked_only_to_a_lead_that_was_reported(
 
 
 async def test_a_transfer_of_a_lead_nobody_reported_opens_no_case(
-    streams: JetStreamContext,  # noqa: F811
-    oversight: Running,  # noqa: F811
+    streams: JetStreamContext,
+    oversight: OversightService,
 ) -> None:
     ghost = new_lead_id()
     await ledger_log(streams).append(
