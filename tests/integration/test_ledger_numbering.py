@@ -11,15 +11,12 @@ import pytest
 from common.events.catalogue import LeadRegistered
 from common.eventstore import EventStore
 from common.subjects import Stream
-from tests.integration.test_ledger import (  # noqa: F401 - fixtures
+from tests.support.factories import new_lead_id
+from tests.support.ledger import (
     LedgerService,
     filed,
     report,
-    service,
-    sqlite_url,
-    streams,
 )
-from tests.support.factories import new_lead_id
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +26,7 @@ def number_of(lead: dict[str, object]) -> int:
 
 
 async def test_an_unreadable_registration_does_not_stop_the_numbering(
-    service: LedgerService,  # noqa: F811 - the fixture imported above
+    service: LedgerService,
 ) -> None:
     first = await filed(service.http, await report(service.js))
 
@@ -45,7 +42,7 @@ async def test_an_unreadable_registration_does_not_stop_the_numbering(
 
 
 async def test_a_registration_whose_number_cannot_be_read_does_not_stop_the_numbering(
-    service: LedgerService,  # noqa: F811 - the fixture imported above
+    service: LedgerService,
 ) -> None:
     first = await filed(service.http, await report(service.js))
     # Decodes, was appended, but carries no number the registrar can continue from.

@@ -3,30 +3,26 @@ the end of that day on the township's clock (China time)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from common.events import utc_now
-from tests.integration.test_ledger import (  # noqa: F401 - fixtures
+from tests.support.apps import token
+from tests.support.factories import CHINA
+from tests.support.ledger import (
     LedgerService,
     act,
     filed,
     handed_to_police,
     moved_to,
     report,
-    service,
-    sqlite_url,
-    streams,
 )
-from tests.support.apps import token
 
 pytestmark = pytest.mark.integration
 
-CHINA = timezone(timedelta(hours=8))
 
-
-async def the_lead(service: LedgerService, lead_id: str) -> dict[str, object]:  # noqa: F811
+async def the_lead(service: LedgerService, lead_id: str) -> dict[str, object]:
     answer = await service.http.get(f"/v1/ledger/leads/{lead_id}", headers=token("police"))
     assert answer.status_code == 200, answer.text
     lead: dict[str, object] = answer.json()
@@ -40,7 +36,7 @@ def aware(text: object) -> datetime:
 
 
 async def test_a_deadline_set_in_china_time_reads_back_as_the_same_moment_with_its_offset(
-    service: LedgerService,  # noqa: F811
+    service: LedgerService,
 ) -> None:
     lead_id = await report(service.js)
     await filed(service.http, lead_id)
@@ -72,7 +68,7 @@ async def test_a_deadline_set_in_china_time_reads_back_as_the_same_moment_with_i
 
 
 async def test_a_deadline_given_as_a_date_is_the_end_of_that_day_in_china(
-    service: LedgerService,  # noqa: F811
+    service: LedgerService,
 ) -> None:
     lead_id = await report(service.js)
     await filed(service.http, lead_id)

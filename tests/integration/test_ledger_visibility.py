@@ -16,19 +16,16 @@ from common.auth import Principal
 from common.subjects import Stream
 from common.vocabulary import Category, Flag
 from ledger.projection import queries
-from tests.integration.test_ledger import (  # noqa: F401 - fixtures
+from tests.support.apps import token
+from tests.support.factories import new_lead_id
+from tests.support.ledger import (
     LedgerService,
     act,
     event_types,
     in_days,
     moved_to,
     report_and_file,
-    service,
-    sqlite_url,
-    streams,
 )
-from tests.support.apps import token
-from tests.support.factories import new_lead_id
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +68,7 @@ async def no_different_from_a_lead_never_filed(
 
 
 async def test_an_umbrella_lead_is_not_there_for_police_judicial_or_another_village_in_any_state(
-    service: LedgerService,  # noqa: F811 - the fixture imported above
+    service: LedgerService,
 ) -> None:
     http = service.http
     # Filed, then routed by the ledger itself to the committee, which has not taken it yet.
@@ -94,7 +91,7 @@ async def test_an_umbrella_lead_is_not_there_for_police_judicial_or_another_vill
 
 
 async def test_a_lead_handed_to_the_judicial_office_is_not_there_for_the_police(
-    service: LedgerService,  # noqa: F811 - the fixture imported above
+    service: LedgerService,
 ) -> None:
     http = service.http
     lead_id = (await report_and_file(service, village="shd-v01"))["lead_id"]
@@ -109,7 +106,7 @@ async def test_a_lead_handed_to_the_judicial_office_is_not_there_for_the_police(
 
 
 async def test_a_lead_handed_over_a_moment_ago_is_acted_on_by_its_new_unit_at_once(
-    service: LedgerService,  # noqa: F811 - the fixture imported above
+    service: LedgerService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The read model deciding visibility may trail the stream: the unit a lead was just
@@ -144,7 +141,7 @@ async def test_a_lead_handed_over_a_moment_ago_is_acted_on_by_its_new_unit_at_on
 
 
 async def test_a_lead_id_that_is_no_lead_id_at_all_is_refused_naming_the_path(
-    service: LedgerService,  # noqa: F811 - the fixture imported above
+    service: LedgerService,
 ) -> None:
     for lead_id in ("*", ">", "a.b", "x" * 65):
         for user in ("office", "police"):
