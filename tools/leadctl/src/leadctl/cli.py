@@ -59,17 +59,13 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(export_app, name="export")
 console = Console(stderr=True)
 
-SERVICES = ("intake", "ledger", "oversight")
+SERVICES = tuple(s.value for s in operations.SERVICES)
 ADMIN_NEEDED = (
     "a rebuild reads through a throw-away consumer, which only the NATS administrator may"
     " create: run it as the admin (leadctl --user admin …, or LEADS_NATS_USER=admin, with its"
     " password in --password or LEADS_NATS_PASSWORD)"
 )
-DEFAULT_URLS = {
-    "intake": "http://127.0.0.1:8101",
-    "ledger": "http://127.0.0.1:8102",
-    "oversight": "http://127.0.0.1:8103",
-}
+DEFAULT_URLS = {s.value: s.default_url for s in operations.SERVICES}
 
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 

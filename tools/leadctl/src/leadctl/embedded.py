@@ -30,12 +30,13 @@ from common.auth import UserRecord, hash_token, new_token, write_users_file
 from common.events import Role
 from common.natsserver import NatsServer
 from common.workauth import WorkAuth
+from leadctl.operations import SERVICES
 from leadctl.provision import provision
 
 # A service that exits more often than this is not started again: the run stops.
 RESTARTS_PER_WINDOW: Final = 5
 RESTART_WINDOW: Final = 60.0
-DEFAULT_PORTS: Final = {"intake": 8101, "ledger": 8102, "oversight": 8103}
+DEFAULT_PORTS: Final = {s.value: s.default_port for s in SERVICES}
 NATS_USERS: Final = ("intake", "ledger", "oversight", "leadctl", "admin")
 
 # user, display name, role, unit

@@ -18,6 +18,7 @@ from typing import Final
 import httpx
 
 from common.natsserver import NatsServer, free_port
+from leadctl import operations
 from leadctl.embedded import (
     Layout,
     keep_private,
@@ -29,7 +30,7 @@ from leadctl.embedded import (
 )
 from leadctl.provision import provision
 
-SERVICES: Final = ("intake", "ledger", "oversight")
+SERVICES: Final = tuple(s.value for s in operations.SERVICES)
 
 # The run measures what survives faults, not intake's defence against floods: the public
 # proof of work is made cheap, and its price is not raised for the run's own steady rate.
