@@ -24,7 +24,8 @@ from common.work import HEADER, solve
 from intake.bootstrap import create_app
 from tests.conftest import NatsTarget, wait_until
 from tests.support.apps import token
-from tests.support.intake import Keys, intake_settings, lead, running, unique
+from tests.support.intake import LEAD_REPORTED, Keys, intake_settings, lead, running, unique
+from tests.support.streams import count_on
 
 pytestmark = pytest.mark.integration
 
@@ -59,10 +60,7 @@ def unavailable(answer: httpx.Response) -> tuple[str, str]:
 async def stored_reports(url: str) -> int:
     nc = await nats.connect(url)
     try:
-        info = await nc.jetstream().stream_info(
-            Stream.INTAKE.value, subjects_filter="intake.lead.*.LeadReported"
-        )
-        return sum((info.state.subjects or {}).values())
+        return await count_on(nc.jetstream(), Stream.INTAKE, LEAD_REPORTED)
     finally:
         await nc.close()
 

@@ -29,15 +29,14 @@ import uvicorn
 from click.testing import Result
 from fastapi import FastAPI
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, select, text
 from typer.testing import CliRunner
 
-from common.events import Actor, Event, Role, decode, event_type_of
+from common.events import Actor, Role
 from common.events.catalogue import (
     DisciplineOutcome,
-    LeadRegistered,
     LeadReported,
     LeadTransferred,
     LeadViewed,
@@ -61,7 +60,8 @@ from ledger.settings import LedgerSettings
 from tests.conftest import NatsTarget, wait_until
 from tests.support import projections
 from tests.support.apps import serving, token, write_staff
-from tests.support.factories import new_lead_id, reported
+from tests.support.factories import new_lead_id, registered, reported
+from tests.support.streams import events_on
 
 pytestmark = pytest.mark.integration
 
@@ -121,21 +121,6 @@ def against_the_server(
             await nc.close()
 
     return asyncio.run(main())
-
-
-async def stored_on(js: JetStreamContext, stream: Stream, subject: str) -> list[Event]:
-    """Every event on ``subject`` (wildcards allowed), in stream order."""
-    events: list[Event] = []
-    sequence = 0
-    while True:
-        try:
-            msg = await js.get_msg(
-                stream.value, seq=sequence + 1, subject=subject, direct=True, next=True
-            )
-        except NotFoundError:
-            return events
-        sequence = msg.seq or sequence + 1
-        events.append(decode(msg.data or b"", event_type_of(msg.subject or "")))
 
 
 # --- a ledger scripted through its own API ------------------------------------------------
@@ -472,7 +457,7 @@ def test_history_gives_an_auditor_the_whole_chain_of_custody_of_a_lead_and_recor
 
     looks = against_the_server(
         nats_target,
-        lambda js: stored_on(js, Stream.AUDIT, f"audit.leadctl.lead.{lead}.LeadViewed"),
+        lambda js: events_on(js, Stream.AUDIT, f"audit.leadctl.lead.{lead}.LeadViewed"),
     )
     assert [
         (e.actor.role, e.actor.user, e.service, e.purpose)
@@ -485,21 +470,6 @@ def test_history_gives_an_auditor_the_whole_chain_of_custody_of_a_lead_and_recor
 
 
 LEDGER_MESSAGES = 6
-
-
-def registered(lead: str, number: int) -> LeadRegistered:
-    return LeadRegistered(
-        for_committee=False,
-        lead_id=lead,
-        ledger_number=f"SHD-2026-{number:06d}",
-        unit="shd-office",
-        reported_at=datetime(2026, 3, 1, tzinfo=UTC),
-        channel=Channel.HOTLINE,
-        category=Category.VILLAGE_TYRANT,
-        summary="村霸强占集体土地",
-        village="shd-v03",
-        actor=OFFICE,
-    )
 
 
 async def fill(js: JetStreamContext) -> None:

@@ -14,34 +14,18 @@ from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
 from common.events import Actor, Role
-from common.events.catalogue import LeadRegistered, LeadTransferred
+from common.events.catalogue import LeadTransferred
 from common.eventstore import EventStore
 from common.streams import declare_streams
 from common.subjects import Stream
-from common.vocabulary import Category, Channel
 from leadctl.cli import app
 from ledger.projection.tables import leads
 from tests.conftest import NatsTarget, wait_until
-from tests.support.factories import new_lead_id
+from tests.support.factories import new_lead_id, registered
 
 pytestmark = pytest.mark.integration
 
 OFFICE = Actor(role=Role.OFFICE, unit="shd-office", user="office")
-
-
-def registered(lead: str, number: int) -> LeadRegistered:
-    return LeadRegistered(
-        for_committee=False,
-        lead_id=lead,
-        ledger_number=f"SHD-2026-{number:06d}",
-        unit="shd-office",
-        reported_at=datetime(2026, 3, 1, tzinfo=UTC),
-        channel=Channel.HOTLINE,
-        category=Category.VILLAGE_TYRANT,
-        summary="村霸强占集体土地",
-        village="shd-v03",
-        actor=OFFICE,
-    )
 
 
 @dataclass(frozen=True)

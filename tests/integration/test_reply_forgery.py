@@ -36,6 +36,7 @@ from tests.integration.test_nats_permissions import (  # noqa: F401 - fixtures
 from tests.support.apps import serving
 from tests.support.factories import new_lead_id
 from tests.support.nats_users import PermissionedServer, connected
+from tests.support.streams import count_on
 
 pytestmark = pytest.mark.integration
 
@@ -71,8 +72,7 @@ async def forge_outcome(server: PermissionedServer, lead_id: str) -> DisciplineO
 
 async def stored_on(server: PermissionedServer, subject: str) -> int:
     async with connected(server, "admin") as admin:
-        info = await admin.jsm.stream_info(Stream.DIRECTIVES.value, subjects_filter=subject)
-        return sum((info.state.subjects or {}).values())
+        return await count_on(admin.jsm, Stream.DIRECTIVES, subject)
 
 
 async def test_a_forged_directive_lands_in_the_stream_and_no_reader_takes_it(

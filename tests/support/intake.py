@@ -35,6 +35,7 @@ from intake.settings import IntakeSettings
 from intake.vault import identity_keys
 from tests.conftest import NatsTarget, wait_until
 from tests.support.apps import serving, write_staff
+from tests.support.streams import count_on
 
 OWN_VILLAGE = "shd-v01"  # screener.v01's village, 沙河店村
 OTHER_VILLAGE = "shd-v02"  # 前营村
@@ -111,9 +112,7 @@ async def stored_in_intake(js: JetStreamContext) -> int:
 
 
 async def reports_stored(js: JetStreamContext, lead_id: str = "*") -> int:
-    subject = LEAD_REPORTED.replace("*", lead_id)
-    info = await js.stream_info(Stream.INTAKE, subjects_filter=subject)
-    return sum((info.state.subjects or {}).values())
+    return await count_on(js, Stream.INTAKE, LEAD_REPORTED.replace("*", lead_id))
 
 
 async def intake_events(js: JetStreamContext, lead_id: str) -> list[Event]:
