@@ -9,7 +9,7 @@ from common.reactor import react
 from common.service import ServiceRuntime
 from common.subjects import Stream
 from oversight.api import router
-from oversight.handlers import Oversight
+from oversight.application import Oversight
 from oversight.projection import SUBSCRIPTIONS
 from oversight.schemas import FIELD_LABELS
 from oversight.settings import OversightSettings

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from common.routing import COMMITTEE_CATEGORIES, COMMITTEE_FLAGS, CommitteeRule
 from common.settings import ServiceSettings
 from common.subjects import Service
+from common.vocabulary import Category, Flag
 
 
 class OversightSettings(ServiceSettings):
@@ -14,6 +16,12 @@ class OversightSettings(ServiceSettings):
 
     service: Service = Service.OVERSIGHT
     http_port: int = 8103
+    #: the committee opens a case on every report with any of these flags ...
+    watch_flags: frozenset[Flag] = COMMITTEE_FLAGS
+    #: ... or of one of these categories. The committee's own choice: it opens cases on the
+    #: reports it watches even in a township whose ledger routes fewer leads to it (the
+    #: ledger's discipline_flags/discipline_categories), and on every lead transferred to it.
+    watch_categories: frozenset[Category] = COMMITTEE_CATEGORIES
     #: supervision opens by itself when a deadline is passed by this many days
     overdue_days: int = Field(default=7, ge=0)
     #: ... when this many reports concern the same matter
@@ -23,3 +31,7 @@ class OversightSettings(ServiceSettings):
     rules_check_seconds: float = Field(default=300.0, gt=0)
     #: views this many hours before a key moment count in the leak-risk report
     leak_window_hours: float = Field(default=48.0, gt=0)
+
+    @property
+    def committee_rule(self) -> CommitteeRule:
+        return CommitteeRule(flags=self.watch_flags, categories=self.watch_categories)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final, Literal
 
+from common import routing
 from common.errors import NotFound, RuleViolation
 from common.events import Actor, Event
 from common.events.catalogue import (
@@ -21,10 +22,9 @@ from common.events.catalogue import (
     SupervisionOpened,
     UmbrellaLinked,
 )
-from common.vocabulary import Category, Conclusion, Flag
+from common.vocabulary import Conclusion
 
 _NAMESPACE: Final = uuid.UUID("c2f4a6b8-1d3e-4f50-9a7b-8c6d5e4f3a2b")
-CASE_FLAGS: Final = frozenset({Flag.INVOLVES_OFFICIAL, Flag.PROTECTIVE_UMBRELLA})
 
 
 def case_id_for(lead_id: str) -> str:
@@ -37,17 +37,14 @@ def rule_event_id(lead_id: str, rule: str) -> str:
 
 
 def is_umbrella(reported: LeadReported) -> bool:
-    return (
-        Flag.PROTECTIVE_UMBRELLA in reported.flags
-        or reported.category is Category.PROTECTIVE_UMBRELLA
-    )
+    """A protective-umbrella case is handled first."""
+    return routing.is_umbrella(reported.flags, reported.category)
 
 
-def needs_case(reported: LeadReported) -> bool:
-    return bool(set(reported.flags) & CASE_FLAGS) or reported.category in (
-        Category.PROTECTIVE_UMBRELLA,
-        Category.DUTY_CRIME,
-    )
+def needs_case(reported: LeadReported, watched: routing.CommitteeRule) -> bool:
+    """Whether the committee opens a case on this report by itself (``watched`` is the
+    rule it watches reports by, from its settings)."""
+    return watched.takes(reported.flags, reported.category)
 
 
 @dataclass(frozen=True)

@@ -241,24 +241,27 @@ def case_opened(db: BatchWriter, event: CaseOpened) -> None:
                 "updated_at": event.occurred_at,
             },
         )
-        for waiting in db.take_deferred(f"case:{event.case_id}"):
-            _HANDLERS[type(waiting)](db, waiting)
+        db.release_deferred(_case_key(event.case_id), lambda w: _HANDLERS[type(w)](db, w))
     _moment(db, event)
+
+
+def _case_key(case_id: str) -> str:
+    return f"case:{case_id}"
 
 
 def _change_case(db: BatchWriter, case_id: str | None, event: Event, **values: Any) -> None:
     if case_id is None:
         return
-    row = db.get(cases, case_id)
-    if row is None:
-        # Read before the case was opened (the streams are read side by side): applied
-        # again once it is.
-        db.defer(f"case:{case_id}", event)
-        return
-    if "status" in values:
-        values["status"] = max(row["status"], values["status"], key=CASE_STATUS_RANK.__getitem__)
-    row.update(values, updated_at=max(as_utc(row["updated_at"]), event.occurred_at))
-    db.put(cases, row)
+
+    def change(row: Row) -> None:
+        if "status" in values:
+            values["status"] = max(
+                row["status"], values["status"], key=CASE_STATUS_RANK.__getitem__
+            )
+        row.update(values, updated_at=max(as_utc(row["updated_at"]), event.occurred_at))
+
+    # An event read before its case was opened is applied once the case is.
+    db.change_or_defer(cases, case_id, event, change, wait_for=_case_key(case_id))
 
 
 def linked(db: BatchWriter, event: UmbrellaLinked) -> None:
