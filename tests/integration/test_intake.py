@@ -34,8 +34,8 @@ from common.eventstore import EventStore
 from common.pull import Puller
 from common.subjects import Stream
 from common.vocabulary import Category, Channel, Flag
+from intake.application import public_claim
 from intake.bootstrap import create_app
-from intake.handlers import public_claim
 from intake.idempotency import Claims, claims
 from intake.projection.tables import reports
 from intake.receipts import new_receipt
@@ -312,7 +312,7 @@ async def test_a_retry_after_a_crash_between_claiming_the_key_and_publishing_rep
 ) -> None:
     key = uuid.uuid4().hex
     body = lead(unique("村霸强迫村民低价转让承包地"))
-    claim = public_claim(PublicReport.model_validate(body), key)
+    claim = public_claim(PublicReport.model_validate(body).content(), key)
     # What a process that died after claiming the key, before publishing, leaves behind.
     database = Database(sqlite_url)
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Final
 
 from fastapi import (
     APIRouter,
@@ -20,6 +20,7 @@ from fastapi import (
     UploadFile,
     status,
 )
+from fastapi.responses import JSONResponse
 
 from common.auth import Principal, require_roles
 from common.database import as_utc
@@ -28,12 +29,13 @@ from common.events.catalogue import ReporterKind
 from common.http_errors import errors
 from common.paths import LeadId
 from common.work import HEADER, Purpose, WorkRefused
-from intake.domain.lead import IdentityAlreadyShredded, LeadNotFound, NotNamed
-from intake.handlers import (
-    STAFF_ROLES,
-    ChannelNotAllowed,
-    Intake,
-    ReceiptUnknown,
+from intake.application import STAFF_ROLES, Intake
+from intake.commands import (
+    AddToReport,
+    DiscloseIdentity,
+    EnterLead,
+    ReportPublicly,
+    ShredIdentity,
 )
 from intake.idempotency import StillInProgress
 from intake.importer import ImportRefused, import_ledger
@@ -50,9 +52,7 @@ from intake.schemas import (
     StaffLead,
     WorkChallenge,
 )
-from intake.vault import Identity, IdentityGone
-
-T = TypeVar("T")
+from intake.vault import Identity
 
 PROGRESS_LABELS: Final[dict[str, tuple[str, str]]] = {
     Progress.RECEIVED: ("已受理", "received"),
@@ -142,7 +142,7 @@ async def report(
     _work: ReportWork,
     idempotency_key: IdempotencyKey = None,
 ) -> ReportAccepted:
-    accepted = await _once(intake.report_public(body, idempotency_key))
+    accepted = await intake.report_public(ReportPublicly(body.content(), idempotency_key))
     assert accepted.receipt is not None  # noqa: S101 - public reports always get one
     return ReportAccepted(lead_id=accepted.lead_id, receipt=accepted.receipt)
 
@@ -153,7 +153,7 @@ async def report(
     responses=errors(404, 428),
 )
 async def report_status(receipt: str, intake: IntakeDep, _work: ReceiptWork) -> ReceiptStatus:
-    view = await _receipt_call(intake.status(receipt))
+    view = await intake.status(receipt)
     zh, en = PROGRESS_LABELS[view.progress]
     return ReceiptStatus(
         status=view.progress,
@@ -173,7 +173,10 @@ async def report_status(receipt: str, intake: IntakeDep, _work: ReceiptWork) -> 
 async def add_to_report(
     receipt: str, body: ReporterMessage, intake: IntakeDep, _work: ReceiptWork
 ) -> dict[str, str]:
-    event_id = await _receipt_call(intake.add(receipt, body))
+    addition = AddToReport(
+        receipt, body.text, body.kind, tuple(a.recorded() for a in body.attachments)
+    )
+    event_id = await intake.add(addition)
     return {"event_id": event_id}
 
 
@@ -186,10 +189,8 @@ async def add_to_report(
 async def enter_lead(
     body: StaffLead, principal: Staff, intake: IntakeDep, idempotency_key: IdempotencyKey = None
 ) -> LeadAccepted:
-    try:
-        accepted = await _once(intake.enter_staff(body, body.channel, principal, idempotency_key))
-    except ChannelNotAllowed as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    command = EnterLead(body.content(), body.channel, idempotency_key)
+    accepted = await intake.enter_staff(command, principal)
     return LeadAccepted(lead_id=accepted.lead_id)
 
 
@@ -199,16 +200,9 @@ async def enter_lead(
 )
 async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) -> ImportResult:
     """413 when the file passes a limit (size, rows, unpacked size), 422 when it cannot be
-    read; either way nothing of it is imported. A cell too long is an error of its row."""
-    try:
-        return await import_ledger(intake, principal, file.filename or "", file)
-    except ImportRefused as exc:
-        code = (
-            status.HTTP_413_CONTENT_TOO_LARGE
-            if exc.too_large
-            else status.HTTP_422_UNPROCESSABLE_CONTENT
-        )
-        raise HTTPException(code, detail=exc.detail) from exc
+    read; either way nothing of it is imported (:func:`import_refused`). A cell too long is
+    an error of its row."""
+    return await import_ledger(intake, principal, file.filename or "", file)
 
 
 @router.post(
@@ -219,7 +213,7 @@ async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) ->
 async def disclose(
     lead_id: LeadId, body: Reason, principal: Custodian, intake: IntakeDep
 ) -> Identity:
-    return await _identity_call(intake.disclose(lead_id, body.reason, principal))
+    return await intake.disclose(DiscloseIdentity(lead_id, body.reason), principal)
 
 
 @router.post(
@@ -230,57 +224,43 @@ async def disclose(
 async def shred(
     lead_id: LeadId, body: Reason, principal: Shredder, intake: IntakeDep
 ) -> dict[str, str]:
-    await _identity_call(intake.shred(lead_id, body.reason, principal.actor))
+    await intake.shred(ShredIdentity(lead_id, body.reason), principal.actor)
     return {"lead_id": lead_id, "reporter": ReporterKind.NAMED.value, "identity": "shredded"}
 
 
-async def _once(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except StillInProgress as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=[
+async def still_in_progress(_: Request, exc: Exception) -> JSONResponse:
+    """A keyed retry that came while the first request with its key is still running
+    (:class:`intake.idempotency.StillInProgress`): the client retries shortly."""
+    return JSONResponse(
+        {
+            "detail": [
                 {
                     "field": "Idempotency-Key",
                     "message": "使用该 Idempotency-Key 的第一次请求仍在处理中，请稍后重试",
                     "message_en": "the first request with this Idempotency-Key is still being"
                     " handled; retry shortly",
                 }
-            ],
-            headers={"Retry-After": "2"},
-        ) from exc
+            ]
+        },
+        status_code=status.HTTP_409_CONFLICT,
+        headers={"Retry-After": "2"},
+    )
+
+
+async def import_refused(_: Request, exc: Exception) -> JSONResponse:
+    """A file refused as a whole (:class:`intake.importer.ImportRefused`)."""
+    assert isinstance(exc, ImportRefused)  # noqa: S101 - installed for this type only
+    code = (
+        status.HTTP_413_CONTENT_TOO_LARGE
+        if exc.too_large
+        else status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+    return JSONResponse({"detail": exc.detail}, status_code=code)
+
+
+#: intake's own refusals, beside the shared ones (common.http_errors.install_error_handlers)
+EXCEPTION_HANDLERS: Final = {StillInProgress: still_in_progress, ImportRefused: import_refused}
 
 
 def _utc(moment: datetime) -> str:
     return as_utc(moment).astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-async def _receipt_call(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except ReceiptUnknown as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no report has this receipt") from exc
-
-
-async def _identity_call(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except LeadNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such lead") from exc
-    except NotNamed as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {
-                    "field": "lead_id",
-                    "message": "该线索为匿名举报，没有举报人身份信息",
-                    "message_en": "the report is anonymous: there is no identity",
-                }
-            ],
-        ) from exc
-    except (IdentityAlreadyShredded, IdentityGone) as exc:
-        raise HTTPException(
-            status.HTTP_410_GONE,
-            detail="the reporter's identity was destroyed and cannot be recovered",
-        ) from exc

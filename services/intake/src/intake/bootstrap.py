@@ -12,9 +12,9 @@ from common.http_errors import install_error_handlers
 from common.reactor import react
 from common.service import ServiceRuntime
 from common.subjects import Stream
-from intake.api import router
+from intake.api import EXCEPTION_HANDLERS, router
+from intake.application import Intake
 from intake.duplicates import DuplicateDetector, matter_metadata
-from intake.handlers import Intake
 from intake.idempotency import idempotency_metadata
 from intake.importer import MULTIPART_ENVELOPE
 from intake.projection import SUBSCRIPTIONS
@@ -65,6 +65,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     runtime.every(GROWTH_SAMPLE_SECONDS, growth.sample, "stream-growth")
     install_error_handlers(runtime.app, FIELD_LABELS)
+    for refusal, answer in EXCEPTION_HANDLERS.items():
+        runtime.app.add_exception_handler(refusal, answer)
     runtime.app.include_router(router)
     return runtime.app
 

@@ -33,11 +33,13 @@ from typing import Any, Final, Protocol
 from pydantic import ValidationError
 
 from common.auth import Principal
+from common.errors import RuleViolation
 from common.eventstore import ConcurrencyConflict
 from common.http_errors import describe_errors
 from common.organisation import Organisation, UnitKind
 from common.vocabulary import Category, Channel, Flag, label
-from intake.handlers import ChannelNotAllowed, Intake
+from intake.application import ChannelNotAllowed, Intake
+from intake.commands import EnterLead
 from intake.schemas import FIELD_LABELS, ImportResult, ImportRowResult, StaffLead
 from intake.settings import IntakeSettings
 from intake.xlsx import MIB, SheetLimits, XlsxRefused, xlsx_rows
@@ -193,21 +195,31 @@ async def _import_row(intake: Intake, principal: Principal, read: LedgerRow) -> 
         )
     lead_id = row_lead_id(intake.settings.receipt_key_bytes, principal.unit or "", row)
     try:
-        await intake.enter_staff(lead, lead.channel, principal, None, lead_id=lead_id)
+        await intake.enter_staff(
+            EnterLead(lead.content(), lead.channel, lead_id=lead_id), principal
+        )
     except ConcurrencyConflict:
         return ImportRowResult(row=number, accepted=True, lead_id=lead_id, already_imported=True)
     except ChannelNotAllowed as exc:
         return ImportRowResult(
-            row=number, accepted=False, errors=[{"field": "village", "message": str(exc)}]
+            row=number, accepted=False, errors=[{"field": exc.field, "message": str(exc)}]
         )
-    except Exception as exc:
-        errors = getattr(exc, "errors", None)
-        if callable(errors):
-            return ImportRowResult(
-                row=number, accepted=False, errors=describe_errors(errors(), FIELD_LABELS)
-            )
-        raise
+    except RuleViolation as exc:
+        return ImportRowResult(row=number, accepted=False, errors=[_refused(exc)])
     return ImportRowResult(row=number, accepted=True, lead_id=lead_id)
+
+
+def _refused(exc: RuleViolation) -> dict[str, str]:
+    """A rule the row breaks, said as a cell the validation refused is said."""
+    if not exc.field:
+        return {"field": "", "message": exc.message_zh, "message_en": exc.message}
+    zh_label, en_label = FIELD_LABELS.get(exc.field, (exc.field, exc.field))
+    return {
+        "field": exc.field,
+        "label": zh_label,
+        "message": f"{zh_label}：{exc.message_zh}",
+        "message_en": f"{en_label} {exc.message}",
+    }
 
 
 def row_lead_id(key: bytes, unit: str, row: dict[str, str]) -> str:

@@ -7,8 +7,9 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.events.catalogue import SHA256_HEX
+from common.inputs import AttachmentIn
 from common.vocabulary import Category, Channel, Flag
+from intake.commands import ReportContent
 from intake.vault import Identity
 
 FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
@@ -30,17 +31,10 @@ FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
     "kind": ("类型", "kind"),
     "reason": ("理由", "reason"),
     "file": ("文件", "file"),
+    "lead_id": ("线索编号", "lead id"),
 }
 
 STAFF_CHANNELS: Final = frozenset(Channel) - {Channel.WEB}
-
-
-class AttachmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    size: int = Field(ge=0, le=1_000_000_000)
-    sha256: str = Field(pattern=SHA256_HEX)
 
 
 class LeadContent(BaseModel):
@@ -53,6 +47,18 @@ class LeadContent(BaseModel):
     flags: list[Flag] = Field(default_factory=list, max_length=len(Flag))
     identity: Identity | None = None
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
+
+    def content(self) -> ReportContent:
+        """What the report says, as the commands carry it."""
+        return ReportContent(
+            category=self.category,
+            summary=self.summary,
+            details=self.details,
+            village=self.village,
+            flags=tuple(self.flags),
+            identity=self.identity,
+            attachments=tuple(a.recorded() for a in self.attachments),
+        )
 
 
 class PublicReport(LeadContent):

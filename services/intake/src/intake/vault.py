@@ -25,13 +25,16 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.database import UtcDateTime
+from common.errors import Gone
 from common.events import utc_now
+from intake.domain.lead import IDENTITY_DESTROYED
 
 vault_metadata = MetaData()
 
@@ -69,8 +72,12 @@ class IdentitySealedBadly(Exception):
     """The sealed identity opens but no longer fits the form (its values are withheld)."""
 
 
-class IdentityGone(Exception):
+class IdentityGone(Gone):
     """The identity's key was destroyed (or never existed): it cannot be read again."""
+
+    def __init__(self, lead_id: str) -> None:
+        super().__init__(IDENTITY_DESTROYED)
+        self.lead_id = lead_id
 
 
 class Vault:
@@ -137,6 +144,10 @@ class Vault:
             .values(wrapped_key=None, shredded_at=at)
         )
         return result.rowcount == 1
+
+    async def forget_key(self, conn: AsyncConnection, lead_id: str) -> None:
+        """Remove a key that seals nothing anyone can read (its report never reached the log)."""
+        await conn.execute(delete(identity_keys).where(identity_keys.c.lead_id == lead_id))
 
 
 def scrub_destroyed_keys(engine: Engine) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from common.errors import Gone, NotFound, RuleViolation
 from common.events import Actor, Event
 from common.events.catalogue import (
     Attachment,
@@ -16,17 +17,33 @@ from common.events.catalogue import (
     ReporterMessagePosted,
 )
 
+#: what is said of an identity whose key is gone, however it went
+IDENTITY_DESTROYED = "the reporter's identity was destroyed and cannot be recovered"
 
-class LeadNotFound(Exception):
+
+class LeadNotFound(NotFound):
     """No lead with this id was reported here."""
 
+    def __init__(self) -> None:
+        super().__init__("no such lead")
 
-class NotNamed(Exception):
+
+class NotNamed(RuleViolation):
     """The report was anonymous: there is no identity to disclose or shred."""
 
+    def __init__(self) -> None:
+        super().__init__(
+            "the report is anonymous: there is no identity",
+            "该线索为匿名举报，没有举报人身份信息",
+            field="lead_id",
+        )
 
-class IdentityAlreadyShredded(Exception):
+
+class IdentityAlreadyShredded(Gone):
     """The identity was destroyed; nothing can disclose it again."""
+
+    def __init__(self) -> None:
+        super().__init__(IDENTITY_DESTROYED)
 
 
 @dataclass(frozen=True)

@@ -66,21 +66,24 @@ def reported(db: BatchWriter, event: LeadReported) -> None:
     )
     if event.receipt_hash:
         db.put(receipts, {"receipt_hash": event.receipt_hash, "lead_id": event.lead_id})
-    for waiting in db.take_deferred(event.lead_id):
-        _HANDLERS[type(waiting)](db, waiting)
+    db.release_deferred(event.lead_id, lambda waiting: _HANDLERS[type(waiting)](db, waiting))
+
+
+def _change_report(db: BatchWriter, event: E, change: Callable[[Row, E], None]) -> None:
+    """Change the report's row; the ledger's news of a report intake has not read yet (the
+    two streams are read side by side) is applied once the report is in."""
+
+    def apply(row: Row) -> None:
+        change(row, event)
+        row["updated_at"] = max(as_utc(row["updated_at"]), event.occurred_at)
+
+    lead_id = event.lead_id or ""
+    db.change_or_defer(reports, lead_id, event, apply, wait_for=lead_id)
 
 
 def _on_report(change: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]:
     def handle(db: BatchWriter, event: E) -> None:
-        row = db.get(reports, event.lead_id)
-        if row is None:
-            # The ledger's news of a report intake has not read yet (the two streams are
-            # read side by side): applied once the report is in.
-            db.defer(event.lead_id or "", event)
-            return
-        change(row, event)
-        row["updated_at"] = max(as_utc(row["updated_at"]), event.occurred_at)
-        db.put(reports, row)
+        _change_report(db, event, change)
 
     return handle
 
@@ -121,19 +124,19 @@ def _reopened(row: Row, _: LeadReopened) -> None:
 
 
 def answered(db: BatchWriter, event: FeedbackGiven) -> None:
-    if db.get(reports, event.lead_id) is None:
-        db.defer(event.lead_id, event)
-        return
-    db.put(
-        feedback,
-        {
-            "event_id": event.event_id,
-            "lead_id": event.lead_id,
-            "text": event.text,
-            "given_at": event.occurred_at,
-        },
-    )
-    _on_report(_progress(Progress.ANSWERED))(db, event)
+    def answer(row: Row, _: FeedbackGiven) -> None:
+        db.put(
+            feedback,
+            {
+                "event_id": event.event_id,
+                "lead_id": event.lead_id,
+                "text": event.text,
+                "given_at": event.occurred_at,
+            },
+        )
+        row["progress"] = Progress.ANSWERED
+
+    _change_report(db, event, answer)
 
 
 _HANDLERS: dict[type[Event], Handler] = {

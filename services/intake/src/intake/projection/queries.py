@@ -65,3 +65,15 @@ async def shredded_but_key_kept(conn: AsyncConnection) -> list[str]:
         .where(reports.c.identity_shredded.is_(True) & identity_keys.c.wrapped_key.is_not(None))
     )
     return [r.lead_id for r in rows]
+
+
+async def keys_without_report(conn: AsyncConnection, created_before: datetime) -> list[str]:
+    """Leads holding an identity key made before the cut-off but no report in the read
+    model: their publication failed, or the read model has not caught up (ask the log)."""
+    rows = await conn.execute(
+        select(identity_keys.c.lead_id).where(
+            (identity_keys.c.created_at < created_before)
+            & identity_keys.c.lead_id.not_in(select(reports.c.lead_id))
+        )
+    )
+    return [r.lead_id for r in rows]
