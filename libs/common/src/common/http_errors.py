@@ -181,20 +181,6 @@ def context_zh(error: Mapping[str, Any]) -> bool:
     return isinstance(context, Mapping) and bool(context.get("zh"))
 
 
-def field_error(field: str, message: str, message_zh: str) -> RequestValidationError:
-    """Being replaced by ``RuleViolation(..., field=...)``; removed once no service uses it."""
-    return RequestValidationError(
-        [
-            {
-                "loc": ("body", field),
-                "type": "value_error",
-                "msg": f"Value error, {message}",
-                "ctx": {"zh": message_zh},
-            }
-        ]
-    )
-
-
 def describe_violation(
     exc: RuleViolation, labels: Mapping[str, tuple[str, str]]
 ) -> list[dict[str, str]]:
