@@ -24,8 +24,8 @@ from common.eventstore import EventStore
 from common.subjects import Service, Stream, durable_name
 from common.vocabulary import Category, Channel, Flag
 from ledger.settings import LedgerSettings
-from oversight.bootstrap import create_app
 from oversight.application import Oversight
+from oversight.bootstrap import create_app
 from oversight.projection import PROJECTION
 from oversight.settings import OversightSettings
 from tests.conftest import NatsTarget, wait_until
