@@ -11,15 +11,25 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from common.auth import Principal, require_roles
 from common.database import as_utc
-from common.events import Event, utc_now
-from common.events.catalogue import Attachment
+from common.events import utc_now
 from common.http_errors import errors
 from common.paths import LeadId
 from common.vocabulary import LeadStatus, label
-from ledger.domain import lead as rules
-from ledger.domain.lead import LedgerLead
+from ledger.application import HANDLING_ROLES, Ledger, Recorded
+from ledger.commands import (
+    Accept,
+    Archive,
+    Assign,
+    Conclude,
+    Evidence,
+    ExtendDeadline,
+    GiveFeedback,
+    RecordVerification,
+    Reopen,
+    Return,
+    Transfer,
+)
 from ledger.export import to_csv, to_xlsx
-from ledger.handlers import HANDLERS, Ledger
 from ledger.projection import queries
 from ledger.projection.queries import READERS, Filters
 from ledger.schemas import (
@@ -48,7 +58,8 @@ def get_ledger(request: Request) -> Ledger:
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
-Handler = Annotated[Principal, Depends(require_roles(*HANDLERS))]
+# A principal whose role handles leads (which lead, the rules decide).
+Officer = Annotated[Principal, Depends(require_roles(*HANDLING_ROLES))]
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"], responses=errors(503))
 
@@ -150,130 +161,103 @@ def _command(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable
     )
 
 
-async def _run(
-    ledger: Ledger, lead_id: str, principal: Principal, decide: Callable[[LedgerLead], Event]
-) -> CommandDone:
-    event, before = await ledger.act(lead_id, principal, decide)
-    after = rules.evolve(before, event)
+def _done(recorded: Recorded) -> CommandDone:
+    event, lead = recorded.event, recorded.lead
     return CommandDone(
         event_id=event.event_id,
         event_type=event.event_type,
-        lead_id=lead_id,
-        ledger_number=before.registered.ledger_number,
-        status=after.status.value,
-        status_label=label(after.status),
-        status_label_en=label(after.status, "en"),
+        lead_id=lead.lead_id,
+        ledger_number=lead.registered.ledger_number,
+        status=lead.status.value,
+        status_label=label(lead.status),
+        status_label_en=label(lead.status, "en"),
     )
 
 
 @_command("transfer", "Hand the lead to another unit (移交)")
 async def transfer(
-    lead_id: LeadId, body: TransferIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: TransferIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    def decide(lead: LedgerLead) -> Event:
-        ledger.check_unit(body.to_unit, "to_unit")
-        return rules.transfer(lead, body.to_unit, body.reason, principal.actor)
-
-    return await _run(ledger, lead_id, principal, decide)
+    command = Transfer(lead_id=lead_id, to_unit=body.to_unit, reason=body.reason)
+    return _done(await ledger.execute(command, principal))
 
 
 @_command("accept", "Accept a lead handed to your unit")
 async def accept(
-    lead_id: LeadId, body: AcceptIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: AcceptIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    return await _run(ledger, lead_id, principal, lambda lead: rules.accept(lead, principal.actor))
+    return _done(await ledger.execute(Accept(lead_id=lead_id), principal))
 
 
 @_command("return", "Return a lead handed to your unit, with the reason")
 async def return_lead(
-    lead_id: LeadId, body: ReturnIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ReturnIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    return await _run(
-        ledger,
-        lead_id,
-        principal,
-        lambda lead: rules.return_transfer(lead, body.reason, principal.actor),
-    )
+    return _done(await ledger.execute(Return(lead_id=lead_id, reason=body.reason), principal))
 
 
 @_command("assign", "Make a named person responsible, with a deadline (责任到人)")
 async def assign(
-    lead_id: LeadId, body: AssignIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: AssignIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    now = utc_now()
-
-    def decide(lead: LedgerLead) -> Event:
-        deadline = body.deadline or now + ledger.settings.deadline_for(lead.registered.category)
-        return rules.assign(
-            lead, body.assignee, body.assignee_name, deadline, body.reason, principal.actor, now
-        )
-
-    return await _run(ledger, lead_id, principal, decide)
+    command = Assign(
+        lead_id=lead_id,
+        assignee=body.assignee,
+        assignee_name=body.assignee_name,
+        deadline=body.deadline,
+        reason=body.reason,
+    )
+    return _done(await ledger.execute(command, principal))
 
 
 @_command("extend-deadline", "Extend the deadline, with the reason")
 async def extend(
-    lead_id: LeadId, body: ExtendIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ExtendIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    return await _run(
-        ledger,
-        lead_id,
-        principal,
-        lambda lead: rules.extend_deadline(lead, body.deadline, body.reason, principal.actor),
-    )
+    command = ExtendDeadline(lead_id=lead_id, deadline=body.deadline, reason=body.reason)
+    return _done(await ledger.execute(command, principal))
 
 
 @_command("verification", "Record verification progress (核查), with evidence references")
 async def verification(
-    lead_id: LeadId, body: VerificationIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: VerificationIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    evidence = tuple(Attachment(name=e.name, size=e.size, sha256=e.sha256) for e in body.evidence)
-    return await _run(
-        ledger,
-        lead_id,
-        principal,
-        lambda lead: rules.record_verification(lead, body.note, evidence, principal.actor),
+    command = RecordVerification(
+        lead_id=lead_id,
+        note=body.note,
+        evidence=tuple(Evidence(name=e.name, size=e.size, sha256=e.sha256) for e in body.evidence),
     )
+    return _done(await ledger.execute(command, principal))
 
 
 @_command("conclude", "Conclude the lead with its result (办结)")
 async def conclude(
-    lead_id: LeadId, body: ConcludeIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ConcludeIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    return await _run(
-        ledger,
-        lead_id,
-        principal,
-        lambda lead: rules.conclude(lead, body.result, body.summary, principal.actor),
-    )
+    command = Conclude(lead_id=lead_id, result=body.result, summary=body.summary)
+    return _done(await ledger.execute(command, principal))
 
 
 @_command("feedback", "Answer the reporter (反馈); intake shows the text to the receipt holder")
 async def feedback(
-    lead_id: LeadId, body: FeedbackIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: FeedbackIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    return await _run(
-        ledger,
-        lead_id,
-        principal,
-        lambda lead: rules.give_feedback(lead, body.text, body.method, principal.actor),
-    )
+    command = GiveFeedback(lead_id=lead_id, text=body.text, method=body.method)
+    return _done(await ledger.execute(command, principal))
 
 
 @_command("archive", "Archive the file (归档): after a result and an answer to the reporter")
 async def archive(
-    lead_id: LeadId, body: ArchiveIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ArchiveIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    return await _run(ledger, lead_id, principal, lambda lead: rules.archive(lead, principal.actor))
+    return _done(await ledger.execute(Archive(lead_id=lead_id), principal))
 
 
 @_command("reopen", "Reopen a concluded lead for a look-back review (回头看)")
 async def reopen(
-    lead_id: LeadId, body: ReopenIn, principal: Handler, ledger: LedgerDep
+    lead_id: LeadId, body: ReopenIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
-    return await _run(
-        ledger, lead_id, principal, lambda lead: rules.reopen(lead, body.reason, principal.actor)
-    )
+    return _done(await ledger.execute(Reopen(lead_id=lead_id, reason=body.reason), principal))
 
 
 @router.get("/unanswered", summary="Leads with no answer or no result after N days")

@@ -9,7 +9,7 @@ from common.reactor import react
 from common.service import ServiceRuntime
 from common.subjects import Stream
 from ledger.api import router
-from ledger.handlers import Ledger
+from ledger.application import Ledger
 from ledger.outcomes import OutcomeRecorder
 from ledger.projection import SUBSCRIPTIONS
 from ledger.registrar import Registrar

@@ -7,14 +7,14 @@ order the two streams are read in later."""
 
 from __future__ import annotations
 
+from common.application import retry_on_conflict
 from common.events import Actor, Event, Role
 from common.events.catalogue import DisciplineOutcome
-from common.eventstore import ConcurrencyConflict
 from common.organisation import UnitKind
 from common.service import ServiceRuntime
 from common.subjects import Stream
+from ledger.application import Ledger
 from ledger.domain import lead as rules
-from ledger.handlers import Ledger
 
 
 class OutcomeRecorder:
@@ -27,18 +27,14 @@ class OutcomeRecorder:
         """Records the committee's outcome as the lead's result."""
         if not isinstance(event, DisciplineOutcome):
             return
+        await retry_on_conflict(lambda: self._record(event))
+
+    async def _record(self, outcome: DisciplineOutcome) -> None:
         actor = Actor(role=Role.DISCIPLINE, unit=self.committee)
-        for _ in range(5):
-            lead, sequence = await self.ledger.load(event.lead_id)
-            concluded = rules.record_discipline_outcome(lead, event.result, self.committee, actor)
-            if concluded is None:
-                return
-            concluded = concluded.model_copy(update=event.caused())
-            try:
-                await self.runtime.store(Stream.LEDGER).append(
-                    concluded, expected_sequence=sequence
-                )
-                return
-            except ConcurrencyConflict:
-                continue  # the lead changed meanwhile: decide again on its new events
-        raise RuntimeError(f"could not record the outcome of lead {event.lead_id}")
+        lead, sequence = await self.ledger.load(outcome.lead_id)
+        concluded = rules.record_discipline_outcome(lead, outcome.result, self.committee, actor)
+        if concluded is None:
+            return
+        concluded = concluded.model_copy(update=outcome.caused())
+        # A lead that changed meanwhile is decided on again, on its new events.
+        await self.runtime.store(Stream.LEDGER).append(concluded, expected_sequence=sequence)
