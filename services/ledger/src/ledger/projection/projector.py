@@ -51,18 +51,17 @@ def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]
     """A handler changing an existing lead row. An event for a lead the ledger never
     registered changes nothing."""
 
-    def handle(db: BatchWriter, event: E) -> None:
-        row = db.get(leads, event.lead_id)
-        if row is None:
-            # A directive read before the lead's registration (the streams are read side
-            # by side): applied once the lead is filed.
-            db.defer(event.lead_id or "", event)
-            return
+    def change(row: Row, event: E) -> None:
         fold(row, event)
         # Directives arrive on their own stream, beside the ledger's: never go back in time.
         if event.occurred_at > as_utc(row["updated_at"]):
             row["updated_at"] = event.occurred_at
-        db.put(leads, row)
+
+    def handle(db: BatchWriter, event: E) -> None:
+        # A directive read before the lead's registration (the streams are read side by
+        # side) is applied once the lead is filed.
+        lead_id = event.lead_id or ""
+        db.change_or_defer(leads, lead_id, event, lambda row: change(row, event), wait_for=lead_id)
 
     return handle
 
@@ -90,8 +89,7 @@ def registered(db: BatchWriter, event: LeadRegistered) -> None:
     )
     db.put(leads, row)
     db.put(lead_units, {"lead_id": event.lead_id, "unit": event.unit})
-    for waiting in db.take_deferred(event.lead_id):
-        _apply(db, waiting)
+    db.release_deferred(event.lead_id, lambda waiting: _apply(db, waiting))
 
 
 def transferred(db: BatchWriter, event: LeadTransferred) -> None:
