@@ -14,7 +14,7 @@ from common.auth import Principal
 from common.database import as_utc
 from common.events import Role
 from common.projection import projection_positions
-from ledger.domain.numbering import CHINA
+from common.times import CHINA
 from ledger.projection.tables import lead_units, leads
 
 # Roles that see the whole ledger; the others see their own part of it.
