@@ -185,8 +185,8 @@ class Ledger:
                 if u.kind is not UnitKind.VILLAGE
             )
             raise RuleViolation(
-                f"to_unit: unknown unit {code!r}; one of {handling}",
-                f"to_unit: 没有这个单位 {code!r}；可选：{handling}",
+                f"unknown unit {code!r}; one of {handling}",
+                f"没有这个单位 {code!r}；可选：{handling}",
                 field="to_unit",
             )
 

@@ -7,7 +7,7 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.events.catalogue import MAX_SAFE_INT, SHA256_HEX
+from common.inputs import AttachmentIn
 from common.times import Deadline
 from common.vocabulary import Conclusion
 
@@ -58,16 +58,9 @@ class ExtendIn(_In):
     reason: str = Field(min_length=2, max_length=1000)
 
 
-class EvidenceIn(_In):
-    name: str = Field(min_length=1, max_length=200)
-    # What the event's Attachment takes: a larger size is the field's fault, not a 500.
-    size: int = Field(ge=0, le=MAX_SAFE_INT)
-    sha256: str = Field(pattern=SHA256_HEX)
-
-
 class VerificationIn(_In):
     note: str = Field(min_length=2, max_length=10_000)
-    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=50)
+    evidence: list[AttachmentIn] = Field(default_factory=list, max_length=50)
 
 
 class ConcludeIn(_In):

@@ -100,12 +100,15 @@ def evolve(lead: LedgerLead, event: Event) -> LedgerLead:
         case LeadArchived():
             return replace(lead, status=LeadStatus.ARCHIVED, archived=True)
         case LeadReopened():
+            # The deadline was for the result given before: met or missed, it is settled.
+            # The look-back review is assigned with a deadline of its own.
             return replace(
                 lead,
                 status=LeadStatus.REOPENED,
                 archived=False,
                 result=None,
                 answered_since_result=False,
+                deadline=None,
             )
         case DeadlineMissed():
             return replace(lead, missed=lead.missed | {event.deadline})

@@ -165,6 +165,9 @@ def _reopened(row: Row, event: LeadReopened) -> None:
         concluded_at=None,
         feedback=None,
         feedback_at=None,
+        # The old deadline is settled (met or missed); the review gets a deadline of its own.
+        deadline=None,
+        deadline_missed=False,
         reopened_count=row["reopened_count"] + 1,
     )
 
