@@ -30,7 +30,7 @@ class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
 
     service: Service = Service.INTAKE
-    http_port: int = 8101
+    http_port: int = Service.INTAKE.default_port
     #: wraps each lead's identity data key (key-encryption key); losing it loses every identity
     identity_key: SecretStr = SecretStr("")
     #: keys the hash of receipts (HMAC); the server never stores a receipt itself

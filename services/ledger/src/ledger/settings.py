@@ -30,7 +30,7 @@ class LedgerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
 
     service: Service = Service.LEDGER
-    http_port: int = 8102
+    http_port: int = Service.LEDGER.default_port
     deadline_days: dict[Category, int] = Field(default_factory=lambda: dict(DEFAULT_DEADLINE_DAYS))
     #: a lead with any of these flags goes to the discipline committee as soon as it is filed
     discipline_flags: frozenset[Flag] = COMMITTEE_FLAGS

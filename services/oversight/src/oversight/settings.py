@@ -15,7 +15,7 @@ class OversightSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="OVERSIGHT_", extra="ignore")
 
     service: Service = Service.OVERSIGHT
-    http_port: int = 8103
+    http_port: int = Service.OVERSIGHT.default_port
     #: the committee opens a case on every report with any of these flags ...
     watch_flags: frozenset[Flag] = COMMITTEE_FLAGS
     #: ... or of one of these categories. The committee's own choice: it opens cases on the
