@@ -44,6 +44,7 @@ from common.events.catalogue import (
     ReporterRef,
     ResponsibilityAssigned,
     SupervisionListed,
+    SupervisionNoticed,
     SupervisionOpened,
     TransferAccepted,
     TransferReturned,
@@ -84,6 +85,7 @@ WIRE_NAMES = frozenset(
         "EscalatedToHigherLevel",
         "AccountabilityRecorded",
         "SupervisionListed",
+        "SupervisionNoticed",
         "DisciplineOutcome",
         "LeadViewed",
         "LedgerExported",
@@ -173,6 +175,9 @@ SAMPLES: dict[type[Event], Event] = {
     ),
     SupervisionListed: SupervisionListed(
         lead_id=LEAD, unit="shd-police", deadline=MOMENT, level="county"
+    ),
+    SupervisionNoticed: SupervisionNoticed(
+        lead_id=LEAD, unit="shd-police", reason="overdue by 3 days", rule="overdue"
     ),
     DisciplineOutcome: DisciplineOutcome(lead_id=LEAD, result=Conclusion.PARTLY_SUBSTANTIATED),
     LeadViewed: LeadViewed(lead_id=LEAD, service="ledger", purpose="review"),

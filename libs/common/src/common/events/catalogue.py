@@ -328,6 +328,19 @@ class SupervisionListed(_DirectiveEvent):
     level: Literal["town", "county"] = "town"
 
 
+class SupervisionNoticed(_DirectiveEvent):
+    """The committee's supervision (督办) told to the unit handling the lead: what reached the
+    committee's attention (an automatic rule, or a member's decision) and why, so the unit
+    knows it is watched. Says nothing of the committee's case or deliberations."""
+
+    event_type: Literal["SupervisionNoticed"] = "SupervisionNoticed"
+    lead_id: str
+    unit: str
+    reason: str
+    #: the automatic rule that fired (overdue, same_matter, open_too_long), None if by hand
+    rule: str | None = None
+
+
 class DisciplineOutcome(_DirectiveEvent):
     """The discipline committee's result for a lead transferred to it, as a category only;
     the ledger records it as the lead's result."""
