@@ -1,5 +1,6 @@
-"""Intake served in-process against the test's NATS server and database, and what a test
-reads back from it: its events, its read model, every byte it stored."""
+"""Intake served in-process against the test's NATS server and database, what a test
+sends it (a lead, a screening ledger to import) and what it reads back: its events, its
+read model, every byte it stored."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from intake.projection.tables import reports
 from intake.settings import IntakeSettings
 from intake.vault import identity_keys
 from tests.conftest import NatsTarget, wait_until
-from tests.support.apps import serving, write_staff
+from tests.support.apps import serving, token, write_staff
 from tests.support.streams import count_on
 
 OWN_VILLAGE = "shd-v01"  # screener.v01's village, 沙河店村
@@ -42,6 +43,8 @@ OTHER_VILLAGE = "shd-v02"  # 前营村
 WORK_BITS = 6
 STOP_WITHIN = 2.0  # seconds; a stop takes milliseconds
 LEAD_REPORTED = "intake.lead.*.LeadReported"
+IMPORT_MAX_BYTES: int = IntakeSettings.model_fields["import_max_bytes"].default
+IMPORT_MAX_ROWS: int = IntakeSettings.model_fields["import_max_rows"].default
 
 
 # --- the service under test ---------------------------------------------------------------
@@ -104,6 +107,35 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         await stopping
 
 
+# --- what the test sends -----------------------------------------------------------------
+
+
+def lead(summary: str, village: str | None = OWN_VILLAGE, **fields: Any) -> dict[str, Any]:
+    """A request body: a village-tyrant lead unless ``fields`` say otherwise."""
+    body = {"category": Category.VILLAGE_TYRANT.value, "summary": summary, "village": village}
+    return body | fields
+
+
+def unique(summary: str) -> str:
+    return f"{summary}（{uuid.uuid4().hex[:8]}）"
+
+
+async def upload(
+    intake: httpx.AsyncClient, filename: str, content: bytes, user: str = "screener.v01"
+) -> httpx.Response:
+    """A screening ledger imported as a screener uploads it."""
+    return await intake.post(
+        "/v1/leads/import", files={"file": (filename, content)}, headers=token(user)
+    )
+
+
+def refusal(response: httpx.Response) -> dict[str, str]:
+    """The one problem of an import refused as a whole: it names the file."""
+    [detail] = response.json()["detail"]
+    assert detail["field"] == "file", detail
+    return dict(detail)
+
+
 # --- what the test reads back -------------------------------------------------------------
 
 
@@ -144,16 +176,6 @@ async def wait_until_projected(database_url: str, lead_id: str, timeout: float =
         await wait_until(lead_is_in_the_read_model, timeout=timeout)
     finally:
         engine.dispose()
-
-
-def lead(summary: str, village: str | None = OWN_VILLAGE, **fields: Any) -> dict[str, Any]:
-    """A request body: a village-tyrant lead unless ``fields`` say otherwise."""
-    body = {"category": Category.VILLAGE_TYRANT.value, "summary": summary, "village": village}
-    return body | fields
-
-
-def unique(summary: str) -> str:
-    return f"{summary}（{uuid.uuid4().hex[:8]}）"
 
 
 @dataclass(frozen=True)
