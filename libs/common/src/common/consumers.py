@@ -125,6 +125,7 @@ DURABLES: Final[tuple[Durable, ...]] = (
     _reactor(Service.INTAKE, "duplicates", Stream.INTAKE, "intake.lead.*.LeadReported"),
     _projection(Service.LEDGER, "ledger", Stream.LEDGER),
     _projection(Service.LEDGER, "ledger", Stream.DIRECTIVES),
+    _projection(Service.LEDGER, "ledger", Stream.INTAKE),
     _reactor(Service.LEDGER, "registrar", Stream.INTAKE, "intake.lead.*.LeadReported"),
     _reactor(Service.LEDGER, "outcomes", Stream.DIRECTIVES, "directive.lead.*.DisciplineOutcome"),
     *(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from common.http_errors import install_error_handlers
@@ -12,6 +14,8 @@ from ledger.api import router
 from ledger.application import Ledger
 from ledger.outcomes import OutcomeRecorder
 from ledger.projection import SUBSCRIPTIONS
+from ledger.projection.search import create_index
+from ledger.projection.tables import metadata
 from ledger.registrar import Registrar
 from ledger.schemas import FIELD_LABELS
 from ledger.settings import LedgerSettings
@@ -26,6 +30,16 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     ledger = Ledger(runtime, settings)
     runtime.app.state.ledger = ledger
     runtime.project(*SUBSCRIPTIONS)
+
+    def prepare_search() -> None:
+        # The search index is made on the table it indexes, before the projection writes.
+        runtime.database.create_all(metadata)
+        create_index(runtime.database.sync_engine)
+
+    async def prepare() -> None:
+        await asyncio.to_thread(prepare_search)
+
+    runtime.on_prepare(prepare)
     react(
         runtime,
         name="registrar",

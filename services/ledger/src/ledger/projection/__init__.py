@@ -1,4 +1,6 @@
-"""The ledger's read model (台账): one row per lead and the units it went to.
+"""The ledger's read model (台账): one row per lead and the units it went to; what was
+reported, the exchange with the reporter, the reports of the same matter and the text a
+search looks through.
 
 ``SUBSCRIPTIONS`` is the table of what feeds it: the live service and ``leadctl replay``
 both read it."""
@@ -14,4 +16,5 @@ PROJECTION = ledger_projection()
 SUBSCRIPTIONS = (
     Subscription(PROJECTION, Stream.LEDGER),
     Subscription(PROJECTION, Stream.DIRECTIVES),
+    Subscription(PROJECTION, Stream.INTAKE),
 )

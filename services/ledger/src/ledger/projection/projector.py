@@ -1,7 +1,9 @@
-"""Pure handlers that fold ledger events (and oversight directives) into the ledger tables.
+"""Pure handlers that fold ledger events, oversight directives and what intake recorded
+into the ledger tables.
 
 Driven by the live consumer and by ``leadctl replay`` alike. A lead's row is changed in
-place through the batch writer and written once per batch.
+place through the batch writer and written once per batch. Intake's events are folded by
+:mod:`ledger.projection.reported`.
 """
 
 from __future__ import annotations
@@ -15,20 +17,26 @@ from common.events import Event
 from common.events.catalogue import (
     DeadlineExtended,
     DeadlineMissed,
+    DuplicateSuspected,
     FeedbackGiven,
     LeadArchived,
     LeadConcluded,
     LeadRegistered,
     LeadReopened,
+    LeadReported,
+    LeadSupplemented,
     LeadTransferred,
+    ReporterMessagePosted,
     ResponsibilityAssigned,
     SupervisionListed,
+    SupervisionNoticed,
     TransferAccepted,
     TransferReturned,
     VerificationRecorded,
 )
 from common.projection import Handler, Projection
 from common.vocabulary import LeadStatus
+from ledger.projection import reported
 from ledger.projection.tables import lead_units, leads, metadata
 
 E = TypeVar("E", bound=Event)
@@ -180,6 +188,22 @@ def _listed(row: Row, event: SupervisionListed) -> None:
     row.update(supervision_deadline=event.deadline, supervision_level=event.level)
 
 
+def _noticed(row: Row, event: SupervisionNoticed) -> None:
+    row.update(
+        supervised_at=event.occurred_at,
+        supervision_reason=event.reason,
+        supervision_rule=event.rule,
+    )
+
+
+_answer_on_row = _on_lead(_answered)
+
+
+def answered(db: BatchWriter, event: FeedbackGiven) -> None:
+    reported.answered(db, event)
+    _answer_on_row(db, event)
+
+
 _HANDLERS: dict[type[Event], Handler] = {
     LeadRegistered: registered,
     LeadTransferred: transferred,
@@ -189,11 +213,16 @@ _HANDLERS: dict[type[Event], Handler] = {
     DeadlineExtended: _on_lead(_extended),
     VerificationRecorded: _on_lead(_verified),
     LeadConcluded: _on_lead(_concluded),
-    FeedbackGiven: _on_lead(_answered),
+    FeedbackGiven: answered,
     LeadArchived: _on_lead(_archived),
     LeadReopened: _on_lead(_reopened),
     DeadlineMissed: _on_lead(_missed),
     SupervisionListed: _on_lead(_listed),
+    SupervisionNoticed: _on_lead(_noticed),
+    LeadReported: reported.reported,
+    LeadSupplemented: reported.supplemented,
+    ReporterMessagePosted: reported.message_posted,
+    DuplicateSuspected: reported.duplicate_suspected,
 }
 
 
@@ -202,7 +231,7 @@ def _apply(db: BatchWriter, event: Event) -> None:
 
 
 def ledger_projection() -> Projection:
-    """The ledger's read model, fed by the LEDGER and DIRECTIVES streams."""
+    """The ledger's read model, fed by the LEDGER, DIRECTIVES and INTAKE streams."""
     return Projection(
         name="ledger",
         metadata=metadata,

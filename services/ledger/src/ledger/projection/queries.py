@@ -1,7 +1,10 @@
-"""Reads of the ledger: lists with filters and paging, scoped to what the reader may see."""
+"""Reads of the ledger: lists with filters, search and paging, one lead by id or by ledger
+number, what was reported and the exchange with the reporter; all scoped to what the
+reader may see."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +18,8 @@ from common.database import as_utc
 from common.events import Role
 from common.projection import projection_positions
 from common.times import CHINA
-from ledger.projection.tables import lead_units, leads
+from ledger.projection.search import matching
+from ledger.projection.tables import duplicates, lead_units, leads, reports, thread
 
 # Roles that see the whole ledger; the others see their own part of it.
 WHOLE_LEDGER = frozenset({Role.OFFICE, Role.CLERK, Role.AUDITOR, Role.ADMIN})
@@ -52,10 +56,21 @@ class Filters:
     overdue: bool | None = None
     registered_from: datetime | None = None
     registered_to: datetime | None = None
+    ledger_number: str | None = None
+    #: text the lead's summary, details or later additions contain (three characters or more)
+    q: str | None = None
 
-    def where(self, now: datetime) -> ColumnElement[bool]:
+    def where(self, now: datetime, dialect: str) -> ColumnElement[bool]:
         conditions: list[ColumnElement[bool]] = []
-        for name in ("status", "unit", "village", "category", "channel", "assignee"):
+        for name in (
+            "status",
+            "unit",
+            "village",
+            "category",
+            "channel",
+            "assignee",
+            "ledger_number",
+        ):
             value = getattr(self, name)
             if value is not None:
                 conditions.append(leads.c[name] == value)
@@ -71,14 +86,19 @@ class Filters:
             conditions.append(leads.c.registered_at >= self.registered_from)
         if self.registered_to is not None:
             conditions.append(leads.c.registered_at < self.registered_to)
+        if self.q is not None:
+            conditions.append(matching(dialect, self.q))
         return and_(true(), *conditions)
 
     def as_dict(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.__dict__.items() if v is not None}
 
 
-def _listing(principal: Principal, filters: Filters, now: datetime) -> Select[Any]:
-    return select(leads).where(visible_to(principal) & filters.where(now))
+def _listing(
+    conn: AsyncConnection, principal: Principal, filters: Filters, now: datetime
+) -> Select[Any]:
+    # Who may see a lead first: a search never looks into a lead the reader may not see.
+    return select(leads).where(visible_to(principal) & filters.where(now, conn.dialect.name))
 
 
 async def page(
@@ -89,7 +109,7 @@ async def page(
     number: int,
     size: int,
 ) -> tuple[int, list[dict[str, Any]]]:
-    query = _listing(principal, filters, now)
+    query = _listing(conn, principal, filters, now)
     total = (await conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     rows = await conn.execute(
         query.order_by(leads.c.registered_at.desc(), leads.c.ledger_number.desc())
@@ -102,7 +122,9 @@ async def page(
 async def all_rows(
     conn: AsyncConnection, principal: Principal, filters: Filters, now: datetime
 ) -> list[dict[str, Any]]:
-    rows = await conn.execute(_listing(principal, filters, now).order_by(leads.c.ledger_number))
+    rows = await conn.execute(
+        _listing(conn, principal, filters, now).order_by(leads.c.ledger_number)
+    )
     return [dict(r._mapping) for r in rows]
 
 
@@ -115,6 +137,63 @@ async def one(conn: AsyncConnection, principal: Principal, lead_id: str) -> dict
         )
     ).first()
     return dict(row._mapping) if row is not None else None
+
+
+async def one_by_number(
+    conn: AsyncConnection, principal: Principal, ledger_number: str
+) -> dict[str, Any] | None:
+    """The lead filed under ``ledger_number``, under the same rule as :func:`one`."""
+    row = (
+        await conn.execute(
+            select(leads).where(visible_to(principal) & (leads.c.ledger_number == ledger_number))
+        )
+    ).first()
+    return dict(row._mapping) if row is not None else None
+
+
+# The reads below take a lead the reader was found to see (by one or one_by_number).
+
+
+async def report_of(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | None:
+    """What was reported, or None while intake's report is not read yet."""
+    row = (await conn.execute(select(reports).where(reports.c.lead_id == lead_id))).first()
+    if row is None:
+        return None
+    found = dict(row._mapping)
+    found["attachments"] = json.loads(found["attachments"])
+    return found
+
+
+async def thread_of(conn: AsyncConnection, lead_id: str) -> list[dict[str, Any]]:
+    """The exchange with the reporter, oldest first."""
+    rows = await conn.execute(
+        select(thread)
+        .where(thread.c.lead_id == lead_id)
+        .order_by(thread.c.occurred_at, thread.c.event_id)
+    )
+    entries = [dict(r._mapping) for r in rows]
+    for entry in entries:
+        entry["attachments"] = json.loads(entry["attachments"])
+    return entries
+
+
+async def duplicates_of(
+    conn: AsyncConnection, principal: Principal, lead_id: str
+) -> list[dict[str, Any]]:
+    """The other reports of the same matter the reader may see, with their ledger numbers;
+    one the reader may not see (or not filed yet) is not named."""
+    rows = await conn.execute(
+        select(
+            duplicates.c.other_lead_id.label("lead_id"),
+            leads.c.ledger_number,
+            duplicates.c.basis,
+            duplicates.c.suspected_at,
+        )
+        .select_from(duplicates.join(leads, leads.c.lead_id == duplicates.c.other_lead_id))
+        .where((duplicates.c.lead_id == lead_id) & visible_to(principal))
+        .order_by(leads.c.ledger_number)
+    )
+    return [dict(r._mapping) for r in rows]
 
 
 async def applied_position(conn: AsyncConnection, projection: str, stream: str) -> int:

@@ -1,12 +1,16 @@
 """Ledger tables. Nothing of the discipline committee's private work is ever stored here:
-from oversight the ledger sees only directives.
+from oversight the ledger sees only directives. From intake the ledger keeps what was
+reported and the exchange with the reporter, never who the reporter is: no identity
+ciphertext, no receipt hash.
 
 A lead's history is not copied here: it is read from the stream itself (by the lead's
-subject), which is the record."""
+subject), which is the record. The tables fed by INTAKE are keyed by lead id and filled
+whether or not the ledger has filed the lead yet (the streams are read side by side)."""
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Index,
@@ -53,6 +57,11 @@ leads = Table(
     Column("reopened_count", Integer, nullable=False, default=0),
     Column("supervision_deadline", UtcDateTime),
     Column("supervision_level", String(20)),
+    # The committee's supervision told to the unit handling the lead (SupervisionNoticed):
+    # the latest one; every one stays in the lead's history.
+    Column("supervised_at", UtcDateTime),
+    Column("supervision_reason", Text),
+    Column("supervision_rule", String(40)),
     Column("updated_at", UtcDateTime, nullable=False),
     Index("ix_ledger_leads_status", "status"),
     Index("ix_ledger_leads_unit", "unit"),
@@ -67,4 +76,58 @@ lead_units = Table(
     Column("lead_id", String(64), primary_key=True),
     Column("unit", String(40), primary_key=True),
     Index("ix_ledger_lead_units_unit", "unit"),
+)
+
+
+# What was reported (LeadReported on INTAKE), as the people handling the lead read it.
+reports = Table(
+    "ledger_reports",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("reported_at", UtcDateTime, nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("details", Text, nullable=False, default=""),
+    # JSON: [{"name", "size", "sha256"}, ...]; the files are kept elsewhere
+    Column("attachments", Text, nullable=False, default="[]"),
+)
+
+# The exchange with the reporter, one row an entry: what the reporter (or staff, for them)
+# added and wrote (INTAKE), and the answers given (FeedbackGiven on LEDGER).
+thread = Table(
+    "ledger_thread",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("author_role", String(20), nullable=False),
+    Column("author_unit", String(40)),
+    Column("author_user", String(64)),
+    Column("text", Text, nullable=False),
+    Column("attachments", Text, nullable=False, default="[]"),
+    Column("method", String(40)),
+    Index("ix_ledger_thread_lead", "lead_id", "occurred_at"),
+)
+
+# Reports suspected of being the same matter (DuplicateSuspected), both ways round.
+duplicates = Table(
+    "ledger_duplicates",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("other_lead_id", String(64), primary_key=True),
+    Column("basis", Text, nullable=False),
+    Column("suspected_at", UtcDateTime, nullable=False),
+)
+
+# The text a search looks through: summary, details and everything added later. Indexed
+# for any substring of three characters (ledger.projection.search).
+search_texts = Table(
+    "ledger_search",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    # The row's number in SQLite's full-text index, which wants an integer: derived from the
+    # lead id, so a rebuild numbers every lead as the live read model did.
+    Column("doc", BigInteger, nullable=False, unique=True),
+    Column("body", Text, nullable=False),
 )

@@ -1,0 +1,117 @@
+"""Pure handlers that fold what intake recorded into the ledger's read side: what was
+reported, the exchange with the reporter, the reports of the same matter, and the text a
+search looks through.
+
+Only what the people handling a lead read is kept. The reporter's identity (ciphertext)
+and the receipt's hash stay in intake: nothing here reads them off the event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from common.batchwriter import BatchWriter
+from common.events import Event
+from common.events.catalogue import (
+    Attachment,
+    DuplicateSuspected,
+    FeedbackGiven,
+    LeadReported,
+    LeadSupplemented,
+    ReporterMessagePosted,
+)
+from ledger.projection.search import doc_number
+from ledger.projection.tables import duplicates, reports, search_texts, thread
+
+SUPPLEMENT = "supplement"
+MESSAGE = "message"
+FEEDBACK = "feedback"
+
+
+def attachments_json(attachments: Iterable[Attachment]) -> str:
+    return json.dumps(
+        [{"name": a.name, "size": a.size, "sha256": a.sha256} for a in attachments],
+        ensure_ascii=False,
+    )
+
+
+def reported(db: BatchWriter, event: LeadReported) -> None:
+    db.put(
+        reports,
+        {
+            "lead_id": event.lead_id,
+            "reported_at": event.occurred_at,
+            "channel": event.channel.value,
+            "summary": event.summary,
+            "details": event.details,
+            "attachments": attachments_json(event.attachments),
+        },
+    )
+    _searchable(db, event.lead_id, "\n".join(t for t in (event.summary, event.details) if t))
+
+
+def supplemented(db: BatchWriter, event: LeadSupplemented) -> None:
+    _entry(db, event, SUPPLEMENT, event.text, event.attachments)
+    _searchable(db, event.lead_id, event.text)
+
+
+def message_posted(db: BatchWriter, event: ReporterMessagePosted) -> None:
+    _entry(db, event, MESSAGE, event.text, ())
+    _searchable(db, event.lead_id, event.text)
+
+
+def answered(db: BatchWriter, event: FeedbackGiven) -> None:
+    """The answer, as an entry of the exchange (the lead's row is the projector's)."""
+    _entry(db, event, FEEDBACK, event.text, (), method=event.method)
+
+
+def duplicate_suspected(db: BatchWriter, event: DuplicateSuspected) -> None:
+    for one, other in ((event.lead_id, event.duplicate_of), (event.duplicate_of, event.lead_id)):
+        db.put(
+            duplicates,
+            {
+                "lead_id": one,
+                "other_lead_id": other,
+                "basis": event.basis,
+                "suspected_at": event.occurred_at,
+            },
+        )
+
+
+def _entry(
+    db: BatchWriter,
+    event: Event,
+    kind: str,
+    text: str,
+    attachments: Iterable[Attachment],
+    method: str | None = None,
+) -> None:
+    db.put(
+        thread,
+        {
+            "event_id": event.event_id,
+            "lead_id": event.lead_id,
+            "kind": kind,
+            "occurred_at": event.occurred_at,
+            "author_role": event.actor.role.value,
+            "author_unit": event.actor.unit,
+            "author_user": event.actor.user,
+            "text": text,
+            "attachments": attachments_json(attachments),
+            "method": method,
+        },
+    )
+
+
+def _searchable(db: BatchWriter, lead_id: str | None, text: str) -> None:
+    """Add ``text`` to what a search of the lead looks through (one line each, so no
+    search text spans two of them)."""
+    if not lead_id or not text:
+        return
+    row: dict[str, Any] | None = db.get(search_texts, lead_id)
+    if row is None:
+        row = {"lead_id": lead_id, "doc": doc_number(lead_id), "body": text}
+    else:
+        row["body"] = f"{row['body']}\n{text}"
+    db.put(search_texts, row)
