@@ -7,15 +7,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from common.auth import Principal, require_roles
 from common.database import as_utc
 from common.events import utc_now
+from common.eventstore import LeadHistory
 from common.http_errors import errors
 from common.paths import LeadId
 from common.vocabulary import LeadStatus, label
-from ledger.application import HANDLING_ROLES, Ledger, Recorded
+from ledger.application import HANDLING_ROLES, LeadInFull, Ledger, Recorded
 from ledger.commands import (
     Accept,
     Archive,
@@ -30,12 +31,14 @@ from ledger.commands import (
     Transfer,
 )
 from ledger.export import to_csv, to_xlsx
-from ledger.projection import queries
 from ledger.projection.queries import READERS, Filters
+from ledger.projection.search import SHORTEST
 from ledger.schemas import (
     AcceptIn,
     ArchiveIn,
     AssignIn,
+    AttachmentOut,
+    Author,
     CommandDone,
     ConcludeIn,
     ExtendIn,
@@ -46,6 +49,8 @@ from ledger.schemas import (
     Page,
     ReopenIn,
     ReturnIn,
+    SameMatter,
+    ThreadEntry,
     TransferIn,
     VerificationIn,
 )
@@ -66,6 +71,25 @@ router = APIRouter(prefix="/v1/ledger", tags=["ledger"], responses=errors(503))
 # Far past any ledger a township keeps (500 a page), and small enough that the offset it
 # makes stays a number every database takes: a page beyond it is the parameter's fault.
 MAX_PAGE = 1_000_000
+# A search is a few words, not a document; control characters are no one's search.
+LONGEST_SEARCH = 100
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+LEDGER_NUMBER = r"^[A-Za-z]{2,6}-\d{4}-\d{6,}$"
+
+#: A lead by its id, or by its ledger number as printed on the file (SHD-2026-000066).
+LeadKey = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="线索编号或台账编号 (SHD-2026-000066) / A lead's id, or its ledger number",
+    ),
+]
+
+THREAD_KINDS: dict[str, tuple[str, str]] = {
+    "supplement": ("补充材料", "supplement"),
+    "message": ("留言", "message"),
+    "feedback": ("反馈", "answer"),
+}
 
 
 def lead_out(row: dict[str, Any]) -> LeadOut:
@@ -87,6 +111,28 @@ def filters(
     overdue: bool | None = None,
     registered_from: Annotated[datetime | None, Query(alias="from")] = None,
     registered_to: Annotated[datetime | None, Query(alias="to")] = None,
+    ledger_number: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            pattern=LEDGER_NUMBER,
+            description="台账编号 / The ledger number, e.g. SHD-2026-000066",
+        ),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=SHORTEST,
+            max_length=LONGEST_SEARCH,
+            pattern=PRINTABLE,
+            description=(
+                "全文检索：简要内容、详细情况和举报人补充、留言中含有这段文字（至少3个字）的线索，"
+                "仅限您可查看的线索 / Full-text search: leads whose summary, details or the "
+                "reporter's additions contain this text (3 characters or more), among those "
+                "you may see"
+            ),
+        ),
+    ] = None,
 ) -> Filters:
     return Filters(
         status=status.value if status else None,
@@ -98,13 +144,25 @@ def filters(
         overdue=overdue,
         registered_from=as_utc(registered_from),
         registered_to=as_utc(registered_to),
+        ledger_number=ledger_number.upper() if ledger_number else None,
+        q=q,
     )
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
 
 
-@router.get("/leads", summary="The ledger, filtered and paged, as far as you may see it")
+@router.get(
+    "/leads",
+    summary="台账：筛选、检索、分页 / The ledger, filtered, searched and paged, as far as you may see it",
+    description=(
+        "按状态、单位、村、类别、渠道、责任人、时限、登记时间、台账编号筛选，"
+        "q 全文检索（含举报人补充）；只列出您可查看的线索。"
+        " / Filter by status, unit, village, category, channel, assignee, deadline, filing"
+        " time or ledger number; q searches the full text (the reporter's additions"
+        " included); only leads you may see are listed."
+    ),
+)
 async def list_leads(
     principal: Reader,
     ledger: LedgerDep,
@@ -112,26 +170,72 @@ async def list_leads(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Page:
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        total, rows = await queries.page(conn, principal, chosen, utc_now(), page, page_size)
+    total, rows = await ledger.page(principal, chosen, page, page_size)
     return Page(total=total, page=page, page_size=page_size, items=[lead_out(r) for r in rows])
 
 
 @router.get(
     "/leads/{lead_id}",
-    summary="One lead in full, with its history (the read is recorded)",
+    summary=(
+        "一条线索的全部内容（查阅留痕） / One lead in full: what was reported, the exchange"
+        " with the reporter, reports of the same matter, its history (the read is recorded)"
+    ),
+    description=(
+        "按线索编号或台账编号查阅：举报内容、附件、与举报人的往来（补充材料、留言、反馈，按时间排序）、"
+        "疑似重复线索（仅列出您可查看的）、督办情况和办理过程。无权查看与不存在的答复相同（404）。"
+        "回复举报人请用 POST …/feedback，答复会显示在举报人的查询页。"
+        " / By the lead's id or its ledger number: what was reported, the attachments, the"
+        " exchange with the reporter (supplements, messages, answers, oldest first), the"
+        " reports of the same matter you may see, supervision and the lead's history. A lead"
+        " you may not see answers as one that does not exist (404). Answer the reporter with"
+        " POST …/feedback: the answer shows on the receipt page."
+    ),
     responses=errors(404),
 )
 async def get_lead(
-    lead_id: LeadId,
+    lead_id: LeadKey,
     principal: Reader,
     ledger: LedgerDep,
-    purpose: Annotated[str, Query(max_length=200)] = "",
+    purpose: Annotated[
+        str, Query(max_length=200, description="查阅事由 / Why you read the lead")
+    ] = "",
 ) -> LeadDetail:
-    row = await ledger.visible(lead_id, principal)
-    await ledger.viewed(lead_id, principal, purpose)
-    history_ledger, history_directives = await ledger.history(lead_id)
-    entries = sorted(
+    return lead_detail(await ledger.read_in_full(lead_id, principal, purpose))
+
+
+def lead_detail(read: LeadInFull) -> LeadDetail:
+    report = read.report or {}
+    return LeadDetail(
+        **lead_out(read.row).model_dump(),
+        reported_at=read.row["reported_at"],
+        details=report.get("details", ""),
+        attachments=[AttachmentOut(**a) for a in report.get("attachments", [])],
+        thread=[thread_entry(e) for e in read.thread],
+        duplicates=[SameMatter(**d) for d in read.duplicates],
+        history=history(read.ledger_history, read.directive_history),
+    )
+
+
+def thread_entry(entry: dict[str, Any]) -> ThreadEntry:
+    label, label_en = THREAD_KINDS[entry["kind"]]
+    return ThreadEntry(
+        event_id=entry["event_id"],
+        kind=entry["kind"],
+        kind_label=label,
+        kind_label_en=label_en,
+        from_reporter=entry["kind"] != "feedback",
+        author=Author(
+            role=entry["author_role"], unit=entry["author_unit"], user=entry["author_user"]
+        ),
+        occurred_at=entry["occurred_at"],
+        text=entry["text"],
+        attachments=[AttachmentOut(**a) for a in entry["attachments"]],
+        method=entry["method"],
+    )
+
+
+def history(ledger_events: LeadHistory, directives: LeadHistory) -> list[HistoryEntry]:
+    return sorted(
         (
             HistoryEntry(
                 sequence=stored.sequence,
@@ -144,12 +248,11 @@ async def get_lead(
                     exclude={"event_type", "schema_version", "lead_id", "actor", "occurred_at"},
                 ),
             )
-            for stream, history in (("LEDGER", history_ledger), ("DIRECTIVES", history_directives))
-            for stored in history.events
+            for stream, events in (("LEDGER", ledger_events), ("DIRECTIVES", directives))
+            for stored in events.events
         ),
         key=lambda e: e.occurred_at,
     )
-    return LeadDetail(**lead_out(row).model_dump(), history=entries)
 
 
 def _command(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -266,16 +369,12 @@ async def unanswered(
     ledger: LedgerDep,
     days: Annotated[int | None, Query(ge=1, le=3650)] = None,
 ) -> list[LeadOut]:
-    older_than = ledger.settings.unanswered_after(days)
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        rows = await queries.unanswered(conn, principal, older_than, utc_now())
-    return [lead_out(r) for r in rows]
+    return [lead_out(r) for r in await ledger.unanswered(principal, days)]
 
 
 @router.get("/stats", summary="Counts by village, unit, category and month")
 async def stats(principal: Reader, ledger: LedgerDep) -> dict[str, dict[str, int]]:
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        return await queries.statistics(conn, principal)
+    return await ledger.statistics(principal)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -303,9 +402,7 @@ async def export(
     chosen: FiltersDep,
     lang: Literal["zh", "en"] = "zh",
 ) -> Response:
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        rows = await queries.all_rows(conn, principal, chosen, utc_now())
-    await ledger.exported(principal, fmt, chosen, len(rows))
+    rows = await ledger.export_rows(principal, fmt, chosen)
     town = ledger.runtime.org.town
     stamp = utc_now().strftime("%Y%m%d")
     if fmt == "csv":

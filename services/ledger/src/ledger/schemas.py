@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,9 @@ FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
     "method": ("反馈方式", "feedback method"),
     "page": ("页码", "page"),
     "page_size": ("每页条数", "page size"),
+    "q": ("检索内容", "search text"),
+    "ledger_number": ("台账编号", "ledger number"),
+    "purpose": ("查阅事由", "purpose of reading"),
 }
 
 
@@ -101,6 +104,10 @@ class LeadOut(BaseModel):
     registered_at: datetime
     archived_at: datetime | None
     supervision_deadline: datetime | None
+    #: the committee's latest supervision told to the unit (督办): when, why, which rule
+    supervised_at: datetime | None = None
+    supervision_reason: str | None = None
+    supervision_rule: str | None = None
 
 
 class HistoryEntry(BaseModel):
@@ -112,7 +119,57 @@ class HistoryEntry(BaseModel):
     data: dict[str, object]
 
 
+class AttachmentOut(BaseModel):
+    """A file reference; the file itself is kept elsewhere, the hash pins it."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+class Author(BaseModel):
+    """Who wrote an entry: the reporter (role ``reporter``, nothing else known) or staff."""
+
+    role: str
+    unit: str | None
+    user: str | None
+
+
+class ThreadEntry(BaseModel):
+    """One entry of the exchange with the reporter."""
+
+    event_id: str
+    #: supplement (补充材料) and message (留言) come from the reporter (or staff for them);
+    #: feedback (反馈) is the answer, shown on the receipt page
+    kind: Literal["supplement", "message", "feedback"]
+    kind_label: str
+    kind_label_en: str
+    from_reporter: bool
+    author: Author
+    occurred_at: datetime
+    text: str
+    attachments: list[AttachmentOut]
+    method: str | None = None
+
+
+class SameMatter(BaseModel):
+    """Another report suspected of being the same matter (疑似重复线索)."""
+
+    lead_id: str
+    ledger_number: str
+    basis: str
+    suspected_at: datetime
+
+
 class LeadDetail(LeadOut):
+    reported_at: datetime
+    #: what the reporter wrote beyond the summary ("" until intake's report is read)
+    details: str
+    attachments: list[AttachmentOut]
+    #: the exchange with the reporter, oldest first; answer it with POST …/feedback
+    thread: list[ThreadEntry]
+    #: the other reports of the same matter you may see (one you may not is not named)
+    duplicates: list[SameMatter]
     history: list[HistoryEntry]
 
 
