@@ -17,9 +17,19 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from nats.js import JetStreamContext
+from sqlalchemy import MetaData, create_engine, select
 
+from common.database import sync_url
 from common.events import Actor, Event, Role, utc_now
-from common.events.catalogue import LeadReported, ReporterRef
+from common.events.catalogue import (
+    Attachment,
+    DuplicateSuspected,
+    LeadReported,
+    LeadSupplemented,
+    ReporterMessagePosted,
+    ReporterRef,
+    SupervisionNoticed,
+)
 from common.eventstore import EventStore
 from common.subjects import Stream
 from common.vocabulary import Category, Channel, Flag
@@ -31,6 +41,8 @@ from tests.support.factories import new_lead_id
 
 OFFICE_UNIT = "shd-office"
 REGISTRATIONS = "ledger.lead.*.LeadRegistered"
+REPORTER = Actor(role=Role.REPORTER)
+COMMITTEE = Actor(role=Role.DISCIPLINE, unit="shd-discipline", user="discipline")
 
 STATUS_LABELS = {
     "registered": "已登记",
@@ -91,6 +103,9 @@ async def report(
     flags: tuple[Flag, ...] = (),
     summary: str = "村霸强占集体土地，威胁村民",
     reported_at: datetime | None = None,
+    details: str = "",
+    attachments: tuple[Attachment, ...] = (),
+    reporter: ReporterRef | None = None,
 ) -> str:
     """A lead reported on the hotline, as intake records it; returns its id."""
     lead_id = new_lead_id()
@@ -100,14 +115,58 @@ async def report(
             channel=Channel.HOTLINE,
             category=category,
             summary=summary,
+            details=details,
+            attachments=attachments,
             village=village,
-            reporter=ReporterRef(kind="anonymous"),
+            reporter=reporter or ReporterRef(kind="anonymous"),
             flags=flags,
             actor=Actor(role=Role.CLERK, unit=OFFICE_UNIT, user="clerk"),
             **({"occurred_at": reported_at} if reported_at else {}),
         )
     )
     return lead_id
+
+
+async def added_by_reporter(
+    js: JetStreamContext,
+    lead_id: str,
+    text: str,
+    *,
+    message: bool = False,
+    attachments: tuple[Attachment, ...] = (),
+) -> Event:
+    """What the receipt holder adds to the report (a supplement) or writes to the office (a
+    message), as intake records it."""
+    event: Event = (
+        ReporterMessagePosted(lead_id=lead_id, text=text, actor=REPORTER)
+        if message
+        else LeadSupplemented(lead_id=lead_id, text=text, attachments=attachments, actor=REPORTER)
+    )
+    await EventStore(js, Stream.INTAKE, "intake").append(event)
+    return event
+
+
+async def linked_as_same_matter(js: JetStreamContext, lead_id: str, duplicate_of: str) -> None:
+    """Intake's detector taking ``lead_id`` for the same matter as ``duplicate_of``."""
+    await EventStore(js, Stream.INTAKE, "intake").append(
+        DuplicateSuspected(
+            lead_id=lead_id,
+            duplicate_of=duplicate_of,
+            basis="same category and village, 90% of the wording alike",
+            actor=Actor(role=Role.SYSTEM, user="system"),
+        )
+    )
+
+
+async def supervision_noticed(
+    js: JetStreamContext, lead_id: str, unit: str, reason: str, rule: str | None = None
+) -> SupervisionNoticed:
+    """The committee's supervision told to the unit handling the lead, as oversight sends it."""
+    notice = SupervisionNoticed(
+        lead_id=lead_id, unit=unit, reason=reason, rule=rule, actor=COMMITTEE
+    )
+    await EventStore(js, Stream.DIRECTIVES, "directive").append(notice)
+    return notice
 
 
 async def filed(http: httpx.AsyncClient, lead_id: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -220,6 +279,46 @@ async def listed(http: httpx.AsyncClient, user: str = "office", **query: Any) ->
 async def ids_listed(http: httpx.AsyncClient, user: str = "office", **query: Any) -> set[str]:
     page = await listed(http, user, page_size=500, **query)
     return {item["lead_id"] for item in page["items"]}
+
+
+async def found_by_search(http: httpx.AsyncClient, words: str, user: str = "office") -> set[str]:
+    """The leads a full-text search finds for ``user`` (a search, like the list, records
+    no access)."""
+    return await ids_listed(http, user, q=words)
+
+
+async def read(
+    http: httpx.AsyncClient, key: str, user: str = "office", **query: Any
+) -> httpx.Response:
+    """One lead in full, by id or ledger number (the read is recorded)."""
+    return await http.get(f"/v1/ledger/leads/{key}", params=query, headers=token(user))
+
+
+async def read_in_full(http: httpx.AsyncClient, key: str, user: str = "office") -> dict[str, Any]:
+    response = await read(http, key, user)
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+def everything_stored(database_url: str) -> str:
+    """Every value of every row of every table of a ledger database (search indexes
+    included), as text: what a reader of the database file could find."""
+    engine = create_engine(sync_url(database_url))
+    tables = MetaData()
+    try:
+        tables.reflect(engine)
+        with engine.connect() as conn:
+            values = [
+                value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+                for table in tables.sorted_tables
+                for row in conn.execute(select(table))
+                for value in row
+            ]
+    finally:
+        engine.dispose()
+    assert values
+    return "\n".join(values)
 
 
 async def shown(http: httpx.AsyncClient, lead_id: str, **expected: Any) -> dict[str, Any]:
