@@ -1,10 +1,10 @@
-"""Fixtures shared by the integration tests: every stream declared, and each service served
-in-process on its own SQLite file (or on each database in turn). A module's own fixture of
-the same name wins."""
+"""Fixtures shared by the integration tests: every stream declared, each service served
+in-process on its own SQLite file (or on each database in turn), and a nats-server under
+the deployment's permissions. A module's own fixture of the same name wins."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,6 +18,7 @@ from tests.conftest import NatsTarget
 from tests.support.apps import random_key
 from tests.support.intake import Keys, intake_settings, running
 from tests.support.ledger import LedgerService, ledger_settings, serving_ledger
+from tests.support.nats_users import PermissionedServer, permissioned_server
 from tests.support.oversight import OversightService, oversight_settings, serving_oversight
 
 
@@ -88,3 +89,22 @@ async def oversight_on_each_database(
     settings = oversight_settings(nats_target, database_url, tmp_path)
     async with serving_oversight(settings) as running_oversight:
         yield running_oversight
+
+
+# --- under the deployment's NATS permissions ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def permissioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PermissionedServer]:
+    """A nats-server of its own for the test file, under the deployment's own permission
+    file, its users each with a password."""
+    with permissioned_server(tmp_path_factory.mktemp("nats")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def provisioned(permissioned: PermissionedServer) -> PermissionedServer:
+    """``permissioned``, provisioned as `make run`, compose and Kubernetes do: every stream
+    and every durable, made by the admin."""
+    assert await permissioned.provision() == []
+    return permissioned
