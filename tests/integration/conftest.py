@@ -1,6 +1,7 @@
 """Fixtures shared by the integration tests: every stream declared, each service served
-in-process on its own SQLite file (or on each database in turn), and a nats-server under
-the deployment's permissions. A module's own fixture of the same name wins."""
+in-process on its own SQLite file (or on each database in turn), the histories leadctl's
+tests work on, and a nats-server under the deployment's permissions. A module's own fixture
+of the same name wins."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from intake.bootstrap import create_app
 from tests.conftest import NatsTarget
 from tests.support.apps import random_key
 from tests.support.intake import Keys, intake_settings, running
+from tests.support.leadctl import ScriptedLedger, fill, script_ledger
 from tests.support.ledger import LedgerService, ledger_settings, serving_ledger
 from tests.support.nats_users import PermissionedServer, permissioned_server
 from tests.support.oversight import OversightService, oversight_settings, serving_oversight
@@ -89,6 +91,25 @@ async def oversight_on_each_database(
     settings = oversight_settings(nats_target, database_url, tmp_path)
     async with serving_oversight(settings) as running_oversight:
         yield running_oversight
+
+
+# --- for leadctl --------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def scripted_ledger(
+    js: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
+) -> ScriptedLedger:
+    """Two leads through the ledger service, one walked to verification and supervised
+    (``tests.support.leadctl.script_ledger``); the service stopped."""
+    return await script_ledger(js, nats_target, tmp_path)
+
+
+@pytest.fixture
+async def log(js: JetStreamContext) -> None:
+    """Every stream declared append-only, as the administrator does, with events in it."""
+    await declare_streams(js, list(Stream))
+    await fill(js)
 
 
 # --- under the deployment's NATS permissions ----------------------------------------------
