@@ -1,6 +1,8 @@
 """Oversight (纪委监督) served in-process for a test, and what its tests do with it: report
-leads as intake records them, script a ledger history on LEDGER with the times the test
-chooses, decide on the committee's cases, and wait for its read model to catch up.
+leads as intake records them, script a ledger history on LEDGER and reads on AUDIT with the
+times the test chooses, decide on the committee's cases, make the directive telling a unit of
+a supervision fail to append, read back the supervisions and their notices, and wait for its
+read model to catch up.
 
 Oversight's read model follows its streams a little later, so tests wait until its consumers
 have drained (or for a condition) instead of sleeping."""
@@ -15,12 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
 
 from common.events import Actor, Event, Role
-from common.events.catalogue import LeadRegistered, LeadReported, ReporterRef
-from common.eventstore import EventStore
+from common.events.catalogue import (
+    LeadRegistered,
+    LeadReported,
+    LeadTransferred,
+    LeadViewed,
+    ReporterRef,
+    SupervisionNoticed,
+)
+from common.eventstore import Appended, AppendOutcomeUnknown, EventStore, LogUnavailable
 from common.subjects import Service, Stream, durable_name
 from common.vocabulary import Category, Channel, Flag
 from ledger.settings import LedgerSettings
@@ -32,7 +42,7 @@ from tests.conftest import NatsTarget, wait_until
 from tests.support.apps import serving, token, write_staff
 from tests.support.factories import new_lead_id
 from tests.support.ledger import ledger_settings
-from tests.support.streams import drained
+from tests.support.streams import drained, events_on
 
 OFFICE = "shd-office"
 POLICE = "shd-police"
@@ -166,10 +176,63 @@ def registered(lead: LeadReported, at: datetime, number: int = 1) -> LeadRegiste
     )
 
 
+def handed_over(
+    lead: LeadReported, at: datetime, to_unit: str = POLICE, reason: str = "涉嫌违法犯罪"
+) -> LeadTransferred:
+    """The office's transfer of ``lead`` to ``to_unit``, at a moment the test chooses."""
+    return LeadTransferred(
+        lead_id=lead.lead_id,
+        from_unit=OFFICE,
+        to_unit=to_unit,
+        reason=reason,
+        occurred_at=at,
+        actor=OFFICE_ACTOR,
+    )
+
+
+def read_in_the_ledger(lead_id: str, actor: Actor, at: datetime) -> LeadViewed:
+    """A read of the lead in the ledger, as the ledger records it on AUDIT."""
+    return LeadViewed(
+        lead_id=lead_id, service="ledger", purpose="查阅线索", actor=actor, occurred_at=at
+    )
+
+
 async def record(js: JetStreamContext, *events: Event) -> None:
     """A scripted ledger history, appended in the order given."""
     for event in events:
         await ledger_log(js).append(event)
+
+
+@dataclass
+class FailingNotices:
+    """How many appends of a SupervisionNoticed were made to fail, and how."""
+
+    stored: bool
+    times: int
+    failed: int = 0
+
+
+def failing_notices(
+    monkeypatch: pytest.MonkeyPatch, *, stored: bool, times: int = 1
+) -> FailingNotices:
+    """The next ``times`` appends of a SupervisionNoticed fail (until ``times`` is changed):
+    with JetStream not answering and nothing stored (``stored`` False), or stored with its
+    acknowledgement lost (``stored`` True). Every other append goes through."""
+    original = EventStore.append
+    failing = FailingNotices(stored=stored, times=times)
+
+    async def append(self: EventStore, event: Event, **conditions: Any) -> Appended:
+        if not isinstance(event, SupervisionNoticed) or failing.failed >= failing.times:
+            return await original(self, event, **conditions)
+        if not failing.stored:
+            failing.failed += 1
+            raise LogUnavailable(self.stream.value)
+        await original(self, event, **conditions)
+        failing.failed += 1
+        raise AppendOutcomeUnknown(self.stream.value)
+
+    monkeypatch.setattr(EventStore, "append", append)
+    return failing
 
 
 # --- what the tests read back --------------------------------------------------------------
@@ -245,3 +308,24 @@ async def ledger_shows(
 
     await wait_until(shown)
     return found
+
+
+async def notices_on(js: JetStreamContext, lead_id: str = "*") -> list[SupervisionNoticed]:
+    """The directives telling a unit of the committee's supervision, as often as stored."""
+    found = await events_on(js, Stream.DIRECTIVES, f"directive.lead.{lead_id}.SupervisionNoticed")
+    assert all(isinstance(e, SupervisionNoticed) for e in found)
+    return [e for e in found if isinstance(e, SupervisionNoticed)]
+
+
+async def supervisions(
+    http: httpx.AsyncClient, user: str = "discipline", **query: Any
+) -> dict[str, Any]:
+    """A page of the committee's list of every supervision."""
+    page: dict[str, Any] = await get(http, "/v1/oversight/supervisions", user=user, **query)
+    return page
+
+
+async def supervisions_of(http: httpx.AsyncClient, lead_id: str) -> list[dict[str, Any]]:
+    """The supervisions of ``lead_id`` the committee's list shows, the newest first."""
+    page = await supervisions(http, page_size=500)
+    return [s for s in page["items"] if s["lead_id"] == lead_id]

@@ -1,14 +1,15 @@
-"""The discipline committee's API: cases (umbrella first), supervision, escalation, joint
-investigation, accountability, outcomes, the responsibility trace, the access audit, the
-leak-risk report and the assessment. Only discipline, auditor and admin roles; auditors
+"""The discipline committee's API: cases (umbrella first), supervision and the list of every
+supervision, escalation, joint investigation, accountability, outcomes, the responsibility
+trace, the access audit, the leak-risk report and the assessment. Only discipline, auditor and admin roles; auditors
 read, they do not decide. Routes translate: the decisions and the reads are the
 application's (oversight.application)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AwareDatetime
 
 from common.auth import Principal, require_roles
 from common.events import Event, Role
@@ -23,14 +24,20 @@ from oversight.commands import (
     RecordOutcome,
     Supervise,
 )
+from oversight.domain.cases import rule_label
 from oversight.reports import XLSX
 from oversight.schemas import (
+    AccessOut,
     AccountabilityIn,
     EscalateIn,
+    LeakRiskOut,
     LinkIn,
     ListSupervisionIn,
     OutcomeIn,
+    RuleFilter,
     SuperviseIn,
+    SupervisionOut,
+    SupervisionPage,
 )
 
 
@@ -46,6 +53,10 @@ Decider = Annotated[Principal, Depends(require_roles(Role.DISCIPLINE, Role.ADMIN
 router = APIRouter(prefix="/v1/oversight", tags=["oversight"], responses=errors(503))
 # What every decision on a case may answer besides a refused body.
 ON_A_CASE = errors(404, 409)
+# Far past any township's supervisions (500 a page), and small enough that the offset it
+# makes stays a number every database takes.
+MAX_PAGE: Final = 1_000_000
+LEAD_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 @router.get("/cases", summary="Cases, protective-umbrella cases first")
@@ -75,7 +86,14 @@ def _done(event: Event) -> dict[str, str]:
     }
 
 
-@router.post("/cases/{case_id}/supervise", summary="Open supervision (督办)", responses=ON_A_CASE)
+@router.post(
+    "/cases/{case_id}/supervise",
+    summary="督办 / Open supervision",
+    description="纪委对案件线索启动督办；同时以督办通知（SupervisionNoticed）告知现承办单位督办理由，"
+    "不含案件内容。\n\nThe committee presses the handling of the case's lead; the unit holding the"
+    " lead is told, as a directive (SupervisionNoticed), why, and nothing of the case.",
+    responses=ON_A_CASE,
+)
 async def supervise(
     case_id: CaseId, body: SuperviseIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
@@ -150,25 +168,87 @@ async def trace(
     return [p.__dict__ for p in await oversight.responsibility_trace(lead_id, principal)]
 
 
-@router.get("/access-log", summary="Who read what, and whether they had reason to")
-async def access_log(
-    principal: Reader,
-    oversight: OversightDep,
-    lead_id: str | None = None,
-    outsiders_only: bool = False,
-) -> list[dict[str, Any]]:
-    return await oversight.access_log(lead_id, outsiders_only)
+def supervision_out(row: dict[str, Any]) -> SupervisionOut:
+    zh, en = rule_label(row["rule"])
+    return SupervisionOut(**row, rule_label=zh, rule_label_en=en)
 
 
 @router.get(
-    "/leak-risk", summary="Reads by outsiders shortly before a lead's key moments (通风报信)"
+    "/supervisions",
+    summary="督办清单 / Every supervision, the newest first",
+    description="全部督办：纪委人工督办和自动规则督办（逾期、同一事项多次举报、久拖未结），无论是否立案；"
+    "每条列出线索编号、台账编号（已登记的）、案件编号（如有）、规则、理由、时间、现承办单位，"
+    "以及承办单位何时收到督办通知。可按规则（manual 为人工督办）、现承办单位、起始时间筛选，分页。"
+    "\n\nEvery supervision, by a member's decision or by an automatic rule (overdue, repeated"
+    " reports on the same matter, open too long), with or without a case: the lead, its ledger"
+    " number once filed, the case if any, the rule, the reason, when, the unit holding the lead"
+    " now, and when that unit was told. Filtered by rule (manual: by hand), by the unit"
+    " holding the lead, and from a time on; paged.",
+)
+async def list_supervisions(
+    principal: Reader,
+    oversight: OversightDep,
+    rule: Annotated[
+        RuleFilter | None,
+        Query(description="自动规则，manual 为人工督办 / The rule, manual for by hand"),
+    ] = None,
+    unit: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=40,
+            description="现承办单位代码 / The code of the unit holding the lead",
+        ),
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="自此时间起（须带时区）/ From this time on (with its zone)"),
+    ] = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="页码 / The page")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=500, description="每页条数（至多 500）/ Per page (at most 500)")
+    ] = 50,
+) -> SupervisionPage:
+    total, rows = await oversight.supervisions(
+        rule=rule, unit=unit, since=since, page=page, page_size=page_size
+    )
+    return SupervisionPage(
+        total=total, page=page, page_size=page_size, items=[supervision_out(r) for r in rows]
+    )
+
+
+@router.get(
+    "/access-log",
+    summary="访问记录 / Who read what, and whether they had reason to",
+    description="每次查阅都有记录；同一人在数分钟内（OVERSIGHT_VIEW_MINUTES，默认 10 分钟）"
+    "反复查阅同一线索计为一次查看，列出次数及第一次、最后一次时间。最新的在前。"
+    "\n\nEvery read is recorded; one person's repeated reads of one lead within minutes of the"
+    " first (OVERSIGHT_VIEW_MINUTES, 10 by default) are one view, with how many reads and the"
+    " first and last. The latest first.",
+)
+async def access_log(
+    principal: Reader,
+    oversight: OversightDep,
+    lead_id: Annotated[str | None, Query(pattern=LEAD_ID_PATTERN)] = None,
+    outsiders_only: bool = False,
+) -> list[AccessOut]:
+    return [AccessOut(**e) for e in await oversight.access_log(lead_id, outsiders_only)]
+
+
+@router.get(
+    "/leak-risk",
+    summary="通风报信风险 / Views by outsiders shortly before a lead's key moments",
+    description="无关人员在线索关键节点（移交、指派、立案、督办、办结等）前若干小时内的查看；"
+    "反复刷新计为一次查看。\n\nViews by outsiders within hours before one of the lead's key"
+    " moments (a transfer, an assignment, a case, supervision, a result); a view refreshed"
+    " many times counts once.",
 )
 async def leak_risk(
     principal: Reader,
     oversight: OversightDep,
     hours: Annotated[float | None, Query(gt=0, le=24 * 30)] = None,
-) -> list[dict[str, Any]]:
-    return await oversight.leak_risk(hours)
+) -> list[LeakRiskOut]:
+    return [LeakRiskOut(**r) for r in await oversight.leak_risk(hours)]
 
 
 @router.get(

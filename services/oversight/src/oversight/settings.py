@@ -31,6 +31,9 @@ class OversightSettings(ServiceSettings):
     rules_check_seconds: float = Field(default=300.0, gt=0)
     #: views this many hours before a key moment count in the leak-risk report
     leak_window_hours: float = Field(default=48.0, gt=0)
+    #: a person's reads of one lead within this many minutes of the first of them are one
+    #: view in the access log and the leak-risk report (each read is still recorded)
+    view_minutes: float = Field(default=10.0, ge=0, le=24 * 60)
 
     @property
     def committee_rule(self) -> CommitteeRule:

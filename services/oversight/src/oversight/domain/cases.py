@@ -19,6 +19,7 @@ from common.events.catalogue import (
     LeadReported,
     LeadTransferred,
     SupervisionListed,
+    SupervisionNoticed,
     SupervisionOpened,
     UmbrellaLinked,
 )
@@ -34,6 +35,29 @@ def case_id_for(lead_id: str) -> str:
 
 def rule_event_id(lead_id: str, rule: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"rule:{rule}:{lead_id}"))
+
+
+def notice_event_id(supervision_id: str) -> str:
+    """One notice per supervision, with an id anyone can derive: sent again, it is the same."""
+    return str(uuid.uuid5(_NAMESPACE, f"noticed:{supervision_id}"))
+
+
+#: The automatic supervision rules (自动督办), with their names in Chinese and English.
+SUPERVISION_RULES: Final[dict[str, tuple[str, str]]] = {
+    "overdue": ("逾期未办结", "deadline passed"),
+    "same_matter": ("同一事项多次举报", "repeated reports on the same matter"),
+    "open_too_long": ("久拖未结", "open too long"),
+}
+#: How the committee's list names a supervision opened by a member's decision (rule None).
+BY_HAND: Final = "manual"
+BY_HAND_LABEL: Final = ("人工督办", "by the committee's decision")
+
+
+def rule_label(rule: str | None) -> tuple[str, str]:
+    """A supervision's rule in Chinese and English (a rule no longer known, by its code)."""
+    if rule is None:
+        return BY_HAND_LABEL
+    return SUPERVISION_RULES.get(rule, (rule, rule))
 
 
 def is_umbrella(reported: LeadReported) -> bool:
@@ -52,6 +76,10 @@ class OversightLead:
     lead_id: str
     case: CaseOpened | None = None
     rules_fired: frozenset[str] = field(default_factory=frozenset)
+    #: every supervision of the lead, by hand or by a rule, oldest first
+    supervisions: tuple[SupervisionOpened, ...] = ()
+    #: the supervisions the unit holding the lead was told of (SupervisionNoticed)
+    noticed: frozenset[str] = field(default_factory=frozenset)
     escalated: bool = False
     outcome: Conclusion | None = None
 
@@ -62,8 +90,11 @@ def fold(lead_id: str, events: Iterable[Event]) -> OversightLead:
         match event:
             case CaseOpened():
                 lead = replace(lead, case=event)
-            case SupervisionOpened(rule=str() as rule):
-                lead = replace(lead, rules_fired=lead.rules_fired | {rule})
+            case SupervisionOpened():
+                fired = lead.rules_fired | ({event.rule} if event.rule else set())
+                lead = replace(lead, rules_fired=fired, supervisions=(*lead.supervisions, event))
+            case SupervisionNoticed(causation_id=str() as supervision_id):
+                lead = replace(lead, noticed=lead.noticed | {supervision_id})
             case EscalatedToHigherLevel():
                 lead = replace(lead, escalated=True)
             case DisciplineOutcome():
@@ -104,6 +135,32 @@ def supervise(
         rule=rule,
         actor=actor,
         **({"event_id": rule_event_id(lead.lead_id, rule)} if rule else {}),
+    )
+
+
+def notice(
+    lead: OversightLead, supervision_id: str, holder: str | None, committee: str
+) -> SupervisionNoticed | None:
+    """The directive telling the unit holding the lead (``holder``) that the committee
+    supervises it: the rule that fired (None by hand) and the reason, never the case, its
+    basis or anything else the committee keeps. Once per supervision, and its id derived
+    from the supervision's, so a retried append or a second round is the same notice. None
+    when there is nothing to tell yet or no one to tell: the unit was told already, the lead
+    is not filed (no unit holds it: told once it is), or the committee holds it itself."""
+    supervision = next((s for s in lead.supervisions if s.event_id == supervision_id), None)
+    if supervision is None or supervision_id in lead.noticed:
+        return None
+    if holder is None or holder == committee:
+        return None
+    return SupervisionNoticed(
+        event_id=notice_event_id(supervision_id),
+        lead_id=lead.lead_id,
+        unit=holder,
+        reason=supervision.reason,
+        rule=supervision.rule,
+        # From the committee, not the member who decided (as every directive).
+        actor=Actor(role=supervision.actor.role, unit=committee),
+        **supervision.caused(),
     )
 
 

@@ -30,6 +30,7 @@ from common.events.catalogue import (
     LedgerExported,
     ResponsibilityAssigned,
     SupervisionListed,
+    SupervisionNoticed,
     SupervisionOpened,
     TransferAccepted,
     TransferReturned,
@@ -46,6 +47,7 @@ from oversight.projection.tables import (
     leads,
     metadata,
     moments,
+    notices,
     supervisions,
 )
 
@@ -308,6 +310,19 @@ def listed(db: BatchWriter, event: SupervisionListed) -> None:
     _change_case(db, case_id, event, status="listed", listed_deadline=event.deadline)
 
 
+def noticed(db: BatchWriter, event: SupervisionNoticed) -> None:
+    db.put(
+        notices,
+        {
+            "event_id": event.event_id,
+            "supervision_id": event.causation_id,
+            "lead_id": event.lead_id,
+            "unit": event.unit,
+            "at": event.occurred_at,
+        },
+    )
+
+
 def escalated(db: BatchWriter, event: EscalatedToHigherLevel) -> None:
     _supervision(
         db, event, "escalated", case_id=event.case_id, unit=event.to_unit, reason=event.reason
@@ -386,6 +401,7 @@ _HANDLERS: dict[type[Event], Handler] = {
     UmbrellaLinked: linked,
     SupervisionOpened: supervised,
     SupervisionListed: listed,
+    SupervisionNoticed: noticed,
     EscalatedToHigherLevel: escalated,
     AccountabilityRecorded: held_accountable,
     DisciplineOutcome: outcome,

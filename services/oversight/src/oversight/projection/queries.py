@@ -1,5 +1,6 @@
-"""Reads of oversight's read model: cases, the responsibility trace, the access log, the
-leak-risk report, automatic-rule candidates and the per-unit assessment."""
+"""Reads of oversight's read model: cases, supervisions and the notices still owed, the
+responsibility trace, the access log, the leak-risk report, automatic-rule candidates and
+the per-unit assessment."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from common.database import as_utc
 from common.times import CHINA
+from oversight.domain.cases import BY_HAND
+from oversight.domain.views import Read, View, views
 from oversight.projection.tables import (
     access,
     accountability,
@@ -20,6 +24,7 @@ from oversight.projection.tables import (
     custody,
     leads,
     moments,
+    notices,
     supervisions,
 )
 
@@ -65,6 +70,88 @@ async def case(conn: AsyncConnection, case_id: str) -> dict[str, Any] | None:
         )
     ]
     return found
+
+
+# --- supervision (督办) --------------------------------------------------------------------
+
+
+async def holder(conn: AsyncConnection, lead_id: str) -> str | None:
+    """The unit holding the lead as the ledger last said (None while it is not filed)."""
+    found: str | None = await conn.scalar(select(leads.c.holder).where(leads.c.lead_id == lead_id))
+    return found
+
+
+async def supervision_page(
+    conn: AsyncConnection,
+    *,
+    rule: str | None,
+    unit: str | None,
+    since: datetime | None,
+    page: int,
+    page_size: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Every supervision (by hand or by a rule, with or without a case), the newest first:
+    how many match, and the page asked for. ``rule`` BY_HAND is those opened by hand;
+    ``unit`` is the unit holding the lead now."""
+    chosen: list[ColumnElement[bool]] = [supervisions.c.kind == "supervision"]
+    if rule == BY_HAND:
+        chosen.append(supervisions.c.rule.is_(None))
+    elif rule is not None:
+        chosen.append(supervisions.c.rule == rule)
+    if unit is not None:
+        chosen.append(leads.c.holder == unit)
+    if since is not None:
+        chosen.append(supervisions.c.at >= since)
+    joined = supervisions.outerjoin(leads, leads.c.lead_id == supervisions.c.lead_id).outerjoin(
+        notices, notices.c.supervision_id == supervisions.c.event_id
+    )
+    total = await conn.scalar(select(func.count()).select_from(joined).where(*chosen))
+    rows = await conn.execute(
+        select(
+            supervisions.c.event_id.label("supervision_id"),
+            supervisions.c.lead_id,
+            leads.c.ledger_number,
+            supervisions.c.case_id,
+            supervisions.c.rule,
+            supervisions.c.reason,
+            supervisions.c.at,
+            leads.c.holder.label("unit"),
+            notices.c.unit.label("noticed_unit"),
+            notices.c.at.label("noticed_at"),
+        )
+        .select_from(joined)
+        .where(*chosen)
+        .order_by(supervisions.c.at.desc(), supervisions.c.event_id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    return int(total or 0), [dict(r._mapping) for r in rows]
+
+
+async def notices_owed(conn: AsyncConnection, committee: str) -> list[tuple[str, str]]:
+    """(lead, supervision) for every supervision of an open lead that a unit other than
+    the committee holds and was not told of yet, the oldest first."""
+    rows = await conn.execute(
+        select(supervisions.c.lead_id, supervisions.c.event_id)
+        .select_from(
+            supervisions.join(leads, leads.c.lead_id == supervisions.c.lead_id).outerjoin(
+                notices, notices.c.supervision_id == supervisions.c.event_id
+            )
+        )
+        .where(
+            supervisions.c.kind == "supervision",
+            notices.c.event_id.is_(None),
+            leads.c.holder.is_not(None),
+            leads.c.holder != committee,
+            leads.c.concluded_at.is_(None),
+            leads.c.archived_at.is_(None),
+        )
+        .order_by(supervisions.c.at)
+    )
+    return [(r.lead_id, r.event_id) for r in rows]
+
+
+# --- the responsibility trace (责任倒查) -------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -143,22 +230,74 @@ def _ended(period: Period, at: datetime) -> Period:
 
 
 async def access_log(
-    conn: AsyncConnection, lead_id: str | None = None, outsiders_only: bool = False
+    conn: AsyncConnection,
+    lead_id: str | None = None,
+    outsiders_only: bool = False,
+    within: timedelta = timedelta(0),
 ) -> list[dict[str, Any]]:
-    """Every recorded read, newest first, each marked whether the reader was neither
-    responsible for the lead nor in a unit that held it."""
-    query = select(access).order_by(access.c.at.desc())
+    """Every recorded read as views (a person's reads of a lead ``within`` the first of
+    them are one, oversight.domain.views), the latest first, each marked whether the
+    reader was neither responsible for the lead nor in a unit that held it."""
+    return [
+        _entry(view, outsider)
+        for view, outsider in await _views(conn, lead_id, within)
+        if outsider or not outsiders_only
+    ]
+
+
+async def _views(
+    conn: AsyncConnection, lead_id: str | None, within: timedelta
+) -> list[tuple[View, bool]]:
+    query = select(access)
     if lead_id is not None:
         query = query.where(access.c.lead_id == lead_id)
-    entries = [dict(r._mapping) for r in await conn.execute(query)]
-    insiders = await _insiders(conn, {e["lead_id"] for e in entries if e["lead_id"]})
-    for entry in entries:
-        units, people = insiders.get(entry["lead_id"], (set(), set()))
-        committee = entry["role"] == "discipline" and _COMMITTEE in people
-        entry["outsider"] = entry["lead_id"] is not None and not (
-            entry["unit"] in units or entry["user"] in people or committee
+    reads = [
+        Read(
+            event_id=r.event_id,
+            lead_id=r.lead_id,
+            at=as_utc(r.at),
+            kind=r.kind,
+            service=r.service,
+            user=r.user,
+            role=r.role,
+            unit=r.unit,
+            purpose=r.purpose,
         )
-    return [e for e in entries if e["outsider"]] if outsiders_only else entries
+        for r in await conn.execute(query)
+    ]
+    grouped = sorted(
+        views(reads, within), key=lambda v: (v.last_at, v.first.event_id), reverse=True
+    )
+    insiders = await _insiders(conn, {r.lead_id for r in reads if r.lead_id})
+    return [(view, _outsider(view.first, insiders)) for view in grouped]
+
+
+def _outsider(read: Read, insiders: dict[str, tuple[set[str], set[str]]]) -> bool:
+    if read.lead_id is None:
+        return False
+    units, people = insiders.get(read.lead_id, (set(), set()))
+    committee = read.role == "discipline" and _COMMITTEE in people
+    return not (read.unit in units or read.user in people or committee)
+
+
+def _entry(view: View, outsider: bool) -> dict[str, Any]:
+    first = view.first
+    return {
+        "event_id": first.event_id,
+        "lead_id": first.lead_id,
+        "at": view.first_at,
+        "first_at": view.first_at,
+        "last_at": view.last_at,
+        "count": view.count,
+        "kind": first.kind,
+        "service": first.service,
+        "user": first.user,
+        "role": first.role,
+        "unit": first.unit,
+        "purpose": first.purpose,
+        "purposes": view.purposes,
+        "outsider": outsider,
+    }
 
 
 async def _insiders(
@@ -185,36 +324,43 @@ async def _insiders(
     return found
 
 
-async def leak_risk(conn: AsyncConnection, window: timedelta) -> list[dict[str, Any]]:
-    """Reads by outsiders within ``window`` before one of the lead's key moments (a
-    transfer, an assignment, a case, supervision, a result): who could have tipped off."""
-    outsiders = await access_log(conn, outsiders_only=True)
-    by_lead: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for entry in outsiders:
-        by_lead[entry["lead_id"]].append(entry)
+async def leak_risk(
+    conn: AsyncConnection, window: timedelta, within: timedelta = timedelta(0)
+) -> list[dict[str, Any]]:
+    """Outsiders' views with a read within ``window`` before one of the lead's key moments
+    (a transfer, an assignment, a case, supervision, a result): who could have tipped off.
+    One entry per view and moment, however many times the view was refreshed: ``viewed_at``
+    is its last read before the moment, ``count`` how many reads the whole view took."""
+    by_lead: dict[str, list[View]] = defaultdict(list)
+    for view, outsider in await _views(conn, None, within):
+        if outsider and view.first.lead_id is not None:
+            by_lead[view.first.lead_id].append(view)
     if not by_lead:
         return []
     rows = await conn.execute(select(moments).where(moments.c.lead_id.in_(set(by_lead))))
     report = []
     for moment in rows:
         at = as_utc(moment.at)
-        assert at is not None  # noqa: S101
         for view in by_lead[moment.lead_id]:
-            seen = as_utc(view["at"])
-            assert seen is not None  # noqa: S101
-            if timedelta(0) <= at - seen <= window:
-                report.append(
-                    {
-                        "lead_id": moment.lead_id,
-                        "viewer": view["user"],
-                        "viewer_role": view["role"],
-                        "viewer_unit": view["unit"],
-                        "viewed_at": seen,
-                        "moment": moment.event_type,
-                        "moment_at": at,
-                        "hours_before": round((at - seen).total_seconds() / 3600, 2),
-                    }
-                )
+            seen = view.last_read_before(at, window)
+            if seen is None:
+                continue
+            first = view.first
+            report.append(
+                {
+                    "lead_id": moment.lead_id,
+                    "viewer": first.user,
+                    "viewer_role": first.role,
+                    "viewer_unit": first.unit,
+                    "viewed_at": seen,
+                    "first_at": view.first_at,
+                    "last_at": view.last_at,
+                    "count": view.count,
+                    "moment": moment.event_type,
+                    "moment_at": at,
+                    "hours_before": round((at - seen).total_seconds() / 3600, 2),
+                }
+            )
     return sorted(report, key=lambda r: (r["hours_before"], r["lead_id"]))
 
 

@@ -105,6 +105,18 @@ supervisions = Table(
     Column("at", UtcDateTime, nullable=False),
 )
 
+# What the units holding the leads were told of the committee's supervision
+# (SupervisionNoticed, one per supervision): a supervision without one is still owed.
+notices = Table(
+    "oversight_notices",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("supervision_id", String(64), index=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    Column("unit", String(40), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
 accountability = Table(
     "oversight_accountability",
     metadata,

@@ -1,0 +1,158 @@
+"""The committee's context: load a lead's oversight events, decide with the domain's rules,
+append to OVERSIGHT, which stays private, or to DIRECTIVES, which the handling units act
+on; and one entry point per command, job or read, each a call into the module that holds
+it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import structlog
+
+from common.auth import Principal
+from common.errors import NotFound
+from common.events import Actor, Event, Role
+from common.events.catalogue import LeadReported, LeadTransferred, LeadViewed
+from common.organisation import UnitKind
+from common.service import ServiceRuntime
+from common.subjects import Stream
+from oversight import reports
+from oversight.application import cases, decisions, reads, supervision
+from oversight.commands import Command
+from oversight.domain import cases as rules
+from oversight.domain.cases import OversightLead
+from oversight.projection import queries
+from oversight.settings import OversightSettings
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=Event | None)
+
+
+class Oversight:
+    def __init__(self, runtime: ServiceRuntime, settings: OversightSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.watched = settings.committee_rule
+        self.discipline = runtime.org.the(UnitKind.DISCIPLINE)
+        self.county = runtime.org.the(UnitKind.COUNTY)
+        self.actor = Actor(role=Role.SYSTEM, unit=self.discipline.code, user="oversight")
+
+    async def execute(self, command: Command, principal: Principal) -> Event:
+        """Decide ``command`` for ``principal`` and record it; the event recorded."""
+        handler: decisions.Handler = decisions.HANDLERS[type(command)]
+        return await handler(self, command, principal)
+
+    # --- the plumbing every decision shares ----------------------------------------
+
+    async def load(self, lead_id: str) -> tuple[OversightLead, int, int]:
+        """The lead as oversight's events make it, and the sequences a write to OVERSIGHT
+        and to DIRECTIVES must expect."""
+        history = await self.runtime.store(Stream.OVERSIGHT).read_lead(lead_id)
+        directives = await self.runtime.store(Stream.DIRECTIVES).read_lead(lead_id)
+        events = sorted(
+            (e.event for e in (*history.events, *directives.events)), key=lambda e: e.occurred_at
+        )
+        return rules.fold(lead_id, events), history.last_sequence, directives.last_sequence
+
+    async def decide(self, lead_id: str, decide: Callable[[OversightLead], E]) -> E:
+        """Load, decide, append: what ``decide`` returns is recorded (None records nothing)."""
+        lead, sequence, directive_sequence = await self.load(lead_id)
+        event = decide(lead)
+        if event is None:
+            return event
+        if event.prefix == "directive":
+            await self.runtime.store(Stream.DIRECTIVES).append(
+                event, expected_sequence=directive_sequence
+            )
+        else:
+            await self.runtime.store(Stream.OVERSIGHT).append(event, expected_sequence=sequence)
+        log.info(
+            "oversight_event", lead_id=lead_id, event_type=event.event_type, event_id=event.event_id
+        )
+        return event
+
+    async def viewed(self, lead_id: str, principal: Principal, purpose: str) -> None:
+        # Oversight's own reads are recorded like everyone else's.
+        await self.runtime.record_access(
+            LeadViewed(lead_id=lead_id, service="oversight", purpose=purpose, actor=principal.actor)
+        )
+
+    async def lead_of(self, case_id: str) -> str:
+        """The lead a case is about (404 when there is no such case)."""
+        async with self.runtime.database.async_engine.connect() as conn:
+            found = await queries.case(conn, case_id)
+        if found is None:
+            raise NotFound("no such case")
+        return str(found["lead_id"])
+
+    async def holder(self, lead_id: str) -> str | None:
+        """The unit holding the lead, as oversight's projection of the ledger last saw it
+        (None while the lead is not filed)."""
+        async with self.runtime.database.async_engine.connect() as conn:
+            return await queries.holder(conn, lead_id)
+
+    async def reported(self, lead_id: str) -> LeadReported | None:
+        """The lead's report, read from intake's stream (None if it was never reported)."""
+        history = await self.runtime.store(Stream.INTAKE).read_lead(lead_id)
+        return next((e.event for e in history.events if isinstance(e.event, LeadReported)), None)
+
+    async def ledger_transfers(self, lead_id: str) -> list[LeadTransferred]:
+        history = await self.runtime.store(Stream.LEDGER).read_lead(lead_id)
+        return [e.event for e in history.events if isinstance(e.event, LeadTransferred)]
+
+    # --- cases open by themselves --------------------------------------------------
+
+    async def on_reported(self, event: Event) -> None:
+        await cases.on_reported(self, event)
+
+    async def on_transferred(self, event: Event) -> None:
+        await cases.on_transferred(self, event)
+
+    # --- automatic supervision -----------------------------------------------------
+
+    async def apply_rules(self) -> int:
+        return await supervision.apply_rules(self)
+
+    async def send_owed_notices(self) -> int:
+        return await supervision.send_owed_notices(self)
+
+    # --- what the committee reads --------------------------------------------------
+
+    async def cases(self, status: str | None) -> list[dict[str, Any]]:
+        return await reads.cases(self, status)
+
+    async def case(self, case_id: str, principal: Principal, purpose: str) -> dict[str, Any]:
+        return await reads.case(self, case_id, principal, purpose)
+
+    async def supervisions(
+        self,
+        *,
+        rule: str | None = None,
+        unit: str | None = None,
+        since: datetime | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        return await reads.supervisions(
+            self, rule=rule, unit=unit, since=since, page=page, page_size=page_size
+        )
+
+    async def responsibility_trace(
+        self, lead_id: str, principal: Principal
+    ) -> list[queries.Period]:
+        return await reads.responsibility_trace(self, lead_id, principal)
+
+    async def access_log(self, lead_id: str | None, outsiders_only: bool) -> list[dict[str, Any]]:
+        return await reads.access_log(self, lead_id, outsiders_only)
+
+    async def leak_risk(self, hours: float | None) -> list[dict[str, Any]]:
+        return await reads.leak_risk(self, hours)
+
+    async def assessments(self) -> list[queries.Assessment]:
+        return await reads.assessments(self)
+
+    async def assessment_spreadsheet(self, lang: str) -> reports.Spreadsheet:
+        return await reads.assessment_spreadsheet(self, lang)

@@ -1,0 +1,115 @@
+"""What the committee decides on a case, one handler per command: find the case's lead,
+check what only the application can (a handling unit of the township, a gang lead that was
+reported, a transfer to the committee), decide with the domain's rules, record."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from common.auth import Principal
+from common.errors import RuleViolation
+from common.events import Actor, Event, utc_now
+from common.organisation import UnitKind
+from oversight.application.supervision import open_supervision
+from oversight.commands import (
+    Escalate,
+    LinkUmbrella,
+    ListSupervision,
+    RecordAccountability,
+    RecordOutcome,
+    Supervise,
+)
+from oversight.domain import cases as rules
+
+if TYPE_CHECKING:
+    from oversight.application.context import Oversight
+
+
+def _as_unit(principal: Principal) -> Actor:
+    # What leaves oversight as a directive names the committee, not the officer.
+    return Actor(role=principal.role, unit=principal.unit)
+
+
+async def supervise(ox: Oversight, command: Supervise, principal: Principal) -> Event:
+    lead_id = await ox.lead_of(command.case_id)
+    return await open_supervision(
+        ox, lead_id, lambda lead: rules.supervise(lead, command.reason, principal.actor)
+    )
+
+
+async def list_supervision(ox: Oversight, command: ListSupervision, principal: Principal) -> Event:
+    unit = ox.runtime.org.unit(command.unit)
+    if unit is None or unit.kind is UnitKind.VILLAGE:
+        raise RuleViolation(
+            f"{command.unit!r} is not a handling unit of the township",
+            f"{command.unit} 不是本镇的承办单位",
+            field="unit",
+        )
+    lead_id = await ox.lead_of(command.case_id)
+    now = utc_now()
+    return await ox.decide(
+        lead_id,
+        lambda lead: rules.list_supervision(
+            lead, command.unit, command.deadline, command.level, _as_unit(principal), now
+        ),
+    )
+
+
+async def escalate(ox: Oversight, command: Escalate, principal: Principal) -> Event:
+    lead_id = await ox.lead_of(command.case_id)
+    county = ox.county.code
+    return await ox.decide(
+        lead_id, lambda lead: rules.escalate(lead, county, command.reason, principal.actor)
+    )
+
+
+async def link_umbrella(ox: Oversight, command: LinkUmbrella, principal: Principal) -> Event:
+    lead_id = await ox.lead_of(command.case_id)
+    gang = command.gang_lead_id
+    if await ox.reported(gang) is None:
+        raise RuleViolation(
+            f"no lead {gang!r} was ever reported", f"没有编号为 {gang} 的线索", field="gang_lead_id"
+        )
+    return await ox.decide(lead_id, lambda lead: rules.link_umbrella(lead, gang, principal.actor))
+
+
+async def record_accountability(
+    ox: Oversight, command: RecordAccountability, principal: Principal
+) -> Event:
+    lead_id = await ox.lead_of(command.case_id)
+    return await ox.decide(
+        lead_id,
+        lambda lead: rules.hold_accountable(
+            lead,
+            command.person,
+            command.unit,
+            command.kind,
+            command.form,
+            command.reason,
+            principal.actor,
+        ),
+    )
+
+
+async def record_outcome(ox: Oversight, command: RecordOutcome, principal: Principal) -> Event:
+    lead_id = await ox.lead_of(command.case_id)
+    transfers = await ox.ledger_transfers(lead_id)
+    discipline = ox.discipline.code
+    return await ox.decide(
+        lead_id,
+        lambda lead: rules.discipline_outcome(
+            lead, command.result, transfers, discipline, _as_unit(principal)
+        ),
+    )
+
+
+Handler = Callable[["Oversight", Any, Principal], Awaitable[Event]]
+HANDLERS: dict[type[Any], Handler] = {
+    Supervise: supervise,
+    ListSupervision: list_supervision,
+    Escalate: escalate,
+    LinkUmbrella: link_umbrella,
+    RecordAccountability: record_accountability,
+    RecordOutcome: record_outcome,
+}
