@@ -4,7 +4,6 @@ as a user that may not make consumers says what to do instead of a traceback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,24 +11,23 @@ from nats.js import JetStreamContext
 
 from leadctl.cli import ADMIN_NEEDED
 from tests.conftest import NatsTarget
-from tests.integration.test_leadctl import (  # noqa: F401 - fixtures
+from tests.support.leadctl import (
     fill,
     keygen,
     leadctl,
     leadctl_beside,
-    log,
     on,
     printed,
     problems,
     succeeded,
 )
-from tests.support.nats_users import PermissionedServer, permissioned_server
+from tests.support.nats_users import PermissionedServer
 
 pytestmark = pytest.mark.integration
 
 
 async def test_checkpoints_signed_before_and_after_a_key_rotation_verify_with_the_ring(
-    log: None,  # noqa: F811
+    log: None,
     js: JetStreamContext,
     nats_target: NatsTarget,
     tmp_path: Path,
@@ -53,7 +51,7 @@ async def test_checkpoints_signed_before_and_after_a_key_rotation_verify_with_th
 
 
 def test_status_asks_each_service_where_the_operator_says_it_runs(
-    log: None,  # noqa: F811
+    log: None,
     nats_target: NatsTarget,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -65,12 +63,6 @@ def test_status_asks_each_service_where_the_operator_says_it_runs(
     services = printed(shown)["services"]
     assert services["ledger"]["status"] == "unreachable"
     assert services["intake"]["status"] == "unreachable"
-
-
-@pytest.fixture(scope="module")
-def permissioned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PermissionedServer]:
-    with permissioned_server(tmp_path_factory.mktemp("nats")) as server:
-        yield server
 
 
 async def test_a_rebuild_as_a_user_that_may_not_make_consumers_says_to_run_it_as_the_admin(

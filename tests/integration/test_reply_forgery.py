@@ -27,26 +27,15 @@ from intake.bootstrap import create_app as intake_app
 from ledger.bootstrap import create_app as ledger_app
 from oversight.projection.projector import PROJECTION as OVERSIGHT_PROJECTION
 from tests.conftest import wait_until
-from tests.integration.test_nats_permissions import (  # noqa: F401 - fixtures
-    _settings,
-    _stored,
-    nats_server,
-    streams,
-)
 from tests.support.apps import serving
 from tests.support.factories import new_lead_id
 from tests.support.nats_users import PermissionedServer, connected
+from tests.support.service_users import is_stored, service_settings
 from tests.support.streams import count_on
 
 pytestmark = pytest.mark.integration
 
 COMMITTEE = Actor(role=Role.DISCIPLINE, unit="shd-discipline")
-
-
-@pytest.fixture(scope="module")
-def provisioned(nats_server: PermissionedServer, streams: list[Stream]) -> PermissionedServer:  # noqa: F811
-    """The deployment's permissions, streams and durables made by the admin."""
-    return nats_server
 
 
 async def forge_outcome(server: PermissionedServer, lead_id: str) -> DisciplineOutcome:
@@ -109,7 +98,7 @@ async def _stored_any(server: PermissionedServer, subject: str) -> bool:
 async def test_the_ledger_does_not_conclude_a_lead_on_a_forged_committee_outcome(
     provisioned: PermissionedServer, tmp_path: Path
 ) -> None:
-    settings = _settings(provisioned, tmp_path)
+    settings = service_settings(provisioned, tmp_path)
     async with (
         serving(intake_app(settings["intake"])) as intake,  # type: ignore[arg-type]
         serving(ledger_app(settings["ledger"])) as _ledger,  # type: ignore[arg-type]
@@ -145,7 +134,7 @@ async def test_the_ledger_does_not_conclude_a_lead_on_a_forged_committee_outcome
 
 
 async def _on_ledger(server: PermissionedServer, subject: str) -> bool:
-    return await _stored(server, Stream.LEDGER.value, subject)
+    return await is_stored(server, Stream.LEDGER.value, subject)
 
 
 async def _parked(server: PermissionedServer, lead_id: str) -> list[str]:
