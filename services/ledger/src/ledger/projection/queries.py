@@ -186,7 +186,7 @@ async def duplicates_of(
         select(
             duplicates.c.other_lead_id.label("lead_id"),
             leads.c.ledger_number,
-            duplicates.c.basis,
+            duplicates.c.alike_because.label("basis"),
             duplicates.c.suspected_at,
         )
         .select_from(duplicates.join(leads, leads.c.lead_id == duplicates.c.other_lead_id))

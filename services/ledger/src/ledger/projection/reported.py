@@ -73,7 +73,7 @@ def duplicate_suspected(db: BatchWriter, event: DuplicateSuspected) -> None:
             {
                 "lead_id": one,
                 "other_lead_id": other,
-                "basis": event.basis,
+                "alike_because": event.basis,
                 "suspected_at": event.occurred_at,
             },
         )

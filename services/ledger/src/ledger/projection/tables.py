@@ -110,13 +110,15 @@ thread = Table(
     Index("ix_ledger_thread_lead", "lead_id", "occurred_at"),
 )
 
-# Reports suspected of being the same matter (DuplicateSuspected), both ways round.
+# Reports suspected of being the same matter (DuplicateSuspected), both ways round, and why
+# intake suspects it (the event's ``basis``; named apart from the committee's case basis,
+# which the ledger never holds).
 duplicates = Table(
     "ledger_duplicates",
     metadata,
     Column("lead_id", String(64), primary_key=True),
     Column("other_lead_id", String(64), primary_key=True),
-    Column("basis", Text, nullable=False),
+    Column("alike_because", Text, nullable=False),
     Column("suspected_at", UtcDateTime, nullable=False),
 )
 
