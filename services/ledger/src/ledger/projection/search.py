@@ -69,38 +69,27 @@ def _sqlite_index(engine: Engine) -> None:
             f"the ledger's search needs SQLite 3.34 or later (trigram tokenizer); this Python "
             f"has SQLite {sqlite3.sqlite_version}"
         )
-    connection = engine.raw_connection()
-    try:
-        driver = connection.driver_connection
-        if not isinstance(driver, sqlite3.Connection):
-            raise TypeError(f"not a sqlite3 connection: {driver!r}")
-        previous = driver.isolation_level
-        # One transaction of our own (SQLite's DDL is transactional; the driver would
-        # commit each statement): the index and its triggers come, and are filled, together.
-        driver.isolation_level = None
+    # One transaction of our own (SQLite's DDL is transactional; the driver would commit
+    # each statement): the index and its triggers come, and are filled, together or not.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
-            driver.execute("BEGIN IMMEDIATE")
-            try:
-                made = driver.execute(
-                    "SELECT count(*) FROM sqlite_master WHERE name IN (?, ?, ?, ?)",
-                    (FTS, "ledger_search_ai", "ledger_search_ad", "ledger_search_au"),
-                ).fetchone()[0]
-                if made < 4:
-                    driver.execute("DROP TABLE IF EXISTS ledger_search_fts")
-                    driver.execute(_SQLITE_INDEX)
-                    for trigger in _SQLITE_TRIGGERS:
-                        driver.execute(trigger)
-                    # What the table held before (a rebuilt read model) is indexed too.
-                    driver.execute(_SQLITE_REBUILD)
-                    log.info("search_index_created", engine="sqlite-fts5-trigram")
-                driver.execute("COMMIT")
-            except BaseException:
-                driver.execute("ROLLBACK")
-                raise
-        finally:
-            driver.isolation_level = previous
-    finally:
-        connection.close()
+            made = conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name IN (?, ?, ?, ?)",
+                (FTS, "ledger_search_ai", "ledger_search_ad", "ledger_search_au"),
+            ).scalar_one()
+            if made < 4:
+                conn.exec_driver_sql("DROP TABLE IF EXISTS ledger_search_fts")
+                conn.exec_driver_sql(_SQLITE_INDEX)
+                for trigger in _SQLITE_TRIGGERS:
+                    conn.exec_driver_sql(trigger)
+                # What the table held before (a rebuilt read model) is indexed too.
+                conn.exec_driver_sql(_SQLITE_REBUILD)
+                log.info("search_index_created", engine="sqlite-fts5-trigram")
+            conn.exec_driver_sql("COMMIT")
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
 
 
 def _postgresql_index(engine: Engine) -> None:
