@@ -100,7 +100,10 @@ async def test_only_the_committee_and_the_administrator_decide_auditors_only_rea
         f"oversight.lead.{lead.lead_id}.CaseOpened": 1,
         f"oversight.lead.{lead.lead_id}.SupervisionOpened": 2,
     }
-    assert await subjects_on(js, Stream.DIRECTIVES) == {}
+    # Each allowed supervision is told to the unit holding the lead; nothing refused is.
+    assert await subjects_on(js, Stream.DIRECTIVES) == {
+        f"directive.lead.{lead.lead_id}.SupervisionNoticed": 2
+    }
     deciders = [
         e.actor.user
         for e in await events_on(

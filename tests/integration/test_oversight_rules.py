@@ -109,4 +109,8 @@ async def test_each_automatic_rule_opens_supervision_once_however_often_it_runs_
             assert await restarted.oversight.apply_rules() == 0
         await oversight_caught_up(js)
     assert await rules_fired(js) == expected
-    assert await subjects_on(js, Stream.DIRECTIVES) == {}
+    # Each filed lead's holding unit is told once; a lead not filed yet has no unit to tell.
+    assert await subjects_on(js, Stream.DIRECTIVES) == {
+        f"directive.lead.{overdue.lead_id}.SupervisionNoticed": 1,
+        f"directive.lead.{filed_long_ago.lead_id}.SupervisionNoticed": 1,
+    }
