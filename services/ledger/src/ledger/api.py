@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from common.auth import Principal, require_roles
 from common.database import as_utc
-from common.events import utc_now
+from common.events import Role, utc_now
 from common.eventstore import LeadHistory
 from common.http_errors import errors
 from common.paths import LeadId
@@ -223,7 +223,7 @@ def thread_entry(entry: dict[str, Any]) -> ThreadEntry:
         kind=entry["kind"],
         kind_label=label,
         kind_label_en=label_en,
-        from_reporter=entry["kind"] != "feedback",
+        from_reporter=entry["author_role"] == Role.REPORTER.value,
         author=Author(
             role=entry["author_role"], unit=entry["author_unit"], user=entry["author_user"]
         ),

@@ -144,6 +144,7 @@ class ThreadEntry(BaseModel):
     kind: Literal["supplement", "message", "feedback"]
     kind_label: str
     kind_label_en: str
+    #: written by the reporter with the receipt (not by staff)
     from_reporter: bool
     author: Author
     occurred_at: datetime

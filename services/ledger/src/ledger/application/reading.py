@@ -74,11 +74,12 @@ async def visible(ledger: Ledger, lead_id: str, principal: Principal) -> dict[st
 
 async def find(ledger: Ledger, key: str, principal: Principal) -> dict[str, Any]:
     """The lead named by its id or by its ledger number (SHD-2026-000066), if the principal
-    may see it; the same 404 otherwise."""
-    if not is_ledger_number(key):
+    may see it (a number as written, or in small letters); the same 404 otherwise."""
+    number = key.upper()
+    if not is_ledger_number(number):
         return await visible(ledger, key, principal)
     async with ledger.runtime.database.async_engine.connect() as conn:
-        row = await queries.one_by_number(conn, principal, key)
+        row = await queries.one_by_number(conn, principal, number)
     if row is None:
         raise NotFound(NO_SUCH_LEAD)
     return row
