@@ -38,7 +38,7 @@ class ScriptedLedger:
 @pytest.fixture
 async def scripted(js: JetStreamContext) -> ScriptedLedger:
     """Two leads registered; then, strictly after ``moment``, the first one transferred."""
-    await declare_streams(js, [Stream.LEDGER, Stream.DIRECTIVES])
+    await declare_streams(js, [Stream.INTAKE, Stream.LEDGER, Stream.DIRECTIVES])
     store = EventStore(js, Stream.LEDGER, "ledger")
     first, second = new_lead_id(), new_lead_id()
     await store.append(registered(first, 1))

@@ -18,6 +18,7 @@ import pytest
 from nats.js import JetStreamContext
 from sqlalchemy import Engine, inspect, select
 
+from common.accounts import metadata as accounts_metadata
 from common.events import Event, utc_now
 from common.events.catalogue import LeadReported
 from common.subjects import Stream
@@ -287,8 +288,10 @@ async def test_the_ledger_shows_stores_and_reads_nothing_of_the_committees_priva
     assert {"case_id", "umbrella", "basis", "linked_gang_lead", "escalated", "rule", "form"} <= (
         committee_columns
     )
-    # The platform's own bookkeeping (positions, lease, deferred directives) is left out.
+    # The platform's own bookkeeping (positions, lease, deferred directives) and the accounts
+    # every service keeps (common.accounts) are left out.
     platform = {"projection_positions", "projection_leases", "projection_deferred"}
+    platform |= set(accounts_metadata.tables)
     columns = {c["name"] for t in tables - platform for c in inspect(engine).get_columns(t)}
     assert not columns & committee_columns
     with engine.connect() as conn:

@@ -174,7 +174,7 @@ async def projection_caught_up(js: JetStreamContext, db: Path) -> bool:
         applied = positions(engine, "ledger")
     finally:
         engine.dispose()
-    for stream in (Stream.LEDGER, Stream.DIRECTIVES):
+    for stream in (Stream.INTAKE, Stream.LEDGER, Stream.DIRECTIVES):
         info = await js.stream_info(stream.value)
         if applied.get(stream.value, 0) < info.state.last_seq:
             return False
