@@ -17,6 +17,20 @@ from common.events import (
     decode,
     encode,
 )
+from common.events.accounts import (
+    AccountChanged,
+    AccountDisabled,
+    AccountEnabled,
+    AccountOpened,
+    PasswordSet,
+    SecondFactorRemoved,
+    SecondFactorSet,
+    SessionEnded,
+    SignedIn,
+    SignInFailed,
+    TokenIssued,
+    TokenRevoked,
+)
 from common.events.catalogue import (
     AccountabilityRecorded,
     Attachment,
@@ -90,6 +104,18 @@ WIRE_NAMES = frozenset(
         "LeadViewed",
         "LedgerExported",
         "CheckpointSealed",
+        "AccountOpened",
+        "AccountChanged",
+        "AccountDisabled",
+        "AccountEnabled",
+        "PasswordSet",
+        "SecondFactorSet",
+        "SecondFactorRemoved",
+        "TokenIssued",
+        "TokenRevoked",
+        "SignInFailed",
+        "SignedIn",
+        "SessionEnded",
     }
 )
 
@@ -185,6 +211,22 @@ SAMPLES: dict[type[Event], Event] = {
         service="ledger", format="xlsx", filters={"unit": "shd-police"}, row_count=3, as_of=MOMENT
     ),
     CheckpointSealed: CheckpointSealed(stream="LEDGER", last_sequence=42, checkpoint="{}"),
+    AccountOpened: AccountOpened(
+        user="li.clerk", display_name="李文员", role=Role.CLERK, unit="shd-office"
+    ),
+    AccountChanged: AccountChanged(
+        user="li.clerk", display_name="李文员", role=Role.OFFICE, unit="shd-office"
+    ),
+    AccountDisabled: AccountDisabled(user="li.clerk", reason="调离"),
+    AccountEnabled: AccountEnabled(user="li.clerk"),
+    PasswordSet: PasswordSet(user="li.clerk", password_hash="$argon2id$v=19$m=65536,t=3,p=4$x"),
+    SecondFactorSet: SecondFactorSet(user="li.clerk", sealed_secret="s" * 40),
+    SecondFactorRemoved: SecondFactorRemoved(user="li.clerk"),
+    TokenIssued: TokenIssued(user="ci.bot", token_sha256="ab" * 32, label="nightly export"),
+    TokenRevoked: TokenRevoked(user="ci.bot", token_sha256="ab" * 32),
+    SignInFailed: SignInFailed(user="li.clerk", why="password"),
+    SignedIn: SignedIn(user="li.clerk", session_id="s" * 32),
+    SessionEnded: SessionEnded(user="li.clerk", session_id="s" * 32),
 }
 
 ALL_EVENTS = pytest.mark.parametrize("cls", EVENT_CLASSES, ids=lambda cls: cls.__name__)

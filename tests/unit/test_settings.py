@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -81,10 +82,31 @@ def test_production_accepts_a_real_password_and_a_postgresql_database(
     monkeypatch.setenv("LEDGER_ENVIRONMENT", "production")
     monkeypatch.setenv("LEDGER_NATS_PASSWORD", "a-real-secret-4f9c")
     monkeypatch.setenv("LEDGER_DATABASE_URL", POSTGRES_URL)
+    monkeypatch.setenv("LEDGER_ACCOUNTS_KEY", base64.b64encode(b"a" * 32).decode())
+    monkeypatch.setenv("LEDGER_SESSION_KEY", base64.b64encode(b"s" * 32).decode())
     settings = LedgerSettings()
     assert settings.environment == "production"
     assert settings.database_url == POSTGRES_URL
     assert settings.nats_password.get_secret_value() == "a-real-secret-4f9c"
+
+
+def test_production_refuses_to_start_without_the_accounts_and_session_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_ENVIRONMENT", "production")
+    monkeypatch.setenv("LEDGER_NATS_PASSWORD", "a-real-secret-4f9c")
+    monkeypatch.setenv("LEDGER_DATABASE_URL", POSTGRES_URL)
+    with pytest.raises(ValidationError, match="accounts_key and session_key"):
+        LedgerSettings()
+
+
+def test_a_short_or_malformed_key_is_refused_by_name() -> None:
+    with pytest.raises(ValidationError, match="session_key must be 32 bytes"):
+        LedgerSettings(session_key=base64.b64encode(b"short").decode())
+    with pytest.raises(ValidationError, match="accounts_key must be 32 bytes"):
+        LedgerSettings(accounts_key=base64.b64encode(b"k" * 40).decode())
+    with pytest.raises(ValidationError, match="accounts_key must be base64"):
+        LedgerSettings(accounts_key="not base64 at all!")
 
 
 def test_the_nats_password_is_not_shown_when_settings_are_printed(

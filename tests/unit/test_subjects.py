@@ -7,6 +7,7 @@ from nats.aio.msg import Msg
 
 from common.pull import Position, position_of
 from common.subjects import (
+    OWNED_STREAMS,
     READ_STREAMS,
     Service,
     Stream,
@@ -74,10 +75,29 @@ def test_a_subject_matches_a_pattern_token_by_token(
 
 
 def test_intake_and_ledger_do_not_declare_the_audit_stream_they_may_not_read() -> None:
-    assert declared_streams(Service.INTAKE) == (Stream.INTAKE, Stream.DLQ_INTAKE)
-    assert declared_streams(Service.LEDGER) == (Stream.LEDGER, Stream.DLQ_LEDGER)
+    assert declared_streams(Service.INTAKE) == (
+        Stream.INTAKE,
+        Stream.DLQ_INTAKE,
+        Stream.SESSIONS,
+        Stream.ACCOUNTS,
+    )
+    assert declared_streams(Service.LEDGER) == (
+        Stream.LEDGER,
+        Stream.DLQ_LEDGER,
+        Stream.SESSIONS,
+        Stream.ACCOUNTS,
+    )
     assert Stream.AUDIT in declared_streams(Service.OVERSIGHT)
     assert declared_streams(Service.LEADCTL) == ()
+
+
+def test_no_service_may_write_an_account_only_record_sign_ins() -> None:
+    # A service taken over must not be able to give anyone a role.
+    for service in (Service.INTAKE, Service.LEDGER, Service.OVERSIGHT, Service.LEADCTL):
+        assert Stream.ACCOUNTS not in OWNED_STREAMS[service]
+    for service in (Service.INTAKE, Service.LEDGER, Service.OVERSIGHT):
+        assert Stream.SESSIONS in OWNED_STREAMS[service]
+        assert {Stream.ACCOUNTS, Stream.SESSIONS} <= set(READ_STREAMS[service])
 
 
 def test_only_oversight_and_the_operator_read_the_audit_stream() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -25,11 +26,13 @@ from pathlib import Path
 from typing import Annotated
 
 import structlog
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.accounts import Account, AccountBook
 from common.events import Actor, Role
+from common.sessions import CSRF_HEADER, Session, SessionSigner
 
 log = structlog.get_logger(__name__)
 
@@ -207,24 +210,88 @@ def _directory(request: Request) -> Directory:
     return directory
 
 
+def _account_principal(account: Account) -> Principal:
+    return Principal(account.user, account.display_name, account.role, account.unit)
+
+
+def _usable(account: Account | None) -> bool:
+    return account is not None and not account.disabled
+
+
+def session_of(request: Request) -> tuple[Session, Account] | None:
+    """The signed-in person this request's session cookie names, if the session is still
+    good: signed by this service, not idle too long, not ended, and begun after the last
+    change of the account (a new password, role or unit, a disabling)."""
+    book: AccountBook | None = getattr(request.app.state, "accounts", None)
+    signer: SessionSigner | None = getattr(request.app.state, "sessions", None)
+    name: str | None = getattr(request.app.state, "session_cookie", None)
+    cookie = request.cookies.get(name) if name else None
+    if book is None or signer is None or not cookie:
+        return None
+    session = signer.decode(cookie, time.time())
+    if session is None:
+        return None
+    account = book.account(session.user)
+    if account is None or not _usable(account):
+        return None
+    if account.granted_since.timestamp() > session.began:
+        return None
+    if book.session_ended(session.session_id):
+        return None
+    return session, account
+
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def current_principal(
     request: Request,
+    response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
+    """A bearer token (the users file, then the tokens issued to accounts), or a person's
+    session cookie with, for a change, the CSRF token it was given."""
+    if credentials is not None:
+        principal = _directory(request).authenticate(credentials.credentials)
+        if principal is None:
+            book: AccountBook | None = getattr(request.app.state, "accounts", None)
+            account = book.by_token(hash_token(credentials.credentials)) if book else None
+            if account is not None and _usable(account):
+                principal = _account_principal(account)
+        if principal is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="the token is not valid (unknown or revoked)",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return principal
+    found = session_of(request)
+    if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            detail="authentication required: send 'Authorization: Bearer <token>'",
+            detail="authentication required: sign in, or send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = _directory(request).authenticate(credentials.credentials)
-    if principal is None:
+    session, account = found
+    if request.method in _UNSAFE and not hmac.compare_digest(
+        request.headers.get(CSRF_HEADER, ""), session.csrf
+    ):
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="the token is not valid (unknown or revoked)",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            status.HTTP_403_FORBIDDEN,
+            detail=f"a change made with a session carries its {CSRF_HEADER} header",
         )
-    return principal
+    # Each use renews the cookie: a session ends only when left alone for the idle time.
+    signer: SessionSigner = request.app.state.sessions
+    response.set_cookie(
+        request.app.state.session_cookie,
+        signer.encode(signer.used(session, time.time())),
+        max_age=int(signer.idle_seconds),
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.secure_cookies,
+        path="/",
+    )
+    return _account_principal(account)
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

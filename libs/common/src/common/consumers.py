@@ -142,6 +142,12 @@ DURABLES: Final[tuple[Durable, ...]] = (
     _reactor(
         Service.OVERSIGHT, "cases-from-transfers", Stream.LEDGER, "ledger.lead.*.LeadTransferred"
     ),
+    # Every service keeps its own copy of the accounts (common.accounts).
+    *(
+        _projection(service, "accounts", stream)
+        for service in (Service.INTAKE, Service.LEDGER, Service.OVERSIGHT)
+        for stream in (Stream.ACCOUNTS, Stream.SESSIONS)
+    ),
 )
 
 

@@ -27,6 +27,8 @@ from nats.js import JetStreamContext
 from prometheus_client import Counter
 from sqlalchemy import text
 
+from common.accounts import SUBSCRIPTIONS as ACCOUNT_SUBSCRIPTIONS
+from common.accounts import AccountBook
 from common.auth import Directory
 from common.consumers import ensure_durables, projection_durable, reactor_config
 from common.contracts import contract_routes, declare_published_events
@@ -43,7 +45,9 @@ from common.organisation import Organisation, load_organisation
 from common.parked import ParkedRetry
 from common.projection import Subscription, Tracker
 from common.runner import ProjectionRunner, RunnerOptions, replica_id
+from common.sessions import COOKIE_PREFIX, SessionSigner
 from common.settings import ServiceSettings
+from common.signin import signin_routes
 from common.streams import declare_streams
 from common.subjects import (
     STREAM_SUBJECTS,
@@ -107,6 +111,18 @@ class ServiceRuntime:
         self.app.state.runtime = self
         self.app.state.exit_when_connection_lost = False
         self.app.state.directory = self.directory
+        # People's accounts: each service projects them and signs its own sessions.
+        self.accounts = AccountBook(self.database.sync_engine)
+        self.sessions = SessionSigner(
+            settings.session_key_bytes,
+            idle_seconds=settings.session_idle_minutes * 60.0,
+            longest_seconds=settings.session_longest_hours * 3600.0,
+        )
+        self.app.state.accounts = self.accounts
+        self.app.state.sessions = self.sessions
+        self.app.state.session_cookie = COOKIE_PREFIX + self.service.value
+        self.app.state.secure_cookies = settings.environment != "development"
+        self.project(*ACCOUNT_SUBSCRIPTIONS)
         # Before anything reads a body, authentication included; routes that take more
         # say so with allow_body.
         self.body_limits = BodyLimits(settings.max_body_bytes)
@@ -115,6 +131,7 @@ class ServiceRuntime:
         self.every(1.0, self._exit_if_connection_lost, "connection-watch")
         self.app.include_router(operations_routes(self))
         self.app.include_router(contract_routes(self.contract))
+        self.app.include_router(signin_routes(self))
 
     # --- composition ---------------------------------------------------------------
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, Self
 
@@ -14,6 +17,19 @@ from common.subjects import Service
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "changeme", "changethis", "password", "secret", "dev"}
 )
+
+
+def _key(secret: SecretStr, name: str) -> bytes:
+    try:
+        key = base64.b64decode(secret.get_secret_value(), validate=True)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be base64") from exc
+    # AES-256 takes exactly 32 bytes; an HMAC key may be longer.
+    if len(key) < 32 or (name == "accounts_key" and len(key) != 32):
+        raise ValueError(
+            f"{name} must be 32 bytes" + (" or more" if name != "accounts_key" else "")
+        )
+    return key
 
 
 class ServiceSettings(BaseSettings):
@@ -38,6 +54,17 @@ class ServiceSettings(BaseSettings):
     #: public report (every text field full, in characters JSON escapes to 12 bytes each:
     #: Chinese outside the BMP) is about 180 KB; 256 KiB holds it with room to spare.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: opens the second-factor secrets of people's accounts (32 bytes, base64): the same in
+    #: every service and in ``leadctl accounts``, which seals them. Unset: nobody whose role
+    #: needs a second factor can sign in (development only)
+    accounts_key: SecretStr = SecretStr("")
+    #: signs this service's session cookies (32 bytes or more, base64), held by this service
+    #: alone so that no other can mint its sessions. Unset in development: a new one each
+    #: start (everyone signs in again)
+    session_key: SecretStr = SecretStr("")
+    #: a session left alone this long ends; none lasts longer than session_longest_hours
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_longest_hours: int = Field(default=12, ge=1, le=24 * 7)
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Self:
@@ -50,7 +77,29 @@ class ServiceSettings(BaseSettings):
                 raise ValueError("nats_password must be set to a real secret in production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs a PostgreSQL database_url")
+            if not self.accounts_key.get_secret_value() or not self.session_key.get_secret_value():
+                raise ValueError("production needs accounts_key and session_key")
+        for name in ("accounts_key", "session_key"):
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value():
+                _key(value, name)
         return self
+
+    @property
+    def accounts_key_bytes(self) -> bytes:
+        return (
+            _key(self.accounts_key, "accounts_key") if self.accounts_key.get_secret_value() else b""
+        )
+
+    @property
+    def session_key_bytes(self) -> bytes:
+        if not self.session_key.get_secret_value():
+            return self._development_session_key
+        return _key(self.session_key, "session_key")
+
+    @cached_property
+    def _development_session_key(self) -> bytes:
+        return secrets.token_bytes(32)
 
     @property
     def nats_servers(self) -> list[str]:

@@ -49,6 +49,8 @@ class Stream(StrEnum):
     DLQ_INTAKE = "DLQ_INTAKE"
     DLQ_LEDGER = "DLQ_LEDGER"
     DLQ_OVERSIGHT = "DLQ_OVERSIGHT"
+    ACCOUNTS = "ACCOUNTS"
+    SESSIONS = "SESSIONS"
 
 
 # The subject space each stream captures.
@@ -61,14 +63,24 @@ STREAM_SUBJECTS: Final[dict[Stream, str]] = {
     Stream.DLQ_INTAKE: "dlq.intake.>",
     Stream.DLQ_LEDGER: "dlq.ledger.>",
     Stream.DLQ_OVERSIGHT: "dlq.oversight.>",
+    Stream.ACCOUNTS: "accounts.>",
+    Stream.SESSIONS: "sessions.>",
 }
 
 # Streams a service writes to. AUDIT is shared: every service writes only below
 # ``audit.<service>.``.
 OWNED_STREAMS: Final[dict[Service, tuple[Stream, ...]]] = {
-    Service.INTAKE: (Stream.INTAKE, Stream.AUDIT, Stream.DLQ_INTAKE),
-    Service.LEDGER: (Stream.LEDGER, Stream.AUDIT, Stream.DLQ_LEDGER),
-    Service.OVERSIGHT: (Stream.OVERSIGHT, Stream.DIRECTIVES, Stream.AUDIT, Stream.DLQ_OVERSIGHT),
+    Service.INTAKE: (Stream.INTAKE, Stream.AUDIT, Stream.DLQ_INTAKE, Stream.SESSIONS),
+    Service.LEDGER: (Stream.LEDGER, Stream.AUDIT, Stream.DLQ_LEDGER, Stream.SESSIONS),
+    Service.OVERSIGHT: (
+        Stream.OVERSIGHT,
+        Stream.DIRECTIVES,
+        Stream.AUDIT,
+        Stream.DLQ_OVERSIGHT,
+        Stream.SESSIONS,
+    ),
+    # Accounts are written by the administrator (leadctl as the NATS admin), never by a
+    # service or the operators' CLI user: a service may record a sign-in, not grant a role.
     Service.LEADCTL: (),
 }
 
@@ -76,8 +88,21 @@ OWNED_STREAMS: Final[dict[Service, tuple[Stream, ...]]] = {
 # subjects, consumers): deploy/nats/auth.conf grants exactly these. Intake and ledger write
 # to AUDIT but may not read it: who looked at which lead is the committee's to know.
 READ_STREAMS: Final[dict[Service, tuple[Stream, ...]]] = {
-    Service.INTAKE: (Stream.INTAKE, Stream.LEDGER, Stream.DLQ_INTAKE),
-    Service.LEDGER: (Stream.INTAKE, Stream.LEDGER, Stream.DIRECTIVES, Stream.DLQ_LEDGER),
+    Service.INTAKE: (
+        Stream.INTAKE,
+        Stream.LEDGER,
+        Stream.DLQ_INTAKE,
+        Stream.ACCOUNTS,
+        Stream.SESSIONS,
+    ),
+    Service.LEDGER: (
+        Stream.INTAKE,
+        Stream.LEDGER,
+        Stream.DIRECTIVES,
+        Stream.DLQ_LEDGER,
+        Stream.ACCOUNTS,
+        Stream.SESSIONS,
+    ),
     Service.OVERSIGHT: (
         Stream.INTAKE,
         Stream.LEDGER,
@@ -85,6 +110,8 @@ READ_STREAMS: Final[dict[Service, tuple[Stream, ...]]] = {
         Stream.DIRECTIVES,
         Stream.AUDIT,
         Stream.DLQ_OVERSIGHT,
+        Stream.ACCOUNTS,
+        Stream.SESSIONS,
     ),
     Service.LEADCTL: tuple(Stream),
 }
@@ -94,7 +121,13 @@ def declared_streams(service: Service) -> tuple[Stream, ...]:
     """The streams a service creates if missing: those it writes and may also read. Creating
     a stream answers with its state, so a writer that may not read one (intake and ledger on
     AUDIT) leaves it to the administrator, who provisions every stream up front."""
-    return tuple(s for s in OWNED_STREAMS[service] if s in READ_STREAMS[service])
+    declared = tuple(s for s in OWNED_STREAMS[service] if s in READ_STREAMS[service])
+    # The accounts every service reads are written by the administrator alone; a service may
+    # still create the stream when it is missing (an identical create changes nothing, and
+    # creating lets nobody write to it), so it starts on a bare server as on a provisioned one.
+    if declared and Stream.ACCOUNTS in READ_STREAMS[service]:
+        declared += (Stream.ACCOUNTS,)
+    return declared
 
 
 DLQ_STREAM: Final[dict[Service, Stream]] = {
@@ -136,6 +169,11 @@ def subject_matches(subject: str, pattern: str) -> bool:
 def lead_filter(prefix: str, lead_id: str) -> str:
     """The filter matching every event of one lead in one stream."""
     return f"{prefix}.lead.{check_token(lead_id, 'lead id')}.>"
+
+
+def sessions_prefix(service: Service) -> str:
+    """Where a service records sign-ins and sign-outs: ``sessions.<service>``."""
+    return f"sessions.{service.value}"
 
 
 def audit_prefix(service: Service) -> str:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final, TypeAlias
 import orjson
 from pydantic import Field, TypeAdapter, ValidationError
 
+import common.events.accounts
 import common.events.catalogue  # noqa: F401 - defines (and so registers) every event type
 from common.events.envelope import EVENT_REGISTRY, Event
 from common.routing import CommitteeRule
