@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -16,11 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 
 from common.events import Role
 from common.natsserver import free_port
-from leadctl.embedded import DEMO_USERS
+from leadctl.embedded import DEMO_PEOPLE, DEMO_USERS
 
 pytestmark = pytest.mark.integration
 
@@ -106,6 +108,82 @@ def test_make_run_brings_every_service_to_ready_and_resumes_on_the_same_data(
         ready = httpx.get(f"http://127.0.0.1:{base + 1}/readyz", timeout=5)
     assert again == tokens
     assert ready.status_code == 200
+
+
+def said_until_running(process: subprocess.Popen[str], lines: list[str]) -> list[str]:
+    """What the run printed once ready, up to its last line of instructions (Ctrl-C)."""
+    assert process.stdout is not None
+    start = next(i for i, line in enumerate(lines) if line.startswith("ready in"))
+    while not lines[-1].startswith("Ctrl-C"):
+        line = process.stdout.readline()
+        assert line, f"the run ended:\n{''.join(lines)}"
+        lines.append(line)
+    return lines[start:]
+
+
+def shown_sign_ins(said: list[str]) -> dict[str, dict[str, str]]:
+    """Each demo person's password, and second factor's secret, as the run showed them."""
+    found: dict[str, dict[str, str]] = {}
+    user = ""
+    for line in said:
+        if person := re.match(r"^    (\S+)\s+([a-z2-9]{4}(?:-[a-z2-9]{4}){3})\s", line):
+            user = person[1]
+            found[user] = {"password": person[2]}
+        elif factor := re.search(r"secret ([A-Z2-7]+):$", line.rstrip()):
+            found[user]["secret"] = factor[1]
+    return found
+
+
+def signs_in(port: int, user: str, password: str, secret: str | None = None) -> httpx.Response:
+    """Sign in once the service has the account (until then its user is unknown: 401, as
+    is a sign-in without the code the role needs, told apart by its header)."""
+    deadline = time.monotonic() + 10
+    while True:
+        body = {"user": user, "password": password}
+        if secret is not None:
+            body["code"] = pyotp.TOTP(secret).now()
+        answer = httpx.post(f"http://127.0.0.1:{port}/v1/session", json=body, timeout=10)
+        asks_for_a_code = "second-factor" in answer.headers.get("WWW-Authenticate", "")
+        if answer.status_code != 401 or asks_for_a_code or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.1)  # the poll interval: the service's projection is what is awaited
+
+
+def test_make_run_opens_the_demo_peoples_accounts_once_and_what_it_shows_signs_in(
+    tmp_path: Path,
+) -> None:
+    nats_port, base = free_port(), _three_free_ports()
+
+    with embedded(tmp_path, nats_port, base) as (process, lines):
+        shown = shown_sign_ins(said_until_running(process, lines))
+        office = signs_in(base + 1, "office", shown["office"]["password"])
+        custodian = signs_in(
+            base, "custodian", shown["custodian"]["password"], shown["custodian"]["secret"]
+        )
+        no_code = signs_in(base + 2, "admin", shown["admin"]["password"])
+
+    assert set(shown) == {user for user, *_ in DEMO_PEOPLE}
+    assert {user for user, values in shown.items() if "secret" in values} == {
+        "custodian",
+        "discipline",
+        "admin",
+    }
+    assert (office.status_code, office.json()["role"]) == (200, "office")
+    assert (custodian.status_code, custodian.json()["role"]) == (200, "custodian")
+    assert no_code.status_code == 401
+    assert "second-factor" in no_code.headers["WWW-Authenticate"]
+    secrets_file = (tmp_path / "secrets.env").read_text()
+    keys = {"ACCOUNTS_KEY", "INTAKE_SESSION_KEY", "LEDGER_SESSION_KEY", "OVERSIGHT_SESSION_KEY"}
+    assert keys <= {line.split("=", 1)[0] for line in secrets_file.splitlines()}
+    assert all(values["password"] not in secrets_file for values in shown.values())
+
+    # Started again: no account is made again, no password shown or changed.
+    with embedded(tmp_path, nats_port, base) as (process, lines):
+        again = said_until_running(process, lines)
+        still = signs_in(base + 2, "office", shown["office"]["password"])
+    assert shown_sign_ins(again) == {}
+    assert not any(values["password"] in "".join(again) for values in shown.values())
+    assert still.status_code == 200, still.text
 
 
 def too_open(var: Path) -> list[str]:

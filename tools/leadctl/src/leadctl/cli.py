@@ -6,14 +6,12 @@ status``, or LEADS_NATS_URL, LEADS_NATS_USER, LEADS_NATS_PASSWORD). Read command
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import sys
 import tempfile
 import tomllib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,7 +20,6 @@ import nats
 import nats.errors
 import nats.js.errors
 import typer
-from nats.aio.client import Client
 from nats.js import JetStreamContext
 from rich.console import Console
 from rich.progress import (
@@ -43,20 +40,23 @@ from common.events import Actor, Role
 from common.organisation import load_organisation
 from common.projection import Subscription, Tracker
 from common.replay import ReplayReport, replay
-from common.subjects import Service, Stream, inbox_prefix
+from common.subjects import Service, Stream
 from leadctl import auditing, operations
+from leadctl.accounts import accounts_app
+from leadctl.connection import NatsConnection, run_on_nats
 from leadctl.fingerprint import fingerprint, positions
 
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Operate and audit the lead-handling suite: status, replay, history, seal and verify, dead letters.",
+    help="Operate and audit the lead-handling suite: status, replay, history, seal and verify, dead letters, accounts.",
     no_args_is_help=True,
 )
 dlq_app = typer.Typer(help="Parked events: list, show, retry.", no_args_is_help=True)
 export_app = typer.Typer(help="Exports from a projection database.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(export_app, name="export")
+app.add_typer(accounts_app, name="accounts")
 console = Console(stderr=True)
 
 SERVICES = tuple(s.value for s in operations.SERVICES)
@@ -70,17 +70,6 @@ DEFAULT_URLS = {s.value: s.default_url for s in operations.SERVICES}
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
-@dataclass(frozen=True)
-class NatsConnection:
-    """Where and as whom every command reaches NATS, given once before the command."""
-
-    url: str
-    # None when neither --user nor LEADS_NATS_USER says: each command then connects as its
-    # own usual user (replay as the admin, the rest as the read-only leadctl user).
-    user: str | None
-    password: str
-
-
 @app.callback()
 def connection(
     ctx: typer.Context,
@@ -91,7 +80,7 @@ def connection(
         str | None,
         typer.Option(
             envvar="LEADS_NATS_USER",
-            help="NATS user (if not given: leadctl; admin for replay)",
+            help="NATS user (if not given: leadctl; admin for replay and accounts)",
             show_default=False,
         ),
     ] = None,
@@ -105,23 +94,7 @@ def _run(
     ctx: typer.Context,
     usual_user: str = "leadctl",
 ) -> T:
-    found: NatsConnection = ctx.obj
-    user = usual_user if found.user is None else found.user
-
-    async def main() -> T:
-        nc: Client = await nats.connect(
-            found.url.split(","),
-            user=user or None,
-            password=found.password or None,
-            inbox_prefix=inbox_prefix(Service.LEADCTL),
-            allow_reconnect=False,
-        )
-        try:
-            return await work(nc.jetstream())
-        finally:
-            await nc.close()
-
-    return asyncio.run(main())
+    return run_on_nats(work, ctx.obj, usual_user)
 
 
 def _emit(data: Any, as_json: bool, table: Callable[[], Table] | None = None) -> None:

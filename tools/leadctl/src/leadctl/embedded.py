@@ -1,8 +1,10 @@
 """Embedded mode (``make run``): a local nats-server, the three services on SQLite, the
 demo organisation and one demo user per role, all under ``var/``.
 
-The first run makes the secrets (NATS passwords, the intake keys) and the demo tokens;
-later runs reuse them, so a second ``make run`` resumes on the same data.
+The first run makes the secrets (NATS passwords, the intake keys, the accounts key and each
+service's session key), the demo tokens and the demo people's accounts, whose passwords (and
+second factors) it prints once; later runs reuse them, so a second ``make run`` resumes on
+the same data and nobody's password changes.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from typing import Final
 import httpx
 
 from common.auth import UserRecord, hash_token, new_token, write_users_file
-from common.events import Role
+from common.events import Actor, Role
 from common.natsserver import NatsServer
 from common.workauth import WorkAuth
+from leadctl.accounts import Handed, ensure_people
+from leadctl.connection import NatsConnection, run_on_nats
 from leadctl.operations import SERVICES
 from leadctl.provision import provision
 
@@ -52,6 +56,10 @@ DEMO_USERS: Final = (
     ("auditor", "县级审计员", Role.AUDITOR, "county"),
     ("admin", "系统管理员", Role.ADMIN, None),
 )
+# One person per role who signs in with a password (and, where the role needs one, a code),
+# under the same name as the role's demo token: the screener of shd-v01 for the villages.
+DEMO_PEOPLE: Final = tuple(person for person in DEMO_USERS if person[0] != "screener.v02")
+DEMO_ADMINISTRATOR: Final = Actor(role=Role.ADMIN, user="make-run")
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,28 @@ def keep_private(root: Path) -> None:
                 os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & 0o600)
 
 
+def _key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _new_secrets() -> dict[str, str]:
+    # A letter then hex: nats-server parses an environment value as a config value, and
+    # a password such as "1-..." or "-..." would stop it.
+    values = {f"NATS_{user.upper()}_PASSWORD": "p" + secrets.token_hex(24) for user in NATS_USERS}
+    values["INTAKE_IDENTITY_KEY"] = _key()
+    values["INTAKE_RECEIPT_KEY"] = _key()
+    # One accounts key for every service (and leadctl, which seals second factors with it);
+    # a session key per service, so that none can mint another's sessions.
+    values["ACCOUNTS_KEY"] = _key()
+    for service in DEFAULT_PORTS:
+        values[f"{service.upper()}_SESSION_KEY"] = _key()
+    return values
+
+
 def load_or_make_secrets(path: Path) -> dict[str, str]:
+    """The run's secrets, made on the first run; one added by a later version is made and
+    added to the file, the others kept as they are."""
+    values: dict[str, str] = {}
     if path.exists():
         pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
         values = {key.strip(): value.strip() for key, value in pairs}
@@ -101,15 +130,12 @@ def load_or_make_secrets(path: Path) -> dict[str, str]:
         if empty:
             # An empty NATS password would let anyone in as that user.
             raise SystemExit(f"{path}: empty secrets {', '.join(empty)}; delete the file to renew")
-        return values
-    # A letter then hex: nats-server parses an environment value as a config value, and
-    # a password such as "1-..." or "-..." would stop it.
-    values = {f"NATS_{user.upper()}_PASSWORD": "p" + secrets.token_hex(24) for user in NATS_USERS}
-    values["INTAKE_IDENTITY_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
-    values["INTAKE_RECEIPT_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    missing = {k: v for k, v in _new_secrets().items() if k not in values}
+    if missing:
+        values |= missing
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     return values
 
 
@@ -211,7 +237,51 @@ def service_env(
     if service == "intake":
         env["INTAKE_IDENTITY_KEY"] = values["INTAKE_IDENTITY_KEY"]
         env["INTAKE_RECEIPT_KEY"] = values["INTAKE_RECEIPT_KEY"]
+    env[f"{prefix}_ACCOUNTS_KEY"] = values["ACCOUNTS_KEY"]
+    env[f"{prefix}_SESSION_KEY"] = values[f"{prefix}_SESSION_KEY"]
     return env
+
+
+def seed_demo_accounts(nats_url: str, values: dict[str, str]) -> list[Handed]:
+    """The demo people's accounts, as the administrator opens them (on the first run; a
+    later one makes only what is missing, and so changes no password)."""
+    key = base64.b64decode(values["ACCOUNTS_KEY"])
+    admin = NatsConnection(nats_url, "admin", values["NATS_ADMIN_PASSWORD"])
+    return run_on_nats(
+        lambda js: ensure_people(js, DEMO_PEOPLE, key, DEMO_ADMINISTRATOR), admin, "admin"
+    )
+
+
+def show_demo_accounts(made: list[Handed], layout: Layout) -> None:
+    names = {user: (name, role, unit) for user, name, role, unit in DEMO_PEOPLE}
+    if not made:
+        _say(
+            "  演示账户的密码已在首次运行时显示 / demo sign-in (POST /v1/session): passwords were"
+            " shown when the accounts were made; a new one: leadctl --user admin accounts"
+            " reset-password USER (enrol-second-factor USER for a new code), with"
+            " LEADS_NATS_PASSWORD=NATS_ADMIN_PASSWORD and LEADS_ACCOUNTS_KEY=ACCOUNTS_KEY of"
+            f" {layout.secrets}"
+        )
+        return
+    _say(
+        "  演示账户的登录密码仅此一次显示 / demo sign-in (POST /v1/session at any service),"
+        " shown this once:"
+    )
+    for handed in made:
+        name, role, unit = names[handed.user]
+        _say(
+            f"    {handed.user:<14} {handed.password or '(password kept)':<20}"
+            f" {name} ({role.value}{', ' + unit if unit else ''})"
+        )
+        if handed.otpauth_uri:
+            _say(f"    {'':<14} 动态码 second factor, secret {handed.totp_secret}:")
+            _say(f"    {'':<14} {handed.otpauth_uri}")
+    if any(h.otpauth_uri for h in made):
+        _say(
+            "  把 otpauth URI 加入身份验证器，或由密钥算出动态码 / add each otpauth URI to an"
+            " authenticator app, or compute a code from its secret:"
+            " .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\""
+        )
 
 
 def wait_ready(name: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -299,12 +369,14 @@ def run(
         for name, process in processes.items():
             wait_ready(name, ports[name], process, ready_timeout - (time.monotonic() - started))
         seed_demo_leads(layout, ports["intake"])
+        made = seed_demo_accounts(server.url, values)
         _say(
             f"ready in {time.monotonic() - started:.1f}s — NATS {server.url} (JetStream, {root / 'nats'})"
         )
         for name, port in ports.items():
             _say(f"  {name:<10} http://127.0.0.1:{port}  (docs /docs, health /readyz)")
         _say(f"  demo tokens: {layout.tokens}   logs: {layout.logs}")
+        show_demo_accounts(made, layout)
         _say("Ctrl-C (or SIGTERM) stops everything; the next run resumes on the same data.")
         exits: deque[float] = deque()
         try:

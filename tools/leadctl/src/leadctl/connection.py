@@ -1,0 +1,54 @@
+"""Where and as whom leadctl reaches NATS, said once before the command, and running one
+command's work on that connection (its own event loop, as an operator's shell has none)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from common.subjects import Service, inbox_prefix
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class NatsConnection:
+    """Where and as whom every command reaches NATS, given once before the command."""
+
+    url: str
+    # None when neither --user nor LEADS_NATS_USER says: each command then connects as its
+    # own usual user (replay and accounts as the admin, the rest as the read-only leadctl).
+    user: str | None
+    password: str
+
+    def user_for(self, usual_user: str) -> str:
+        return usual_user if self.user is None else self.user
+
+
+def run_on_nats(
+    work: Callable[[JetStreamContext], Awaitable[T]],
+    found: NatsConnection,
+    usual_user: str = "leadctl",
+) -> T:
+    user = found.user_for(usual_user)
+
+    async def main() -> T:
+        nc: Client = await nats.connect(
+            found.url.split(","),
+            user=user or None,
+            password=found.password or None,
+            inbox_prefix=inbox_prefix(Service.LEADCTL),
+            allow_reconnect=False,
+        )
+        try:
+            return await work(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
