@@ -47,7 +47,17 @@ _MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "string_type": ("必须是文字", "must be text"),
     "bool_type": ("必须是“是”或“否”", "must be true or false"),
     "value_error": ("不符合要求", "is not acceptable"),
+    # common.query_parameters
+    "query_parameter_unknown": (
+        "不是本请求可用的查询参数",
+        "is not a query parameter of this request",
+    ),
+    "query_parameter_repeated": ("只能填写一次", "may be given only once"),
 }
+
+# Named as the client spelled it, not by the label of a field that happens to share the
+# name: the client sent a parameter the request does not have.
+_AS_SPELLED: Final = frozenset({"query_parameter_unknown"})
 
 
 class Problem(BaseModel):
@@ -79,7 +89,11 @@ _ANSWERS: Final[dict[int, tuple[type[BaseModel], str]]] = {
     409: (Problems, "Changed by someone else just now, or a keyed retry still running"),
     410: (Refusal, "Destroyed for good"),
     413: (Problems, "The body is larger than this route accepts"),
-    422: (Problems, "A field, parameter or rule is not satisfied; each problem is named"),
+    422: (
+        Problems,
+        "A field, parameter or rule is not satisfied, or a query parameter the operation"
+        " does not take was sent; each problem is named",
+    ),
     428: (Problems, "A public request without a solved proof-of-work challenge"),
     503: (Problems, "The event log is unavailable; see Retry-After"),
 }
@@ -92,9 +106,10 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def document_errors(app: FastAPI) -> None:
     """Declare in the app's OpenAPI document what follows from each operation's shape: a
-    login (401, 403), a body (413), parameters or a body (422, in our shape instead of
-    FastAPI's). Read from the document itself, so it holds for every route, the shared
-    ones of common.service included."""
+    login (401, 403), a body (413); and 422 for all of them, in our shape instead of
+    FastAPI's (any operation refuses a query parameter it does not declare). Read from the
+    document itself, so it holds for every route, the shared ones of common.service
+    included."""
     make_document = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -123,8 +138,9 @@ def _declare_shaped_answers(document: dict[str, Any]) -> None:
                 codes += [401, 403]
             if "requestBody" in operation:
                 codes.append(413)
-            if operation.get("parameters") or "requestBody" in operation:
-                codes.append(422)
+            # Any operation refuses a query parameter it does not declare
+            # (common.query_parameters).
+            codes.append(422)
             for code in codes:
                 given = responses.get(str(code))
                 if given is None or _FASTAPI_422[0] in str(given):
@@ -152,10 +168,22 @@ def describe_errors(
         kind = str(error.get("type", "value_error"))
         # The field as the client named it: where it was sent (body, query, path, header)
         # goes without saying; JSON that does not parse is the body's fault, not a position's.
-        location = [str(part) for part in error.get("loc", ()) if part not in _PLACES]
-        field = "body" if kind == "json_invalid" else ".".join(location) or "body"
-        named = next((labels[p] for p in reversed(location) if p in labels), None)
-        zh_label, en_label = named or (field, field)
+        given_loc = tuple(error.get("loc", ()))
+        location = [str(part) for part in given_loc if part not in _PLACES]
+        if kind == "json_invalid":
+            field = "body"
+        elif given_loc[:1] == ("query",):
+            field = ".".join(location)  # "" for a parameter sent without a name (?=x)
+        else:
+            field = ".".join(location) or "body"
+        named = (
+            None
+            if kind in _AS_SPELLED
+            else next((labels[p] for p in reversed(location) if p in labels), None)
+        )
+        zh_label, en_label = named or (
+            (field, field) if field else ("无名称的参数", "a parameter without a name")
+        )
         zh_text, en_text = _MESSAGES.get(kind, ("不符合要求", "is not acceptable"))
         detail = str(error.get("msg", ""))
         if kind == "value_error" and detail.startswith("Value error, "):

@@ -44,6 +44,7 @@ from common.operations import operations_routes
 from common.organisation import Organisation, load_organisation
 from common.parked import ParkedRetry
 from common.projection import Subscription, Tracker
+from common.query_parameters import forbid_unknown_query_parameters
 from common.runner import ProjectionRunner, RunnerOptions, replica_id
 from common.sessions import COOKIE_PREFIX, SessionSigner
 from common.settings import ServiceSettings
@@ -56,6 +57,7 @@ from common.subjects import (
     declared_streams,
     inbox_prefix,
 )
+from common.vocabulary_api import vocabulary_routes
 
 log = structlog.get_logger(__name__)
 
@@ -129,8 +131,10 @@ class ServiceRuntime:
         self.app.add_middleware(BodyLimit, limits=self.body_limits)
         declare_published_events(self.broker, self.service)
         self.every(1.0, self._exit_if_connection_lost, "connection-watch")
+        forbid_unknown_query_parameters(self.app)  # before any route is added
         self.app.include_router(operations_routes(self))
         self.app.include_router(contract_routes(self.contract))
+        self.app.include_router(vocabulary_routes(self.org))
         self.app.include_router(signin_routes(self))
 
     # --- composition ---------------------------------------------------------------

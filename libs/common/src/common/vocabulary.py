@@ -6,7 +6,7 @@ exports, zh-CN first with English available.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import Final, Literal
 
 Language = Literal["zh", "en"]
@@ -66,9 +66,72 @@ class LeadStatus(StrEnum):
     REOPENED = "reopened"
 
 
+class AccountabilityKind(StrEnum):
+    """What a sanction against a responsible person is."""
+
+    PUBLIC_CRITICISM = "public_criticism"
+    ACCOUNTABILITY = "accountability"
+
+
+class AccountabilityForm(IntEnum):
+    """The "four forms" (四种形态) of discipline enforcement, lightest first."""
+
+    FIRST = 1
+    SECOND = 2
+    THIRD = 3
+    FOURTH = 4
+
+
+class SupervisionLevel(StrEnum):
+    """Who lists a supervision (挂牌督办): the town or the county above it."""
+
+    TOWN = "town"
+    COUNTY = "county"
+
+
+class SupervisionRule(StrEnum):
+    """Why a lead came under the committee's supervision: an automatic rule, or a member's
+    decision (manual, which the events say as no rule)."""
+
+    OVERDUE = "overdue"
+    SAME_MATTER = "same_matter"
+    OPEN_TOO_LONG = "open_too_long"
+    MANUAL = "manual"
+
+
+class AdditionKind(StrEnum):
+    """What a reporter adds to a lead with the receipt."""
+
+    SUPPLEMENT = "supplement"
+    MESSAGE = "message"
+
+
+class ExportFormat(StrEnum):
+    XLSX = "xlsx"
+    CSV = "csv"
+
+
+#: The languages labels are given in, with their own labels.
+LANGUAGES: Final[dict[Language, tuple[str, str]]] = {
+    "zh": ("中文", "Chinese"),
+    "en": ("英文", "English"),
+}
+
+#: The kinds of unit of common.organisation.UnitKind, by code (the organisation names them,
+#: and imports this module).
+UNIT_KINDS: Final[dict[str, tuple[str, str]]] = {
+    "county": ("县级单位", "county level"),
+    "office": ("镇扫黑办", "town leading-group office"),
+    "police": ("派出所", "police station"),
+    "judicial": ("司法所", "judicial office"),
+    "discipline": ("纪委", "discipline committee"),
+    "village": ("村", "village"),
+}
+
+
 # Keyed by code, compared by identity of its enum class too: Category.VILLAGE_TYRANT and
 # Flag.VILLAGE_TYRANT are equal strings with different labels.
-_LABEL_LIST: Final[tuple[tuple[StrEnum, tuple[str, str]], ...]] = (
+_LABEL_LIST: Final[tuple[tuple[Enum, tuple[str, str]], ...]] = (
     (Channel.HOTLINE, ("举报电话", "hotline")),
     (Channel.MAILBOX, ("举报信箱/来信", "mailbox or letter")),
     (Channel.WEB, ("网络举报", "web")),
@@ -106,15 +169,67 @@ _LABEL_LIST: Final[tuple[tuple[StrEnum, tuple[str, str]], ...]] = (
     (LeadStatus.ANSWERED, ("已反馈", "reporter answered")),
     (LeadStatus.ARCHIVED, ("已归档", "archived")),
     (LeadStatus.REOPENED, ("回头看", "reopened for look-back review")),
+    (AccountabilityKind.PUBLIC_CRITICISM, ("通报批评", "public criticism")),
+    (AccountabilityKind.ACCOUNTABILITY, ("问责", "accountability")),
+    (
+        AccountabilityForm.FIRST,
+        ("第一种形态：批评教育、谈话函询", "first form: criticism, talks and written inquiries"),
+    ),
+    (
+        AccountabilityForm.SECOND,
+        ("第二种形态：党纪轻处分、组织调整", "second form: light party sanction, change of post"),
+    ),
+    (
+        AccountabilityForm.THIRD,
+        (
+            "第三种形态：党纪重处分、重大职务调整",
+            "third form: heavy party sanction, major change of post",
+        ),
+    ),
+    (
+        AccountabilityForm.FOURTH,
+        (
+            "第四种形态：严重违纪涉嫌违法立案审查",
+            "fourth form: serious violation, investigated for a suspected crime",
+        ),
+    ),
+    (SupervisionLevel.TOWN, ("镇级挂牌督办", "listed by the town")),
+    (SupervisionLevel.COUNTY, ("县级挂牌督办", "listed by the county")),
+    (SupervisionRule.OVERDUE, ("超期未办结", "past its deadline")),
+    (
+        SupervisionRule.SAME_MATTER,
+        ("同一事项多次举报", "reported repeatedly about the same matter"),
+    ),
+    (SupervisionRule.OPEN_TOO_LONG, ("长期未办结", "open too long")),
+    (SupervisionRule.MANUAL, ("人工督办", "opened by hand")),
+    (AdditionKind.SUPPLEMENT, ("补充举报内容", "supplement to the report")),
+    (AdditionKind.MESSAGE, ("留言", "message")),
+    (ExportFormat.XLSX, ("Excel 表格", "Excel workbook")),
+    (ExportFormat.CSV, ("CSV 文件", "CSV file")),
 )
 
 
-_LABELS: Final[dict[tuple[type[StrEnum], str], tuple[str, str]]] = {
+_LABELS: Final[dict[tuple[type[Enum], object], tuple[str, str]]] = {
     (type(code), code.value): text for code, text in _LABEL_LIST
 }
 
+#: Every vocabulary of codes people choose or read, in the order screens list them.
+VOCABULARIES: Final[tuple[type[Enum], ...]] = (
+    Channel,
+    Category,
+    Flag,
+    LeadStatus,
+    Conclusion,
+    AccountabilityKind,
+    AccountabilityForm,
+    SupervisionLevel,
+    SupervisionRule,
+    AdditionKind,
+    ExportFormat,
+)
 
-def label(code: StrEnum, lang: Language = "zh") -> str:
+
+def label(code: Enum, lang: Language = "zh") -> str:
     """The label of a vocabulary code in the given language (zh-CN by default)."""
     zh, en = _LABELS[(type(code), code.value)]
     return zh if lang == "zh" else en
