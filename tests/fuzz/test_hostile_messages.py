@@ -19,7 +19,8 @@ from nats.js import JetStreamContext
 
 from common.consumers import Durable, Kind, durables_of
 from common.deadletter import HEADER_CONSUMER, HEADER_REASON, HEADER_SEQUENCE
-from common.events import Event, encode
+from common.events import Event, Role, encode
+from common.events.accounts import AccountOpened, SignInFailed
 from common.events.catalogue import (
     CaseOpened,
     DisciplineOutcome,
@@ -49,6 +50,8 @@ PREFIX = {
     Stream.DIRECTIVES: "directive",
     Stream.OVERSIGHT: "oversight",
     Stream.AUDIT: "audit.ledger",
+    Stream.ACCOUNTS: "accounts",
+    Stream.SESSIONS: "sessions.ledger",
 }
 # What a projection is sent on each stream: a type every projection reading it handles,
 # so a hostile one is decoded (and refused), not passed over as none of its business.
@@ -58,6 +61,8 @@ PROJECTED = {
     Stream.DIRECTIVES: "SupervisionListed",
     Stream.OVERSIGHT: "CaseOpened",
     Stream.AUDIT: "LeadViewed",
+    Stream.ACCOUNTS: "AccountOpened",
+    Stream.SESSIONS: "SignInFailed",
 }
 MOMENT = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -85,6 +90,11 @@ def valid(event_type: str, lead_id: str) -> Event:
         "DisciplineOutcome": DisciplineOutcome(lead_id=lead_id, result=Conclusion.SUBSTANTIATED),
         "CaseOpened": CaseOpened(lead_id=lead_id, case_id=uuid.uuid4().hex, basis="flagged"),
         "LeadViewed": LeadViewed(lead_id=lead_id, service="ledger", purpose="review"),
+        # About a person, not a lead (stored under accounts.global / sessions.<service>.global).
+        "AccountOpened": AccountOpened(
+            user=f"u.{lead_id[:20]}", display_name="张三", role=Role.CLERK, unit="shd-office"
+        ),
+        "SignInFailed": SignInFailed(user=f"u.{lead_id[:20]}", why="password"),
     }
     return made[event_type]
 
@@ -116,12 +126,17 @@ async def send_hostile(js: JetStreamContext, stream: Stream, event_type: str) ->
         ),
         ("another lead", new_lead_id(), encode(other), other.event_id),
         ("near the size limit", new_lead_id(), b'{"summary": "' + b"x" * near_limit + b'"}', None),
-        ("no Nats-Msg-Id", unstored.lead_id or "", encode(unstored), ""),
+        ("no Nats-Msg-Id", unstored.lead_id, encode(unstored), ""),
     ]
     sent = []
     for what, lead_id, data, msg_id in attacks:
         headers = {"Nats-Msg-Id": msg_id or str(uuid.uuid4())} if msg_id != "" else None
-        where = subject(stream, lead_id, event_type)
+        # An event about no lead (an account) is stored on its stream's global subject.
+        where = (
+            subject(stream, lead_id, event_type)
+            if lead_id
+            else f"{PREFIX[stream]}.global.{event_type}"
+        )
         ack = await js.publish(where, data, stream=stream.value, headers=headers)
         sent.append(Sent(stream, ack.seq, where, what))
     return sent

@@ -56,9 +56,13 @@ class Ask(StrEnum):
     DELETE = "CONSUMER.DELETE"
 
 
+# Every service reads the accounts and the sign-ins (common.accounts), written by the
+# administrator and by the services' sign-in.
+PEOPLE = frozenset({Stream.ACCOUNTS, Stream.SESSIONS})
 READS = {
-    "intake": frozenset({Stream.INTAKE, Stream.LEDGER, Stream.DLQ_INTAKE}),
-    "ledger": frozenset({Stream.INTAKE, Stream.LEDGER, Stream.DIRECTIVES, Stream.DLQ_LEDGER}),
+    "intake": frozenset({Stream.INTAKE, Stream.LEDGER, Stream.DLQ_INTAKE}) | PEOPLE,
+    "ledger": frozenset({Stream.INTAKE, Stream.LEDGER, Stream.DIRECTIVES, Stream.DLQ_LEDGER})
+    | PEOPLE,
     "oversight": frozenset(
         {
             Stream.INTAKE,
@@ -68,7 +72,8 @@ READS = {
             Stream.AUDIT,
             Stream.DLQ_OVERSIGHT,
         }
-    ),
+    )
+    | PEOPLE,
     "leadctl": EVERY,
 }
 

@@ -29,6 +29,12 @@ STAFF = {
     "custodian": (Role.CUSTODIAN, "shd-discipline"),
     "auditor": (Role.AUDITOR, "county"),
     "admin": (Role.ADMIN, None),
+    # People a lead is handed to (an assignee is a person of the unit holding the lead).
+    "wang.police": (Role.POLICE, "shd-police"),
+    "li.police": (Role.POLICE, "shd-police"),
+    "zhou.office": (Role.OFFICE, "shd-office"),
+    "zhao.jiwei": (Role.DISCIPLINE, "shd-discipline"),
+    **{f"officer.{n}": (Role.POLICE, "shd-police") for n in range(8)},
 }
 
 

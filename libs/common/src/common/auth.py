@@ -124,6 +124,14 @@ class Directory:
             return None
         return Principal(record.user, record.display_name, record.role, record.unit)
 
+    def person(self, user: str) -> Principal | None:
+        """The user of this name in the file, if there is one."""
+        self._follow_file()
+        record = next((r for r in self._by_hash.values() if r.user == user), None)
+        if record is None:
+            return None
+        return Principal(record.user, record.display_name, record.role, record.unit)
+
     def _follow_file(self) -> None:
         if self._source is None or time.monotonic() < self._next_check:
             return

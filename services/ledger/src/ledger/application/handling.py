@@ -5,6 +5,7 @@ retry on a lead that changed under them)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -80,6 +81,7 @@ async def assign(ledger: Ledger, command: Assign, principal: Principal) -> Recor
         principal.actor,
         now,
     )
+    await asyncio.to_thread(_check_assignee, ledger, event.unit, command.assignee)
     return await _record(ledger, lead, sequence, event)
 
 
@@ -152,6 +154,25 @@ async def _record(ledger: Ledger, lead: LedgerLead, sequence: int, event: Event)
         correlation_id=event.correlation_id,
     )
     return Recorded(event=event, lead=rules.evolve(lead, event))
+
+
+def _check_assignee(ledger: Ledger, unit: str, user: str) -> None:
+    """A lead is handed to a person of the unit holding it who can sign in: an account that
+    works, or a user of the users file. A name typed by mistake, a colleague of another unit
+    or a disabled account would leave the lead with nobody responsible."""
+    runtime = ledger.runtime
+    account = runtime.accounts.account(user)
+    if account is not None:
+        known = not account.disabled and account.kind == "person" and account.unit == unit
+    else:
+        person = runtime.directory.person(user)
+        known = person is not None and person.unit == unit
+    if not known:
+        raise RuleViolation(
+            f"{user!r} is not a person of {unit} with a working account",
+            f"{user} 不是承办单位 {unit} 的在岗人员（账户不存在、已停用或不属本单位）",
+            field="assignee",
+        )
 
 
 def _check_handling_unit(ledger: Ledger, code: str) -> None:
