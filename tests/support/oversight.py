@@ -1,8 +1,8 @@
 """Oversight (纪委监督) served in-process for a test, and what its tests do with it: report
 leads as intake records them, script a ledger history on LEDGER and reads on AUDIT with the
 times the test chooses, decide on the committee's cases, make the directive telling a unit of
-a supervision fail to append, read back the supervisions and their notices, and wait for its
-read model to catch up.
+a supervision fail to append, read back the supervisions and their notices and everything its
+database holds, and wait for its read model to catch up.
 
 Oversight's read model follows its streams a little later, so tests wait until its consumers
 have drained (or for a condition) instead of sleeping."""
@@ -20,9 +20,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
+from sqlalchemy import MetaData, inspect, select
 
 from common.events import Actor, Event, Role
 from common.events.catalogue import (
+    FeedbackGiven,
     LeadRegistered,
     LeadReported,
     LeadTransferred,
@@ -190,6 +192,11 @@ def handed_over(
     )
 
 
+def answered(lead_id: str, text: str, actor: Actor = OFFICE_ACTOR) -> FeedbackGiven:
+    """The ledger's answer to the reporter of ``lead_id``, given now by ``actor``."""
+    return FeedbackGiven(lead_id=lead_id, text=text, actor=actor)
+
+
 def read_in_the_ledger(lead_id: str, actor: Actor, at: datetime) -> LeadViewed:
     """A read of the lead in the ledger, as the ledger records it on AUDIT."""
     return LeadViewed(
@@ -308,6 +315,29 @@ async def ledger_shows(
 
     await wait_until(shown)
     return found
+
+
+def stored_by_oversight(service: OversightService) -> dict[str, str]:
+    """Every table of oversight's own database by name, with every value of every row as
+    text: what a reader of that database could find."""
+    engine = service.app.state.runtime.database.sync_engine
+    tables = MetaData()
+    tables.reflect(engine)
+    with engine.connect() as conn:
+        return {
+            table.name: "\n".join(
+                value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+                for row in conn.execute(select(table))
+                for value in row
+            )
+            for table in tables.sorted_tables
+        }
+
+
+def oversight_columns(service: OversightService) -> set[str]:
+    """The name of every column of every table of oversight's own database."""
+    found = inspect(service.app.state.runtime.database.sync_engine)
+    return {c["name"] for table in found.get_table_names() for c in found.get_columns(table)}
 
 
 async def notices_on(js: JetStreamContext, lead_id: str = "*") -> list[SupervisionNoticed]:

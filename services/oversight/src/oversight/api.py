@@ -1,7 +1,8 @@
-"""The discipline committee's API: cases (umbrella first), supervision and the list of every
-supervision, escalation, joint investigation, accountability, outcomes, the responsibility
-trace, the access audit, the leak-risk report and the assessment. Only discipline, auditor and admin roles; auditors
-read, they do not decide. Routes translate: the decisions and the reads are the
+"""The discipline committee's API: cases (umbrella first; one case in full with what was
+reported and the exchange with the reporter), supervision and the list of every supervision,
+escalation, joint investigation, accountability, outcomes, the responsibility trace, the
+access audit, the leak-risk report and the assessment. Only discipline, auditor and admin
+roles; auditors read, they do not decide. Routes translate: the decisions and the reads are the
 application's (oversight.application)."""
 
 from __future__ import annotations
@@ -27,17 +28,24 @@ from oversight.commands import (
 from oversight.domain.cases import rule_label
 from oversight.reports import XLSX
 from oversight.schemas import (
+    THREAD_KINDS,
     AccessOut,
     AccountabilityIn,
+    Author,
+    CaseAccountability,
+    CaseDetail,
+    CaseSupervision,
     EscalateIn,
     LeakRiskOut,
     LinkIn,
     ListSupervisionIn,
     OutcomeIn,
+    ReportOut,
     RuleFilter,
     SuperviseIn,
     SupervisionOut,
     SupervisionPage,
+    ThreadEntry,
 )
 
 
@@ -67,15 +75,61 @@ async def list_cases(
 
 
 @router.get(
-    "/cases/{case_id}", summary="One case in full (the read is recorded)", responses=errors(404)
+    "/cases/{case_id}",
+    summary="一个案件的全部内容（查阅留痕） / One case in full: what was reported and the exchange"
+    " with the reporter (the read is recorded)",
+    description="案件本身、举报内容（详情、附件、渠道、类别、涉及村、摘要）、与举报人的往来"
+    "（举报人的补充材料和留言、承办单位的反馈，按时间先后，注明由举报人还是工作人员所写）、"
+    "督办和批评问责。纪委可查阅其全部案件，审计人员只读；每次查阅都有记录。不含举报人身份。"
+    "\n\nThe case, what was reported (details, attachments, channel, category, village,"
+    " summary), the exchange with the reporter (their supplements and messages and the answers"
+    " given, oldest first, each marked as the reporter's or staff's), supervision and"
+    " accountability. The committee reads all its cases, auditors read only; every read is"
+    " recorded. Never who reported.",
+    responses=errors(404),
 )
 async def get_case(
     case_id: CaseId,
     principal: Reader,
     oversight: OversightDep,
-    purpose: Annotated[str, Query(max_length=200)] = "",
-) -> dict[str, Any]:
-    return await oversight.case(case_id, principal, purpose)
+    purpose: Annotated[
+        str, Query(max_length=200, description="查阅事由 / Why you read the case")
+    ] = "",
+) -> CaseDetail:
+    return case_detail(await oversight.case(case_id, principal, purpose))
+
+
+# The parts of a case answered as lists or objects of their own.
+_NESTED: Final = frozenset({"report", "thread", "supervision", "accountability"})
+
+
+def case_detail(found: dict[str, Any]) -> CaseDetail:
+    report = found["report"]
+    return CaseDetail(
+        **{k: found[k] for k in CaseDetail.model_fields if k not in _NESTED},
+        report=None if report is None else ReportOut(**report),
+        thread=[thread_entry(e) for e in found["thread"]],
+        supervision=[CaseSupervision(**s) for s in found["supervision"]],
+        accountability=[CaseAccountability(**a) for a in found["accountability"]],
+    )
+
+
+def thread_entry(entry: dict[str, Any]) -> ThreadEntry:
+    label, label_en = THREAD_KINDS[entry["kind"]]
+    return ThreadEntry(
+        event_id=entry["event_id"],
+        kind=entry["kind"],
+        kind_label=label,
+        kind_label_en=label_en,
+        written_by="reporter" if entry["author_role"] == Role.REPORTER.value else "staff",
+        author=Author(
+            role=entry["author_role"], unit=entry["author_unit"], user=entry["author_user"]
+        ),
+        occurred_at=entry["occurred_at"],
+        text=entry["text"],
+        attachments=entry["attachments"],
+        method=entry["method"],
+    )
 
 
 def _done(event: Event) -> dict[str, str]:

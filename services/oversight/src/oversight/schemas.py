@@ -151,3 +151,156 @@ class LeakRiskOut(BaseModel):
     moment: str = Field(description="关键节点（事件类型）/ The key moment (its event type)")
     moment_at: datetime
     hours_before: float = Field(description="访问距关键节点的小时数 / Hours before the moment")
+
+
+# --- one case in full ---------------------------------------------------------------------
+
+
+class CaseSupervision(BaseModel):
+    """A supervision of the case's lead (督办), by a member or by an automatic rule."""
+
+    event_id: str = Field(description="督办记录编号 / The supervision's record")
+    lead_id: str = Field(description="线索编号 / The lead's id")
+    case_id: str | None = Field(description="纪委案件编号 / The committee's case, if any")
+    kind: str = Field(
+        description="supervision 督办、listed 挂牌督办、escalated 提级办理"
+        " / supervision, listed (with a deadline) or escalated"
+    )
+    rule: str | None = Field(
+        description="触发的自动规则，人工督办为空 / The automatic rule that fired; none by hand"
+    )
+    unit: str | None = Field(description="督办所指的单位 / The unit it was addressed to")
+    deadline: datetime | None = Field(description="督办时限 / The deadline set, if any")
+    level: str | None = Field(description="督办层级（town 镇级、county 县级）/ town or county")
+    reason: str = Field(description="督办理由 / Why")
+    at: datetime = Field(description="督办时间 / When")
+
+
+class CaseAccountability(BaseModel):
+    """Criticism or accountability recorded on the case (四种形态)."""
+
+    event_id: str = Field(description="记录编号 / The record")
+    case_id: str = Field(description="纪委案件编号 / The committee's case")
+    lead_id: str = Field(description="线索编号 / The lead's id")
+    person: str = Field(description="责任人 / The person held to account")
+    unit: str = Field(description="责任人所在单位 / Their unit")
+    kind: str = Field(
+        description="public_criticism 通报批评、accountability 问责"
+        " / public criticism or accountability"
+    )
+    form: int = Field(description="四种形态（1–4）/ The four-forms level (1 to 4)")
+    reason: str = Field(description="理由 / Why")
+    at: datetime = Field(description="记录时间 / When")
+
+
+class AttachmentOut(BaseModel):
+    """A file reference; the file itself is kept elsewhere, the hash pins it."""
+
+    name: str = Field(description="文件名 / The file's name")
+    size: int = Field(description="文件大小（字节）/ Its size in bytes")
+    sha256: str = Field(description="文件的 SHA-256 摘要 / Its SHA-256 digest, in hex")
+
+
+class ReportOut(BaseModel):
+    """What was reported, as intake recorded it; never who reported."""
+
+    reported_at: datetime = Field(description="举报时间 / When it was reported")
+    channel: str = Field(
+        description="举报渠道代码（web 网络举报、hotline 举报电话、mailbox 信箱/来信、walk_in 来访等，"
+        "名称见 GET /v1/vocabulary）/ The channel's code (web, hotline, mailbox, walk_in, ...;"
+        " named in GET /v1/vocabulary)"
+    )
+    category: str = Field(description="线索类别 / The category")
+    village: str | None = Field(description="涉及村（社区）代码 / The village concerned, if any")
+    summary: str = Field(description="举报摘要 / The summary")
+    details: str = Field(
+        description="举报详情（至多 10,000 字）/ The details (10,000 characters at most)"
+    )
+    attachments: list[AttachmentOut] = Field(
+        description="举报时附带的文件 / The files that came with the report"
+    )
+
+
+class Author(BaseModel):
+    """Who wrote an entry: the reporter (role ``reporter``, nothing else known) or staff."""
+
+    role: str = Field(description="角色，举报人为 reporter / The role; reporter for the reporter")
+    unit: str | None = Field(description="所在单位，举报人为空 / The unit; none for the reporter")
+    user: str | None = Field(description="用户名，举报人为空 / The user; none for the reporter")
+
+
+#: The kinds of entry of the exchange with the reporter, with their labels.
+THREAD_KINDS: Final[dict[str, tuple[str, str]]] = {
+    "supplement": ("补充材料", "supplement"),
+    "message": ("留言", "message"),
+    "feedback": ("反馈", "answer"),
+}
+
+
+class ThreadEntry(BaseModel):
+    """One entry of the exchange with the reporter."""
+
+    event_id: str = Field(description="记录编号 / The entry's record")
+    kind: Literal["supplement", "message", "feedback"] = Field(
+        description="supplement 补充材料、message 留言（举报人凭查询码所写，或工作人员代为录入），"
+        "feedback 反馈（承办单位的答复，举报人凭查询码可见）/ supplement and message: written with"
+        " the receipt (or typed in by staff for the reporter); feedback: the answer, which the"
+        " reporter reads with the receipt"
+    )
+    kind_label: str = Field(description="类型名称（中文）/ The kind's name in Chinese")
+    kind_label_en: str = Field(description="类型名称（英文）/ The kind's name in English")
+    written_by: Literal["reporter", "staff"] = Field(
+        description="由谁写的：reporter 举报人本人（凭查询码），staff 工作人员"
+        " / Who wrote it: the reporter (with the receipt) or staff"
+    )
+    author: Author = Field(description="作者 / Its author")
+    occurred_at: datetime = Field(description="时间 / When")
+    text: str = Field(description="内容 / The text")
+    attachments: list[AttachmentOut] = Field(description="附带的文件 / The files that came with it")
+    method: str | None = Field(
+        description="反馈方式（仅 feedback）/ How the answer was given (feedback only)"
+    )
+
+
+class CaseDetail(BaseModel):
+    """One of the committee's cases in full: the case, what was reported, the exchange with
+    the reporter, supervision and accountability."""
+
+    case_id: str = Field(description="纪委案件编号 / The case's id")
+    lead_id: str = Field(description="线索编号 / The lead's id")
+    umbrella: bool = Field(description="是否保护伞案件 / Whether it is a protective-umbrella case")
+    basis: str = Field(description="立案依据 / Why the case was opened")
+    status: str = Field(
+        description="open 已立案、supervised 督办中、listed 挂牌督办、escalated 已提级、closed 已结案"
+        " / open, supervised, listed, escalated or closed"
+    )
+    opened_at: datetime = Field(description="立案时间 / When the case was opened")
+    linked_gang_lead: str | None = Field(
+        description="同步侦办的涉黑涉恶线索 / The gang lead it is investigated with, if linked"
+    )
+    outcome: str | None = Field(description="处理结果 / The discipline outcome, once recorded")
+    listed_deadline: datetime | None = Field(description="挂牌督办时限 / The listed deadline")
+    escalated: bool = Field(description="是否已提级办理 / Whether it was escalated")
+    updated_at: datetime = Field(description="最后变动时间 / When the case last changed")
+    ledger_number: str | None = Field(
+        description="台账编号，未登记时为空 / The ledger number, none while not filed"
+    )
+    category: str | None = Field(description="线索类别 / The lead's category")
+    village: str | None = Field(description="涉及村（社区）/ The village concerned")
+    summary: str | None = Field(description="举报摘要 / The summary")
+    report: ReportOut | None = Field(
+        description="举报内容（详情、附件、渠道等），尚未读到举报时为空；不含举报人身份"
+        " / What was reported (details, attachments, channel, ...), none until the report is"
+        " read; never who reported"
+    )
+    thread: list[ThreadEntry] = Field(
+        description="与举报人的往来：举报人的补充材料、留言和承办单位的反馈，按时间先后"
+        " / The exchange with the reporter: their supplements and messages and the answers"
+        " given, oldest first"
+    )
+    supervision: list[CaseSupervision] = Field(
+        description="该线索的全部督办，按时间先后 / Every supervision of the lead, oldest first"
+    )
+    accountability: list[CaseAccountability] = Field(
+        description="本案记录的批评问责 / The criticism and accountability recorded on the case"
+    )

@@ -1,6 +1,7 @@
 """Pure handlers folding intake, ledger, oversight, directive and audit events into
 oversight's tables. The streams are consumed side by side, so a lead's row is created by
-whichever of its events arrives first."""
+whichever of its events arrives first. What was reported and the exchange with the reporter
+are folded by :mod:`oversight.projection.reported`."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ from common.events.catalogue import (
     LeadRegistered,
     LeadReopened,
     LeadReported,
+    LeadSupplemented,
     LeadTransferred,
     LeadViewed,
     LedgerExported,
+    ReporterMessagePosted,
     ResponsibilityAssigned,
     SupervisionListed,
     SupervisionNoticed,
@@ -39,6 +42,7 @@ from common.events.catalogue import (
 from common.projection import Handler, Projection, Subscription
 from common.subjects import Stream
 from oversight.domain.cases import case_id_for
+from oversight.projection import reported
 from oversight.projection.tables import (
     access,
     accountability,
@@ -134,6 +138,14 @@ def _reported(row: Row, event: LeadReported) -> None:
     )
 
 
+_reported_on_row = _change_lead(_reported)
+
+
+def report(db: BatchWriter, event: LeadReported) -> None:
+    reported.reported(db, event)
+    _reported_on_row(db, event)
+
+
 def duplicate(db: BatchWriter, event: DuplicateSuspected) -> None:
     row = _lead(db, event.lead_id)
     row["duplicate_of"] = event.duplicate_of
@@ -212,6 +224,14 @@ def _concluded(row: Row, event: LeadConcluded | DisciplineOutcome) -> None:
 def _answered(row: Row, event: FeedbackGiven) -> None:
     if row["feedback_at"] is None:
         row["feedback_at"] = event.occurred_at
+
+
+_answer_on_row = _change_lead(_answered)
+
+
+def answered(db: BatchWriter, event: FeedbackGiven) -> None:
+    reported.answered(db, event)
+    _answer_on_row(db, event)
 
 
 def _archived(row: Row, event: LeadArchived) -> None:
@@ -383,7 +403,9 @@ def exported(db: BatchWriter, event: LedgerExported) -> None:
 
 
 _HANDLERS: dict[type[Event], Handler] = {
-    LeadReported: _change_lead(_reported),
+    LeadReported: report,
+    LeadSupplemented: reported.supplemented,
+    ReporterMessagePosted: reported.message_posted,
     DuplicateSuspected: duplicate,
     IdentityDisclosed: disclosed,
     LeadRegistered: registered,
@@ -394,7 +416,7 @@ _HANDLERS: dict[type[Event], Handler] = {
     DeadlineExtended: extended,
     DeadlineMissed: _change_lead(_missed),
     LeadConcluded: _change_lead(_concluded),
-    FeedbackGiven: _change_lead(_answered),
+    FeedbackGiven: answered,
     LeadArchived: _change_lead(_archived),
     LeadReopened: _change_lead(_reopened),
     CaseOpened: case_opened,

@@ -1,9 +1,10 @@
-"""Reads of oversight's read model: cases, supervisions and the notices still owed, the
-responsibility trace, the access log, the leak-risk report, automatic-rule candidates and
-the per-unit assessment."""
+"""Reads of oversight's read model: cases (with what was reported and the exchange with the
+reporter), supervisions and the notices still owed, the responsibility trace, the access
+log, the leak-risk report, automatic-rule candidates and the per-unit assessment."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,9 @@ from oversight.projection.tables import (
     leads,
     moments,
     notices,
+    reports,
     supervisions,
+    thread,
 )
 
 _COMMITTEE: Final = "\x00discipline-committee"  # a marker no user name can equal
@@ -69,7 +72,33 @@ async def case(conn: AsyncConnection, case_id: str) -> dict[str, Any] | None:
             .order_by(accountability.c.at)
         )
     ]
+    found["report"] = await report_of(conn, found["lead_id"])
+    found["thread"] = await thread_of(conn, found["lead_id"])
     return found
+
+
+async def report_of(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | None:
+    """What was reported, or None while intake's report is not read yet."""
+    row = (await conn.execute(select(reports).where(reports.c.lead_id == lead_id))).first()
+    if row is None:
+        return None
+    found = dict(row._mapping)
+    found["attachments"] = json.loads(found["attachments"])
+    return found
+
+
+async def thread_of(conn: AsyncConnection, lead_id: str) -> list[dict[str, Any]]:
+    """The exchange with the reporter, oldest first (INTAKE and LEDGER are read side by
+    side, so the order is the entries' own times, not the order they were applied in)."""
+    rows = await conn.execute(
+        select(thread)
+        .where(thread.c.lead_id == lead_id)
+        .order_by(thread.c.occurred_at, thread.c.event_id)
+    )
+    entries = [dict(r._mapping) for r in rows]
+    for entry in entries:
+        entry["attachments"] = json.loads(entry["attachments"])
+    return entries
 
 
 # --- supervision (督办) --------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Oversight's own read model, in oversight's own database: cases, supervision,
-accountability, the custody of every lead and every recorded access. None of it is ever
-shared with the handling units."""
+accountability, the custody of every lead and every recorded access, and what was reported
+with the exchange with the reporter (never who reported). None of it is ever shared with
+the handling units."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Index,
     Integer,
     MetaData,
     String,
@@ -58,6 +60,42 @@ leads = Table(
     Column("result", String(40)),
     Column("feedback_at", UtcDateTime),
     Column("archived_at", UtcDateTime),
+)
+
+# What was reported (LeadReported on INTAKE), as the committee reads it on its cases: one row
+# a lead, kept whether or not a case is opened on it (a case may open later, on a transfer).
+# Never who reported: no identity ciphertext, no receipt hash, not whether the reporter
+# gave a name.
+reports = Table(
+    "oversight_reports",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("reported_at", UtcDateTime, nullable=False),
+    Column("channel", String(40), nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("village", String(40)),
+    Column("summary", Text, nullable=False),
+    Column("details", Text, nullable=False, default=""),
+    # JSON: [{"name", "size", "sha256"}, ...]; the files are kept elsewhere
+    Column("attachments", Text, nullable=False, default="[]"),
+)
+
+# The exchange with the reporter, one row an entry: what was added and written with the
+# receipt (or by staff for the reporter) on INTAKE, and the ledger's answers (FeedbackGiven).
+thread = Table(
+    "oversight_thread",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("author_role", String(20), nullable=False),
+    Column("author_unit", String(40)),
+    Column("author_user", String(64)),
+    Column("text", Text, nullable=False),
+    Column("attachments", Text, nullable=False, default="[]"),
+    Column("method", String(40)),
+    Index("ix_oversight_thread_lead", "lead_id", "occurred_at"),
 )
 
 # 责任倒查: who held the lead and who was responsible for it, when.
