@@ -116,7 +116,7 @@ router = APIRouter(prefix="/v1", tags=["intake"], responses=errors(503))
 
 @router.get(
     "/work/{purpose}",
-    summary="A challenge to solve before a public report or a look-up by receipt",
+    summary="获取验证题 / A challenge to solve before a public report or a look-up by receipt",
 )
 async def work_challenge(purpose: Purpose, intake: IntakeDep, response: Response) -> WorkChallenge:
     challenge = intake.work.issue(purpose)
@@ -133,7 +133,7 @@ async def work_challenge(purpose: Purpose, intake: IntakeDep, response: Response
 @router.post(
     "/reports",
     status_code=status.HTTP_201_CREATED,
-    summary="Report a lead (public, named or anonymous, no account; needs a solved challenge)",
+    summary="举报线索 / Report a lead (public, named or anonymous, no account; needs a solved challenge)",
     responses=errors(409, 428),
 )
 async def report(
@@ -149,7 +149,7 @@ async def report(
 
 @router.get(
     "/reports/{receipt}",
-    summary="The status of a report and the answers given",
+    summary="查询办理进度 / The status of a report and the answers given",
     responses=errors(404, 428),
 )
 async def report_status(receipt: str, intake: IntakeDep, _work: ReceiptWork) -> ReceiptStatus:
@@ -167,7 +167,7 @@ async def report_status(receipt: str, intake: IntakeDep, _work: ReceiptWork) -> 
 @router.post(
     "/reports/{receipt}/messages",
     status_code=status.HTTP_201_CREATED,
-    summary="Add information to a report, or write to the office",
+    summary="补充材料或留言 / Add information to a report, or write to the office",
     responses=errors(404, 428),
 )
 async def add_to_report(
@@ -183,7 +183,7 @@ async def add_to_report(
 @router.post(
     "/leads",
     status_code=status.HTTP_201_CREATED,
-    summary="Enter a lead received by staff",
+    summary="录入线索 / Enter a lead received by staff",
     responses=errors(409),
 )
 async def enter_lead(
@@ -196,7 +196,7 @@ async def enter_lead(
 
 @router.post(
     "/leads/import",
-    summary="Import a village's screening ledger (CSV or XLSX with Chinese headers)",
+    summary="导入村摸排台账 / Import a village's screening ledger (CSV or XLSX with Chinese headers)",
 )
 async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) -> ImportResult:
     """413 when the file passes a limit (size, rows, unpacked size), 422 when it cannot be
@@ -207,7 +207,7 @@ async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) ->
 
 @router.post(
     "/leads/{lead_id}/identity/disclose",
-    summary="Disclose a named reporter's identity (custodian, with a reason; recorded)",
+    summary="查阅实名举报人身份 / Disclose a named reporter's identity (custodian, with a reason; recorded)",
     responses=errors(404, 410),
 )
 async def disclose(
@@ -218,7 +218,7 @@ async def disclose(
 
 @router.post(
     "/leads/{lead_id}/identity/shred",
-    summary="Destroy a named reporter's identity for good (crypto-shredding)",
+    summary="销毁举报人身份 / Destroy a named reporter's identity for good (crypto-shredding)",
     responses=errors(404, 410),
 )
 async def shred(

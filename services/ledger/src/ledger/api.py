@@ -285,14 +285,14 @@ async def transfer(
     return _done(await ledger.execute(command, principal))
 
 
-@_command("accept", "Accept a lead handed to your unit")
+@_command("accept", "接收移交 / Accept a lead handed to your unit")
 async def accept(
     lead_id: LeadId, body: AcceptIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
     return _done(await ledger.execute(Accept(lead_id=lead_id), principal))
 
 
-@_command("return", "Return a lead handed to your unit, with the reason")
+@_command("return", "退回移交 / Return a lead handed to your unit, with the reason")
 async def return_lead(
     lead_id: LeadId, body: ReturnIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
@@ -313,7 +313,7 @@ async def assign(
     return _done(await ledger.execute(command, principal))
 
 
-@_command("extend-deadline", "Extend the deadline, with the reason")
+@_command("extend-deadline", "延长时限 / Extend the deadline, with the reason")
 async def extend(
     lead_id: LeadId, body: ExtendIn, principal: Officer, ledger: LedgerDep
 ) -> CommandDone:
@@ -363,7 +363,9 @@ async def reopen(
     return _done(await ledger.execute(Reopen(lead_id=lead_id, reason=body.reason), principal))
 
 
-@router.get("/unanswered", summary="Leads with no answer or no result after N days")
+@router.get(
+    "/unanswered", summary="未反馈、未办结线索 / Leads with no answer or no result after N days"
+)
 async def unanswered(
     principal: Reader,
     ledger: LedgerDep,
@@ -372,7 +374,7 @@ async def unanswered(
     return [lead_out(r) for r in await ledger.unanswered(principal, days)]
 
 
-@router.get("/stats", summary="Counts by village, unit, category and month")
+@router.get("/stats", summary="统计 / Counts by village, unit, category and month")
 async def stats(principal: Reader, ledger: LedgerDep) -> dict[str, dict[str, int]]:
     return await ledger.statistics(principal)
 
@@ -383,7 +385,7 @@ CSV = "text/csv; charset=utf-8"
 
 @router.get(
     "/export.{fmt}",
-    summary="The ledger as XLSX or CSV (the export is recorded)",
+    summary="导出台账 / The ledger as XLSX or CSV (the export is recorded)",
     response_class=Response,
     responses={
         200: {

@@ -67,7 +67,7 @@ MAX_PAGE: Final = 1_000_000
 LEAD_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 
 
-@router.get("/cases", summary="Cases, protective-umbrella cases first")
+@router.get("/cases", summary="案件列表（保护伞优先）/ Cases, protective-umbrella cases first")
 async def list_cases(
     principal: Reader, oversight: OversightDep, status: str | None = None
 ) -> list[dict[str, Any]]:
@@ -167,7 +167,9 @@ async def list_supervision(
 
 
 @router.post(
-    "/cases/{case_id}/escalate", summary="Escalate to the county level", responses=ON_A_CASE
+    "/cases/{case_id}/escalate",
+    summary="提级办理 / Escalate to the county level",
+    responses=ON_A_CASE,
 )
 async def escalate(
     case_id: CaseId, body: EscalateIn, principal: Decider, oversight: OversightDep
@@ -202,7 +204,7 @@ async def hold_accountable(
 
 @router.post(
     "/cases/{case_id}/outcome",
-    summary="The discipline outcome of a lead transferred to the committee (category only)",
+    summary="纪律处理结果 / The discipline outcome of a lead transferred to the committee (category only)",
     responses=ON_A_CASE,
 )
 async def outcome(
@@ -314,7 +316,7 @@ async def assessments(principal: Reader, oversight: OversightDep) -> list[dict[s
 
 @router.get(
     "/assessments.xlsx",
-    summary="The assessment as a spreadsheet",
+    summary="考核表导出 / The assessment as a spreadsheet",
     response_class=Response,
     responses={
         200: {
