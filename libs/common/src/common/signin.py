@@ -91,26 +91,89 @@ def set_session_cookie(runtime: ServiceRuntime, response: Response, session: Ses
     )
 
 
+def _sessions_log(runtime: ServiceRuntime) -> EventStore:
+    return EventStore(runtime.js, Stream.SESSIONS, f"sessions.{runtime.service.value}")
+
+
+async def _failed(runtime: ServiceRuntime, account: Account, why: FailureReason) -> None:
+    await _sessions_log(runtime).append(SignInFailed(user=account.user, why=why))
+
+
+async def _caught_up(runtime: ServiceRuntime) -> None:
+    """Wait (briefly) until every sign-in recorded so far, at any service, is counted here:
+    a guesser must not outrun the projection by trying fast."""
+    last = (await runtime.js.stream_info(Stream.SESSIONS.value)).state.last_seq
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CATCH_UP_SECONDS
+    while await asyncio.to_thread(runtime.accounts.applied, Stream.SESSIONS) < last:
+        if loop.time() > deadline:
+            log.warning("sign_in_failures_not_caught_up", last=last)
+            return
+        await asyncio.sleep(0.01)
+
+
+async def sign_in_person(
+    runtime: ServiceRuntime, user: str, password: str, code: str | None
+) -> tuple[Session, Account]:
+    """The one way a person signs in (the API and the sign-in page): the account checked,
+    throttled, its password and code verified, the session begun and recorded. A refusal
+    is an HTTPException whose detail says why in both languages."""
+    book = runtime.accounts
+    account = await asyncio.to_thread(book.account, user)
+    if account is not None:
+        await _caught_up(runtime)
+        wait = await asyncio.to_thread(book.wait_before_next_attempt, account.user, utc_now())
+        if wait.total_seconds() > 0:
+            seconds = int(wait.total_seconds()) + 1
+            raise _refused(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"登录尝试过多，请 {seconds} 秒后再试",
+                f"too many sign-in attempts: try again in {seconds} seconds",
+                {"Retry-After": str(seconds)},
+            )
+    known_hash = account.password_hash if account is not None and account.kind == "person" else None
+    # Hashed off the event loop: argon2id takes tens of milliseconds by design.
+    if not await asyncio.to_thread(password_matches, known_hash, password):
+        if known_hash is not None and account is not None:
+            # Counted only where there is a password to guess.
+            await _failed(runtime, account, "password")
+        raise _refused(status.HTTP_401_UNAUTHORIZED, *WRONG)
+    assert account is not None  # noqa: S101 - a hash matched, so the account exists
+    if account.disabled:
+        await _failed(runtime, account, "disabled")
+        raise _refused(status.HTTP_403_FORBIDDEN, "该账户已停用", "this account is disabled")
+    if account.role in SECOND_FACTOR_ROLES:
+        secret = (
+            open_secret(runtime.settings.accounts_key_bytes, account.user, account.sealed_secret)
+            if account.sealed_secret
+            else None
+        )
+        if secret is None:
+            await _failed(runtime, account, "no_second_factor")
+            raise _refused(
+                status.HTTP_403_FORBIDDEN,
+                "该角色须使用动态码登录，尚未设置：请联系管理员",
+                f"role '{account.role.value}' signs in with a second factor, and none is"
+                " set up: ask the administrator",
+            )
+        if code is None or not code_matches(secret, code):
+            await _failed(runtime, account, "second_factor")
+            raise _refused(
+                status.HTTP_401_UNAUTHORIZED,
+                "动态码错误或已过期",
+                "the code is wrong or expired",
+                {"WWW-Authenticate": 'Session realm="second-factor"'},
+            )
+    session = runtime.sessions.begin(account.user, time.time())
+    await _sessions_log(runtime).append(SignedIn(user=account.user, session_id=session.session_id))
+    return session, account
+
+
 def signin_routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(prefix="/v1/session", tags=["session"])
 
     def sessions_log() -> EventStore:
-        return EventStore(runtime.js, Stream.SESSIONS, f"sessions.{runtime.service.value}")
-
-    async def failed(account: Account, why: FailureReason) -> None:
-        await sessions_log().append(SignInFailed(user=account.user, why=why))
-
-    async def caught_up() -> None:
-        """Wait (briefly) until every sign-in recorded so far, at any service, is counted
-        here: a guesser must not outrun the projection by trying fast."""
-        last = (await runtime.js.stream_info(Stream.SESSIONS.value)).state.last_seq
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + CATCH_UP_SECONDS
-        while await asyncio.to_thread(runtime.accounts.applied, Stream.SESSIONS) < last:
-            if loop.time() > deadline:
-                log.warning("sign_in_failures_not_caught_up", last=last)
-                return
-            await asyncio.sleep(0.01)
+        return _sessions_log(runtime)
 
     @router.post(
         "",
@@ -124,58 +187,7 @@ def signin_routes(runtime: ServiceRuntime) -> APIRouter:
         },
     )
     async def sign_in(body: SignIn, response: Response) -> SignedInAs:
-        book = runtime.accounts
-        account = await asyncio.to_thread(book.account, body.user)
-        if account is not None:
-            await caught_up()
-            wait = await asyncio.to_thread(book.wait_before_next_attempt, account.user, utc_now())
-            if wait.total_seconds() > 0:
-                seconds = int(wait.total_seconds()) + 1
-                raise _refused(
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    f"登录尝试过多，请 {seconds} 秒后再试",
-                    f"too many sign-in attempts: try again in {seconds} seconds",
-                    {"Retry-After": str(seconds)},
-                )
-        known_hash = (
-            account.password_hash if account is not None and account.kind == "person" else None
-        )
-        # Hashed off the event loop: argon2id takes tens of milliseconds by design.
-        if not await asyncio.to_thread(password_matches, known_hash, body.password):
-            if known_hash is not None and account is not None:
-                # Counted only where there is a password to guess.
-                await failed(account, "password")
-            raise _refused(status.HTTP_401_UNAUTHORIZED, *WRONG)
-        assert account is not None  # noqa: S101 - a hash matched, so the account exists
-        if account.disabled:
-            await failed(account, "disabled")
-            raise _refused(status.HTTP_403_FORBIDDEN, "该账户已停用", "this account is disabled")
-        if account.role in SECOND_FACTOR_ROLES:
-            secret = (
-                open_secret(
-                    runtime.settings.accounts_key_bytes, account.user, account.sealed_secret
-                )
-                if account.sealed_secret
-                else None
-            )
-            if secret is None:
-                await failed(account, "no_second_factor")
-                raise _refused(
-                    status.HTTP_403_FORBIDDEN,
-                    "该角色须使用动态码登录，尚未设置：请联系管理员",
-                    f"role '{account.role.value}' signs in with a second factor, and none is"
-                    " set up: ask the administrator",
-                )
-            if body.code is None or not code_matches(secret, body.code):
-                await failed(account, "second_factor")
-                raise _refused(
-                    status.HTTP_401_UNAUTHORIZED,
-                    "动态码错误或已过期",
-                    "the code is wrong or expired",
-                    {"WWW-Authenticate": 'Session realm="second-factor"'},
-                )
-        session = runtime.sessions.begin(account.user, time.time())
-        await sessions_log().append(SignedIn(user=account.user, session_id=session.session_id))
+        session, account = await sign_in_person(runtime, body.user, body.password, body.code)
         set_session_cookie(runtime, response, session)
         return SignedInAs(
             user=account.user,
