@@ -15,11 +15,15 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib import resources
+from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 import nats
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response, status
+from fastapi.responses import RedirectResponse
 from faststream.nats import NatsBroker
 from faststream.security import SASLPlaintext
 from faststream.specification import AsyncAPI
@@ -52,12 +56,15 @@ from common.signin import signin_routes
 from common.streams import declare_streams
 from common.subjects import (
     STREAM_SUBJECTS,
+    Service,
     Stream,
     audit_prefix,
     declared_streams,
     inbox_prefix,
 )
 from common.vocabulary_api import vocabulary_routes
+from common.web import Pages, install_web
+from common.web.people import SignInNeeded, people_pages
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +75,23 @@ _CLOSED_RETRY_SECONDS: Final = 1.0
 SECURITY_EVENTS: Final = Counter(
     "nats_permission_violations_total", "Permission violations reported by the NATS server"
 )
+
+
+def _own_templates(service: Service) -> Path | None:
+    try:
+        found = Path(str(resources.files(service.value).joinpath("templates")))
+    except ModuleNotFoundError:
+        return None
+    return found if found.is_dir() else None
+
+
+async def _to_sign_in(request: Request, exc: Exception) -> Response:
+    """A staff page asked for by nobody signed in: the sign-in page, then back here."""
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    lang = "&lang=en" if request.query_params.get("lang") == "en" else ""
+    return RedirectResponse(
+        f"/sign-in?next={quote(wanted, safe='')}{lang}", status_code=status.HTTP_303_SEE_OTHER
+    )
 
 
 class ServiceRuntime:
@@ -136,6 +160,16 @@ class ServiceRuntime:
         self.app.include_router(contract_routes(self.contract))
         self.app.include_router(vocabulary_routes(self.org))
         self.app.include_router(signin_routes(self))
+        # People's pages: the service's own templates (``<service>/templates``) over the
+        # shared ones, the shared static files and security headers, signing in and out.
+        self.pages = Pages(
+            self.service,
+            _own_templates(self.service),
+            {s: settings.site_url(s) for s in (Service.INTAKE, Service.LEDGER, Service.OVERSIGHT)},
+        )
+        install_web(self.app)
+        self.app.include_router(people_pages(self))
+        self.app.add_exception_handler(SignInNeeded, _to_sign_in)
 
     # --- composition ---------------------------------------------------------------
 

@@ -64,6 +64,9 @@ class ServiceSettings(BaseSettings):
     session_key: SecretStr = SecretStr("")
     #: a session left alone this long ends; none lasts longer than session_longest_hours
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    #: where people reach each service's pages (one host behind an ingress in deployment);
+    #: a service missing here is linked at its default port on this host
+    site_urls: dict[Service, str] = Field(default_factory=dict)
     session_longest_hours: int = Field(default=12, ge=1, le=24 * 7)
 
     @model_validator(mode="after")
@@ -84,6 +87,9 @@ class ServiceSettings(BaseSettings):
             if value.get_secret_value():
                 _key(value, name)
         return self
+
+    def site_url(self, service: Service) -> str:
+        return self.site_urls.get(service, service.default_url).rstrip("/")
 
     @property
     def accounts_key_bytes(self) -> bytes:

@@ -91,12 +91,12 @@ def set_session_cookie(runtime: ServiceRuntime, response: Response, session: Ses
     )
 
 
-def _sessions_log(runtime: ServiceRuntime) -> EventStore:
+def sessions_log_of(runtime: ServiceRuntime) -> EventStore:
     return EventStore(runtime.js, Stream.SESSIONS, f"sessions.{runtime.service.value}")
 
 
 async def _failed(runtime: ServiceRuntime, account: Account, why: FailureReason) -> None:
-    await _sessions_log(runtime).append(SignInFailed(user=account.user, why=why))
+    await sessions_log_of(runtime).append(SignInFailed(user=account.user, why=why))
 
 
 async def _caught_up(runtime: ServiceRuntime) -> None:
@@ -165,7 +165,9 @@ async def sign_in_person(
                 {"WWW-Authenticate": 'Session realm="second-factor"'},
             )
     session = runtime.sessions.begin(account.user, time.time())
-    await _sessions_log(runtime).append(SignedIn(user=account.user, session_id=session.session_id))
+    await sessions_log_of(runtime).append(
+        SignedIn(user=account.user, session_id=session.session_id)
+    )
     return session, account
 
 
@@ -173,7 +175,7 @@ def signin_routes(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(prefix="/v1/session", tags=["session"])
 
     def sessions_log() -> EventStore:
-        return _sessions_log(runtime)
+        return sessions_log_of(runtime)
 
     @router.post(
         "",

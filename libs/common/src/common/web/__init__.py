@@ -1,0 +1,130 @@
+"""Web pages, served by the service that owns their data: the pieces every service shares.
+
+Pages are rendered on the server (Jinja2, autoescaped) and work without JavaScript; the one
+script, a static file of this package, only improves them. Nothing is loaded from another
+host, nothing records the visitor, and every response carries a Content-Security-Policy
+without 'unsafe-inline', so that text a reporter typed can never run as a script in a
+clerk's browser. Chinese first; ``?lang=en`` shows English (a query parameter, not a
+cookie: the public pages set none)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from common.subjects import Service
+
+Language = Literal["zh", "en"]
+
+STATIC_PATH: Final = "/static/common"
+# The documentation pages FastAPI serves load their own scripts inline: they keep the other
+# headers, and a policy of their own is left to them (they are for developers, not people).
+_DOCS: Final = ("/docs", "/redoc", "/asyncapi")
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS: Final = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+# What each service offers people, in the one navigation across them.
+NAVIGATION: Final[tuple[tuple[Service, str, str, str], ...]] = (
+    (Service.INTAKE, "/report", "我要举报", "Report"),
+    (Service.INTAKE, "/my-report", "查询举报", "My report"),
+    (Service.INTAKE, "/desk/entry", "线索录入", "Enter a lead"),
+    (Service.LEDGER, "/desk", "线索台账", "Ledger"),
+    (Service.OVERSIGHT, "/desk", "纪委监督", "Committee"),
+)
+
+
+def _static_dir() -> Path:
+    return Path(str(resources.files("common.web").joinpath("static")))
+
+
+def _common_templates() -> Path:
+    return Path(str(resources.files("common.web").joinpath("templates")))
+
+
+class Pages:
+    """A service's templates (its own, then the shared ones) and how to render them."""
+
+    def __init__(self, service: Service, own: Path | None, site: Mapping[Service, str]) -> None:
+        loaders = [FileSystemLoader(str(own))] if own is not None else []
+        loaders.append(FileSystemLoader(str(_common_templates())))
+        self.env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.service = service
+        self.site = dict(site)
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        lang: Language = "zh",
+        status_code: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        def t(zh: str, en: str) -> str:
+            return zh if lang == "zh" else en
+
+        def link(service: Service, path: str) -> str:
+            base = "" if service is self.service else self.site.get(service, "")
+            suffix = "" if lang == "zh" else ("&" if "?" in path else "?") + "lang=en"
+            return f"{base}{path}{suffix}"
+
+        def switch_language() -> str:
+            other = "en" if lang == "zh" else "zh"
+            query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+            if other == "en":
+                query.append(("lang", "en"))
+            text = "&".join(f"{k}={v}" for k, v in query)
+            return request.url.path + (f"?{text}" if text else "")
+
+        html = self.env.get_template(template).render(
+            request=request,
+            lang=lang,
+            t=t,
+            link=link,
+            switch_language=switch_language(),
+            navigation=[(service, path, zh, en) for service, path, zh, en in NAVIGATION],
+            static=STATIC_PATH,
+            service=self.service.value,
+            **context,
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+
+def install_web(app: FastAPI) -> None:
+    """The shared static files, and the security headers on every response."""
+    app.mount(STATIC_PATH, StaticFiles(directory=_static_dir()), name="common-static")
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith(_DOCS):
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            # Pages show leads and identities' absence: never kept by a shared cache.
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
