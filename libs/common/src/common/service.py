@@ -87,10 +87,13 @@ def _own_templates(service: Service) -> Path | None:
 
 async def _to_sign_in(request: Request, exc: Exception) -> Response:
     """A staff page asked for by nobody signed in: the sign-in page, then back here."""
-    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    path = str(request.scope["path"]).removeprefix(root)
+    wanted = path + (f"?{request.url.query}" if request.url.query else "")
     lang = "&lang=en" if request.query_params.get("lang") == "en" else ""
     return RedirectResponse(
-        f"/sign-in?next={quote(wanted, safe='')}{lang}", status_code=status.HTTP_303_SEE_OTHER
+        f"{root}/sign-in?next={quote(wanted, safe='')}{lang}",
+        status_code=status.HTTP_303_SEE_OTHER,
     )
 
 

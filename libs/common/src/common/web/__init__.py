@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any, Final, Literal
 
 from fastapi import FastAPI, Request, Response
@@ -84,8 +85,14 @@ class Pages:
         def t(zh: str, en: str) -> str:
             return zh if lang == "zh" else en
 
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+
+        def here(path: str) -> str:
+            """A path of this service, under the prefix an ingress serves it at."""
+            return root + path
+
         def link(service: Service, path: str) -> str:
-            base = "" if service is self.service else self.site.get(service, "")
+            base = root if service is self.service else self.site.get(service, "")
             suffix = "" if lang == "zh" else ("&" if "?" in path else "?") + "lang=en"
             return f"{base}{path}{suffix}"
 
@@ -94,17 +101,20 @@ class Pages:
             query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
             if other == "en":
                 query.append(("lang", "en"))
-            text = "&".join(f"{k}={v}" for k, v in query)
-            return request.url.path + (f"?{text}" if text else "")
+            text = urlencode(query)
+            return (
+                root + str(request.scope["path"]).removeprefix(root) + (f"?{text}" if text else "")
+            )
 
         html = self.env.get_template(template).render(
             request=request,
             lang=lang,
             t=t,
+            here=here,
             link=link,
             switch_language=switch_language(),
             navigation=[(service, path, zh, en) for service, path, zh, en in NAVIGATION],
-            static=STATIC_PATH,
+            static=root + STATIC_PATH,
             service=self.service.value,
             **context,
         )

@@ -44,6 +44,11 @@ def check_form(session: Session, csrf_token: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="the form is stale: reload the page")
 
 
+def _root(request: Request) -> str:
+    """The prefix an ingress serves this service at ("" when served at the root)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
 def _safe_next(target: str) -> str:
     """Only a path of this service: never a redirect to another site."""
     parts = urlsplit(target)
@@ -91,7 +96,7 @@ def people_pages(runtime: ServiceRuntime) -> APIRouter:
                 problem=problem,
                 user=user,
             )
-        target = _safe_next(next)
+        target = _root(request) + _safe_next(next)
         if lang == "en":
             target += ("&" if "?" in target else "?") + "lang=en"
         answer = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
@@ -110,7 +115,8 @@ def people_pages(runtime: ServiceRuntime) -> APIRouter:
                 SessionEnded(user=account.user, session_id=session.session_id)
             )
         answer = RedirectResponse(
-            "/sign-in" + ("" if lang == "zh" else "?lang=en"), status_code=status.HTTP_303_SEE_OTHER
+            _root(request) + "/sign-in" + ("" if lang == "zh" else "?lang=en"),
+            status_code=status.HTTP_303_SEE_OTHER,
         )
         answer.delete_cookie(request.app.state.session_cookie, path="/")
         return answer
