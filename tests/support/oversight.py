@@ -2,13 +2,16 @@
 leads as intake records them, script a ledger history on LEDGER and reads on AUDIT with the
 times the test chooses, decide on the committee's cases, make the directive telling a unit of
 a supervision fail to append, read back the supervisions and their notices and everything its
-database holds, and wait for its read model to catch up.
+database holds, and wait for its read model to catch up. For the committee desk: oversight
+with people's accounts, the people who use it, signing in on the shared page and the CSRF
+token a page's forms carry.
 
 Oversight's read model follows its streams a little later, so tests wait until its consumers
 have drained (or for a condition) instead of sleeping."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
@@ -41,6 +45,7 @@ from oversight.bootstrap import create_app
 from oversight.projection import PROJECTION
 from oversight.settings import OversightSettings
 from tests.conftest import NatsTarget, wait_until
+from tests.support.accounts import accounts_key_b64, open_account, session_key_b64
 from tests.support.apps import serving, token, write_staff
 from tests.support.factories import new_lead_id
 from tests.support.ledger import ledger_settings
@@ -359,3 +364,85 @@ async def supervisions_of(http: httpx.AsyncClient, lead_id: str) -> list[dict[st
     """The supervisions of ``lead_id`` the committee's list shows, the newest first."""
     page = await supervisions(http, page_size=500)
     return [s for s in page["items"] if s["lead_id"] == lead_id]
+
+
+# --- the committee desk: people signed in on pages -----------------------------------------
+
+PASSWORD = "纪委监督台的一个好密码"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def desk_settings(
+    nats_target: NatsTarget, database_url: str, tmp_path: Path, **changes: Any
+) -> OversightSettings:
+    """Oversight as ``oversight_settings`` makes it, with people's accounts and sessions."""
+    return oversight_settings(
+        nats_target,
+        database_url,
+        tmp_path,
+        accounts_key=accounts_key_b64(),
+        session_key=session_key_b64(),
+        **changes,
+    )
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone with an account: what they sign in with."""
+
+    user: str
+    role: Role
+    unit: str | None
+    totp_secret: str | None = None
+
+    def code(self) -> str:
+        """The code their phone shows now ("" for a role signing in without one)."""
+        return pyotp.TOTP(self.totp_secret).now() if self.totp_secret else ""
+
+
+async def person(
+    js: JetStreamContext, app: FastAPI, user: str, role: Role, unit: str | None
+) -> Person:
+    """Opens an account (with a second factor for a committee member), and returns once
+    ``app`` knows all of it (its password and second factor too)."""
+    secret = await open_account(
+        js, user, role, unit, PASSWORD, second_factor=role is Role.DISCIPLINE
+    )
+
+    def known() -> bool:
+        account = app.state.accounts.account(user)
+        return (
+            account is not None
+            and account.password_hash is not None
+            and (secret is None or account.sealed_secret is not None)
+        )
+
+    await wait_until(known)
+    return Person(user, role, unit, secret)
+
+
+async def sign_in_on_page(http: httpx.AsyncClient, who: Person, next: str = "/desk") -> None:
+    """Signs ``who`` in on the shared sign-in page, as a browser posts it; the client keeps
+    the session cookie."""
+    answer = await http.post(
+        "/sign-in",
+        data={"user": who.user, "password": PASSWORD, "code": who.code(), "next": next},
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == next
+
+
+def csrf_token_of(page: httpx.Response) -> str:
+    """The CSRF token a page's forms carry."""
+    found = _CSRF.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+async def umbrella_case(js: JetStreamContext, http: httpx.AsyncClient) -> dict[str, Any]:
+    """A lead reported flagged as shielded by an official, and the committee's case on it
+    once listed (read through the API with the committee's token)."""
+    lead = await report(
+        js, flags=(Flag.PROTECTIVE_UMBRELLA,), summary="派出所副所长为赌场充当保护伞"
+    )
+    return await case_of(http, lead.lead_id)

@@ -17,35 +17,21 @@ from common.events import Event, Role
 from common.http_errors import errors
 from common.paths import CaseId, LeadId
 from oversight.application import Oversight
-from oversight.commands import (
-    Escalate,
-    LinkUmbrella,
-    ListSupervision,
-    RecordAccountability,
-    RecordOutcome,
-    Supervise,
-)
-from oversight.domain.cases import rule_label
 from oversight.reports import XLSX
 from oversight.schemas import (
-    THREAD_KINDS,
     AccessOut,
     AccountabilityIn,
-    Author,
-    CaseAccountability,
     CaseDetail,
-    CaseSupervision,
     EscalateIn,
     LeakRiskOut,
     LinkIn,
     ListSupervisionIn,
     OutcomeIn,
-    ReportOut,
     RuleFilter,
     SuperviseIn,
-    SupervisionOut,
     SupervisionPage,
-    ThreadEntry,
+    case_detail,
+    supervision_out,
 )
 
 
@@ -99,39 +85,6 @@ async def get_case(
     return case_detail(await oversight.case(case_id, principal, purpose))
 
 
-# The parts of a case answered as lists or objects of their own.
-_NESTED: Final = frozenset({"report", "thread", "supervision", "accountability"})
-
-
-def case_detail(found: dict[str, Any]) -> CaseDetail:
-    report = found["report"]
-    return CaseDetail(
-        **{k: found[k] for k in CaseDetail.model_fields if k not in _NESTED},
-        report=None if report is None else ReportOut(**report),
-        thread=[thread_entry(e) for e in found["thread"]],
-        supervision=[CaseSupervision(**s) for s in found["supervision"]],
-        accountability=[CaseAccountability(**a) for a in found["accountability"]],
-    )
-
-
-def thread_entry(entry: dict[str, Any]) -> ThreadEntry:
-    label, label_en = THREAD_KINDS[entry["kind"]]
-    return ThreadEntry(
-        event_id=entry["event_id"],
-        kind=entry["kind"],
-        kind_label=label,
-        kind_label_en=label_en,
-        written_by="reporter" if entry["author_role"] == Role.REPORTER.value else "staff",
-        author=Author(
-            role=entry["author_role"], unit=entry["author_unit"], user=entry["author_user"]
-        ),
-        occurred_at=entry["occurred_at"],
-        text=entry["text"],
-        attachments=entry["attachments"],
-        method=entry["method"],
-    )
-
-
 def _done(event: Event) -> dict[str, str]:
     return {
         "event_id": event.event_id,
@@ -151,7 +104,7 @@ def _done(event: Event) -> dict[str, str]:
 async def supervise(
     case_id: CaseId, body: SuperviseIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
-    return _done(await oversight.execute(Supervise(case_id, body.reason), principal))
+    return _done(await oversight.execute(body.command(case_id), principal))
 
 
 @router.post(
@@ -162,8 +115,7 @@ async def supervise(
 async def list_supervision(
     case_id: CaseId, body: ListSupervisionIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
-    command = ListSupervision(case_id, body.unit, body.deadline, body.level)
-    return _done(await oversight.execute(command, principal))
+    return _done(await oversight.execute(body.command(case_id), principal))
 
 
 @router.post(
@@ -174,7 +126,7 @@ async def list_supervision(
 async def escalate(
     case_id: CaseId, body: EscalateIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
-    return _done(await oversight.execute(Escalate(case_id, body.reason), principal))
+    return _done(await oversight.execute(body.command(case_id), principal))
 
 
 @router.post(
@@ -185,7 +137,7 @@ async def escalate(
 async def link(
     case_id: CaseId, body: LinkIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
-    return _done(await oversight.execute(LinkUmbrella(case_id, body.gang_lead_id), principal))
+    return _done(await oversight.execute(body.command(case_id), principal))
 
 
 @router.post(
@@ -196,10 +148,7 @@ async def link(
 async def hold_accountable(
     case_id: CaseId, body: AccountabilityIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
-    command = RecordAccountability(
-        case_id, body.person, body.unit, body.kind, body.form, body.reason
-    )
-    return _done(await oversight.execute(command, principal))
+    return _done(await oversight.execute(body.command(case_id), principal))
 
 
 @router.post(
@@ -210,7 +159,7 @@ async def hold_accountable(
 async def outcome(
     case_id: CaseId, body: OutcomeIn, principal: Decider, oversight: OversightDep
 ) -> dict[str, str]:
-    return _done(await oversight.execute(RecordOutcome(case_id, body.result), principal))
+    return _done(await oversight.execute(body.command(case_id), principal))
 
 
 @router.get(
@@ -222,11 +171,6 @@ async def trace(
     lead_id: LeadId, principal: Reader, oversight: OversightDep
 ) -> list[dict[str, Any]]:
     return [p.__dict__ for p in await oversight.responsibility_trace(lead_id, principal)]
-
-
-def supervision_out(row: dict[str, Any]) -> SupervisionOut:
-    zh, en = rule_label(row["rule"])
-    return SupervisionOut(**row, rule_label=zh, rule_label_en=en)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from common.service import ServiceRuntime
 from common.subjects import Stream
 from oversight.api import router
 from oversight.application import Oversight
+from oversight.pages import install_pages
 from oversight.projection import SUBSCRIPTIONS
 from oversight.schemas import FIELD_LABELS
 from oversight.settings import OversightSettings
@@ -42,4 +43,5 @@ def create_app(settings: OversightSettings | None = None) -> FastAPI:
     runtime.every(settings.rules_check_seconds, oversight.apply_rules, "supervision-rules")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
+    install_pages(runtime.app)
     return runtime.app

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.events import Role
 from common.times import Deadline
 from common.vocabulary import Conclusion
+from oversight.commands import (
+    Command,
+    Escalate,
+    LinkUmbrella,
+    ListSupervision,
+    RecordAccountability,
+    RecordOutcome,
+    Supervise,
+)
+from oversight.domain.cases import rule_label
 
 FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
     "reason": ("理由", "reason"),
@@ -34,38 +45,64 @@ FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
 RuleFilter = Literal["overdue", "same_matter", "open_too_long", "manual"]
 
 
-class _In(BaseModel):
+class DecisionIn(BaseModel):
+    """A decision on a case as a body (the API's JSON, the desk's form): what the command
+    takes besides the case. The API and the desk build the command the same way."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    def command(self, case_id: str) -> Command:
+        raise NotImplementedError
 
-class SuperviseIn(_In):
+
+class SuperviseIn(DecisionIn):
     reason: str = Field(min_length=2, max_length=1000)
 
+    def command(self, case_id: str) -> Supervise:
+        return Supervise(case_id, self.reason)
 
-class ListSupervisionIn(_In):
+
+class ListSupervisionIn(DecisionIn):
     unit: str = Field(min_length=2, max_length=40)
     deadline: Deadline
     level: Literal["town", "county"] = "town"
 
+    def command(self, case_id: str) -> ListSupervision:
+        return ListSupervision(case_id, self.unit, self.deadline, self.level)
 
-class EscalateIn(_In):
+
+class EscalateIn(DecisionIn):
     reason: str = Field(min_length=2, max_length=1000)
 
+    def command(self, case_id: str) -> Escalate:
+        return Escalate(case_id, self.reason)
 
-class LinkIn(_In):
+
+class LinkIn(DecisionIn):
     gang_lead_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
+    def command(self, case_id: str) -> LinkUmbrella:
+        return LinkUmbrella(case_id, self.gang_lead_id)
 
-class AccountabilityIn(_In):
+
+class AccountabilityIn(DecisionIn):
     person: str = Field(min_length=1, max_length=100)
     unit: str = Field(min_length=2, max_length=40)
     kind: Literal["public_criticism", "accountability"]
     form: int = Field(ge=1, le=4)
     reason: str = Field(min_length=2, max_length=2000)
 
+    def command(self, case_id: str) -> RecordAccountability:
+        return RecordAccountability(
+            case_id, self.person, self.unit, self.kind, self.form, self.reason
+        )
 
-class OutcomeIn(_In):
+
+class OutcomeIn(DecisionIn):
     result: Conclusion
+
+    def command(self, case_id: str) -> RecordOutcome:
+        return RecordOutcome(case_id, self.result)
 
 
 # --- what the lists answer ------------------------------------------------------------------
@@ -303,4 +340,45 @@ class CaseDetail(BaseModel):
     )
     accountability: list[CaseAccountability] = Field(
         description="本案记录的批评问责 / The criticism and accountability recorded on the case"
+    )
+
+
+# --- shaping what the application reads -------------------------------------------------------
+
+
+def supervision_out(row: dict[str, Any]) -> SupervisionOut:
+    zh, en = rule_label(row["rule"])
+    return SupervisionOut(**row, rule_label=zh, rule_label_en=en)
+
+
+# The parts of a case answered as lists or objects of their own.
+_NESTED: Final = frozenset({"report", "thread", "supervision", "accountability"})
+
+
+def case_detail(found: dict[str, Any]) -> CaseDetail:
+    report = found["report"]
+    return CaseDetail(
+        **{k: found[k] for k in CaseDetail.model_fields if k not in _NESTED},
+        report=None if report is None else ReportOut(**report),
+        thread=[thread_entry(e) for e in found["thread"]],
+        supervision=[CaseSupervision(**s) for s in found["supervision"]],
+        accountability=[CaseAccountability(**a) for a in found["accountability"]],
+    )
+
+
+def thread_entry(entry: dict[str, Any]) -> ThreadEntry:
+    label, label_en = THREAD_KINDS[entry["kind"]]
+    return ThreadEntry(
+        event_id=entry["event_id"],
+        kind=entry["kind"],
+        kind_label=label,
+        kind_label_en=label_en,
+        written_by="reporter" if entry["author_role"] == Role.REPORTER.value else "staff",
+        author=Author(
+            role=entry["author_role"], unit=entry["author_unit"], user=entry["author_user"]
+        ),
+        occurred_at=entry["occurred_at"],
+        text=entry["text"],
+        attachments=entry["attachments"],
+        method=entry["method"],
     )
