@@ -9,6 +9,7 @@ cookie: the public pages set none)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -118,7 +119,21 @@ class Pages:
             service=self.service.value,
             **context,
         )
-        return HTMLResponse(html, status_code=status_code)
+        answer = HTMLResponse(html, status_code=status_code)
+        renew = getattr(request.state, "renew_session", None)
+        if renew is not None:
+            # A staff page was used: its session goes on (common.web.people.signed_in).
+            signer = request.app.state.sessions
+            answer.set_cookie(
+                request.app.state.session_cookie,
+                signer.encode(signer.used(renew, time.time())),
+                max_age=int(signer.idle_seconds),
+                httponly=True,
+                samesite="strict",
+                secure=request.app.state.secure_cookies,
+                path="/",
+            )
+        return answer
 
 
 def install_web(app: FastAPI) -> None:

@@ -31,10 +31,12 @@ def principal_of(account: Account) -> Principal:
 
 
 def signed_in(request: Request) -> tuple[Session, Account]:
-    """The person signed in on this page, or SignInNeeded."""
+    """The person signed in on this page, or SignInNeeded. The session is renewed by the
+    page's answer (Pages.render), so working on pages keeps it going as the API does."""
     found = session_of(request)
     if found is None:
         raise SignInNeeded
+    request.state.renew_session = found[0]
     return found
 
 
