@@ -7,6 +7,7 @@ export) follows a little later, so reads of it wait for a condition."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from common.events import Actor, Event, Role, utc_now
 from common.events.catalogue import (
     Attachment,
     DuplicateSuspected,
+    LeadRegistered,
     LeadReported,
     LeadSupplemented,
     ReporterMessagePosted,
@@ -32,10 +34,12 @@ from common.events.catalogue import (
 )
 from common.eventstore import EventStore
 from common.subjects import Stream
+from common.times import CHINA
 from common.vocabulary import Category, Channel, Flag
 from ledger.bootstrap import create_app
 from ledger.settings import LedgerSettings
 from tests.conftest import NatsTarget, wait_until
+from tests.support.accounts import accounts_key_b64, session_key_b64
 from tests.support.apps import serving, token, write_staff
 from tests.support.factories import new_lead_id
 
@@ -336,3 +340,82 @@ async def shown(http: httpx.AsyncClient, lead_id: str, **expected: Any) -> dict[
 
     await wait_until(caught_up)
     return found
+
+
+# --- the desk (people's pages) ------------------------------------------------------------
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def desk_settings(
+    nats_target: NatsTarget, database_url: str, tmp_path: Path, **changes: Any
+) -> LedgerSettings:
+    """The ledger taking people's sessions: its own session key, the accounts key."""
+    return ledger_settings(
+        nats_target,
+        database_url,
+        tmp_path,
+        accounts_key=accounts_key_b64(),
+        session_key=session_key_b64(),
+        **changes,
+    )
+
+
+async def signed_in_on_page(http: httpx.AsyncClient, user: str, password: str) -> str:
+    """Signs in on the service's sign-in page once the service knows the account (its
+    projection of ACCOUNTS follows the log); returns the CSRF token the desk's forms carry."""
+
+    async def known() -> bool:
+        answer = await http.post(
+            "/sign-in", data={"user": user, "password": password, "next": "/desk"}
+        )
+        return answer.status_code == 303
+
+    await wait_until(known)
+    desk = await http.get("/desk")
+    assert desk.status_code == 200, desk.text
+    return csrf_on(desk.text)
+
+
+def csrf_on(html: str) -> str:
+    found = CSRF_FIELD.search(html)
+    assert found is not None, "the page carries no form with a CSRF token"
+    return found.group(1)
+
+
+async def send_desk_form(
+    http: httpx.AsyncClient, lead_id: str, form: str, csrf: str | None, **fields: str
+) -> httpx.Response:
+    """A form of the lead page sent as the browser sends it (without a token when None)."""
+    data = {**fields, **({"csrf_token": csrf} if csrf is not None else {})}
+    return await http.post(f"/desk/leads/{lead_id}/{form}", data=data)
+
+
+async def filed_long_ago(service: LedgerService, when: datetime, number: int) -> str:
+    """A lead filed ``when``, as a ledger kept before this service is brought in: written to
+    LEDGER directly (the registrar files with the current time). The registrar numbers on
+    from the last number filed: one of a year before leaves this year's numbering alone."""
+    lead_id = new_lead_id()
+    await EventStore(service.js, Stream.LEDGER, "ledger").append(
+        LeadRegistered(
+            lead_id=lead_id,
+            ledger_number=f"SHD-{when.astimezone(CHINA).year}-{number:06d}",
+            unit=OFFICE_UNIT,
+            reported_at=when,
+            channel=Channel.WALK_IN,
+            category=Category.PUBLIC_ORDER,
+            summary="旧台账线索",
+            village="shd-v03",
+            for_committee=False,
+            occurred_at=when,
+            actor=Actor(role=Role.SYSTEM, unit=OFFICE_UNIT, user="registrar"),
+        )
+    )
+    await filed(service.http, lead_id)
+    return lead_id
+
+
+def row_classes(html: str, lead_id: str) -> set[str] | None:
+    """The classes of the desk's row for the lead (None when the lead is not listed)."""
+    found = re.search(rf'<tr class="([^"]*)" data-lead="{re.escape(lead_id)}">', html)
+    return set(found.group(1).split()) if found else None

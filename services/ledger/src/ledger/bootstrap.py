@@ -13,6 +13,7 @@ from common.subjects import Stream
 from ledger.api import router
 from ledger.application import Ledger
 from ledger.outcomes import OutcomeRecorder
+from ledger.pages import router as pages
 from ledger.projection import SUBSCRIPTIONS
 from ledger.projection.search import create_index
 from ledger.projection.tables import metadata
@@ -59,4 +60,5 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     runtime.every(settings.deadline_check_seconds, ledger.mark_missed_deadlines, "deadlines")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
+    runtime.app.include_router(pages, include_in_schema=False)
     return runtime.app

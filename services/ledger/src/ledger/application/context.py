@@ -1,18 +1,21 @@
 """The ledger's context: what every command, read and job shares (the runtime, the
 settings, a lead's events), and one entry point for each, a call into the module that
 holds it: :mod:`handling` (a person's commands), :mod:`reading` (what a reader is answered
-and what is recorded about it), :mod:`deadlines` (the deadline round)."""
+and what is recorded about it), :mod:`choices` (what a person may choose on a lead),
+:mod:`deadlines` (the deadline round)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from common.auth import Principal
 from common.eventstore import LeadHistory
 from common.service import ServiceRuntime
 from common.subjects import Stream
-from ledger.application import deadlines, handling, reading
+from ledger.application import choices, deadlines, handling, reading
+from ledger.application.choices import Person
 from ledger.application.handling import Recorded
 from ledger.application.reading import LeadInFull
 from ledger.commands import (
@@ -30,7 +33,7 @@ from ledger.commands import (
 )
 from ledger.domain import lead as rules
 from ledger.domain.lead import LedgerLead
-from ledger.projection.queries import Filters
+from ledger.projection.queries import Filters, Timeliness
 from ledger.settings import LedgerSettings
 
 Handler = Callable[[Any, Any, Principal], Awaitable[Recorded]]
@@ -96,6 +99,22 @@ class Ledger:
 
     async def viewed(self, lead_id: str, principal: Principal, purpose: str) -> None:
         await reading.viewed(self, lead_id, principal, purpose)
+
+    async def timeliness(self, principal: Principal) -> Timeliness:
+        return await reading.timeliness(self, principal)
+
+    async def caught_up(self, lead_id: str) -> bool:
+        return await reading.caught_up(self, lead_id)
+
+    # --- what a person may choose -------------------------------------------------
+
+    def available(
+        self, read: LeadInFull, principal: Principal, now: datetime
+    ) -> frozenset[type[Command]]:
+        return choices.available(self, read, principal, now)
+
+    async def people_of(self, unit: str) -> list[Person]:
+        return await choices.people_of(self, unit)
 
     # --- deadlines ------------------------------------------------------------------
 

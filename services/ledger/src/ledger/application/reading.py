@@ -129,6 +129,17 @@ async def export_rows(
     return rows
 
 
+async def timeliness(ledger: Ledger, principal: Principal) -> queries.Timeliness:
+    async with ledger.runtime.database.async_engine.connect() as conn:
+        return await queries.timeliness(conn, principal, utc_now())
+
+
+async def caught_up(ledger: Ledger, lead_id: str) -> bool:
+    """Waits (briefly) until the read model shows the lead's last event: a page that has
+    just recorded a command shows the lead as the command left it."""
+    return await _caught_up_with(ledger, lead_id)
+
+
 async def _caught_up_with(ledger: Ledger, lead_id: str) -> bool:
     """Whether the lead has events the read model had not applied, and has now."""
     runtime = ledger.runtime

@@ -81,7 +81,7 @@ class Filters:
                 & leads.c.conclusion.is_(None)
                 & leads.c.archived_at.is_(None)
             )
-            conditions.append(late if self.overdue else ~late)
+            conditions.append(late if self.overdue else ~late)  # as is_overdue says of a row
         if self.registered_from is not None:
             conditions.append(leads.c.registered_at >= self.registered_from)
         if self.registered_to is not None:
@@ -92,6 +92,27 @@ class Filters:
 
     def as_dict(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.__dict__.items() if v is not None}
+
+
+def is_overdue(row: dict[str, Any], now: datetime) -> bool:
+    """Whether a listed lead is past its deadline without a result: what the ``overdue``
+    filter selects, said of one row."""
+    deadline = row["deadline"]
+    return (
+        deadline is not None
+        and as_utc(deadline) < now
+        and row["conclusion"] is None
+        and row["archived_at"] is None
+    )
+
+
+def is_unanswered(row: dict[str, Any], now: datetime, older_than: timedelta) -> bool:
+    """Whether a listed lead is one :func:`unanswered` lists, said of one row."""
+    return (
+        as_utc(row["registered_at"]) < now - older_than
+        and row["archived_at"] is None
+        and (row["feedback_at"] is None or row["conclusion"] is None)
+    )
 
 
 def _listing(
@@ -213,7 +234,7 @@ async def unanswered(
     conn: AsyncConnection, principal: Principal, older_than: timedelta, now: datetime
 ) -> list[dict[str, Any]]:
     """Leads filed before the cut-off with neither an answer to the reporter nor a result
-    (条条有回音，件件有结果)."""
+    (条条有回音，件件有结果); :func:`is_unanswered` says it of one row."""
     rows = await conn.execute(
         select(leads)
         .where(
@@ -254,3 +275,41 @@ async def statistics(conn: AsyncConnection, principal: Principal) -> dict[str, d
         by["category"][row.category] += 1
         by["month"][as_utc(row.registered_at).astimezone(CHINA).strftime("%Y-%m")] += 1
     return {k: dict(sorted(v.items())) for k, v in by.items()}
+
+
+@dataclass(frozen=True)
+class Timeliness:
+    """Of the leads given a deadline: how many had their result by it, how many after it,
+    and how many are past it with no result yet (按期办结率)."""
+
+    on_time: int
+    late: int
+    overdue: int
+
+    @property
+    def due(self) -> int:
+        return self.on_time + self.late + self.overdue
+
+    @property
+    def rate(self) -> float | None:
+        """The share of the leads due that had their result in time; None when none is due."""
+        return self.on_time / self.due if self.due else None
+
+
+async def timeliness(conn: AsyncConnection, principal: Principal, now: datetime) -> Timeliness:
+    rows = await conn.execute(
+        select(
+            leads.c.deadline, leads.c.conclusion, leads.c.concluded_at, leads.c.archived_at
+        ).where(visible_to(principal) & leads.c.deadline.is_not(None))
+    )
+    on_time = late = overdue = 0
+    for row in rows:
+        deadline = as_utc(row.deadline)
+        if row.conclusion is not None and row.concluded_at is not None:
+            if as_utc(row.concluded_at) <= deadline:
+                on_time += 1
+            else:
+                late += 1
+        elif row.archived_at is None and deadline < now:
+            overdue += 1
+    return Timeliness(on_time=on_time, late=late, overdue=overdue)

@@ -1,0 +1,13 @@
+"""The ledger desk: people's pages on the ledger (the list, one lead and its forms, the
+statistics), rendered on the server and calling the same application the API calls.
+Included by the composition root with ``include_in_schema=False``."""
+
+from fastapi import APIRouter
+
+from ledger.pages import desk, lead
+
+router = APIRouter(include_in_schema=False)
+router.include_router(desk.router)
+router.include_router(lead.router)
+
+__all__ = ["router"]
