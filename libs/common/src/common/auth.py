@@ -132,6 +132,15 @@ class Directory:
             return None
         return Principal(record.user, record.display_name, record.role, record.unit)
 
+    def people(self, unit: str) -> list[Principal]:
+        """The users of the file who belong to ``unit``."""
+        self._follow_file()
+        return [
+            Principal(r.user, r.display_name, r.role, r.unit)
+            for r in self._by_hash.values()
+            if r.unit == unit
+        ]
+
     def _follow_file(self) -> None:
         if self._source is None or time.monotonic() < self._next_check:
             return

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import select
 
 from common.accounts import accounts
-from common.auth import Directory, Principal, UserRecord
+from common.auth import Principal
 from common.errors import DomainError
 from common.events import Actor
 from common.organisation import UnitKind
@@ -113,18 +113,11 @@ def _people_of(ledger: Ledger, unit: str) -> list[Person]:
             )
         ).all()
     found = {row.user: Person(row.user, row.display_name) for row in rows}
-    for record in _users_file_people(runtime.directory):
+    for record in runtime.directory.people(unit):
         # An account of the same name decides over the file's entry, as it does when assigning.
-        if record.unit == unit and runtime.accounts.account(record.user) is None:
+        if runtime.accounts.account(record.user) is None:
             found.setdefault(record.user, Person(record.user, record.display_name))
     return sorted(found.values(), key=lambda p: p.user)
-
-
-def _users_file_people(directory: Directory) -> list[UserRecord]:
-    # The directory answers by token or by name, and lists nobody: its records are read
-    # as it holds them (the file as last read well), until it lists the people of a unit.
-    directory.person("")  # looks at the file again if it changed
-    return list(directory._by_hash.values())
 
 
 async def people_of(ledger: Ledger, unit: str) -> list[Person]:
