@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+from playwright.async_api import Response as PageResponse
 
 from tests.conftest import ROOT, _note
 from tests.support.suite import over_http
@@ -87,15 +88,29 @@ class PageProblems:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        # Pages the server answered with a 4xx on purpose (a refused form shown with its
+        # message is a 422 page): Chromium logs their status as a failed resource.
+        self._answered_4xx: set[str] = set()
 
     def attach(self, page: Page) -> PageProblems:
         page.on("console", self._console)
         page.on("pageerror", self._page_error)
+        page.on("response", self._response)
         return self
+
+    def _response(self, response: PageResponse) -> None:
+        request = response.request
+        if request.is_navigation_request() and 400 <= response.status < 500:
+            self._answered_4xx.add(response.url)
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
             where = message.location
+            if (
+                message.text.startswith("Failed to load resource")
+                and where.get("url") in self._answered_4xx
+            ):
+                return  # the page itself, shown with the status it was meant to have
             self.problems.append(
                 f"console.error: {message.text} "
                 f"({where.get('url', '?')}:{where.get('lineNumber', '?')})"
