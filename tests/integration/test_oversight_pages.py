@@ -121,7 +121,7 @@ async def test_a_broken_rule_is_told_on_its_form_keeping_what_was_typed(
         f"{path}/list-supervision",
         data={"csrf_token": token, "unit": POLICE, "deadline": yesterday, "level": "county"},
     )
-    assert past.status_code == 200
+    assert past.status_code == 422  # refused, said at its form
     assert "督办时限必须晚于现在" in past.text
     assert f'value="{yesterday}"' in past.text
     assert '<option value="county" selected>' in past.text
@@ -129,12 +129,12 @@ async def test_a_broken_rule_is_told_on_its_form_keeping_what_was_typed(
     unknown = await desk.http.post(
         f"{path}/link", data={"csrf_token": token, "gang_lead_id": "no-such-lead-0001"}
     )
-    assert unknown.status_code == 200
+    assert unknown.status_code == 422  # refused, said at its form
     assert "涉黑涉恶线索：没有编号为 no-such-lead-0001 的线索" in unknown.text
     assert 'aria-invalid="true"' in unknown.text
 
     short = await desk.http.post(f"{path}/escalate", data={"csrf_token": token, "reason": "急"})
-    assert short.status_code == 200
+    assert short.status_code == 422  # refused, said at its form
     assert "理由太短" in short.text
     assert await decisions_on(streams, case["lead_id"]) == before
 

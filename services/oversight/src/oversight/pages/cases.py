@@ -155,12 +155,16 @@ async def decide(case_id: CaseId, decision: Decision, desk: DeskDep) -> Response
         body = BODIES[decision].model_validate(fields)
     except ValidationError as invalid:
         problems = describe_errors(invalid.errors(), FIELD_LABELS)
-        return await _refused(desk, case_id, decision, fields, problems)
+        return await _refused(
+            desk, case_id, decision, fields, problems, status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
     try:
         await desk.oversight.execute(body.command(case_id), desk.principal)
     except RuleViolation as violation:
         problems = describe_violation(violation, FIELD_LABELS)
-        return await _refused(desk, case_id, decision, fields, problems)
+        return await _refused(
+            desk, case_id, decision, fields, problems, status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
     except NotFound:
         return await show_case(desk, case_id)
     except ConcurrencyConflict:
