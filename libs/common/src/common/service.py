@@ -429,6 +429,7 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         app,
         host=settings.http_host,
         port=settings.http_port,
+        root_path=settings.root_path,
         log_config=None,
         access_log=False,
         proxy_headers=False,

@@ -64,6 +64,9 @@ class ServiceSettings(BaseSettings):
     session_key: SecretStr = SecretStr("")
     #: a session left alone this long ends; none lasts longer than session_longest_hours
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    #: the path prefix an ingress serves this service at on one host name (e.g. "/ledger"),
+    #: which the ingress strips; links and redirects of the pages are made under it
+    root_path: str = Field(default="", pattern=r"^(/[a-z0-9-]+)*$")
     #: where people reach each service's pages (one host behind an ingress in deployment);
     #: a service missing here is linked at its default port on this host
     site_urls: dict[Service, str] = Field(default_factory=dict)
