@@ -17,6 +17,7 @@ from intake.application import Intake
 from intake.duplicates import DuplicateDetector, matter_metadata
 from intake.idempotency import idempotency_metadata
 from intake.importer import MULTIPART_ENVELOPE
+from intake.pages import install_pages
 from intake.projection import SUBSCRIPTIONS
 from intake.schemas import FIELD_LABELS
 from intake.settings import IntakeSettings
@@ -68,6 +69,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     for refusal, answer in EXCEPTION_HANDLERS.items():
         runtime.app.add_exception_handler(refusal, answer)
     runtime.app.include_router(router)
+    install_pages(runtime, settings.import_max_bytes)
     return runtime.app
 
 

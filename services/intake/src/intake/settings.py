@@ -52,6 +52,9 @@ class IntakeSettings(ServiceSettings):
     import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     #: rows per imported ledger; a village's ledger has hundreds
     import_max_rows: int = Field(default=5_000, ge=1, le=100_000)
+    #: the town's reporting telephone, given on the report page to whoever cannot report
+    #: there (no JavaScript for the proof of work); unset, the page names the office only
+    hotline: str = Field(default="", max_length=40, pattern=r"^[0-9+\- ()]*$")
 
     @model_validator(mode="after")
     def _keys(self) -> Self:

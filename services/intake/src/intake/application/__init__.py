@@ -3,7 +3,7 @@ and appending, in a module per concern; :class:`Intake` is the context they shar
 entry point routes, the importer and background jobs call."""
 
 from intake.application.context import Intake
-from intake.application.receipt_holder import ReceiptUnknown
+from intake.application.receipt_holder import Addition, FollowedReport, ReceiptUnknown
 from intake.application.reporting import (
     CHANNELS_BY_ROLE,
     STAFF_ROLES,
@@ -16,7 +16,9 @@ __all__ = [
     "CHANNELS_BY_ROLE",
     "STAFF_ROLES",
     "Accepted",
+    "Addition",
     "ChannelNotAllowed",
+    "FollowedReport",
     "Intake",
     "ReceiptUnknown",
     "public_claim",

@@ -16,6 +16,7 @@ from common.service import ServiceRuntime
 from common.subjects import Stream
 from intake.application import custody, receipt_holder, reporting, retention
 from intake.application.custody import KeyScrubber
+from intake.application.receipt_holder import FollowedReport
 from intake.application.reporting import Accepted
 from intake.commands import (
     AddToReport,
@@ -76,6 +77,9 @@ class Intake:
 
     async def status(self, receipt: str) -> ReceiptView:
         return await receipt_holder.status(self, receipt)
+
+    async def follow(self, receipt: str) -> FollowedReport:
+        return await receipt_holder.follow(self, receipt)
 
     async def add(self, command: AddToReport) -> str:
         return await receipt_holder.add_to_report(self, command)

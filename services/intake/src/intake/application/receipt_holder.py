@@ -3,14 +3,17 @@ write to the office."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from prometheus_client import Counter
 
 from common.errors import NotFound
-from common.events import Event
+from common.events import Event, Role
+from common.events.catalogue import LeadSupplemented, ReporterMessagePosted
 from intake.application.reporting import PUBLIC
-from intake.commands import AddToReport
+from intake.commands import AdditionKind, AddToReport
 from intake.domain import lead as decisions
 from intake.projection.queries import ReceiptView, by_receipt
 
@@ -29,8 +32,45 @@ class ReceiptUnknown(NotFound):
         super().__init__("no report has this receipt")
 
 
+@dataclass(frozen=True)
+class Addition:
+    """What the receipt holder added to their report or wrote to the office."""
+
+    kind: AdditionKind
+    text: str
+    at: datetime
+    attachments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FollowedReport:
+    """What the holder of a receipt sees: the report's progress, the answers given, and
+    what they themselves added since (never what staff added)."""
+
+    view: ReceiptView
+    additions: tuple[Addition, ...]
+
+
 async def status(intake: Intake, receipt: str) -> ReceiptView:
     return await _by_receipt(intake, receipt)
+
+
+async def follow(intake: Intake, receipt: str) -> FollowedReport:
+    """The status with the holder's own additions, read from the log (the read model
+    counts them only), so what was just added is there at once."""
+    view = await _by_receipt(intake, receipt)
+    history = await intake.store.read_lead(view.lead_id)
+    additions = []
+    for stored in history.events:
+        event = stored.event
+        if event.actor.role is not Role.REPORTER:
+            continue
+        if isinstance(event, LeadSupplemented):
+            names = tuple(a.name for a in event.attachments)
+            additions.append(Addition("supplement", event.text, event.occurred_at, names))
+        elif isinstance(event, ReporterMessagePosted):
+            additions.append(Addition("message", event.text, event.occurred_at))
+    return FollowedReport(view, tuple(additions))
 
 
 async def add_to_report(intake: Intake, command: AddToReport) -> str:
