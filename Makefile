@@ -26,9 +26,11 @@ run: $(STAMP)
 
 # The browser tests need Debian's Chromium and a CJK font: installed here when missing (as
 # root). Elsewhere the script says what to run and the browser tests skip, saying why; under
-# CI=true a missing browser stops the run.
+# CI=true a missing browser stops the run. Lighthouse (npm, pinned) goes under var/node the
+# same way: without it the Lighthouse test skips, saying why, unless CI=true.
 test: $(STAMP)
 	bash tools/install-browser.sh || [ "$${CI:-}" != true ]
+	bash tools/install-lighthouse.sh || [ "$${CI:-}" != true ]
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
