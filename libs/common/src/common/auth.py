@@ -306,7 +306,7 @@ def current_principal(
         httponly=True,
         samesite="strict",
         secure=request.app.state.secure_cookies,
-        path="/",
+        path=request.app.state.cookie_path,
     )
     return _account_principal(account)
 

@@ -151,6 +151,9 @@ class ServiceRuntime:
         self.app.state.sessions = self.sessions
         self.app.state.session_cookie = COOKIE_PREFIX + self.service.value
         self.app.state.secure_cookies = settings.environment != "development"
+        # Under its own prefix on a shared host name, a service's session cookie is sent to
+        # it alone, not to the services beside it.
+        self.app.state.cookie_path = settings.root_path or "/"
         self.project(*ACCOUNT_SUBSCRIPTIONS)
         # Before anything reads a body, authentication included; routes that take more
         # say so with allow_body.

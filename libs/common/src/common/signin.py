@@ -87,7 +87,7 @@ def set_session_cookie(runtime: ServiceRuntime, response: Response, session: Ses
         httponly=True,
         samesite="strict",
         secure=runtime.app.state.secure_cookies,
-        path="/",
+        path=runtime.app.state.cookie_path,
     )
 
 
@@ -235,7 +235,7 @@ def signin_routes(runtime: ServiceRuntime) -> APIRouter:
                 SessionEnded(user=account.user, session_id=session.session_id)
             )
         answer = Response(status_code=status.HTTP_204_NO_CONTENT)
-        answer.delete_cookie(cookie_name(runtime), path="/")
+        answer.delete_cookie(cookie_name(runtime), path=runtime.app.state.cookie_path)
         return answer
 
     return router

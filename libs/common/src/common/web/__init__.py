@@ -131,7 +131,7 @@ class Pages:
                 httponly=True,
                 samesite="strict",
                 secure=request.app.state.secure_cookies,
-                path="/",
+                path=request.app.state.cookie_path,
             )
         return answer
 

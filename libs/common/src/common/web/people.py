@@ -120,7 +120,7 @@ def people_pages(runtime: ServiceRuntime) -> APIRouter:
             _root(request) + "/sign-in" + ("" if lang == "zh" else "?lang=en"),
             status_code=status.HTTP_303_SEE_OTHER,
         )
-        answer.delete_cookie(request.app.state.session_cookie, path="/")
+        answer.delete_cookie(request.app.state.session_cookie, path=request.app.state.cookie_path)
         return answer
 
     return router
