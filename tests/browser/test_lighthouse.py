@@ -84,6 +84,12 @@ class Audited:
 PAGES: tuple[Audited, ...] = (
     Audited("intake", "/sign-in"),
     Audited("intake", "/sign-in?lang=en"),
+    Audited("intake", "/report"),
+    Audited("intake", "/report?lang=en"),
+    Audited("intake", "/my-report"),
+    Audited("intake", "/my-report?lang=en"),
+    Audited("intake", "/desk/entry", "li.clerk"),
+    Audited("intake", "/desk/entry?lang=en", "li.clerk"),
     Audited("ledger", "/sign-in"),
     Audited("ledger", "/sign-in?lang=en"),
     Audited("ledger", "/desk", "li.office"),
@@ -145,6 +151,7 @@ async def suite(
                 update={
                     "accounts_key": SecretStr(accounts_key),
                     "session_key": SecretStr(session_key_b64()),
+                    "hotline": "0396-1234567",  # the public pages show it
                 }
             )
         ),
