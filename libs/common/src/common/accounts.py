@@ -26,6 +26,7 @@ from common.events.accounts import (
     SecondFactorRemoved,
     SecondFactorSet,
     SessionEnded,
+    SignedIn,
     SignInFailed,
     TokenIssued,
     TokenRevoked,
@@ -67,6 +68,17 @@ ended_sessions = Table(
     Column("session_id", String(64), primary_key=True),
     Column("user", String(64), nullable=False),
     Column("ended_at", UtcDateTime, nullable=False),
+)
+
+# Every session begun, so a person can see where they are signed in and end any of them.
+account_sessions = Table(
+    "account_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("user", String(64), nullable=False),
+    Column("service", String(20), nullable=False),
+    Column("began", UtcDateTime, nullable=False),
+    Index("ix_account_sessions_user", "user"),
 )
 
 sign_in_failures = Table(
@@ -154,6 +166,18 @@ def _session_ended(db: BatchWriter, event: SessionEnded) -> None:
     )
 
 
+def _signed_in(db: BatchWriter, event: SignedIn) -> None:
+    db.put(
+        account_sessions,
+        {
+            "session_id": event.session_id,
+            "user": event.user,
+            "service": event.service,
+            "began": event.occurred_at,
+        },
+    )
+
+
 def _sign_in_failed(db: BatchWriter, event: SignInFailed) -> None:
     db.put(
         sign_in_failures, {"event_id": event.event_id, "user": event.user, "at": event.occurred_at}
@@ -176,6 +200,7 @@ _HANDLERS: Final[dict[type[Event], Any]] = {
     TokenIssued: _token_issued,
     TokenRevoked: _token_revoked,
     SessionEnded: _session_ended,
+    SignedIn: _signed_in,
     SignInFailed: _sign_in_failed,
 }
 
@@ -214,6 +239,14 @@ FREE_FAILURES: Final = 5
 FAILURE_WINDOW: Final = timedelta(minutes=15)
 FIRST_WAIT: Final = timedelta(seconds=30)
 LONGEST_WAIT: Final = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSeen:
+    session_id: str
+    service: str
+    began: datetime
+    ended: datetime | None
 
 
 class AccountBook:
@@ -271,6 +304,37 @@ class AccountBook:
                 )
             ).scalar()
         return int(found or 0)
+
+    def sessions_of(self, user: str, since: datetime) -> list[SessionSeen]:
+        """The person's sessions begun since ``since`` (none lasts longer), newest first,
+        each with when it ended, if it did."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    account_sessions.c.session_id,
+                    account_sessions.c.service,
+                    account_sessions.c.began,
+                    ended_sessions.c.ended_at,
+                )
+                .select_from(
+                    account_sessions.outerjoin(
+                        ended_sessions,
+                        ended_sessions.c.session_id == account_sessions.c.session_id,
+                    )
+                )
+                .where((account_sessions.c.user == user) & (account_sessions.c.began >= since))
+                .order_by(account_sessions.c.began.desc())
+                .limit(100)
+            ).all()
+        return [
+            SessionSeen(
+                r.session_id,
+                r.service,
+                as_utc(r.began),
+                as_utc(r.ended_at) if r.ended_at is not None else None,
+            )
+            for r in rows
+        ]
 
     def wait_before_next_attempt(self, user: str, now: datetime) -> timedelta:
         """How long the next sign-in attempt for ``user`` must wait (zero: it may go on)."""

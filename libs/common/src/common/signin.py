@@ -166,7 +166,7 @@ async def sign_in_person(
             )
     session = runtime.sessions.begin(account.user, time.time())
     await sessions_log_of(runtime).append(
-        SignedIn(user=account.user, session_id=session.session_id)
+        SignedIn(user=account.user, session_id=session.session_id, service=runtime.service.value)
     )
     return session, account
 

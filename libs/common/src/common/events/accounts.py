@@ -113,11 +113,12 @@ class SignInFailed(_SessionEvent):
 
 
 class SignedIn(_SessionEvent):
-    """A person signed in to a service (which one: the subject says); the session id is
-    the one its cookie carries."""
+    """A person signed in to a service; the session id is the one its cookie carries."""
 
     event_type: Literal["SignedIn"] = "SignedIn"
     session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")
+    #: the service signed in to (its subject says so too); empty in the first events written
+    service: str = Field(default="", max_length=20)
 
 
 class SessionEnded(_SessionEvent):

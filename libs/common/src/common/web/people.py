@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
@@ -11,9 +13,12 @@ from fastapi.responses import RedirectResponse
 
 from common.accounts import Account
 from common.auth import Principal, session_of
+from common.events import utc_now
 from common.events.accounts import SessionEnded
 from common.sessions import Session
 from common.signin import sessions_log_of, set_session_cookie, sign_in_person
+from common.subjects import Stream
+from common.times import CHINA
 from common.web import Language
 
 if TYPE_CHECKING:
@@ -122,5 +127,53 @@ def people_pages(runtime: ServiceRuntime) -> APIRouter:
         )
         answer.delete_cookie(request.app.state.session_cookie, path=request.app.state.cookie_path)
         return answer
+
+    @router.get("/sessions")
+    async def my_sessions(request: Request, lang: LangQuery = "zh") -> Response:
+        """Where the person is signed in, in every service, and a button to end each."""
+        session, account = signed_in(request)
+        since = utc_now() - timedelta(seconds=runtime.sessions.longest_seconds)
+        seen = await asyncio.to_thread(runtime.accounts.sessions_of, account.user, since)
+        return pages.render(
+            request,
+            "sessions.html",
+            lang,
+            person=account,
+            csrf_token=session.csrf,
+            current=session.session_id,
+            sessions=seen,
+            china=CHINA,
+        )
+
+    @router.post("/sessions/end")
+    async def end_session(
+        request: Request,
+        csrf_token: Annotated[str, Form(max_length=100)],
+        session_id: Annotated[str, Form(max_length=64)],
+        lang: LangQuery = "zh",
+    ) -> Response:
+        session, account = signed_in(request)
+        check_form(session, csrf_token)
+        since = utc_now() - timedelta(seconds=runtime.sessions.longest_seconds)
+        mine = await asyncio.to_thread(runtime.accounts.sessions_of, account.user, since)
+        # Only one's own sessions: another person's id is as good as none.
+        if any(s.session_id == session_id and s.ended is None for s in mine):
+            appended = await sessions_log_of(runtime).append(
+                SessionEnded(user=account.user, session_id=session_id)
+            )
+            # The list shown next says it ended: wait (briefly) for this service to know.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 2.0
+            while (
+                await asyncio.to_thread(runtime.accounts.applied, Stream.SESSIONS)
+                < appended.sequence
+            ):
+                if loop.time() > deadline:
+                    break
+                await asyncio.sleep(0.01)
+        return RedirectResponse(
+            _root(request) + "/sessions" + ("" if lang == "zh" else "?lang=en"),
+            status_code=status.HTTP_303_SEE_OTHER,
+        )
 
     return router
