@@ -10,7 +10,7 @@ import json
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from intake.projection.tables import reports
 from intake.settings import IntakeSettings
 from intake.vault import identity_keys
 from tests.conftest import NatsTarget, wait_until
-from tests.support.apps import serving, token, write_staff
+from tests.support.apps import random_key, serving, token, write_staff
 from tests.support.streams import count_on
 
 OWN_VILLAGE = "shd-v01"  # screener.v01's village, 沙河店村
@@ -54,6 +54,8 @@ IMPORT_MAX_ROWS: int = IntakeSettings.model_fields["import_max_rows"].default
 class Keys:
     identity: str
     receipt: str
+    #: the receipts' Ed25519 signing key: any 32 random bytes, a new one unless given
+    signing: str = field(default_factory=random_key)
 
 
 def intake_settings(
@@ -65,6 +67,7 @@ def intake_settings(
         users_file=write_staff(tmp_path / "users.toml"),
         identity_key=keys.identity,
         receipt_key=keys.receipt,
+        signing_key=keys.signing,
         # A few bits: the work is real, and cheap enough for hundreds of requests.
         work_bits_report=WORK_BITS,
         work_bits_receipt=WORK_BITS,

@@ -1,5 +1,6 @@
-"""Intake's HTTP API: public reports with a receipt, staff entry, bulk import, and the
-custodian's disclosure and shredding of reporters' identities.
+"""Intake's HTTP API: public reports with a receipt and a signed receipt document, their
+verification by anyone, staff entry, bulk import, and the custodian's disclosure and
+shredding of reporters' identities.
 
 Nothing about a public reporter's connection (address, user agent) is read or kept.
 """
@@ -41,17 +42,22 @@ from intake.idempotency import StillInProgress
 from intake.importer import ImportRefused, import_ledger
 from intake.projection.projector import Progress
 from intake.schemas import (
+    RECEIPT_DOCUMENT_SCHEMA,
     FeedbackOut,
     ImportResult,
     LeadAccepted,
     PublicReport,
     Reason,
+    ReceiptKey,
+    ReceiptKeys,
     ReceiptStatus,
+    ReceiptVerdict,
     ReportAccepted,
     ReporterMessage,
     StaffLead,
     WorkChallenge,
 )
+from intake.signed_receipts import public_key_text
 from intake.vault import Identity
 
 PROGRESS_LABELS: Final[dict[str, tuple[str, str]]] = {
@@ -144,7 +150,11 @@ async def report(
 ) -> ReportAccepted:
     accepted = await intake.report_public(ReportPublicly(body.content(), idempotency_key))
     assert accepted.receipt is not None  # noqa: S101 - public reports always get one
-    return ReportAccepted(lead_id=accepted.lead_id, receipt=accepted.receipt)
+    return ReportAccepted(
+        lead_id=accepted.lead_id,
+        receipt=accepted.receipt,
+        signed_receipt=accepted.signed_receipt,
+    )
 
 
 @router.get(
@@ -191,7 +201,44 @@ async def enter_lead(
 ) -> LeadAccepted:
     command = EnterLead(body.content(), body.channel, idempotency_key)
     accepted = await intake.enter_staff(command, principal)
-    return LeadAccepted(lead_id=accepted.lead_id)
+    return LeadAccepted(lead_id=accepted.lead_id, signed_receipt=accepted.signed_receipt)
+
+
+@router.get(
+    "/receipts/public-key",
+    summary="回执签名公钥 / The public keys signed receipts are checked with (public)",
+)
+async def receipt_public_keys(intake: IntakeDep) -> ReceiptKeys:
+    """任何人都可以用这些公钥核验签名回执，不联网也可以核验。
+    Anyone may check a signed receipt with these keys, offline too: Ed25519 over the
+    canonical JSON (keys sorted, no whitespace, UTF-8) of every field but ``signature``,
+    with the key whose ``key_id`` the receipt names."""
+    signer = intake.signer
+    return ReceiptKeys(
+        keys=[
+            ReceiptKey(key_id=kid, public_key=public_key_text(key), current=kid == signer.key_id)
+            for kid, key in signer.keys.items()
+        ]
+    )
+
+
+@router.post(
+    "/receipts/verify",
+    summary="核验签名回执 / Check a signed receipt (public; no other effect)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RECEIPT_DOCUMENT_SCHEMA}},
+        }
+    },
+)
+async def verify_receipt(request: Request, intake: IntakeDep) -> ReceiptVerdict:
+    """请求体是回执文件的原样内容。回答有效或无效及原因；不记录、不改变任何东西。
+    The body is the receipt file's bytes as they are. The answer says whether it is valid,
+    and if not why (malformed, unknown_key, bad_signature); nothing is recorded or changed.
+    A document not exactly as issued (one byte changed, re-indented) is malformed."""
+    verdict = intake.verify_receipt(await request.body())
+    return ReceiptVerdict.model_validate(verdict.as_dict())
 
 
 @router.post(

@@ -7,6 +7,7 @@ import binascii
 from datetime import timedelta
 from typing import Self
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -35,6 +36,12 @@ class IntakeSettings(ServiceSettings):
     identity_key: SecretStr = SecretStr("")
     #: keys the hash of receipts (HMAC); the server never stores a receipt itself
     receipt_key: SecretStr = SecretStr("")
+    #: signs the receipt documents reporters keep (Ed25519 private key: 32 random bytes,
+    #: base64); its public half is published at /v1/receipts/public-key
+    signing_key: SecretStr = SecretStr("")
+    #: the public halves (base64, comma-separated) of earlier signing keys, so that the
+    #: receipts they signed still verify after the signing key is replaced
+    retired_signing_keys: str = ""
     #: identities are shredded this long after their lead is archived (5 years)
     identity_retention_days: int = Field(default=5 * 365 + 1, ge=1)
     retention_check_seconds: float = Field(default=3600.0, gt=0)
@@ -58,10 +65,13 @@ class IntakeSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _keys(self) -> Self:
-        _key_bytes(self.identity_key, "identity_key")
-        _key_bytes(self.receipt_key, "receipt_key")
-        if self.identity_key.get_secret_value() == self.receipt_key.get_secret_value():
-            raise ValueError("identity_key and receipt_key must differ")
+        keys = {
+            name: _key_bytes(getattr(self, name), name)
+            for name in ("identity_key", "receipt_key", "signing_key")
+        }
+        if len(set(keys.values())) < len(keys):
+            raise ValueError("identity_key, receipt_key and signing_key must all differ")
+        self.retired_signing_public_keys  # noqa: B018 - refused here, not when first used
         return self
 
     @property
@@ -75,3 +85,22 @@ class IntakeSettings(ServiceSettings):
     @property
     def receipt_key_bytes(self) -> bytes:
         return _key_bytes(self.receipt_key, "receipt_key")
+
+    @property
+    def signing_key_bytes(self) -> bytes:
+        return _key_bytes(self.signing_key, "signing_key")
+
+    @property
+    def retired_signing_public_keys(self) -> list[bytes]:
+        found = []
+        for text in filter(None, (part.strip() for part in self.retired_signing_keys.split(","))):
+            try:
+                raw = base64.b64decode(text, validate=True)
+                Ed25519PublicKey.from_public_bytes(raw)
+            except ValueError as exc:
+                raise ValueError(
+                    "retired_signing_keys: each must be an Ed25519 public key, 32 bytes in"
+                    " base64 (as GET /v1/receipts/public-key gives it)"
+                ) from exc
+            found.append(raw)
+        return found

@@ -41,7 +41,7 @@ from common.organisation import load_organisation
 from common.projection import Subscription, Tracker
 from common.replay import ReplayReport, replay
 from common.subjects import Service, Stream
-from leadctl import auditing, operations
+from leadctl import auditing, operations, receipts
 from leadctl.accounts import accounts_app
 from leadctl.connection import NatsConnection, run_on_nats
 from leadctl.fingerprint import fingerprint, positions
@@ -49,7 +49,7 @@ from leadctl.fingerprint import fingerprint, positions
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Operate and audit the lead-handling suite: status, replay, history, seal and verify, dead letters, accounts.",
+    help="Operate and audit the lead-handling suite: status, replay, history, seal and verify, dead letters, accounts, reporters' signed receipts.",
     no_args_is_help=True,
 )
 dlq_app = typer.Typer(help="Parked events: list, show, retry.", no_args_is_help=True)
@@ -530,6 +530,49 @@ def export_log(
 
     count, last = _run(work, ctx)
     typer.echo(f"{count} messages of {stream.value} written to {file}; last link {last}")
+
+
+# --- signed receipts ----------------------------------------------------------------------
+
+
+@app.command("verify-receipt")
+def verify_receipt(
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="the receipt file, as it was saved"),
+    ],
+    public_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="LEADS_RECEIPT_PUBLIC_KEY",
+            help="intake's public key, base64 (as GET /v1/receipts/public-key gives it);"
+            " repeat it for earlier keys",
+        ),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="fetch the public keys from this intake, then check here"),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check a reporter's signed receipt against intake's public key, offline: exit 0 if it
+    is valid, 1 if not (saying why in Chinese and English)."""
+    if not public_key and url is None:
+        raise typer.BadParameter("give --public-key KEY (offline) or --url INTAKE_URL")
+    try:
+        keys = receipts.keys_given(public_key or [])
+        if url is not None:
+            keys += receipts.keys_published(url)
+    except receipts.KeysUnavailable as exc:
+        raise _fail(str(exc), code=2) from exc
+    verdict = receipts.check(file, keys)
+    if as_json:
+        typer.echo(json.dumps(verdict.as_dict(), ensure_ascii=False))
+    else:
+        for line in receipts.lines_of(verdict):
+            typer.echo(line)
+    if not verdict.valid:
+        raise typer.Exit(1)
 
 
 # --- ledger export from a (replayed) database --------------------------------------------------

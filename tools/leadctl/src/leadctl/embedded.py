@@ -1,10 +1,11 @@
 """Embedded mode (``make run``): a local nats-server, the three services on SQLite, the
 demo organisation and one demo user per role, all under ``var/``.
 
-The first run makes the secrets (NATS passwords, the intake keys, the accounts key and each
-service's session key), the demo tokens and the demo people's accounts, whose passwords (and
-second factors) it prints once; later runs reuse them, so a second ``make run`` resumes on
-the same data and nobody's password changes.
+The first run makes the secrets (NATS passwords, the intake keys, the receipts' signing key
+among them, the accounts key and each service's session key), the demo tokens and the demo
+people's accounts, whose passwords (and second factors) it prints once; later runs reuse
+them, so a second ``make run`` resumes on the same data and nobody's password changes; a
+secret a later version adds is made then and added to the file.
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ def _new_secrets() -> dict[str, str]:
     values = {f"NATS_{user.upper()}_PASSWORD": "p" + secrets.token_hex(24) for user in NATS_USERS}
     values["INTAKE_IDENTITY_KEY"] = _key()
     values["INTAKE_RECEIPT_KEY"] = _key()
+    # An Ed25519 private key is any 32 random bytes.
+    values["INTAKE_SIGNING_KEY"] = _key()
     # One accounts key for every service (and leadctl, which seals second factors with it);
     # a session key per service, so that none can mint another's sessions.
     values["ACCOUNTS_KEY"] = _key()
@@ -237,6 +240,7 @@ def service_env(
     if service == "intake":
         env["INTAKE_IDENTITY_KEY"] = values["INTAKE_IDENTITY_KEY"]
         env["INTAKE_RECEIPT_KEY"] = values["INTAKE_RECEIPT_KEY"]
+        env["INTAKE_SIGNING_KEY"] = values["INTAKE_SIGNING_KEY"]
     env[f"{prefix}_ACCOUNTS_KEY"] = values["ACCOUNTS_KEY"]
     env[f"{prefix}_SESSION_KEY"] = values[f"{prefix}_SESSION_KEY"]
     return env

@@ -30,6 +30,7 @@ from intake.idempotency import Claims
 from intake.projection.queries import ReceiptView
 from intake.receipts import ReceiptKeeper
 from intake.settings import IntakeSettings
+from intake.signed_receipts import ReceiptSigner, Verdict
 from intake.vault import Identity, Vault
 from intake.work import PublicWork, work_key
 
@@ -41,6 +42,9 @@ class Intake:
         self.org: Organisation = runtime.org
         self.vault = Vault(settings.identity_key_bytes)
         self.receipts = ReceiptKeeper(settings.receipt_key_bytes)
+        self.signer = ReceiptSigner(
+            settings.signing_key_bytes, settings.retired_signing_public_keys
+        )
         self.work = PublicWork(
             runtime.database.async_engine,
             work_key(settings.receipt_key_bytes),
@@ -83,6 +87,10 @@ class Intake:
 
     async def add(self, command: AddToReport) -> str:
         return await receipt_holder.add_to_report(self, command)
+
+    def verify_receipt(self, document: bytes | str) -> Verdict:
+        """Whether a signed receipt document is one intake issued, unchanged (no effect)."""
+        return self.signer.verify(document)
 
     # --- identity custody -----------------------------------------------------------
 

@@ -4,6 +4,10 @@ A report is accepted only once JetStream has acknowledged its LeadReported. The 
 identity is sealed before anything is published, and its key stored first, so the log
 never holds an identity that no key can open, nor a key without its lead. A keyed retry
 (Idempotency-Key) claims its key in the database first and gets the same lead back.
+
+Every accepted report is answered with a signed receipt document (intake.signed_receipts)
+made from the LeadReported the log holds; it is not kept: a keyed retry gets the same
+document again, made again from the log (Ed25519 signs the same bytes the same way).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from intake.commands import EnterLead, ReportContent, ReportPublicly
 from intake.domain import lead as decisions
 from intake.idempotency import Claim, claim_for
 from intake.receipts import new_receipt
+from intake.signed_receipts import FileHash, ReceiptFacts, content_sha256
 from intake.vault import Identity
 
 if TYPE_CHECKING:
@@ -63,6 +68,8 @@ class ChannelNotAllowed(NotPermitted):
 class Accepted:
     lead_id: str
     receipt: str | None = None
+    #: the signed receipt document's text (intake.signed_receipts), to be kept as it is
+    signed_receipt: str = ""
 
 
 def public_claim(content: ReportContent, key: str) -> Claim:
@@ -92,12 +99,14 @@ async def report_publicly(intake: Intake, command: ReportPublicly) -> Accepted:
     if claim is not None:
         taken = await intake.claims.take(claim, {"lead_id": lead_id, "receipt": receipt})
         if taken.finished:
-            return Accepted(taken.answer["lead_id"], taken.answer["receipt"])
+            lead_id = taken.answer["lead_id"]
+            signed = sign_receipt(intake, await _stored_report(intake, lead_id))
+            return Accepted(lead_id, taken.answer["receipt"], signed)
         receipt = taken.answer["receipt"]
     receipt_hash = intake.receipts.hash(receipt)
-    await _report(intake, lead_id, Channel.WEB, content, PUBLIC, claim, receipt_hash)
+    reported = await _report(intake, lead_id, Channel.WEB, content, PUBLIC, claim, receipt_hash)
     intake.work.report_accepted()
-    return Accepted(lead_id, receipt)
+    return Accepted(lead_id, receipt, sign_receipt(intake, reported))
 
 
 async def enter_lead(intake: Intake, command: EnterLead, principal: Principal) -> Accepted:
@@ -123,9 +132,26 @@ async def enter_lead(intake: Intake, command: EnterLead, principal: Principal) -
     if claim is not None:
         taken = await intake.claims.take(claim, {"lead_id": lead_id})
         if taken.finished:
-            return Accepted(taken.answer["lead_id"])
-    await _report(intake, lead_id, channel, content, principal.actor, claim)
-    return Accepted(lead_id)
+            lead_id = taken.answer["lead_id"]
+            return Accepted(
+                lead_id, None, sign_receipt(intake, await _stored_report(intake, lead_id))
+            )
+    reported = await _report(intake, lead_id, channel, content, principal.actor, claim)
+    return Accepted(lead_id, None, sign_receipt(intake, reported))
+
+
+def sign_receipt(intake: Intake, reported: LeadReported) -> str:
+    """The signed receipt of a report, as the log holds it: never the identity."""
+    files = tuple(FileHash(a.sha256, a.size) for a in reported.attachments)
+    content = content_sha256(
+        category=reported.category.value,
+        village=reported.village,
+        summary=reported.summary,
+        details=reported.details,
+        flags=[flag.value for flag in reported.flags],
+        attachments=files,
+    )
+    return intake.signer.sign(ReceiptFacts(reported.lead_id, reported.occurred_at, content, files))
 
 
 def _check_village(org: Organisation, village: str | None) -> None:
@@ -149,7 +175,9 @@ async def _report(
     actor: Actor,
     claim: Claim | None,
     receipt_hash: str | None = None,
-) -> None:
+) -> LeadReported:
+    """Append the report; answer the LeadReported the log holds (on a keyed retry whose
+    first attempt was stored, that attempt's)."""
     reporter = ReporterRef(kind=ReporterKind.ANONYMOUS)
     if content.identity is not None:
         reporter = await _seal_identity(intake, lead_id, content.identity)
@@ -173,6 +201,7 @@ async def _report(
         if claim is None:
             raise
         # The first attempt with this key was stored and then interrupted.
+        event = await _stored_report(intake, lead_id)
     except BaseException:
         # A timeout does not say the event is not stored: give the claim back only if it
         # surely did not land (else a retry takes it over). The identity key always stays:
@@ -188,6 +217,15 @@ async def _report(
     if claim is not None:
         await intake.claims.done(claim)
     log.info("lead_reported", lead_id=lead_id, channel=channel.value, event_id=event.event_id)
+    return event
+
+
+async def _stored_report(intake: Intake, lead_id: str) -> LeadReported:
+    history = await intake.store.read_lead(lead_id)
+    first = history.events[0].event if history.events else None
+    if not isinstance(first, LeadReported):
+        raise decisions.LeadNotFound
+    return first
 
 
 async def _seal_identity(intake: Intake, lead_id: str, identity: Identity) -> ReporterRef:

@@ -1,6 +1,6 @@
-"""Intake's pages for people: the public's (report, follow a report with its receipt) and
-staff's lead entry. They call the same application the API calls; see public.py and
-desk.py."""
+"""Intake's pages for people: the public's (report, follow a report with its receipt, check
+a signed receipt) and staff's lead entry. They call the same application the API calls; see
+public.py, verification.py and desk.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from common.service import ServiceRuntime
 from intake.importer import MULTIPART_ENVELOPE
-from intake.pages import desk, public
+from intake.pages import desk, public, verification
 from intake.pages.rendering import STATIC_PATH
 
 
@@ -22,4 +22,5 @@ def install_pages(runtime: ServiceRuntime, import_max_bytes: int) -> None:
     static = Path(str(resources.files("intake").joinpath("static")))
     runtime.app.mount(STATIC_PATH, StaticFiles(directory=static), name="intake-static")
     runtime.app.include_router(public.router, include_in_schema=False)
+    runtime.app.include_router(verification.router, include_in_schema=False)
     runtime.app.include_router(desk.router, include_in_schema=False)

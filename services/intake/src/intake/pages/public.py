@@ -167,6 +167,8 @@ async def report(request: Request, lang: LangQuery = "zh") -> Response:
         public_only=True,
         receipt=accepted.receipt,
         named=body.identity is not None,
+        signed_receipt=accepted.signed_receipt,
+        receipt_file=f"signed-receipt-{accepted.lead_id[:8]}.json",
     )
     answer.headers["Cache-Control"] = "no-store"
     return answer
