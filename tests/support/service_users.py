@@ -25,6 +25,7 @@ def service_settings(server: PermissionedServer, tmp_path: Path) -> dict[str, ob
             database_url=f"sqlite:///{tmp_path / 'intake.db'}",
             identity_key=random_key(),
             receipt_key=random_key(),
+            signing_key=random_key(),
             work_bits_report=4,
             work_bits_receipt=4,
         ),

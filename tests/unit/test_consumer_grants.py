@@ -39,7 +39,12 @@ def runtimes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ServiceRunti
     db = f"sqlite:///{tmp_path_factory.mktemp('grants') / 'x.db'}"
     apps: dict[str, FastAPI] = {
         "intake": intake_app(
-            IntakeSettings(database_url=db, identity_key=random_key(), receipt_key=random_key())
+            IntakeSettings(
+                database_url=db,
+                identity_key=random_key(),
+                receipt_key=random_key(),
+                signing_key=random_key(),
+            )
         ),
         "ledger": ledger_app(LedgerSettings(database_url=db)),
         "oversight": oversight_app(OversightSettings(database_url=db)),
