@@ -88,6 +88,8 @@ PAGES: tuple[Audited, ...] = (
     Audited("intake", "/report?lang=en"),
     Audited("intake", "/my-report"),
     Audited("intake", "/my-report?lang=en"),
+    Audited("intake", "/verify-receipt"),
+    Audited("intake", "/sessions", "li.clerk"),
     Audited("intake", "/desk/entry", "li.clerk"),
     Audited("intake", "/desk/entry?lang=en", "li.clerk"),
     Audited("ledger", "/sign-in"),
