@@ -240,7 +240,7 @@ def test_an_archived_lead_is_not_assigned() -> None:
 
 def test_the_deadline_is_extended_to_a_later_one_with_a_reason() -> None:
     later = DEADLINE + timedelta(days=7)
-    event = rules.extend_deadline(given(assigned()), later, "需补充调查", OFFICE)
+    event = rules.extend_deadline(given(assigned()), later, "需补充调查", OFFICE, NOW)
     assert (event.deadline, event.reason) == (later, "需补充调查")
     assert rules.evolve(given(assigned()), event).deadline == later
 
@@ -248,26 +248,38 @@ def test_the_deadline_is_extended_to_a_later_one_with_a_reason() -> None:
 @pytest.mark.parametrize("shift", [timedelta(0), -timedelta(days=1)], ids=["same", "earlier"])
 def test_an_extension_must_move_the_deadline_later(shift: timedelta) -> None:
     with breaks_rule("later than the current one", "新的时限必须晚于原时限"):
-        rules.extend_deadline(given(assigned()), DEADLINE + shift, "提前", OFFICE)
+        rules.extend_deadline(given(assigned()), DEADLINE + shift, "提前", OFFICE, NOW)
+
+
+def test_a_missed_deadline_is_extended_to_one_that_can_still_be_met() -> None:
+    after_it = DEADLINE + timedelta(days=5)
+    with breaks_rule("must be in the future", "新的时限必须晚于现在"):
+        rules.extend_deadline(
+            given(assigned()), DEADLINE + timedelta(days=2), "补报延期", OFFICE, after_it
+        )
+    event = rules.extend_deadline(
+        given(assigned()), after_it + timedelta(days=7), "补报延期", OFFICE, after_it
+    )
+    assert event.deadline == after_it + timedelta(days=7)
 
 
 def test_there_is_no_deadline_to_extend_before_an_assignment() -> None:
     with breaks_rule("assign the lead with a deadline first", "请先指定责任人和办理时限"):
-        rules.extend_deadline(given(), DEADLINE, "延期", OFFICE)
+        rules.extend_deadline(given(), DEADLINE, "延期", OFFICE, NOW)
 
 
 def test_a_transfer_leaves_the_receiving_unit_no_deadline_to_extend() -> None:
     lead = given(assigned(), transferred("shd-police"), accepted(POLICE))
     with breaks_rule("assign the lead with a deadline first", "请先指定责任人"):
-        rules.extend_deadline(lead, DEADLINE + timedelta(days=1), "延期", POLICE)
+        rules.extend_deadline(lead, DEADLINE + timedelta(days=1), "延期", POLICE, NOW)
 
 
 def test_only_the_holder_extends_and_not_once_concluded() -> None:
     later = DEADLINE + timedelta(days=1)
     with pytest.raises(NotPermitted, match="shd-office"):
-        rules.extend_deadline(given(assigned()), later, "延期", POLICE)
+        rules.extend_deadline(given(assigned()), later, "延期", POLICE, NOW)
     with breaks_rule("concluded: extending the deadline", "已办结，不能延长时限"):
-        rules.extend_deadline(given(assigned(), concluded()), later, "延期", OFFICE)
+        rules.extend_deadline(given(assigned(), concluded()), later, "延期", OFFICE, NOW)
 
 
 # --- verification (核查) and conclusion (办结) ------------------------------------------

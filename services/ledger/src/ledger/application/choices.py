@@ -56,7 +56,7 @@ def _trials(
         Accept: lambda: rules.accept(lead, actor),
         Return: lambda: rules.return_transfer(lead, _TEXT, actor),
         Assign: lambda: rules.assign(lead, _TEXT, _TEXT, deadline, _TEXT, actor, now),
-        ExtendDeadline: lambda: rules.extend_deadline(lead, deadline, _TEXT, actor),
+        ExtendDeadline: lambda: rules.extend_deadline(lead, deadline, _TEXT, actor, now),
         RecordVerification: lambda: rules.record_verification(lead, _TEXT, (), actor),
         Conclude: lambda: rules.conclude(lead, Conclusion.SUBSTANTIATED, _TEXT, actor),
         GiveFeedback: lambda: rules.give_feedback(lead, _TEXT, "receipt", actor),

@@ -89,7 +89,9 @@ async def extend_deadline(
     ledger: Ledger, command: ExtendDeadline, principal: Principal
 ) -> Recorded:
     lead, sequence = await _open(ledger, command.lead_id, principal)
-    event = rules.extend_deadline(lead, command.deadline, command.reason, principal.actor)
+    event = rules.extend_deadline(
+        lead, command.deadline, command.reason, principal.actor, utc_now()
+    )
     return await _record(ledger, lead, sequence, event)
 
 

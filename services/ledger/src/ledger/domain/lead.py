@@ -226,7 +226,7 @@ def assign(
 
 
 def extend_deadline(
-    lead: LedgerLead, deadline: datetime, reason: str, actor: Actor
+    lead: LedgerLead, deadline: datetime, reason: str, actor: Actor, now: datetime
 ) -> DeadlineExtended:
     _not_archived(lead, "extending the deadline", "延长时限")
     _held_by(lead, actor)
@@ -239,6 +239,12 @@ def extend_deadline(
     if deadline <= lead.deadline:
         raise RuleViolation(
             "the new deadline must be later than the current one", "新的时限必须晚于原时限"
+        )
+    # A deadline already missed is extended to one that can still be met, not to another
+    # moment in the past (which would only make the lead look handled in time).
+    if deadline <= now:
+        raise RuleViolation(
+            "the new deadline must be in the future", "新的时限必须晚于现在", field="deadline"
         )
     return DeadlineExtended(
         lead_id=lead.lead_id,
