@@ -117,6 +117,22 @@ LANGUAGES: Final[dict[Language, tuple[str, str]]] = {
     "en": ("英文", "English"),
 }
 
+#: Roles of common.events.Role, by code, as pages name the person acting (the events module
+#: imports this one).
+ROLES: Final[dict[str, tuple[str, str]]] = {
+    "reporter": ("举报人", "reporter"),
+    "screener": ("村级摸排员", "village screener"),
+    "clerk": ("登记员", "clerk"),
+    "office": ("扫黑办", "leading-group office"),
+    "police": ("派出所", "police"),
+    "judicial": ("司法所", "judicial office"),
+    "discipline": ("纪委", "discipline committee"),
+    "custodian": ("身份保管员", "custodian"),
+    "auditor": ("审计", "auditor"),
+    "admin": ("管理员", "administrator"),
+    "system": ("系统", "system"),
+}
+
 #: The kinds of unit of common.organisation.UnitKind, by code (the organisation names them,
 #: and imports this module).
 UNIT_KINDS: Final[dict[str, tuple[str, str]]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -51,8 +52,9 @@ class DecisionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @abstractmethod
     def command(self, case_id: str) -> Command:
-        raise NotImplementedError
+        """The command this body asks for on the case."""
 
 
 class SuperviseIn(DecisionIn):

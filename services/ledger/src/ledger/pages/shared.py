@@ -15,11 +15,11 @@ from fastapi.responses import HTMLResponse
 from common.accounts import Account
 from common.auth import Principal
 from common.database import as_utc
-from common.events import Role
 from common.service import ServiceRuntime
 from common.sessions import Session
 from common.times import CHINA
 from common.vocabulary import (
+    ROLES,
     Category,
     Channel,
     Conclusion,
@@ -31,20 +31,6 @@ from common.web import Language
 from common.web.people import principal_of, signed_in
 from ledger.application import Ledger
 from ledger.projection.queries import READERS
-
-ROLES: Final[dict[str, tuple[str, str]]] = {
-    Role.REPORTER: ("举报人", "reporter"),
-    Role.SCREENER: ("村级摸排员", "village screener"),
-    Role.CLERK: ("登记员", "clerk"),
-    Role.OFFICE: ("扫黑办", "leading-group office"),
-    Role.POLICE: ("派出所", "police"),
-    Role.JUDICIAL: ("司法所", "judicial office"),
-    Role.DISCIPLINE: ("纪委", "discipline committee"),
-    Role.CUSTODIAN: ("保管员", "custodian"),
-    Role.AUDITOR: ("审计", "auditor"),
-    Role.ADMIN: ("管理员", "administrator"),
-    Role.SYSTEM: ("系统", "system"),
-}
 
 NO_SUCH_LEAD: Final = (
     "没有这条线索，或您无权查看。",

@@ -7,7 +7,6 @@ and the receipt's hash stay in intake: nothing here reads them off the event."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,19 +20,9 @@ from common.events.catalogue import (
     LeadSupplemented,
     ReporterMessagePosted,
 )
+from common.thread import FEEDBACK, MESSAGE, SUPPLEMENT, attachments_json, entry
 from ledger.projection.search import doc_number
 from ledger.projection.tables import duplicates, reports, search_texts, thread
-
-SUPPLEMENT = "supplement"
-MESSAGE = "message"
-FEEDBACK = "feedback"
-
-
-def attachments_json(attachments: Iterable[Attachment]) -> str:
-    return json.dumps(
-        [{"name": a.name, "size": a.size, "sha256": a.sha256} for a in attachments],
-        ensure_ascii=False,
-    )
 
 
 def reported(db: BatchWriter, event: LeadReported) -> None:
@@ -87,21 +76,7 @@ def _entry(
     attachments: Iterable[Attachment],
     method: str | None = None,
 ) -> None:
-    db.put(
-        thread,
-        {
-            "event_id": event.event_id,
-            "lead_id": event.lead_id,
-            "kind": kind,
-            "occurred_at": event.occurred_at,
-            "author_role": event.actor.role.value,
-            "author_unit": event.actor.unit,
-            "author_user": event.actor.user,
-            "text": text,
-            "attachments": attachments_json(attachments),
-            "method": method,
-        },
-    )
+    db.put(thread, entry(event, kind, text, attachments, method))
 
 
 def _searchable(db: BatchWriter, lead_id: str | None, text: str) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from common.database import UtcDateTime
+from common.thread import thread_table
 
 metadata = MetaData()
 
@@ -94,21 +95,7 @@ reports = Table(
 
 # The exchange with the reporter, one row an entry: what the reporter (or staff, for them)
 # added and wrote (INTAKE), and the answers given (FeedbackGiven on LEDGER).
-thread = Table(
-    "ledger_thread",
-    metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("lead_id", String(64), nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("occurred_at", UtcDateTime, nullable=False),
-    Column("author_role", String(20), nullable=False),
-    Column("author_unit", String(40)),
-    Column("author_user", String(64)),
-    Column("text", Text, nullable=False),
-    Column("attachments", Text, nullable=False, default="[]"),
-    Column("method", String(40)),
-    Index("ix_ledger_thread_lead", "lead_id", "occurred_at"),
-)
+thread = thread_table(metadata, "ledger_thread")
 
 # Reports suspected of being the same matter (DuplicateSuspected), both ways round, and why
 # intake suspects it (the event's ``basis``; named apart from the committee's case basis,

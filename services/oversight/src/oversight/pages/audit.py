@@ -12,8 +12,9 @@ from pydantic import BeforeValidator
 
 from common.errors import RuleViolation
 from common.http_errors import describe_violation
+from common.vocabulary import ROLES
 from oversight.domain.cases import BY_HAND, BY_HAND_LABEL, SUPERVISION_RULES
-from oversight.pages.desk import ACCESS_KINDS, MOMENTS, ROLES, DeskDep
+from oversight.pages.desk import ACCESS_KINDS, MOMENTS, DeskDep
 from oversight.schemas import FIELD_LABELS, RuleFilter, supervision_out
 
 router = APIRouter()

@@ -52,19 +52,6 @@ ACCESS_KINDS: Final[dict[str, tuple[str, str]]] = {
     "exported": ("导出", "exported"),
     "identity_disclosed": ("披露身份", "identity disclosed"),
 }
-ROLES: Final[dict[str, tuple[str, str]]] = {
-    "reporter": ("举报人", "reporter"),
-    "screener": ("村级摸排员", "screener"),
-    "clerk": ("录入员", "clerk"),
-    "office": ("扫黑办", "office"),
-    "police": ("派出所", "police"),
-    "judicial": ("司法所", "judicial office"),
-    "discipline": ("纪委", "discipline committee"),
-    "custodian": ("身份保管员", "custodian"),
-    "auditor": ("审计", "auditor"),
-    "admin": ("管理员", "administrator"),
-    "system": ("系统", "system"),
-}
 #: Key moments of a lead, as the leak-risk report names them (event types).
 MOMENTS: Final[dict[str, tuple[str, str]]] = {
     "LeadTransferred": ("移交", "transfer"),

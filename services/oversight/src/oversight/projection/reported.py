@@ -8,9 +8,7 @@ them off the event."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
-from typing import Final
 
 from common.batchwriter import BatchWriter
 from common.events import Event
@@ -21,18 +19,8 @@ from common.events.catalogue import (
     LeadSupplemented,
     ReporterMessagePosted,
 )
+from common.thread import FEEDBACK, MESSAGE, SUPPLEMENT, attachments_json, entry
 from oversight.projection.tables import reports, thread
-
-SUPPLEMENT: Final = "supplement"
-MESSAGE: Final = "message"
-FEEDBACK: Final = "feedback"
-
-
-def attachments_json(attachments: Iterable[Attachment]) -> str:
-    return json.dumps(
-        [{"name": a.name, "size": a.size, "sha256": a.sha256} for a in attachments],
-        ensure_ascii=False,
-    )
 
 
 def reported(db: BatchWriter, event: LeadReported) -> None:
@@ -72,18 +60,4 @@ def _entry(
     attachments: Iterable[Attachment],
     method: str | None = None,
 ) -> None:
-    db.put(
-        thread,
-        {
-            "event_id": event.event_id,
-            "lead_id": event.lead_id,
-            "kind": kind,
-            "occurred_at": event.occurred_at,
-            "author_role": event.actor.role.value,
-            "author_unit": event.actor.unit,
-            "author_user": event.actor.user,
-            "text": text,
-            "attachments": attachments_json(attachments),
-            "method": method,
-        },
-    )
+    db.put(thread, entry(event, kind, text, attachments, method))

@@ -9,7 +9,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Index,
     Integer,
     MetaData,
     String,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 )
 
 from common.database import UtcDateTime
+from common.thread import thread_table
 
 metadata = MetaData()
 _ID = BigInteger().with_variant(Integer, "sqlite")
@@ -82,21 +82,7 @@ reports = Table(
 
 # The exchange with the reporter, one row an entry: what was added and written with the
 # receipt (or by staff for the reporter) on INTAKE, and the ledger's answers (FeedbackGiven).
-thread = Table(
-    "oversight_thread",
-    metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("lead_id", String(64), nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("occurred_at", UtcDateTime, nullable=False),
-    Column("author_role", String(20), nullable=False),
-    Column("author_unit", String(40)),
-    Column("author_user", String(64)),
-    Column("text", Text, nullable=False),
-    Column("attachments", Text, nullable=False, default="[]"),
-    Column("method", String(40)),
-    Index("ix_oversight_thread_lead", "lead_id", "occurred_at"),
-)
+thread = thread_table(metadata, "oversight_thread")
 
 # 责任倒查: who held the lead and who was responsible for it, when.
 custody = Table(
