@@ -31,6 +31,14 @@ class Ready(BaseModel):
     problems: dict[str, str] | None = Field(
         default=None, description="what is not ready, by component, with the reason"
     )
+    projections: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            "each projection consumer (by durable name): active when this replica holds its"
+            " lease and applies it, standby when another replica does (a standby serves"
+            " reads and takes over within seconds when the active one stops)"
+        ),
+    )
 
 
 def operations_routes(runtime: ServiceRuntime) -> APIRouter:
@@ -60,9 +68,15 @@ def operations_routes(runtime: ServiceRuntime) -> APIRouter:
     )
     async def readyz() -> JSONResponse:
         problems = await runtime.readiness()
+        roles = runtime.projection_roles()
         if problems:
-            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
-        return JSONResponse({"status": "ready", "service": runtime.service.value})
+            return JSONResponse(
+                {"status": "not ready", "problems": problems, "projections": roles},
+                status_code=503,
+            )
+        return JSONResponse(
+            {"status": "ready", "service": runtime.service.value, "projections": roles}
+        )
 
     @router.post(
         "/v1/admin/dead-letters/{sequence}/retry",

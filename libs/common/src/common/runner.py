@@ -77,6 +77,16 @@ HEALTHY: Final = Gauge(
     "1 when the consumer runs, keeps up and parks little; 0 with the reason in /readyz",
     ["projection", "stream"],
 )
+ACTIVE: Final = Gauge(
+    "leads_projection_active",
+    "1 while this replica holds the projection's lease and applies the stream; 0 on standby",
+    ["projection", "stream"],
+)
+LEASE_CHANGES: Final = Counter(
+    "leads_projection_lease_changes",
+    "Times this replica took a projection's lease from another holder, or lost it",
+    ["projection", "stream", "change"],
+)
 
 # What /readyz does not call ready (RunnerOptions can change each): a consumer that failed
 # this often within the window, lags this far behind, or parked this many events within it.
@@ -109,7 +119,14 @@ class RunnerOptions:
     handler_attempts: int = 3
     retry_delay: float = 0.2
     ack_wait: float = 30.0
-    lease_poll: float = 2.0
+    # How long a projection's lease lasts without renewal, and how often a standby asks for
+    # it: a standby takes over at most lease_seconds + lease_poll after the holder died. The
+    # holder renews every lease_seconds / 3 and with every batch it commits, so only a
+    # replica stalled for two thirds of a lease (between two transactions) loses it; and
+    # losing it is safe: the lease and position are checked in the transaction that would
+    # commit the batch (common.projection.Tracker.apply).
+    lease_seconds: float = 3.0
+    lease_poll: float = 0.5
     # When /readyz stops calling the consumer ready (see ProjectionRunner.health).
     unready_failures: int = 3
     unready_lag: int = 10_000
@@ -145,6 +162,8 @@ class ProjectionRunner:
         # at or below it was applied (or parked) already and is only acknowledged.
         self._position = 0
         self.caught_up = asyncio.Event()
+        # Whether this replica holds the lease and applies the stream (else a standby).
+        self.active = False
         self.problem: str | None = None
         self.lag = 0
         self._failures: deque[float] = deque()
@@ -156,6 +175,7 @@ class ProjectionRunner:
             lambda: asyncio.to_thread(self.tracker.create_tables, [self.stream.value]),
             f"create the tables of {self.tracker.projection.name}",
         )
+        self._set_active(False)  # a standby until the lease is held: the gauge says so
         self._task = asyncio.create_task(self._supervise(), name=f"projection:{self.durable}")
 
     async def stop(self, *, release: bool = True) -> None:
@@ -174,6 +194,7 @@ class ProjectionRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             self._task = None
+        self._set_active(False)
         if release:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.tracker.release_lease)
@@ -215,8 +236,11 @@ class ProjectionRunner:
             started = time.monotonic()
             try:
                 await self.run()
-            except LeaseLost:
+            except LeaseLost as exc:
                 self.problem = None  # a standby: another replica applies this projection
+                if self.active:
+                    LEASE_CHANGES.labels(*self._labels, "lost").inc()
+                    self.log.warning("projection_lease_lost", reason=str(exc))
                 delay = self.options.lease_poll / 2
             except (SequenceGap, ConsumerGone) as exc:
                 self.log.info("projection_consumer_restart", reason=str(exc))
@@ -233,6 +257,8 @@ class ProjectionRunner:
                 self._failures.append(time.monotonic())
                 RESTARTS.labels(*self._labels).inc()
                 self.log.exception("projection_consumer_failed")
+            finally:
+                self._set_active(False)
             await asyncio.sleep(delay)
             # Back off on repeated failures; a run that went well for a while starts over.
             delay = 0.5 if time.monotonic() - started > 60 else min(delay * 2, 15.0)
@@ -256,9 +282,7 @@ class ProjectionRunner:
         only after the ack wait, below the position by then. So they are read back from the
         stream and applied first, by the lease holder only; nothing about the consumer
         changes, which a service may not do anyway."""
-        # The lease lives in the database, shared with other processes: poll it.
-        while not await asyncio.to_thread(self.tracker.acquire_lease):  # noqa: ASYNC110
-            await asyncio.sleep(self.options.lease_poll)
+        await self._wait_for_lease()
         position = await asyncio.to_thread(self.tracker.position, self.stream.value)
         info = await consumer_info(self.js, self.stream, self.durable)
         if info is None:
@@ -293,6 +317,30 @@ class ProjectionRunner:
             await self._apply(batch)
         return await asyncio.to_thread(self.tracker.position, self.stream.value)
 
+    async def _wait_for_lease(self) -> None:
+        """Poll the lease, which lives in the database shared with the other replicas, until
+        this replica holds it. Taking it after having waited means its holder stopped
+        renewing it (died, or stalled): counted and logged, since it also happens when
+        leases flap."""
+        waited_since: float | None = None
+        while not await asyncio.to_thread(self.tracker.acquire_lease):
+            waited_since = waited_since or time.monotonic()
+            await asyncio.sleep(self.options.lease_poll)
+        self._set_active(True)
+        if waited_since is not None:
+            LEASE_CHANGES.labels(*self._labels, "taken").inc()
+            self.log.info(
+                "projection_lease_taken", waited_seconds=round(time.monotonic() - waited_since, 3)
+            )
+
+    def _set_active(self, active: bool) -> None:
+        self.active = active
+        ACTIVE.labels(*self._labels).set(1 if active else 0)
+        if not active:
+            # What a standby last saw as the holder is stale: the lag is the active's to say.
+            self.lag = 0
+            CONSUMER_LAG.labels(*self._labels).set(0)
+
     async def run(self) -> None:
         self._position = await self._ensure_consumer()
         self.problem = None
@@ -304,14 +352,18 @@ class ProjectionRunner:
             expires=self.options.fetch_timeout * 5,
         )
         await puller.start()
-        lease_until = time.monotonic() + self.tracker.lease_seconds / 3
+        renew_every = self.tracker.lease_seconds / 3
+        lease_until = time.monotonic() + renew_every
         try:
             while True:
                 if time.monotonic() >= lease_until:
                     if not await asyncio.to_thread(self.tracker.acquire_lease):
                         raise LeaseLost("another replica took the lease")
-                    lease_until = time.monotonic() + self.tracker.lease_seconds / 3
-                messages = await puller.next_batch(self.options.fetch_timeout)
+                    lease_until = time.monotonic() + renew_every
+                # An idle wait never outlasts the next renewal: a fetch as long as the lease
+                # would let it lapse while nothing is wrong.
+                wait = min(self.options.fetch_timeout, max(lease_until - time.monotonic(), 0.05))
+                messages = await puller.next_batch(wait)
                 if not messages:
                     self.caught_up.set()
                     self.lag = 0

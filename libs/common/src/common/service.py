@@ -377,7 +377,12 @@ class ServiceRuntime:
         for sub in self.subscriptions:
             tracker = trackers.setdefault(
                 sub.projection.name,
-                Tracker(self.database.sync_engine, sub.projection, owner=self.replica),
+                Tracker(
+                    self.database.sync_engine,
+                    sub.projection,
+                    owner=self.replica,
+                    lease_seconds=options.lease_seconds,
+                ),
             )
             runner = ProjectionRunner(
                 self.js,
@@ -401,6 +406,11 @@ class ServiceRuntime:
     async def retry_parked(self, sequence: int) -> dict[str, str]:
         """Apply a parked event after its cause was fixed (common.parked)."""
         return await ParkedRetry(self.js, self.service, self.runners, self.reactors).retry(sequence)
+
+    def projection_roles(self) -> dict[str, str]:
+        """Each projection consumer (by durable) and whether this replica applies it
+        ("active", holding the lease) or stands by ("standby")."""
+        return {runner.durable: "active" if runner.active else "standby" for runner in self.runners}
 
     async def readiness(self) -> dict[str, str]:
         """What is not ready, by component (empty when all is well)."""
