@@ -9,6 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from ledger.settings import LedgerSettings
+from tests.support.apps import random_key, write_staff
+from tests.support.certificates import make_ca
 
 POSTGRES_URL = "postgresql+psycopg://ledger:pw@db.example:5432/ledger"
 
@@ -77,16 +79,22 @@ def test_production_refuses_the_default_sqlite_database(monkeypatch: pytest.Monk
 
 
 def test_production_accepts_a_real_password_and_a_postgresql_database(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # Everything else production asks for (tests/unit/test_production_settings.py): TLS to
+    # NATS and to PostgreSQL, random keys, a users file.
+    ca = make_ca(tmp_path).cert_file
+    database_url = f"{POSTGRES_URL}?sslmode=verify-full&sslrootcert={ca}"
     monkeypatch.setenv("LEDGER_ENVIRONMENT", "production")
     monkeypatch.setenv("LEDGER_NATS_PASSWORD", "a-real-secret-4f9c")
-    monkeypatch.setenv("LEDGER_DATABASE_URL", POSTGRES_URL)
-    monkeypatch.setenv("LEDGER_ACCOUNTS_KEY", base64.b64encode(b"a" * 32).decode())
-    monkeypatch.setenv("LEDGER_SESSION_KEY", base64.b64encode(b"s" * 32).decode())
+    monkeypatch.setenv("LEDGER_NATS_TLS_CA_FILE", str(ca))
+    monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
+    monkeypatch.setenv("LEDGER_ACCOUNTS_KEY", random_key())
+    monkeypatch.setenv("LEDGER_SESSION_KEY", random_key())
+    monkeypatch.setenv("LEDGER_USERS_FILE", str(write_staff(tmp_path / "users.toml")))
     settings = LedgerSettings()
     assert settings.environment == "production"
-    assert settings.database_url == POSTGRES_URL
+    assert settings.database_url == database_url
     assert settings.nats_password.get_secret_value() == "a-real-secret-4f9c"
 
 

@@ -8,12 +8,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal, Self
 
+import structlog
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from common.subjects import Service
+from common.tls import VERIFYING_SSLMODES, client_context, sslmode
 
-# Values that mean "nobody set this": refused outside development.
+log = structlog.get_logger(__name__)
+
+# Values that mean "nobody set this": refused outside development (compared in lower case).
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "changeme", "changethis", "password", "secret", "dev"}
 )
@@ -32,6 +37,19 @@ def _key(secret: SecretStr, name: str) -> bytes:
     return key
 
 
+def is_placeholder(value: str) -> bool:
+    return value.strip().lower() in PLACEHOLDER_SECRETS
+
+
+def degenerate(name: str) -> str:
+    """Why a key of one byte repeated (all zeros, say) is refused in production: it is a
+    placeholder, not a secret."""
+    return (
+        f"{name} is one byte repeated, which anyone can guess: generate a random one"
+        " (openssl rand -base64 32)"
+    )
+
+
 class ServiceSettings(BaseSettings):
     """Connection and runtime settings of one service (env prefix ``<SERVICE>_``)."""
 
@@ -44,6 +62,10 @@ class ServiceSettings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4333"
     nats_user: str | None = None
     nats_password: SecretStr = SecretStr("")
+    #: the CA that signed the NATS servers' certificates (PEM): when set, the service speaks
+    #: TLS to NATS and refuses a server the CA did not sign. Required in production, where
+    #: the NATS password would otherwise cross the network in clear
+    nats_tls_ca_file: Path | None = None
     database_url: str = ""
     stream_replicas: int = Field(default=1, ge=1, le=5)
     users_file: Path = Path("var/demo/users.toml")
@@ -78,18 +100,61 @@ class ServiceSettings(BaseSettings):
             self.database_url = f"sqlite:///var/{self.service.value}/{self.service.value}.db"
         if self.nats_user is None:
             self.nats_user = self.service.value
+        if self.nats_tls_ca_file is not None:
+            client_context(self.nats_tls_ca_file)  # a missing or broken CA file, said now
+        keys = {
+            name: _key(value, name)
+            for name in ("accounts_key", "session_key")
+            if (value := getattr(self, name)).get_secret_value()
+        }
         if self.environment == "production":
-            if self.nats_password.get_secret_value() in PLACEHOLDER_SECRETS:
-                raise ValueError("nats_password must be set to a real secret in production")
-            if self.database_url.startswith("sqlite"):
-                raise ValueError("production needs a PostgreSQL database_url")
-            if not self.accounts_key.get_secret_value() or not self.session_key.get_secret_value():
-                raise ValueError("production needs accounts_key and session_key")
-        for name in ("accounts_key", "session_key"):
-            value: SecretStr = getattr(self, name)
-            if value.get_secret_value():
-                _key(value, name)
+            problems = self._production_problems(keys)
+            if problems:
+                raise ValueError("refusing to start in production: " + "; ".join(problems))
+        elif not self.users_file.is_file():
+            log.warning(
+                "users_file_missing",
+                users_file=str(self.users_file),
+                consequence="no API users: every token is refused",
+            )
         return self
+
+    def _production_problems(self, keys: dict[str, bytes]) -> list[str]:
+        """What production refuses to start with, each named by its setting, all at once so
+        that one attempt shows the operator everything to fix. A service with secrets of
+        its own adds its own."""
+        problems = []
+        if is_placeholder(self.nats_password.get_secret_value()):
+            problems.append("nats_password must be set to a real secret in production")
+        if self.nats_tls_ca_file is None:
+            problems.append(
+                "nats_tls_ca_file must be set in production (the CA of the NATS servers'"
+                " certificates): without TLS the NATS password crosses the network in clear"
+            )
+        if self.database_url.startswith("sqlite"):
+            problems.append("production needs a PostgreSQL database_url")
+        else:
+            url = make_url(self.database_url)
+            if url.password is not None and is_placeholder(url.password):
+                problems.append(
+                    "database_url carries a placeholder password: set the database role's real one"
+                )
+            if sslmode(url) not in VERIFYING_SSLMODES:
+                problems.append(
+                    "database_url must ask for TLS that checks the server in production:"
+                    " add ?sslmode=verify-full&sslrootcert=<the CA file> (or sslmode=verify-ca)"
+                )
+        if not self.accounts_key.get_secret_value() or not self.session_key.get_secret_value():
+            problems.append("production needs accounts_key and session_key")
+        for name, key in keys.items():
+            if len(set(key)) == 1:
+                problems.append(degenerate(name))
+        if not self.users_file.is_file():
+            problems.append(
+                f"users_file {self.users_file} does not exist: the service would run with no"
+                " API users at all (create it with leadctl add-user, or mount it)"
+            )
+        return problems
 
     def site_url(self, service: Service) -> str:
         return self.site_urls.get(service, service.default_url).rstrip("/")

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, degenerate
 from common.subjects import Service
 
 
@@ -73,6 +73,17 @@ class IntakeSettings(ServiceSettings):
             raise ValueError("identity_key, receipt_key and signing_key must all differ")
         self.retired_signing_public_keys  # noqa: B018 - refused here, not when first used
         return self
+
+    def _production_problems(self, keys: dict[str, bytes]) -> list[str]:
+        problems = super()._production_problems(keys)
+        for name in ("identity_key", "receipt_key", "signing_key"):
+            try:
+                key = _key_bytes(getattr(self, name), name)
+            except ValueError:
+                continue  # malformed: refused by name in every environment (_keys)
+            if len(set(key)) == 1:
+                problems.append(degenerate(name))
+        return problems
 
     @property
     def retention(self) -> timedelta:
