@@ -43,6 +43,7 @@ from common.replay import ReplayReport, replay
 from common.subjects import Service, Stream
 from leadctl import auditing, operations, receipts
 from leadctl.accounts import accounts_app
+from leadctl.backup import commands as backup_commands
 from leadctl.connection import NatsConnection, run_on_nats
 from leadctl.fingerprint import fingerprint, positions
 
@@ -57,6 +58,9 @@ export_app = typer.Typer(help="Exports from a projection database.", no_args_is_
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(export_app, name="export")
 app.add_typer(accounts_app, name="accounts")
+app.command("backup")(backup_commands.backup)
+app.command("restore")(backup_commands.restore)
+app.add_typer(backup_commands.key_app, name="backup-key")
 console = Console(stderr=True)
 
 SERVICES = tuple(s.value for s in operations.SERVICES)
