@@ -25,7 +25,6 @@ import structlog
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import RedirectResponse
 from faststream.nats import NatsBroker
-from faststream.security import SASLPlaintext
 from faststream.specification import AsyncAPI
 from nats.js import JetStreamContext
 from prometheus_client import Counter
@@ -62,6 +61,7 @@ from common.subjects import (
     declared_streams,
     inbox_prefix,
 )
+from common.tls import broker_security, nats_tls
 from common.vocabulary_api import vocabulary_routes
 from common.web import Pages, install_web
 from common.web.people import SignInNeeded, people_pages
@@ -122,9 +122,7 @@ class ServiceRuntime:
         # out" POST that published any message through this connection).
         self.broker = NatsBroker(
             settings.nats_servers,
-            security=SASLPlaintext(username=settings.nats_user or "", password=password)
-            if password
-            else None,
+            security=broker_security(settings.nats_user or "", password, settings.nats_tls_ca_file),
             inbox_prefix=inbox_prefix(self.service),
             name=f"{self.service.value}:{self.replica}",
             error_cb=self._nats_error,
@@ -354,6 +352,7 @@ class ServiceRuntime:
             password=password or None,
             inbox_prefix=inbox_prefix(self.service),
             name=f"{self.service.value}:{self.replica}:declare",
+            **nats_tls(self.settings.nats_tls_ca_file),
         )
         try:
             js = nc.jetstream()
