@@ -89,8 +89,21 @@ def connection(
         ),
     ] = None,
     password: Annotated[str, typer.Option(envvar="LEADS_NATS_PASSWORD", help="NATS password")] = "",
+    nats_tls_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--nats-tls-ca",
+            envvar="LEADS_NATS_TLS_CA_FILE",
+            help="CA certificate of the NATS servers (PEM): connect with TLS and check them",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = NatsConnection(url=nats_url, user=user, password=password)
+    if nats_tls_ca is not None and not nats_tls_ca.is_file():
+        raise typer.BadParameter(
+            f"no CA certificate file at {nats_tls_ca}", param_hint="--nats-tls-ca"
+        )
+    ctx.obj = NatsConnection(url=nats_url, user=user, password=password, tls_ca=nats_tls_ca)
 
 
 def _run(

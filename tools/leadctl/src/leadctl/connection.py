@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import nats
@@ -13,6 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from common.subjects import Service, inbox_prefix
+from common.tls import nats_tls
 
 T = TypeVar("T")
 
@@ -26,6 +28,9 @@ class NatsConnection:
     # own usual user (replay and accounts as the admin, the rest as the read-only leadctl).
     user: str | None
     password: str
+    #: the CA of the NATS servers' certificates: TLS when given (--nats-tls-ca,
+    #: LEADS_NATS_TLS_CA_FILE), as the deployments require
+    tls_ca: Path | None = None
 
     def user_for(self, usual_user: str) -> str:
         return usual_user if self.user is None else self.user
@@ -45,6 +50,7 @@ def run_on_nats(
             password=found.password or None,
             inbox_prefix=inbox_prefix(Service.LEADCTL),
             allow_reconnect=False,
+            **nats_tls(found.tls_ca),
         )
         try:
             return await work(nc.jetstream())
