@@ -211,22 +211,31 @@ class ServiceRuntime:
         """Run a background job every ``seconds`` while the service runs (deadlines,
         retention, automatic rules). A failing round is logged; the next one still runs."""
 
+        # Stopping is said twice, by the event and by cancelling: nats-py swallows a
+        # cancellation that arrives while it flushes a publish (``_flush_pending`` catches
+        # CancelledError), after which a job returns normally and the loop would sleep a
+        # whole round before the stop is seen.
+        stopping = asyncio.Event()
+
         async def loop() -> None:
-            while True:
+            while not stopping.is_set():
                 try:
                     await job()
                 except Exception:
                     log.exception("background_job_failed", job=name)
-                await asyncio.sleep(seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), seconds)
 
         task: asyncio.Task[None] | None = None
 
         async def start() -> None:
             nonlocal task
+            stopping.clear()
             task = asyncio.create_task(loop(), name=name)
 
         async def stop() -> None:
             if task is not None:
+                stopping.set()
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
