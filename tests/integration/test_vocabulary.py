@@ -37,8 +37,7 @@ async def served(
     name: str, nats_target: NatsTarget, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     # The vocabulary and the API document are answered from configuration alone, so the
-    # service is asked without starting its consumers: starting intake and stopping it at
-    # once has been seen to hang until pytest-timeout (an open defect of intake's stop).
+    # service is asked without starting its consumers.
     users = write_staff(tmp_path / "users.toml")
     app = create_service(name, nats_target, tmp_path, users)
     transport = httpx.ASGITransport(app=app)
