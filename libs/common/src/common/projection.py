@@ -23,9 +23,11 @@ from sqlalchemy import (
     Column,
     Engine,
     Float,
+    Integer,
     MetaData,
     String,
     Table,
+    Text,
     select,
     update,
 )
@@ -35,6 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from common.batchwriter import BatchWriter, RowCache, deferred_metadata
 from common.events import BY_TYPE, Event, EventDecodeError, decode, event_type_of, lead_of_subject
+from common.migrations import schema_lock
 from common.subjects import Stream
 
 log = structlog.get_logger(__name__)
@@ -81,15 +84,63 @@ projection_leases: Final = Table(
     Column("lease_expires", Float, nullable=False, default=0.0),
 )
 
+# Which version of each read model a database holds, and which one serves reads
+# (common.readmodels): a new version is built beside the serving one, then switched to.
+projection_versions: Final = Table(
+    "projection_versions",
+    tracking_metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("state", String(10), nullable=False),
+    # The version's tables, so that a later release can drop them without their code.
+    Column("tables", Text, nullable=False, default="[]"),
+    Column("changed_at", Float, nullable=False),
+)
+
+
+def versioned(name: str, version: int) -> str:
+    """A read model's table (or index) name in a version: ``leads`` in version 1, the
+    tables as they always were; ``leads_v2`` from version 2 on, beside the older ones."""
+    return name if version == 1 else f"{name}_v{version}"
+
 
 @dataclass(frozen=True)
 class Projection:
     """A named read model: its tables and the handler for each event type it reacts to.
-    Event types without a handler are passed over (and still advance the position)."""
+    Event types without a handler are passed over (and still advance the position).
+
+    ``version`` is its schema's version: a change of its tables (a column more, another
+    key) comes with the next version, whose tables are named apart (:func:`versioned`) so
+    that it is rebuilt from the streams beside the one serving, never altered in place
+    (common.readmodels)."""
 
     name: str
     metadata: MetaData
     handlers: Mapping[str, Handler] = field(default_factory=dict)
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.version < 1:
+            raise ValueError(f"projection {self.name}: version must be 1 or more")
+        if self.version > 1:
+            suffix = versioned("", self.version)
+            unnamed = [t for t in self.metadata.tables.values() if not t.name.endswith(suffix)]
+            if unnamed:
+                names = ", ".join(t.name for t in unnamed)
+                raise ValueError(
+                    f"projection {self.name} version {self.version}: tables {names} do not end"
+                    f" in {suffix} (name them with common.projection.versioned)"
+                )
+
+    @property
+    def key(self) -> str:
+        """The name its positions, lease and deferred events are kept under: one set per
+        version, so two versions are built and served side by side."""
+        return versioned(self.name, self.version)
+
+    @property
+    def tables(self) -> list[str]:
+        return [t.name for t in self.metadata.sorted_tables]
 
     def apply(self, writer: BatchWriter, event: Event) -> None:
         handler = self.handlers.get(event.event_type)
@@ -150,28 +201,32 @@ class Tracker:
         self.lease_seconds = lease_seconds
         self.cache = RowCache()
         self._lock = threading.Lock()
-        self._lease_key = projection_leases.c.projection == projection.name
+        self._lease_key = projection_leases.c.projection == projection.key
 
     def _position_key(self, stream: str) -> ColumnElement[bool]:
-        return (projection_positions.c.projection == self.projection.name) & (
+        return (projection_positions.c.projection == self.projection.key) & (
             projection_positions.c.stream == stream
         )
 
     def create_tables(self, streams: Iterable[str] = ()) -> None:
-        tracking_metadata.create_all(self.engine)
-        deferred_metadata.create_all(self.engine)
-        self.projection.metadata.create_all(self.engine)
+        """Make what is missing of the bookkeeping and the read model's tables, under the
+        database's schema lock: replicas starting together would otherwise race to create
+        the same table, and one of them fail its start."""
+        with schema_lock(self.engine):
+            tracking_metadata.create_all(self.engine)
+            deferred_metadata.create_all(self.engine)
+            self.projection.metadata.create_all(self.engine)
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with self.engine.begin() as conn:
             conn.execute(
                 insert(projection_leases)
-                .values(projection=self.projection.name, owner=None, lease_expires=0.0)
+                .values(projection=self.projection.key, owner=None, lease_expires=0.0)
                 .on_conflict_do_nothing()
             )
             for stream in streams:
                 conn.execute(
                     insert(projection_positions)
-                    .values(projection=self.projection.name, stream=stream, sequence=0)
+                    .values(projection=self.projection.key, stream=stream, sequence=0)
                     .on_conflict_do_nothing()
                 )
 
@@ -241,20 +296,20 @@ class Tracker:
                         raise LeaseLost(f"projection {self.projection.name} is held by {owner}")
                     done = conn.execute(
                         select(projection_retried.c.parked_sequence).where(
-                            (projection_retried.c.projection == self.projection.name)
+                            (projection_retried.c.projection == self.projection.key)
                             & (projection_retried.c.parked_stream == parked_stream)
                             & (projection_retried.c.parked_sequence == parked_sequence)
                         )
                     ).first()
                     if done is not None:
                         return False
-                    writer = BatchWriter(conn, self.cache, self.projection.name)
+                    writer = BatchWriter(conn, self.cache, self.projection.key)
                     self.projection.apply(writer, event)
                     writer.flush()
                     # Same transaction: a second retry, even a concurrent one, fails here.
                     conn.execute(
                         projection_retried.insert().values(
-                            projection=self.projection.name,
+                            projection=self.projection.key,
                             parked_stream=parked_stream,
                             parked_sequence=parked_sequence,
                         )
@@ -280,7 +335,7 @@ class Tracker:
             first_new = next((i.sequence for i in items if i.sequence > position), None)
             if contiguous and first_new is not None and first_new != position + 1:
                 raise SequenceGap(f"{stream}: at {position}, next delivered is {first_new}")
-            writer = BatchWriter(conn, self.cache, self.projection.name)
+            writer = BatchWriter(conn, self.cache, self.projection.key)
             # Projection.apply, unrolled: this loop runs once for every event of a rebuild.
             handler_for = self.projection.handlers.get
             for sequence, event in items:

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 from sqlalchemy import event as sa_event
 
 from common.growth import StreamGrowth
 from common.http_errors import install_error_handlers
 from common.reactor import react
+from common.schema import manage_schema
 from common.service import ServiceRuntime
 from common.subjects import Stream
 from intake.api import EXCEPTION_HANDLERS, router
 from intake.application import Intake
-from intake.duplicates import DuplicateDetector, matter_metadata
-from intake.idempotency import idempotency_metadata
+from intake.duplicates import DuplicateDetector
 from intake.importer import MULTIPART_ENVELOPE
 from intake.pages import install_pages
 from intake.projection import SUBSCRIPTIONS
 from intake.schemas import FIELD_LABELS
 from intake.settings import IntakeSettings
-from intake.vault import vault_metadata
-from intake.work import work_metadata
 
 # A scrub postponed because the database was busy is tried again this often.
 SCRUB_RETRY_SECONDS = 30.0
@@ -49,16 +45,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         handler=DuplicateDetector(runtime, settings.duplicate_similarity),
     )
 
-    async def prepare() -> None:
-        await asyncio.to_thread(
-            runtime.database.create_all,
-            vault_metadata,
-            idempotency_metadata,
-            matter_metadata,
-            work_metadata,
-        )
-
-    runtime.on_prepare(prepare)
+    # The key store, idempotency claims, matters and spent work: intake.migrations.
+    manage_schema(runtime, "intake")
     runtime.every(settings.retention_check_seconds, intake.apply_retention, "retention")
     runtime.every(SCRUB_RETRY_SECONDS, intake.scrub, "identity-key-scrub")
     growth = StreamGrowth(

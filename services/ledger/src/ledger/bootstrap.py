@@ -7,7 +7,9 @@ import asyncio
 from fastapi import FastAPI
 
 from common.http_errors import install_error_handlers
+from common.migrations import schema_lock
 from common.reactor import react
+from common.schema import manage_schema
 from common.service import ServiceRuntime
 from common.subjects import Stream
 from ledger.api import router
@@ -16,7 +18,6 @@ from ledger.outcomes import OutcomeRecorder
 from ledger.pages import router as pages
 from ledger.projection import SUBSCRIPTIONS
 from ledger.projection.search import create_index
-from ledger.projection.tables import metadata
 from ledger.registrar import Registrar
 from ledger.schemas import FIELD_LABELS
 from ledger.settings import LedgerSettings
@@ -31,11 +32,14 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     ledger = Ledger(runtime, settings)
     runtime.app.state.ledger = ledger
     runtime.project(*SUBSCRIPTIONS)
+    manage_schema(runtime, "ledger")
 
     def prepare_search() -> None:
-        # The search index is made on the table it indexes, before the projection writes.
-        runtime.database.create_all(metadata)
-        create_index(runtime.database.sync_engine)
+        # The search index is made on the table it indexes (made by manage_schema's hook,
+        # which runs first), before the projection writes; under the schema lock, so that
+        # replicas starting together make it once.
+        with schema_lock(runtime.database.sync_engine):
+            create_index(runtime.database.sync_engine)
 
     async def prepare() -> None:
         await asyncio.to_thread(prepare_search)

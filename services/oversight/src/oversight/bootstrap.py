@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from common.http_errors import install_error_handlers
 from common.reactor import react
+from common.schema import manage_schema
 from common.service import ServiceRuntime
 from common.subjects import Stream
 from oversight.api import router
@@ -25,6 +26,7 @@ def create_app(settings: OversightSettings | None = None) -> FastAPI:
     oversight = Oversight(runtime, settings)
     runtime.app.state.oversight = oversight
     runtime.project(*SUBSCRIPTIONS)
+    manage_schema(runtime, "oversight")
     react(
         runtime,
         name="cases-from-reports",

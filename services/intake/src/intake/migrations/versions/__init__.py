@@ -1,0 +1,1 @@
+"""Intake's revisions, oldest first by their down_revision."""

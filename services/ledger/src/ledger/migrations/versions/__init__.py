@@ -1,0 +1,1 @@
+"""The ledger's revisions, oldest first by their down_revision."""

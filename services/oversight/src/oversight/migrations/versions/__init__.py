@@ -1,0 +1,1 @@
+"""The oversight's revisions, oldest first by their down_revision."""
