@@ -14,4 +14,15 @@ for name in NATS_INTAKE_PASSWORD NATS_LEDGER_PASSWORD NATS_OVERSIGHT_PASSWORD \
             ;;
     esac
 done
-exec nats-server --config /etc/nats/cluster-node.conf "$@"
+# TLS for clients and routes (cluster-node.conf): the mounted certificate, unless the
+# environment names other files.
+export NATS_TLS_CERT="${NATS_TLS_CERT:-/etc/nats/tls/tls.crt}"
+export NATS_TLS_KEY="${NATS_TLS_KEY:-/etc/nats/tls/tls.key}"
+export NATS_TLS_CA="${NATS_TLS_CA:-/etc/nats/tls/ca.crt}"
+for file in "$NATS_TLS_CERT" "$NATS_TLS_KEY" "$NATS_TLS_CA"; do
+    if [ ! -r "$file" ]; then
+        echo "refusing to start: $file is missing or unreadable (mount the nats TLS certificate: deploy/runbook/tls.md)" >&2
+        exit 1
+    fi
+done
+exec nats-server --config "${NATS_CONFIG:-/etc/nats/cluster-node.conf}" "$@"
