@@ -52,7 +52,7 @@ from common.runner import ProjectionRunner, RunnerOptions, replica_id
 from common.sessions import COOKIE_PREFIX, SessionSigner
 from common.settings import ServiceSettings
 from common.signin import signin_routes
-from common.streams import declare_streams
+from common.streams import declare_streams, observe_streams
 from common.subjects import (
     STREAM_SUBJECTS,
     Service,
@@ -71,6 +71,8 @@ log = structlog.get_logger(__name__)
 # How long a reactor's fetch on a closed connection waits before failing (see
 # ServiceRuntime._let_reactors_yield).
 _CLOSED_RETRY_SECONDS: Final = 1.0
+# How often each service exports the size and replicas of the streams it declares.
+STREAM_WATCH_SECONDS: Final = 30.0
 
 SECURITY_EVENTS: Final = Counter(
     "nats_permission_violations_total", "Permission violations reported by the NATS server"
@@ -159,6 +161,12 @@ class ServiceRuntime:
         self.app.add_middleware(BodyLimit, limits=self.body_limits)
         declare_published_events(self.broker, self.service)
         self.every(1.0, self._exit_if_connection_lost, "connection-watch")
+        # Sizes against limits and replicas' lag, for the alerts (deploy/monitoring).
+        self.every(
+            STREAM_WATCH_SECONDS,
+            lambda: observe_streams(self.js, declared_streams(self.service)),
+            "stream-watch",
+        )
         forbid_unknown_query_parameters(self.app)  # before any route is added
         self.app.include_router(operations_routes(self))
         self.app.include_router(contract_routes(self.contract))
