@@ -27,10 +27,13 @@ run: $(STAMP)
 # The browser tests need Debian's Chromium and a CJK font: installed here when missing (as
 # root). Elsewhere the script says what to run and the browser tests skip, saying why; under
 # CI=true a missing browser stops the run. Lighthouse (npm, pinned) goes under var/node the
-# same way: without it the Lighthouse test skips, saying why, unless CI=true.
+# same way: without it the Lighthouse test skips, saying why, unless CI=true. The deployment
+# checks' tools that PyPI does not carry (promtool from Debian's prometheus, openssl) come
+# from install-ops-tools.sh, the same way.
 test: $(STAMP)
 	bash tools/install-browser.sh || [ "$${CI:-}" != true ]
 	bash tools/install-lighthouse.sh || [ "$${CI:-}" != true ]
+	bash tools/install-ops-tools.sh || [ "$${CI:-}" != true ]
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
