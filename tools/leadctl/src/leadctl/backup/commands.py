@@ -16,7 +16,8 @@ from leadctl.backup.jetstream import SnapshotFailed
 from leadctl.backup.manifest import BackupUnusable
 from leadctl.connection import run_on_nats
 
-console = Console(stderr=True)
+# Not wrapped: an operator greps what went wrong, and a test reads it whole.
+console = Console(stderr=True, soft_wrap=True)
 key_app = typer.Typer(help="The operator's backup key pair (age).", no_args_is_help=True)
 
 AS_ADMIN = (

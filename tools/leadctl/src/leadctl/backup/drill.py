@@ -235,23 +235,23 @@ async def bring_back(
         recorded = importlib.import_module("intake.recorded_shreds")
         shredded = await recorded.shreds_in_log(js)
         done.shreds_in_log = len(shredded)
-    for entry in found.databases:
-        if entry.service not in databases:
+    for dumped in found.databases:
+        if dumped.service not in databases:
             continue
         loaded, destroyed_after, scrubbed = await asyncio.to_thread(
             _load_database,
             directory,
-            entry,
+            dumped,
             identity,
-            databases[entry.service],
+            databases[dumped.service],
             force,
             shredded,
             done.keys_loaded_destroyed,
         )
-        done.tables[entry.service] = loaded
+        done.tables[dumped.service] = loaded
         done.keys_destroyed_after += destroyed_after
         done.scrubbed = done.scrubbed and scrubbed
-        say(f"{entry.service} database: " + ", ".join(f"{t} {n}" for t, n in loaded.items()))
+        say(f"{dumped.service} database: " + ", ".join(f"{t} {n}" for t, n in loaded.items()))
     done.seconds = round(time.monotonic() - clock, 3)
     return done
 
@@ -271,7 +271,9 @@ async def _refuse_what_is_not_empty(
             rows = await asyncio.to_thread(tables.holds_rows, engine, service)
         finally:
             engine.dispose()
-        held += [f"{service} database: {t} holds {n} rows" for t, n in rows.items()]
+        held += [
+            f"{service} database: {t} holds {n} row{'' if n == 1 else 's'}" for t, n in rows.items()
+        ]
     if held and not force:
         raise RestoreRefused(
             "not empty, nothing restored (restore into an empty cluster and empty databases,"
@@ -295,7 +297,13 @@ async def _restore_stream(
     with plain.open("rb") as data:
         state = await jetstream.restore(nc, entry.config, entry.state, data)
     plain.unlink()
-    for key in ("messages", "first_seq", "last_seq"):
+    # An empty stream reports first_seq 0 when snapshotted and 1 once restored.
+    compared = (
+        ("messages", "last_seq", "first_seq")
+        if entry.state.get("messages")
+        else ("messages", "last_seq")
+    )
+    for key in compared:
         if state.get(key) != entry.state.get(key):
             raise jetstream.SnapshotFailed(
                 f"{entry.stream}: restored {key} {state.get(key)}, the backup had {entry.state.get(key)}"

@@ -169,8 +169,10 @@ _GENERIC_TYPES: Final[dict[str, type[TypeEngine[Any]]]] = {
 
 
 def _column_shape(column: Column[Any]) -> dict[str, Any]:
+    # A TypeDecorator (UtcDateTime) is described by the type it stores as.
+    stored = getattr(column.type, "impl_instance", column.type)
     try:
-        generic = column.type.as_generic()
+        generic = stored.as_generic()
     except NotImplementedError:
         generic = Text()
     kind = type(generic).__name__
