@@ -400,7 +400,8 @@ def test_the_nats_nodes_must_land_on_three_hosts(rendered: list[dict[str, Any]])
 def test_disruption_budgets_keep_a_quorum_and_a_replica(rendered: list[dict[str, Any]]) -> None:
     budgets = objects(rendered, "PodDisruptionBudget")
     assert budgets["nats"]["spec"]["maxUnavailable"] == 1
-    for name, deployment in objects(rendered, "Deployment").items():
+    for name in SERVICES:
+        deployment = objects(rendered, "Deployment")[name]
         selector = deployment["spec"]["selector"]["matchLabels"]
         [budget] = [b for b in budgets.values() if b["spec"]["selector"]["matchLabels"] == selector]
         assert deployment["spec"]["replicas"] >= 2, name
@@ -672,6 +673,13 @@ def nats_configs() -> list[Path]:
     return [c for c in configs if c.name not in included]
 
 
+def launcher_defaults(start: Path) -> dict[str, str]:
+    if not start.exists():
+        return {}
+    pattern = r'^\s*export\s+(\w+)="\$\{\1:-([^}"]*)\}"'
+    return dict(re.findall(pattern, start.read_text(), re.M))
+
+
 def nats_test(config: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """``nats-server -t`` on a copy of the config folder whose certificate paths point at
     throwaway files, with the variables the deployments set."""
@@ -686,10 +694,14 @@ def nats_test(config: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     tls = tmp_path / "tls"
     env = {
         "PATH": os.environ.get("PATH", ""),
-        # start.sh sets these to the mounted files (/etc/nats/tls/) before starting the server
+        # The defaults start.sh gives the variables it exports (NAME="${NAME:-default}")...
+        **launcher_defaults(config.parent / "start.sh"),
+        # ...but files of the test's own for the mounted certificate and the store.
         "NATS_TLS_CERT": str(tls / "tls.crt"),
         "NATS_TLS_KEY": str(tls / "tls.key"),
         "NATS_TLS_CA": str(tls / "ca.crt"),
+        "NATS_STORE_DIR": str(tmp_path / "store"),
+        # What compose and the StatefulSet set.
         "NATS_SERVER_NAME": "nats-1",
         "NATS_ROUTES": "[nats://nats-1:6222, nats://nats-2:6222, nats://nats-3:6222]",
         **{f"NATS_{u}_PASSWORD": f"p{u.lower()}0" for u in ("INTAKE", "LEDGER", "OVERSIGHT")},
