@@ -66,8 +66,8 @@ async def test_a_stream_with_another_configuration_fails_the_run_naming_stream_a
 
     assert done.returncode == 1, done.stdout + done.stderr
     [line] = [line for line in done.stderr.splitlines() if "stream INTAKE:" in line]
-    assert "duplicate_window stored 120000000000, wanted 600000000000" in line
-    assert "allow_direct stored False, wanted True" in line
+    assert "duplicate_window: stored 120.0, declared 600.0" in line
+    assert "allow_direct: stored False, declared True" in line
     # Only the fields that differ are named, and no other stream.
     assert "subjects" not in line
     assert "stream LEDGER" not in done.stderr
@@ -89,6 +89,20 @@ async def test_once_the_administrator_restores_the_stream_the_run_succeeds(
 
     async with connected(server, "admin") as admin:
         await admin.jsm.update_stream(stream_config(Stream.AUDIT))
+    done = run_provision(server)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+async def test_a_stream_the_administrator_grew_is_no_difference(
+    server: PermissionedServer,
+) -> None:
+    grown = stream_config(Stream.LEDGER)
+    grown = replace(grown, max_bytes=2 * (grown.max_bytes or 0))
+    async with connected(server, "admin") as admin:
+        await admin.jsm.add_stream(grown)
+
     done = run_provision(server)
 
     assert done.returncode == 0, done.stderr

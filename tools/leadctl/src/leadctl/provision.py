@@ -28,7 +28,7 @@ import nats
 from nats.js import JetStreamContext
 
 from common.consumers import DURABLES, Durable, provision_durables
-from common.streams import declare_streams, stream_config
+from common.streams import config_differences, declare_streams, stream_config
 from common.subjects import Stream
 
 # What the server decides at a consumer's creation and keeps (common.consumers does the same).
@@ -94,9 +94,9 @@ def _differing(wanted: dict[str, Any], stored: dict[str, Any], skip: frozenset[s
 
 
 async def _stream_drift(js: JetStreamContext, stream: Stream, replicas: int) -> str:
-    stored = (await js.stream_info(stream.value)).config.as_dict()
-    wanted = stream_config(stream, replicas).as_dict()
-    return f"stream {stream.value}: {_differing(wanted, stored, frozenset({'name'}))}"
+    stored = (await js.stream_info(stream.value)).config
+    differences = config_differences(stream_config(stream, replicas), stored)
+    return f"stream {stream.value}: {'; '.join(differences) or 'the server refused it'}"
 
 
 async def _consumer_drift(js: JetStreamContext, durable: Durable) -> str:
