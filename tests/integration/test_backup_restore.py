@@ -412,6 +412,19 @@ async def test_a_restore_refuses_what_is_not_empty_unfinished_altered_or_not_its
         assert "INTAKE.tar.s2.age: SHA-256 differs" in altered.output
         sealed.write_bytes(original)
 
+        # A configuration changed in the (plain-text) manifest: a stream that would also
+        # capture the committee's reply inbox is not restored.
+        manifest_file = backup_dir / "manifest.json"
+        kept_manifest = manifest_file.read_text()
+        changed = json.loads(kept_manifest)
+        [intake_entry] = [s for s in changed["streams"] if s["stream"] == "INTAKE"]
+        intake_entry["config"]["subjects"].append("_INBOX_oversight.>")
+        manifest_file.write_text(json.dumps(changed))
+        widened = await leadctl_beside(*on(fresh_target), *restore, empty["intake"])
+        assert widened.exit_code == 1
+        assert "INTAKE: subjects" in widened.output
+        manifest_file.write_text(kept_manifest)
+
         # Unfinished: without its manifest a directory is not a backup.
         (backup_dir / "manifest.json").rename(backup_dir / "manifest.json.aside")
         unfinished = await leadctl_beside(*on(fresh_target), *restore, empty["intake"])

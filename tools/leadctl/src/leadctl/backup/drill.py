@@ -27,7 +27,7 @@ from pyrage import x25519
 from sqlalchemy import Engine, event
 
 from common.database import is_sqlite, sync_engine
-from common.subjects import Stream
+from common.subjects import STREAM_SUBJECTS, Stream
 from leadctl.backup import jetstream, manifest, tables
 from leadctl.backup.manifest import BackupUnusable, DatabaseEntry, Manifest, StreamEntry
 
@@ -218,6 +218,9 @@ async def bring_back(
     unknown = set(databases) - {d.service for d in found.databases}
     if unknown:
         raise RestoreRefused(f"the backup holds no database of {', '.join(sorted(unknown))}")
+    if streams:
+        for entry in found.streams:
+            _refuse_foreign_configuration(entry)
     nc = _nc(js)
     await _refuse_what_is_not_empty(nc, found, databases, streams=streams, force=force)
     done = Restored()
@@ -254,6 +257,32 @@ async def bring_back(
         say(f"{dumped.service} database: " + ", ".join(f"{t} {n}" for t, n in loaded.items()))
     done.seconds = round(time.monotonic() - clock, 3)
     return done
+
+
+# What a stream configuration must not carry: it would make the stream copy another
+# (sources, mirror), or send what it stores elsewhere (republish).
+_FOREIGN_KEYS: Final = ("sources", "mirror", "republish")
+
+
+def _refuse_foreign_configuration(entry: StreamEntry) -> None:
+    """The manifest is plain text beside the encrypted files, and anyone holding the public
+    key can make files that decrypt: a configuration is restored only if it is one of this
+    suite's streams, capturing exactly its own subjects."""
+    try:
+        stream = Stream(entry.stream)
+    except ValueError:
+        raise RestoreRefused(f"{entry.stream}: not a stream of this suite") from None
+    config = entry.config
+    if config.get("name") != stream.value:
+        raise RestoreRefused(f"{stream.value}: the configuration names {config.get('name')!r}")
+    if config.get("subjects") != [STREAM_SUBJECTS[stream]]:
+        raise RestoreRefused(
+            f"{stream.value}: subjects {config.get('subjects')!r},"
+            f" this suite's are [{STREAM_SUBJECTS[stream]!r}]"
+        )
+    present = [k for k in _FOREIGN_KEYS if config.get(k)]
+    if present:
+        raise RestoreRefused(f"{stream.value}: the configuration carries {', '.join(present)}")
 
 
 async def _refuse_what_is_not_empty(
