@@ -617,6 +617,7 @@ def test_prometheus_may_scrape_the_services_and_the_nats_monitoring_port(
     assert {"name": "monitor", "port": 8222, "targetPort": "monitor"} in nats_service
 
     assert PROMETHEUS in allowed_sources(policies["nats"], "monitor")
+    assert PROMETHEUS in allowed_sources(policies["nats"], "metrics")  # the exporter sidecar
     assert PROMETHEUS in allowed_sources(policies["services"], "http")
     # Nobody else reaches the monitoring port, and the services take HTTP only from the
     # ingress controllers and Prometheus.
