@@ -3,12 +3,12 @@ and retrying a parked event (admin)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Final
 
 from fastapi import APIRouter, Depends, Response
 from fastapi import Path as FastApiPath
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from pydantic import BaseModel, Field
 
 from common.auth import Principal, require_roles
@@ -18,6 +18,12 @@ from common.http_errors import errors
 
 if TYPE_CHECKING:
     from common.service import ServiceRuntime
+
+# /readyz as metrics, checked at each scrape: an alert needs no probe of its own.
+READY: Final = Gauge("leads_ready", "1 when /readyz answers ready, 0 when it does not")
+NOT_READY: Final = Gauge(
+    "leads_not_ready", "1 for each component /readyz names as not ready", ["component"]
+)
 
 
 class Alive(BaseModel):
@@ -91,6 +97,11 @@ def operations_routes(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
+        problems = await runtime.readiness()
+        READY.set(0 if problems else 1)
+        NOT_READY.clear()
+        for component in problems:
+            NOT_READY.labels(component).set(1)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
