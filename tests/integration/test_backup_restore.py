@@ -176,6 +176,8 @@ async def test_back_up_destroy_restore_then_chains_projections_and_identities_ho
             assert {s: st["last_seq"] for s, st in made["streams"].items()} == state_before
             assert made["databases"]["intake"]["identity_keys"] == 2
             assert made["missing_streams"] == []
+            # Every table is either kept or rebuilt from the log: none is silently left out.
+            assert made["left_out"] == {}
             manifest = json.loads((backup_dir / "manifest.json").read_text())
             # Encrypted: no identity and no lead text in any file of the backup.
             everything = b"".join(f.read_bytes() for f in backup_dir.rglob("*") if f.is_file())

@@ -82,12 +82,14 @@ def kept_tables(service: str) -> list[Table]:
 
 def rebuildable_tables(service: str) -> set[str]:
     """The tables a service's projections (and their bookkeeping) fill from the log."""
+    from common.accounts import SUBSCRIPTIONS as ACCOUNT_SUBSCRIPTIONS
     from common.batchwriter import deferred_metadata
     from common.projection import tracking_metadata
 
     names = set(tracking_metadata.tables) | set(deferred_metadata.tables)
     module = importlib.import_module(f"{service}.projection")
-    for sub in getattr(module, "SUBSCRIPTIONS", ()):
+    # Every service also projects people's accounts from ACCOUNTS and SESSIONS.
+    for sub in (*getattr(module, "SUBSCRIPTIONS", ()), *ACCOUNT_SUBSCRIPTIONS):
         names |= set(sub.projection.metadata.tables)
     return names
 
