@@ -263,6 +263,8 @@ class ReadModels:
         their bookkeeping. Returns what was dropped."""
         now = time.time() if now is None else now
         dropped: list[Version] = []
+        if not self._any_due(now):
+            return dropped  # the usual answer: no lock taken for it
         with schema_lock(self.engine), self.engine.begin() as conn:
             for name in self.projections:
                 for old in versions_of(conn, name):
@@ -277,6 +279,19 @@ class ReadModels:
                         tables=list(old.tables),
                     )
         return dropped
+
+    def _any_due(self, now: float) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(projection_versions.c.projection)
+                .where(
+                    projection_versions.c.projection.in_(list(self.projections))
+                    & (projection_versions.c.state == RETIRED)
+                    & (projection_versions.c.changed_at <= now - self.retire_after)
+                )
+                .limit(1)
+            ).first()
+        return found is not None
 
 
 def _row(name: str, version: int) -> ColumnElement[bool]:
