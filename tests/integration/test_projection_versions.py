@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +35,10 @@ from common.readmodels import BUILDING, RETIRED, SERVING, ReadModels
 from common.runner import ProjectionRunner, RunnerOptions
 from common.subjects import Service, Stream
 from common.vocabulary import Category
-from tests.conftest import wait_until
+from intake.bootstrap import create_app as create_intake
+from tests.conftest import NatsTarget, wait_until
+from tests.support.apps import random_key
+from tests.support.intake import Keys, intake_settings, running
 from tests.support.ledger import report
 
 pytestmark = pytest.mark.integration
@@ -230,3 +234,57 @@ async def test_a_replica_of_the_new_release_follows_the_switch_another_made(
     assert second.problems() == {}
     assert states(engine) == {1: RETIRED, 2: SERVING}
     assert rows(engine, new_items) == 30
+
+
+async def test_a_service_is_not_ready_until_its_version_of_a_read_model_caught_up(
+    streams: JetStreamContext, nats_target: NatsTarget, database_url: str, tmp_path: Path
+) -> None:
+    """Intake rolled back to a release whose read model is version 1, on a database where
+    version 2 serves (applied up to INTAKE's sequence 3, more than the stream holds yet):
+    intake rebuilds version 1 beside it and says it is not ready, naming the read model,
+    until version 1 has applied as much; then it switches and is ready."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        ReadModels(engine, []).prepare()  # the bookkeeping tables
+        with engine.begin() as conn:
+            conn.execute(
+                projection_versions.insert().values(
+                    projection="intake",
+                    version=2,
+                    state=SERVING,
+                    tables='["intake_reports_v2"]',
+                    changed_at=time.time(),
+                )
+            )
+            conn.execute(
+                projection_positions.insert().values(
+                    projection="intake_v2", stream=Stream.INTAKE.value, sequence=3
+                )
+            )
+        app = create_intake(intake_settings(nats_target, database_url, tmp_path, _keys()))
+        async with running(app) as http:
+            waiting = await http.get("/readyz")
+            assert waiting.status_code == 503
+            assert waiting.json()["problems"]["read_model:intake"] == "building version 1"
+            for _ in range(3):
+                await report(streams)
+
+            async def ready() -> bool:
+                return (await http.get("/readyz")).status_code == 200
+
+            await wait_until(ready, timeout=20, interval=0.1)
+        with engine.connect() as conn:
+            found = dict(
+                conn.execute(
+                    select(projection_versions.c.version, projection_versions.c.state).where(
+                        projection_versions.c.projection == "intake"
+                    )
+                ).all()
+            )
+        assert found == {1: SERVING, 2: RETIRED}
+    finally:
+        engine.dispose()
+
+
+def _keys() -> Keys:
+    return Keys(identity=random_key(), receipt=random_key())
