@@ -1,5 +1,9 @@
 """Intake's read model: what a receipt holder may see of their report, and what intake
-needs to find it (the receipt's keyed hash) and to keep its promises (retention)."""
+needs to find it (the receipt's keyed hash) and to keep its promises (retention).
+
+These tables are never altered in place: a change to them (a column more, another key)
+comes with the projection's next ``version``, whose tables and indexes are named through
+``common.projection.versioned`` and rebuilt beside these (common.readmodels)."""
 
 from __future__ import annotations
 

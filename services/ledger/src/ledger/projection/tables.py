@@ -5,7 +5,11 @@ ciphertext, no receipt hash.
 
 A lead's history is not copied here: it is read from the stream itself (by the lead's
 subject), which is the record. The tables fed by INTAKE are keyed by lead id and filled
-whether or not the ledger has filed the lead yet (the streams are read side by side)."""
+whether or not the ledger has filed the lead yet (the streams are read side by side).
+
+These tables are never altered in place: a change to them (a column more, another key)
+comes with the projection's next ``version``, whose tables and indexes are named through
+``common.projection.versioned`` and rebuilt beside these (common.readmodels)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,11 @@
 """Oversight's own read model, in oversight's own database: cases, supervision,
 accountability, the custody of every lead and every recorded access, and what was reported
 with the exchange with the reporter (never who reported). None of it is ever shared with
-the handling units."""
+the handling units.
+
+These tables are never altered in place: a change to them (a column more, another key)
+comes with the projection's next ``version``, whose tables and indexes are named through
+``common.projection.versioned`` and rebuilt beside these (common.readmodels)."""
 
 from __future__ import annotations
 
