@@ -7,6 +7,7 @@ it was."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,9 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from common.natsserver import NatsServer
 from common.streams import stream_config
 from common.subjects import Stream
-from tests.support.nats_users import PermissionedServer, connected, permissioned_server
+from tests.support.certificates import issue, make_ca
+from tests.support.nats_users import (
+    USERS,
+    PermissionedServer,
+    connected,
+    password,
+    permissioned_server,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 
@@ -125,4 +136,48 @@ def test_a_missing_tls_ca_file_is_named(server: PermissionedServer, tmp_path: Pa
     done = run_provision(server, LEADS_NATS_TLS_CA_FILE=str(missing))
 
     assert done.returncode == 1
-    assert f"LEADS_NATS_TLS_CA_FILE: no such file '{missing}'" in done.stderr
+    assert f"LEADS_NATS_TLS_CA_FILE: no CA certificate file at {missing}" in done.stderr
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[PermissionedServer, Path]]:
+    """The deployment's permissions on a nats-server that speaks TLS only, with a certificate
+    from a CA of the test's own; and that CA's file."""
+    ca = make_ca(tmp_path / "ca")
+    files = issue(ca, tmp_path / "server", dns=("localhost",), ips=("127.0.0.1",))
+    shutil.copy(ROOT / "deploy" / "nats" / "auth.conf", tmp_path / "auth.conf")
+    config = tmp_path / "tls.conf"
+    config.write_text(
+        f'tls {{\n  cert_file: "{files.cert}"\n  key_file: "{files.key}"\n}}\ninclude auth.conf\n'
+    )
+    passwords = {user: password() for user in USERS}
+    env = {f"NATS_{user.upper()}_PASSWORD": pw for user, pw in passwords.items()}
+    log = tmp_path / "nats-server.log"
+    with NatsServer(tmp_path / "store", config=config, env=env, log_file=log) as server:
+        url = f"tls://localhost:{server.port}"
+        yield PermissionedServer(url=url, passwords=passwords, log=log), ca.cert_file
+
+
+def test_provisioning_over_tls_checks_the_servers_against_the_given_ca(
+    tls_server: tuple[PermissionedServer, Path],
+) -> None:
+    server, ca_file = tls_server
+
+    done = run_provision(server, LEADS_NATS_TLS_CA_FILE=str(ca_file))
+
+    assert done.returncode == 0, done.stderr
+    assert f"provisioned {len(Stream)} streams" in done.stdout
+
+
+def test_provisioning_over_tls_without_the_ca_does_not_connect(
+    tls_server: tuple[PermissionedServer, Path], tmp_path: Path
+) -> None:
+    server, _ = tls_server
+    stranger = make_ca(tmp_path / "other-ca", "another CA")
+
+    done = run_provision(server, LEADS_NATS_TLS_CA_FILE=str(stranger.cert_file))
+
+    assert done.returncode != 0
+    assert "CERTIFICATE_VERIFY_FAILED" in done.stderr
+    assert "LEADS_NATS_URL: a server's certificate was refused" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -30,6 +30,7 @@ from nats.js import JetStreamContext
 from common.consumers import DURABLES, Durable, provision_durables
 from common.streams import config_differences, declare_streams, stream_config
 from common.subjects import Stream
+from common.tls import client_context
 
 # What the server decides at a consumer's creation and keeps (common.consumers does the same).
 _CONSUMER_FIELDS_FIXED_AT_CREATION = frozenset(
@@ -51,10 +52,19 @@ async def provision(
     deadline = time.monotonic() + timeout
     while True:
         try:
+            # This loop waits for the cluster (a Job may start before NATS is up); nats-py's
+            # own retries would outlast it and retry what cannot succeed.
             nc = await nats.connect(
-                servers, user=user, password=password, connect_timeout=2, tls=tls
+                servers,
+                user=user,
+                password=password,
+                connect_timeout=2,
+                tls=tls,
+                allow_reconnect=False,
             )
             break
+        except ssl.SSLCertVerificationError:
+            raise  # a server the CA did not sign, or a name its certificate lacks: no retry
         except Exception:
             if time.monotonic() > deadline:
                 raise
@@ -106,11 +116,6 @@ async def _consumer_drift(js: JetStreamContext, durable: Durable) -> str:
     return f"consumer {durable.stream.value}/{durable.name}: {_differing(wanted, stored, skip)}"
 
 
-def _tls_context(ca_file: str) -> ssl.SSLContext:
-    """Verify the servers against the deployment's own CA, and nothing else."""
-    return ssl.create_default_context(cafile=ca_file)
-
-
 def main() -> None:
     servers = os.environ.get("LEADS_NATS_URL", "nats://127.0.0.1:4333").split(",")
     password = os.environ.get("LEADS_NATS_PASSWORD", "")
@@ -123,17 +128,26 @@ def main() -> None:
             f"LEADS_STREAM_REPLICAS must be a whole number from 1 to 5 (got {replicas_text!r})"
         )
     ca_file = os.environ.get("LEADS_NATS_TLS_CA_FILE", "")
-    if ca_file and not os.path.isfile(ca_file):
-        sys.exit(f"LEADS_NATS_TLS_CA_FILE: no such file {ca_file!r}")
-    drifted = asyncio.run(
-        provision(
-            servers,
-            os.environ.get("LEADS_NATS_USER", "admin"),
-            password,
-            int(replicas_text),
-            tls=_tls_context(ca_file) if ca_file else None,
+    try:
+        # The servers are checked against the deployment's own CA, and nothing else.
+        tls = client_context(ca_file, "LEADS_NATS_TLS_CA_FILE") if ca_file else None
+    except ValueError as exc:
+        sys.exit(str(exc))
+    try:
+        drifted = asyncio.run(
+            provision(
+                servers,
+                os.environ.get("LEADS_NATS_USER", "admin"),
+                password,
+                int(replicas_text),
+                tls=tls,
+            )
         )
-    )
+    except ssl.SSLCertVerificationError as exc:
+        sys.exit(
+            f"LEADS_NATS_URL: a server's certificate was refused ({exc}): check that "
+            "LEADS_NATS_TLS_CA_FILE is the CA that signed it and that it names the host dialled"
+        )
     for line in drifted:
         sys.stderr.write(f"exists with another configuration, left as it is: {line}\n")
     if drifted:
