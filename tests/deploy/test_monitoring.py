@@ -10,6 +10,7 @@ these checks skip, saying so, except under CI=true, where they fail."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -197,3 +198,15 @@ async def test_the_stream_watch_exports_size_and_limit(js: JetStreamContext) -> 
     assert (size, count, limit) == (info.state.bytes, 1, STREAM_MAX_BYTES[Stream.AUDIT])
     assert size is not None
     assert size > 0
+
+
+def test_the_dashboard_shows_only_figures_that_exist() -> None:
+    dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    recorded = {str(rule["record"]) for rule in _rules() if "record" in rule}
+    exported = _exported()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            for name in OURS.findall(target["expr"]):
+                assert name in exported, f"{panel['title']}: nobody exports {name}"
+            for name in re.findall(r"\bleads:[a-z_:]+", target["expr"]):
+                assert name in recorded, f"{panel['title']}: no rule records {name}"
