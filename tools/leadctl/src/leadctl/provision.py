@@ -61,6 +61,7 @@ async def provision(
                 connect_timeout=2,
                 tls=tls,
                 allow_reconnect=False,
+                error_cb=_report,
             )
             break
         except ssl.SSLCertVerificationError:
@@ -90,6 +91,11 @@ async def provision(
         return drifted
     finally:
         await nc.close()
+
+
+async def _report(exc: Exception) -> None:
+    """One line per error the client sees (nats-py's default prints a traceback each time)."""
+    sys.stderr.write(f"nats: {exc!r}\n")
 
 
 def _differing(wanted: dict[str, Any], stored: dict[str, Any], skip: frozenset[str]) -> str:
