@@ -11,7 +11,7 @@ trap 'rm -rf "$work"' EXIT
 "$here/../tls/make-certs.sh" --out "$work/tls" >/dev/null
 export NATS_SERVER_NAME=check NATS_ROUTES="[nats://nats-2:6222, nats://nats-3:6222]"
 export NATS_TLS_CERT="$work/tls/nats/tls.crt" NATS_TLS_KEY="$work/tls/nats/tls.key"
-export NATS_TLS_CA="$work/tls/nats/ca.crt"
+export NATS_TLS_CA="$work/tls/nats/ca.crt" NATS_STORE_DIR="$work/store"
 for user in INTAKE LEDGER OVERSIGHT LEADCTL ADMIN; do
     export "NATS_${user}_PASSWORD=p$(openssl rand -hex 16)"
 done

@@ -14,8 +14,9 @@ for name in NATS_INTAKE_PASSWORD NATS_LEDGER_PASSWORD NATS_OVERSIGHT_PASSWORD \
             ;;
     esac
 done
-# TLS for clients and routes (cluster-node.conf): the mounted certificate, unless the
-# environment names other files.
+# JetStream's store and TLS for clients and routes (cluster-node.conf): the mounted volume
+# and certificate, unless the environment names others.
+export NATS_STORE_DIR="${NATS_STORE_DIR:-/data}"
 export NATS_TLS_CERT="${NATS_TLS_CERT:-/etc/nats/tls/tls.crt}"
 export NATS_TLS_KEY="${NATS_TLS_KEY:-/etc/nats/tls/tls.key}"
 export NATS_TLS_CA="${NATS_TLS_CA:-/etc/nats/tls/ca.crt}"
