@@ -16,6 +16,7 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,18 @@ import pytest
 from cryptography import x509
 from nats.aio.client import Client
 from nats.js.errors import NotFoundError
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from common.consumers import DURABLES, provision_durables
+from common.database import async_url, sync_url
 from common.natsserver import free_port, nats_server_binary, wait_for_port
 from common.streams import declare_streams
 from common.subjects import Service, Stream, inbox_prefix
-from common.tls import client_context, nats_tls
+from common.tls import asyncpg_ssl, client_context, nats_tls
 from intake.bootstrap import create_app as intake_app
 from intake.settings import IntakeSettings
 from leadctl.cli import app as leadctl
@@ -543,3 +549,181 @@ def test_leadctl_reaches_the_tls_cluster_with_its_ca(tls_cluster: TlsCluster) ->
     assert from_env.exit_code == 0, from_env.output
     assert '"INTAKE"' in from_env.output
     assert without.exit_code != 0
+
+
+# --- PostgreSQL --------------------------------------------------------------------------
+
+
+def _postgres_bindir() -> Path:
+    """Where initdb and postgres are: on PATH, or Debian's versioned directory."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if debian:
+        return debian[-1].parent
+    reason = "PostgreSQL's server programs (initdb, postgres) are not installed"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root; the image's entrypoint drops to its own user."""
+    if os.geteuid() != 0:
+        return command
+    return ["runuser", "-u", "postgres", "--", *command]
+
+
+LOOPBACK = ("-c", "listen_addresses=127.0.0.1")
+
+
+@dataclass
+class TlsPostgres:
+    port: int
+    ca: Path
+    password: str
+
+    def url(self, **query: str) -> str:
+        params = "&".join(f"{k}={v}" for k, v in query.items())
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/postgres?{params}"
+
+
+@pytest.fixture(scope="module")
+def tls_postgres() -> Iterator[TlsPostgres]:
+    """A PostgreSQL server started by deploy/postgres/start.sh with its pg_hba.conf and a
+    certificate from make-certs.sh; a stand-in for the image's docker-entrypoint.sh starts
+    the server as the image does (as its own user)."""
+    bindir = _postgres_bindir()
+    # Not under pytest's directory: the postgres user must be able to reach it.
+    workdir = Path(tempfile.mkdtemp(prefix="leads-tls-postgres-"))
+    workdir.chmod(0o755)
+    try:
+        certs = workdir / "tls"
+        make_certs(certs)
+        password = "p" + secrets.token_hex(16)
+        data, sockets = workdir / "data", workdir / "sockets"
+        for directory in (data, sockets):
+            directory.mkdir()
+        (workdir / "pw").write_text(password)
+        if os.geteuid() == 0:
+            shutil.chown(data, "postgres", "postgres")
+            shutil.chown(sockets, "postgres", "postgres")
+            shutil.chown(workdir / "pw", "postgres", "postgres")
+        subprocess.run(  # noqa: S603 - initdb with fixed arguments
+            _as_postgres(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--pwfile",
+                    str(workdir / "pw"),
+                    "--auth=scram-sha-256",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        shim = workdir / "bin" / "docker-entrypoint.sh"
+        shim.parent.mkdir()
+        as_postgres = "runuser -u postgres -- " if os.geteuid() == 0 else ""
+        shim.write_text(f'#!/bin/sh\nshift\nexec {as_postgres}"{bindir}/postgres" "$@"\n')
+        shim.chmod(0o755)
+        port = free_port()
+        log = workdir / "postgres.log"
+        with log.open("ab") as output:
+            server = ["-D", str(data), "-p", str(port), "-k", str(sockets)]
+            process = subprocess.Popen(  # noqa: S603 - the deployment's own script
+                ["sh", str(ROOT / "deploy" / "postgres" / "start.sh"), *server, *LOOPBACK],  # noqa: S607
+                env={
+                    "PATH": f"{shim.parent}{os.pathsep}{os.environ['PATH']}",
+                    "POSTGRES_TLS_DIR": str(certs / "postgres"),
+                    "POSTGRES_TLS_COPY": str(workdir / "server-tls"),
+                    "POSTGRES_HBA_FILE": str(ROOT / "deploy" / "postgres" / "pg_hba.conf"),
+                },
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            try:
+                wait_for_port("127.0.0.1", port, timeout=30)
+            except TimeoutError:
+                raise AssertionError(f"postgres did not start: {log.read_text()[-2000:]}") from None
+            yield TlsPostgres(port=port, ca=certs / "ca.crt", password=password)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _tls_of_sync(url: str) -> tuple[bool, str]:
+    engine = create_engine(sync_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text(SSL_IN_USE)).one()
+    finally:
+        engine.dispose()
+    return bool(row[0]), str(row[1])
+
+
+SSL_IN_USE = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+
+
+def test_postgresql_speaks_tls_that_psycopg_verifies(tls_postgres: TlsPostgres) -> None:
+    url = tls_postgres.url(sslmode="verify-full", sslrootcert=str(tls_postgres.ca))
+    ssl_on, version = _tls_of_sync(url)
+    assert ssl_on
+    assert version in {"TLSv1.2", "TLSv1.3"}
+
+
+async def test_postgresql_speaks_tls_that_asyncpg_verifies_from_the_same_url(
+    tls_postgres: TlsPostgres,
+) -> None:
+    url = tls_postgres.url(sslmode="verify-full", sslrootcert=str(tls_postgres.ca))
+    bare, connect_args = asyncpg_ssl(async_url(url))
+    engine = create_async_engine(bare, connect_args=connect_args, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            ssl_on, version = (await conn.execute(text(SSL_IN_USE))).one()
+    finally:
+        await engine.dispose()
+    assert ssl_on
+    assert version in {"TLSv1.2", "TLSv1.3"}
+
+
+def test_postgresql_refuses_a_connection_without_tls(tls_postgres: TlsPostgres) -> None:
+    with pytest.raises(OperationalError, match="no encryption"):
+        _tls_of_sync(tls_postgres.url(sslmode="disable"))
+
+
+def test_a_database_client_trusting_another_ca_is_refused(
+    tls_postgres: TlsPostgres, tmp_path: Path
+) -> None:
+    other = make_ca(tmp_path, "another CA").cert_file
+    with pytest.raises(OperationalError, match="certificate verify failed"):
+        _tls_of_sync(tls_postgres.url(sslmode="verify-full", sslrootcert=str(other)))
+
+
+async def test_asyncpg_trusting_another_ca_is_refused(
+    tls_postgres: TlsPostgres, tmp_path: Path
+) -> None:
+    other = make_ca(tmp_path, "another CA").cert_file
+    bare, connect_args = asyncpg_ssl(
+        async_url(tls_postgres.url(sslmode="verify-full", sslrootcert=str(other)))
+    )
+    engine = create_async_engine(bare, connect_args=connect_args, poolclass=NullPool)
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            async with engine.connect():
+                pass
+    finally:
+        await engine.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import ssl
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from common.settings import ServiceSettings
+from common.tls import asyncpg_ssl
 from intake.settings import IntakeSettings
 from ledger.settings import LedgerSettings
 from oversight.settings import OversightSettings
@@ -358,3 +360,35 @@ def test_postgresql_first_start_refuses_each_placeholder_password(variable: str)
     assert done.returncode != 0
     assert f"refusing to create the databases: {variable} is empty or a placeholder" in done.stderr
     assert "CREATE ROLE" not in done.stdout
+
+
+# --- one PostgreSQL URL for both drivers -------------------------------------------------
+
+
+def test_asyncpg_gets_a_verifying_context_from_libpq_parameters(tmp_path: Path) -> None:
+    ca = make_ca(tmp_path).cert_file
+    url = f"postgresql+asyncpg://u:p@db:5432/x?sslmode=verify-full&sslrootcert={ca}&a=b"
+    bare, connect_args = asyncpg_ssl(url)
+    assert dict(bare.query) == {"a": "b"}
+    context = connect_args["ssl"]
+    assert isinstance(context, ssl.SSLContext)
+    assert context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_verify_ca_checks_the_certificate_but_not_the_name(tmp_path: Path) -> None:
+    ca = make_ca(tmp_path).cert_file
+    _, connect_args = asyncpg_ssl(f"postgresql://u:p@db/x?sslmode=verify-ca&sslrootcert={ca}")
+    assert not connect_args["ssl"].check_hostname
+    assert connect_args["ssl"].verify_mode == ssl.CERT_REQUIRED
+
+
+def test_weaker_sslmodes_and_none_pass_through() -> None:
+    assert asyncpg_ssl("postgresql://u:p@db/x?sslmode=require")[1] == {"ssl": "require"}
+    assert asyncpg_ssl("postgresql://u:p@db/x")[1] == {}
+
+
+def test_a_verifying_sslmode_without_its_ca_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="sslmode=verify-full needs one sslrootcert"):
+        asyncpg_ssl("postgresql://u:p@db/x?sslmode=verify-full")
