@@ -71,7 +71,9 @@ def test_promtool_accepts_the_scrape_configuration(config: str) -> None:
 
 
 def test_the_alerts_fire_on_the_series_their_unit_tests_give() -> None:
-    result = run(tool("promtool"), "test", "rules", "tests/leads.rules.test.yml")
+    result = run(
+        tool("promtool"), "test", "rules", "tests/leads.rules.test.yml", "tests/leads.tls.test.yml"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
