@@ -14,6 +14,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
 import tempfile
@@ -436,6 +437,46 @@ async def test_a_client_dialling_a_name_the_certificate_lacks_is_refused(
     verify = [e for e in errors if isinstance(e, ssl.SSLCertVerificationError)]
     assert verify, errors
     assert "nats.example.org" in str(verify[0])
+
+
+async def _served_serial(node: Node, ca: Path) -> int:
+    """The serial number of the certificate a node presents to a client now."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    try:
+        await asyncio.wait_for(reader.readline(), 5)  # INFO, in clear; then the handshake
+        await writer.start_tls(client_context(ca), server_hostname="127.0.0.1")
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.close()
+    return int(x509.load_der_x509_certificate(der).serial_number)
+
+
+async def test_a_renewed_certificate_is_served_after_a_reload_without_a_restart(
+    tls_cluster: TlsCluster,
+) -> None:
+    """deploy/runbook/tls.md: make-certs.sh --renew, then SIGHUP to each node."""
+    await wait_until(lambda: routed(tls_cluster), timeout=30)
+    old = {node.name: await _served_serial(node, tls_cluster.ca) for node in tls_cluster.nodes}
+    pids = {node.name: node.process.pid for node in tls_cluster.nodes}
+
+    make_certs(tls_cluster.certs, "--renew")
+    renewed = x509.load_pem_x509_certificate((tls_cluster.certs / "nats" / "tls.crt").read_bytes())
+    for node in tls_cluster.nodes:
+        node.process.send_signal(signal.SIGHUP)  # start.sh exec'd nats-server: same process
+
+    for node in tls_cluster.nodes:
+
+        async def serves_renewed(n: Node = node) -> bool:
+            return await _served_serial(n, tls_cluster.ca) == renewed.serial_number
+
+        await wait_until(serves_renewed, timeout=10)
+        assert old[node.name] != renewed.serial_number
+        assert node.process.poll() is None
+        assert node.process.pid == pids[node.name]
+    await wait_until(lambda: routed(tls_cluster), timeout=30)
+    async with connected(tls_cluster, "admin", tls_cluster.nodes[-1].url) as nc:
+        await nc.flush(timeout=5)  # a round trip over the renewed certificate
+        assert nc.is_connected
 
 
 # --- the services and leadctl ------------------------------------------------------------
