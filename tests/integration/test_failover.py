@@ -243,25 +243,13 @@ def _position(engine: Engine, name: str) -> int:
     return int(value or 0)
 
 
-def test_a_replica_whose_lease_was_taken_mid_batch_commits_nothing(
-    database_url: str, request: pytest.FixtureRequest
-) -> None:
+def test_a_replica_whose_lease_was_taken_mid_batch_commits_nothing(database_url: str) -> None:
     """Replica A holds the lease and is inside a batch's transaction when its lease runs
     out and replica B asks for it. Either B waits until A's transaction ends (PostgreSQL:
-    A's transaction holds the lease row, SELECT ... FOR UPDATE) and A's batch counts, or B
-    takes the lease at once and A's batch must not commit. Never both: that is how two
+    A's transaction holds the lease row, SELECT ... FOR UPDATE; SQLite: A's transaction
+    holds the write lock from its BEGIN IMMEDIATE) and A's batch counts, or B takes the
+    lease at once and A's batch must not commit. Never both: that is how two
     replicas would apply one event twice."""
-    if database_url.startswith("sqlite"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "pysqlite begins a transaction only at the first write, so the lease and"
-                    " position Tracker.apply reads are not in its transaction; fixed by"
-                    " beginning SQLite transactions explicitly in common.database"
-                ),
-            )
-        )
     engine = sync_engine(database_url)
     entered, release = threading.Event(), threading.Event()
     projection = _blocking_projection(entered, release)

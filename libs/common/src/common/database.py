@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import structlog
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -88,12 +97,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_transactions_begin_at_begin(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite opens a transaction only at the first write, so what a transaction read
+    # before it (a projection's lease and position) was read outside it: a replica whose
+    # lease was taken meanwhile would still commit its batch. SQLAlchemy's recipe: the
+    # driver leaves transactions alone and each begins where SQLAlchemy begins it.
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at the start, so the reads of a writing transaction
+    # cannot go stale before its first write (a deferred BEGIN would fail that write with
+    # SQLITE_BUSY_SNAPSHOT instead). Readers are not blocked in WAL mode.
+    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def sync_engine(url: str | URL) -> Engine:
     """A synchronous engine as every writer of a service database opens it (on SQLite:
-    WAL, NORMAL sync, a busy timeout), the service itself and a rebuild alike."""
+    WAL, NORMAL sync, a busy timeout, transactions that begin at ``begin``), the service
+    itself and a rebuild alike."""
     engine = create_engine(sync_url(url))
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_transactions_begin_at_begin)
+        event.listen(engine, "begin", _begin_immediate)
     return engine
 
 
