@@ -589,7 +589,9 @@ def test_leadctl_reaches_the_tls_cluster_with_its_ca(tls_cluster: TlsCluster) ->
     assert '"INTAKE"' in with_ca.output
     assert from_env.exit_code == 0, from_env.output
     assert '"INTAKE"' in from_env.output
-    assert without.exit_code != 0
+    assert without.exit_code == 1
+    assert "requires TLS" in without.output
+    assert "--nats-tls-ca" in without.output
 
 
 # --- PostgreSQL --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ command's work on that connection (its own event loop, as an operator's shell ha
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,20 @@ class NatsConnection:
         return usual_user if self.user is None else self.user
 
 
+def untrusted(found: NatsConnection, exc: ssl.SSLCertVerificationError) -> str:
+    """What an operator is told when the server's certificate is not the expected one."""
+    if found.tls_ca is None:
+        return (
+            f"NATS at {found.url} requires TLS, and its certificate is not one this machine"
+            " trusts: give the deployment's CA with --nats-tls-ca FILE (or"
+            f" LEADS_NATS_TLS_CA_FILE) ({exc.verify_message})"
+        )
+    return (
+        f"NATS at {found.url}: its certificate is not signed by {found.tls_ca}, or does not"
+        f" name the host dialled ({exc.verify_message})"
+    )
+
+
 def run_on_nats(
     work: Callable[[JetStreamContext], Awaitable[T]],
     found: NatsConnection,
@@ -44,14 +59,17 @@ def run_on_nats(
     user = found.user_for(usual_user)
 
     async def main() -> T:
-        nc: Client = await nats.connect(
-            found.url.split(","),
-            user=user or None,
-            password=found.password or None,
-            inbox_prefix=inbox_prefix(Service.LEADCTL),
-            allow_reconnect=False,
-            **nats_tls(found.tls_ca),
-        )
+        try:
+            nc: Client = await nats.connect(
+                found.url.split(","),
+                user=user or None,
+                password=found.password or None,
+                inbox_prefix=inbox_prefix(Service.LEADCTL),
+                allow_reconnect=False,
+                **nats_tls(found.tls_ca),
+            )
+        except ssl.SSLCertVerificationError as exc:
+            raise SystemExit(untrusted(found, exc)) from exc
         try:
             return await work(nc.jetstream())
         finally:
