@@ -102,12 +102,5 @@ def manage_schema(
     runtime.every(DROP_CHECK_SECONDS, managed.drop_retired, "read-model-retirement")
     runtime.app.state.schema = managed
     # A replica whose read model is still being built must not be sent reads.
-    answer_readiness = runtime.readiness
-
-    async def readiness() -> dict[str, str]:
-        problems = await answer_readiness()
-        problems.update(managed.problems())
-        return problems
-
-    runtime.readiness = readiness  # type: ignore[method-assign]
+    runtime.readiness_checks.append(managed.problems)
     return managed

@@ -115,6 +115,9 @@ class ServiceRuntime:
         self._on_prepare: list[Callable[[], Awaitable[None]]] = []
         self._on_start: list[Callable[[], Awaitable[None]]] = []
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
+        #: more reasons not to be sent requests (a read model still being rebuilt), by
+        #: component; each answers {} when all is well
+        self.readiness_checks: list[Callable[[], dict[str, str]]] = []
         self._js: JetStreamContext | None = None
         self._stopped = False
         self.replica = replica_id()
@@ -444,6 +447,8 @@ class ServiceRuntime:
                     await conn.execute(text("SELECT 1"))
         except Exception as exc:
             problems["database"] = type(exc).__name__
+        for check in self.readiness_checks:
+            problems.update(check())
         return problems
 
 
