@@ -299,7 +299,7 @@ class AccountBook:
         with self.engine.connect() as conn:
             found = conn.execute(
                 select(projection_positions.c.sequence).where(
-                    (projection_positions.c.projection == PROJECTION.name)
+                    (projection_positions.c.projection == PROJECTION.key)
                     & (projection_positions.c.stream == stream.value)
                 )
             ).scalar()

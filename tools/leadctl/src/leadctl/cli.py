@@ -501,7 +501,7 @@ def _verify_projection(
     subscriptions = subscriptions_of(service)
     live = sync_engine(live_db)
     projections = {s.projection.name: s.projection for s in subscriptions}
-    at = {name: positions(live, name) for name in projections}
+    at = {name: positions(live, p.key) for name, p in projections.items()}
     with tempfile.TemporaryDirectory() as scratch:
         fresh = sync_engine(f"sqlite:///{Path(scratch) / 'fresh.db'}")
         _run(

@@ -155,7 +155,7 @@ async def _caught_up_with(ledger: Ledger, lead_id: str) -> bool:
     deadline = loop.time() + CATCH_UP_SECONDS
     while True:
         async with runtime.database.async_engine.connect() as conn:
-            applied = await queries.applied_position(conn, PROJECTION.name, Stream.LEDGER.value)
+            applied = await queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value)
         if applied >= (last.seq or 0):
             return True
         if loop.time() > deadline:

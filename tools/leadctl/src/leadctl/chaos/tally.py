@@ -62,7 +62,7 @@ def applied_positions(suite: Suite) -> dict[str, dict[str, int]]:
     for service in SERVICES:
         engine = sync_engine(suite.database_url(service))
         try:
-            found[service] = positions(engine, subscriptions_of(service)[0].projection.name)
+            found[service] = positions(engine, subscriptions_of(service)[0].projection.key)
         finally:
             engine.dispose()
     return found
