@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from common.consumers import DURABLES, provision_durables
-from common.database import async_url, sync_url
+from common.database import Database, async_url, sync_url
 from common.natsserver import free_port, nats_server_binary, wait_for_port
 from common.streams import declare_streams
 from common.subjects import Service, Stream, inbox_prefix
@@ -728,18 +728,22 @@ def test_postgresql_speaks_tls_that_psycopg_verifies(tls_postgres: TlsPostgres) 
     assert version in {"TLSv1.2", "TLSv1.3"}
 
 
-async def test_postgresql_speaks_tls_that_asyncpg_verifies_from_the_same_url(
+async def test_a_service_database_speaks_verified_tls_on_both_engines_from_one_url(
     tls_postgres: TlsPostgres,
 ) -> None:
+    """The service's own Database: psycopg (sync) reads libpq's parameters, asyncpg (async)
+    is given the same verification; before, asyncpg was handed ``sslmode`` and refused."""
     url = tls_postgres.url(sslmode="verify-full", sslrootcert=str(tls_postgres.ca))
-    bare, connect_args = asyncpg_ssl(async_url(url))
-    engine = create_async_engine(bare, connect_args=connect_args, poolclass=NullPool)
+    database = Database(url)
     try:
-        async with engine.connect() as conn:
+        async with database.async_engine.connect() as conn:
             ssl_on, version = (await conn.execute(text(SSL_IN_USE))).one()
+        with database.sync_engine.connect() as sync_conn:
+            sync_ssl_on, _ = sync_conn.execute(text(SSL_IN_USE)).one()
     finally:
-        await engine.dispose()
+        await database.dispose()
     assert ssl_on
+    assert sync_ssl_on
     assert version in {"TLSv1.2", "TLSv1.3"}
 
 

@@ -31,6 +31,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from common.tls import asyncpg_ssl
+
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
@@ -133,8 +135,14 @@ class Database:
         if is_sqlite(self.url) and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         self.sync_engine: Engine = sync_engine(self.url)
+        # One URL for both drivers: psycopg reads libpq's sslmode/sslrootcert itself,
+        # asyncpg is given the equivalent TLS context.
+        target, connect_args = (
+            (async_url(self.url), {}) if is_sqlite(self.url) else asyncpg_ssl(async_url(self.url))
+        )
         self.async_engine: AsyncEngine = create_async_engine(
-            async_url(self.url),
+            target,
+            connect_args=connect_args,
             # aiosqlite's pool would keep a file handle per thread; a fresh connection
             # per request is cheap for SQLite.
             **({"poolclass": NullPool} if is_sqlite(self.url) else {}),
