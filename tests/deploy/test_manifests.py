@@ -319,7 +319,23 @@ def test_compose_connects_everything_over_tls(compose: dict[str, Any]) -> None:
         assert "./tls/out/ca.crt:/etc/leads/tls/ca.crt:ro" in services[name]["volumes"]
     provision = services["provision"]
     assert provision["environment"]["LEADS_NATS_TLS_CA_FILE"] == "/etc/leads/tls/ca.crt"
-    assert "ssl=on" in " ".join(services["postgres"]["command"])
+    # PostgreSQL runs deploy/postgres/start.sh: TLS on, and pg_hba.conf refusing any network
+    # connection without it.
+    postgres = services["postgres"]
+    assert postgres["command"] == ["sh", "/etc/postgres/start.sh"]
+    mounted = {volume.split(":")[1]: volume.split(":")[0] for volume in postgres["volumes"]}
+    assert mounted["/etc/postgres/start.sh"] == "./postgres/start.sh"
+    assert mounted["/etc/postgres/pg_hba.conf"] == "./postgres/pg_hba.conf"
+    assert mounted["/etc/postgres/tls"] == "./tls/out/postgres"
+    start = (DEPLOY / "postgres" / "start.sh").read_text()
+    assert "ssl=on" in start
+    assert "hba_file=" in start
+    hba = [
+        line.split()
+        for line in (DEPLOY / "postgres" / "pg_hba.conf").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert ["hostnossl", "all", "all", "all", "reject"] in hba
 
 
 def test_compose_images_carry_a_version_tag(compose: dict[str, Any]) -> None:
