@@ -49,7 +49,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The load generator is ApacheBench (Debian's apache2-utils), installed here when missing (as
+# root); elsewhere the script says what to run and the run stops. The machine's line (cores,
+# CPU, whether the disk really syncs) comes first, then one line per figure.
 bench: $(STAMP)
+	bash tools/install-bench-tools.sh
+	@$(BIN)/python -m bench.machine
 	@for script in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$script .py) || exit 1; done
 
 # The torture run: kill -9 of each service (the ledger twice), nats-server killed and started
