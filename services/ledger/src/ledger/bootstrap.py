@@ -14,6 +14,7 @@ from common.service import ServiceRuntime
 from common.subjects import Stream
 from ledger.api import router
 from ledger.application import Ledger
+from ledger.batched import react_in_batches
 from ledger.outcomes import OutcomeRecorder
 from ledger.pages import router as pages
 from ledger.projection import SUBSCRIPTIONS
@@ -45,12 +46,14 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         await asyncio.to_thread(prepare_search)
 
     runtime.on_prepare(prepare)
-    react(
+    registrar = Registrar(runtime, settings)
+    react_in_batches(
         runtime,
         name="registrar",
         stream=Stream.INTAKE,
         subject="intake.lead.*.LeadReported",
-        handler=Registrar(runtime, settings),
+        many=registrar.register_batch,
+        one=registrar,
     )
 
     react(
