@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import orjson
@@ -71,11 +72,25 @@ def start_limit(stack: Stack) -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.2)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def post(url: str, token: str | None, requests: int) -> AbResult:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return run_ab(
         f"{url}/v1/leads", requests=requests, concurrency=CONCURRENCY, body=BODY, headers=headers
     )
+
+
+def measured(url: str, token: str | None, pid: int) -> tuple[AbResult, float]:
+    """A round, and the CPU milliseconds the serving process spent per request (on a busy
+    machine the rate swings with the neighbours; the CPU a request costs does not)."""
+    before = cpu_seconds(pid)
+    result = post(url, token, REQUESTS)
+    return result, (cpu_seconds(pid) - before) * 1000 / REQUESTS
 
 
 def median_result(results: list[AbResult]) -> AbResult:
@@ -93,9 +108,15 @@ async def main() -> None:
             post(intake_url, token, 300)
             ours: list[AbResult] = []
             bare: list[AbResult] = []
+            cpu_ours: list[float] = []
+            cpu_bare: list[float] = []
             for _ in range(ROUNDS):
-                bare.append(post(limit_url, None, REQUESTS))
-                ours.append(post(intake_url, token, REQUESTS))
+                result, cpu = measured(limit_url, None, limit.pid)
+                bare.append(result)
+                cpu_bare.append(cpu)
+                result, cpu = measured(intake_url, token, stack.pid("intake"))
+                ours.append(result)
+                cpu_ours.append(cpu)
             health = run_ab(f"{intake_url}/healthz", requests=5000, concurrency=CONCURRENCY)
         finally:
             limit.terminate()
@@ -112,6 +133,11 @@ async def main() -> None:
         f" {got.line()}; limit (bare route, same body and schema, acked publish):"
         f" {lim.line()}; ratio {ratio:.2f}, target ≥ {TARGET} ({verdict});"
         f" medians of {ROUNDS} rounds, intake {'/'.join(spread)}, limit {'/'.join(spread_limit)}",
+        flush=True,
+    )
+    print(
+        f"intake CPU per lead {statistics.median(cpu_ours):.2f} ms (its own consumers of the"
+        f" lead included), limit {statistics.median(cpu_bare):.2f} ms",
         flush=True,
     )
     print(
