@@ -50,6 +50,7 @@ from common.events.catalogue import (
     LeadReopened,
     LeadReported,
     LeadSupplemented,
+    LeadsViewed,
     LeadTransferred,
     LeadViewed,
     LedgerExported,
@@ -64,6 +65,7 @@ from common.events.catalogue import (
     TransferReturned,
     UmbrellaLinked,
     VerificationRecorded,
+    View,
 )
 from common.vocabulary import Category, Channel, Conclusion, Flag
 
@@ -102,6 +104,7 @@ WIRE_NAMES = frozenset(
         "SupervisionNoticed",
         "DisciplineOutcome",
         "LeadViewed",
+        "LeadsViewed",
         "LedgerExported",
         "CheckpointSealed",
         "AccountOpened",
@@ -207,6 +210,13 @@ SAMPLES: dict[type[Event], Event] = {
     ),
     DisciplineOutcome: DisciplineOutcome(lead_id=LEAD, result=Conclusion.PARTLY_SUBSTANTIATED),
     LeadViewed: LeadViewed(lead_id=LEAD, service="ledger", purpose="review"),
+    LeadsViewed: LeadsViewed(
+        service="ledger",
+        views=(
+            View(event_id="e1", lead_id=LEAD, occurred_at=MOMENT, actor=CLERK, purpose="review"),
+            View(event_id="e2", lead_id="other", occurred_at=MOMENT, actor=CLERK),
+        ),
+    ),
     LedgerExported: LedgerExported(
         service="ledger", format="xlsx", filters={"unit": "shd-police"}, row_count=3, as_of=MOMENT
     ),

@@ -32,6 +32,7 @@ from sqlalchemy import text
 
 from common.accounts import SUBSCRIPTIONS as ACCOUNT_SUBSCRIPTIONS
 from common.accounts import AccountBook
+from common.audit import AccessRecorder
 from common.auth import Directory
 from common.consumers import ensure_durables, projection_durable, reactor_config
 from common.contracts import contract_routes, declare_published_events
@@ -143,6 +144,7 @@ class ServiceRuntime:
         self.app.state.runtime = self
         self.app.state.exit_when_connection_lost = False
         self.app.state.directory = self.directory
+        self.access = AccessRecorder(self.audit_store, self.service.value)
         # People's accounts: each service projects them and signs its own sessions.
         self.accounts = AccountBook(self.database.sync_engine)
         self.sessions = SessionSigner(
@@ -267,8 +269,9 @@ class ServiceRuntime:
         return EventStore(self.js, Stream.AUDIT, audit_prefix(self.service))
 
     async def record_access(self, event: Event) -> None:
-        """Append an access event (who read what) to the audit stream."""
-        await self.audit_store().append(event)
+        """Append an access event (who read what) to the audit stream; returns once it is
+        stored. Concurrent reads' records share an append (common.audit)."""
+        await self.access.record(event)
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -340,6 +343,7 @@ class ServiceRuntime:
         self._stopped = True
         for hook in reversed(self._on_stop):
             await hook()
+        await self.access.close()
         for runner in self.runners:
             await runner.stop(release=False)
         for tracker in {id(r.tracker): r.tracker for r in self.runners}.values():

@@ -11,7 +11,7 @@ from typing import ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.events.envelope import Event, UtcDatetime
+from common.events.envelope import Actor, Event, UtcDatetime
 from common.vocabulary import Category, Channel, Conclusion, Flag
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
@@ -365,6 +365,39 @@ class LeadViewed(_AuditEvent):
     lead_id: str
     service: str
     purpose: str = ""
+
+
+#: The longest purpose a gathered view carries (the APIs take 200 characters); a read
+#: with a longer one is recorded as a LeadViewed of its own.
+LONGEST_PURPOSE: Final = 200
+LONGEST_ID: Final = 64
+
+
+class View(_Part):
+    """One read of one lead inside :class:`LeadsViewed`: what a LeadViewed of its own
+    would have said, under the id that LeadViewed would have had."""
+
+    event_id: str = Field(min_length=1, max_length=LONGEST_ID)
+    lead_id: str = Field(min_length=1, max_length=LONGEST_ID)
+    occurred_at: UtcDatetime
+    actor: Actor
+    purpose: str = Field(default="", max_length=LONGEST_PURPOSE)
+
+
+#: The most reads one LeadsViewed carries: with the longest purposes still under the
+#: event store's limit (256 KiB), and more than a service answers while one append waits.
+MOST_VIEWS: Final = 128
+
+
+class LeadsViewed(_AuditEvent):
+    """Reads of leads recorded together: while one append to AUDIT waits for its
+    acknowledgement (a write to disk), the reads that came meanwhile are gathered into
+    one event instead of one each. Each view counts as a LeadViewed of its own; none is
+    answered before this event is stored (common.audit)."""
+
+    event_type: Literal["LeadsViewed"] = "LeadsViewed"
+    service: str
+    views: tuple[View, ...] = Field(max_length=MOST_VIEWS)
 
 
 class LedgerExported(_AuditEvent):

@@ -27,6 +27,7 @@ from common.events.catalogue import (
     LeadReopened,
     LeadReported,
     LeadSupplemented,
+    LeadsViewed,
     LeadTransferred,
     LeadViewed,
     LedgerExported,
@@ -38,6 +39,7 @@ from common.events.catalogue import (
     TransferAccepted,
     TransferReturned,
     UmbrellaLinked,
+    View,
 )
 from common.projection import Handler, Projection, Subscription
 from common.subjects import Stream
@@ -376,7 +378,7 @@ def outcome(db: BatchWriter, event: DisciplineOutcome) -> None:
 # --- access ---------------------------------------------------------------------------
 
 
-def _access(db: BatchWriter, event: Event, kind: str, service: str, purpose: str) -> None:
+def _access(db: BatchWriter, event: Event | View, kind: str, service: str, purpose: str) -> None:
     db.put(
         access,
         {
@@ -395,6 +397,12 @@ def _access(db: BatchWriter, event: Event, kind: str, service: str, purpose: str
 
 def viewed(db: BatchWriter, event: LeadViewed) -> None:
     _access(db, event, "viewed", event.service, event.purpose)
+
+
+def viewed_together(db: BatchWriter, event: LeadsViewed) -> None:
+    # Each view is the LeadViewed it stands for, under that event's id.
+    for view in event.views:
+        _access(db, view, "viewed", event.service, view.purpose)
 
 
 def exported(db: BatchWriter, event: LedgerExported) -> None:
@@ -428,6 +436,7 @@ _HANDLERS: dict[type[Event], Handler] = {
     AccountabilityRecorded: held_accountable,
     DisciplineOutcome: outcome,
     LeadViewed: viewed,
+    LeadsViewed: viewed_together,
     LedgerExported: exported,
 }
 
