@@ -7,9 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from common.events import Role
-from common.events.catalogue import LeadViewed
-from common.subjects import Stream
+from common.events import Actor, Role, utc_now
+from common.events.catalogue import LeadsViewed, LeadViewed, View
+from common.eventstore import EventStore
+from common.subjects import Service, Stream, audit_prefix
 from tests.conftest import NatsTarget
 from tests.support.leadctl import (
     ScriptedLedger,
@@ -66,3 +67,49 @@ def test_history_gives_an_auditor_the_whole_chain_of_custody_of_a_lead_and_recor
         for e in looks
         if isinstance(e, LeadViewed)
     ] == [(Role.AUDITOR, "auditor", "leadctl", "audit")]
+
+
+def test_history_shows_each_read_of_the_lead_recorded_inside_reads_gathered_together(
+    scripted_ledger: ScriptedLedger, nats_target: NatsTarget
+) -> None:
+    """Reads arriving while an audit append waits go together in one LeadsViewed, stored
+    under no lead's subject (common.audit): the chain of custody still shows each read of
+    this lead, as the LeadViewed it stands for, and no read of another lead."""
+    lead = scripted_ledger.walked
+    other_lead = "lead-someone-else"
+    at = utc_now()
+    gathered = LeadsViewed(
+        service="ledger",
+        views=(
+            View(
+                event_id="view-of-this-lead",
+                lead_id=lead,
+                occurred_at=at,
+                actor=Actor(role=Role.POLICE, user="wang.police"),
+                purpose="核实",
+            ),
+            View(
+                event_id="view-of-another-lead",
+                lead_id=other_lead,
+                occurred_at=at,
+                actor=Actor(role=Role.OFFICE, user="zhou.office"),
+                purpose="审核",
+            ),
+        ),
+    )
+    against_the_server(
+        nats_target,
+        lambda js: EventStore(js, Stream.AUDIT, audit_prefix(Service.LEDGER)).append(gathered),
+    )
+    as_auditor = ["--token", "token-auditor", "--users-file", scripted_ledger.users]
+
+    entries = printed(succeeded(leadctl(*on(nats_target), "history", lead, "--json", *as_auditor)))
+
+    gathered_reads = [
+        e for e in entries if e.get("event_id") in {"view-of-this-lead", "view-of-another-lead"}
+    ]
+    assert [
+        (e["stream"], e["event_type"], e["actor"]["user"], e["purpose"], e["service"])
+        for e in gathered_reads
+    ] == [("AUDIT", "LeadViewed", "wang.police", "核实", "ledger")]
+    assert {e["lead_id"] for e in entries} == {lead}

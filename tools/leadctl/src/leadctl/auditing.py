@@ -4,7 +4,7 @@ and verifying the hash chains, and logs exported for auditors without cluster ac
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -34,8 +34,8 @@ from common.chain import (
     walk,
 )
 from common.events import Actor, Event, EventDecodeError, decode, event_type_of, utc_now
-from common.events.catalogue import CheckpointSealed, LeadViewed
-from common.eventstore import EventStore, read_messages
+from common.events.catalogue import CheckpointSealed, LeadsViewed, LeadViewed
+from common.eventstore import EventStore, appended_id, read_messages
 from common.subjects import Service, Stream, audit_prefix
 
 LOG_FORMAT: Final = "leadctl-log/1"
@@ -68,13 +68,43 @@ class Entry:
         return {"stream": self.stream, "sequence": self.sequence, **data}
 
 
+# Reads recorded together (common.audit) are stored apart from any lead's subjects.
+GATHERED_VIEWS: Final = f"audit.*.global.{LeadsViewed.__name__}"
+
+
 async def chain_of_custody(js: JetStreamContext, lead_id: str) -> list[Entry]:
-    """Every event of a lead in every stream, in the order it happened."""
+    """Every event of a lead in every stream, in the order it happened; each read of it
+    recorded inside a gathered LeadsViewed is shown as the LeadViewed it stands for."""
     entries: list[Entry] = []
     for stream, prefix in LEAD_PREFIXES.items():
         history = await EventStore(js, stream, prefix).read_lead(lead_id)
         entries.extend(Entry(stream.value, e.sequence, e.event) for e in history.events)
+    entries.extend([entry async for entry in _gathered_views_of(js, lead_id)])
     return sorted(entries, key=lambda e: (e.event.occurred_at, e.stream, e.sequence))
+
+
+async def _gathered_views_of(js: JetStreamContext, lead_id: str) -> AsyncIterator[Entry]:
+    # Every gathered event is read: they are few beside the reads they hold (one per
+    # append that waited for another), but this grows with the audit stream's history.
+    async for msg in read_messages(js, Stream.AUDIT.value, GATHERED_VIEWS, stored_headers=True):
+        try:
+            event = decode(msg.data or b"", LeadsViewed.__name__)
+        except EventDecodeError:
+            continue
+        # Only what an append stored is an event (common.eventstore.appended_id).
+        if not isinstance(event, LeadsViewed) or appended_id(msg.headers) != event.event_id:
+            continue
+        for view in event.views:
+            if view.lead_id == lead_id:
+                single = LeadViewed(
+                    event_id=view.event_id,
+                    lead_id=view.lead_id,
+                    occurred_at=view.occurred_at,
+                    actor=view.actor,
+                    service=event.service,
+                    purpose=view.purpose,
+                )
+                yield Entry(Stream.AUDIT.value, msg.seq or 0, single)
 
 
 async def record_view(js: JetStreamContext, lead_id: str, auditor: Actor, purpose: str) -> None:
