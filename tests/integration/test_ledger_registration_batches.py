@@ -1,6 +1,7 @@
 """Leads reported together are numbered in one decision, and the numbers stay gap-free: a
 burst through the running registrar, two registrars numbering at once, a batch delivered
-again."""
+again. Each on a LEDGER stream as shipped and on one allowing atomic batches (appended as
+one batch each, ledger.batchappend)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,32 @@ from tests.support.ledger import LedgerService, event_types, report
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(params=["one by one", "atomic batches"])
+async def ledger(request: pytest.FixtureRequest, service: LedgerService) -> LedgerService:
+    if request.param == "atomic batches":
+        config = (await service.js.stream_info(Stream.LEDGER.value)).config
+        config.allow_atomic = True
+        await service.js.update_stream(config)
+    return service
+
+
+async def atomic_allowed(js: JetStreamContext) -> bool:
+    return bool((await js.stream_info(Stream.LEDGER.value)).config.allow_atomic)
+
+
 async def registrations(js: JetStreamContext) -> list[LeadRegistered]:
+    return [event for event, _ in await registrations_by_batch(js)]
+
+
+async def registrations_by_batch(js: JetStreamContext) -> list[tuple[LeadRegistered, str | None]]:
+    """Each registration, with the atomic batch that stored it (None: appended alone)."""
     found = []
-    async for msg in read_messages(js, Stream.LEDGER.value, "ledger.lead.*.LeadRegistered"):
+    stored = read_messages(
+        js, Stream.LEDGER.value, "ledger.lead.*.LeadRegistered", stored_headers=True
+    )
+    async for msg in stored:
         event = LeadRegistered.model_validate_json(msg.data or b"")
-        found.append(event)
+        found.append((event, (msg.headers or {}).get("Nats-Batch-Id")))
     return found
 
 
@@ -49,8 +71,9 @@ def reported(flagged: bool = False) -> LeadReported:
 
 
 async def test_a_burst_of_reports_is_numbered_gap_free_and_the_flagged_ones_routed(
-    service: LedgerService,
+    ledger: LedgerService,
 ) -> None:
+    service = ledger
     flags = [(Flag.INVOLVES_OFFICIAL,) if n % 4 == 0 else () for n in range(60)]
     lead_ids = await asyncio.gather(*(report(service.js, flags=f) for f in flags))
 
@@ -71,8 +94,9 @@ async def test_a_burst_of_reports_is_numbered_gap_free_and_the_flagged_ones_rout
 
 
 async def test_two_registrars_numbering_at_once_give_each_number_once(
-    service: LedgerService,
+    ledger: LedgerService,
 ) -> None:
+    service = ledger
     runtime: ServiceRuntime = service.app.state.runtime
     first, second = Registrar(runtime, service.settings), Registrar(runtime, service.settings)
     ours = [reported(flagged=n % 5 == 0) for n in range(40)]
@@ -80,8 +104,15 @@ async def test_two_registrars_numbering_at_once_give_each_number_once(
 
     await asyncio.gather(first.register_batch(ours), second.register_batch(theirs))
 
-    found = await registrations(service.js)
+    by_batch = await registrations_by_batch(service.js)
+    found = [event for event, _ in by_batch]
     assert sorted(numbers(found)) == list(range(1, 81))
+    # Each registrar's reports were filed in one atomic batch where the stream allows it.
+    batches = {event.lead_id: batch for event, batch in by_batch}
+    for reports in (ours, theirs):
+        used = {batches[r.lead_id] for r in reports}
+        assert len(used) == 1
+        assert (None not in used) == await atomic_allowed(service.js)
     # Numbers rise with the stream's order: no registration took a number behind another.
     assert numbers(found) == sorted(numbers(found))
     # Each registrar files its own batch in the order it was reported.
@@ -98,7 +129,8 @@ async def test_two_registrars_numbering_at_once_give_each_number_once(
     assert transferred == 16
 
 
-async def test_a_batch_delivered_again_files_each_lead_once(service: LedgerService) -> None:
+async def test_a_batch_delivered_again_files_each_lead_once(ledger: LedgerService) -> None:
+    service = ledger
     registrar = Registrar(service.app.state.runtime, service.settings)
     batch = [reported(flagged=True), reported(), reported()]
 
@@ -107,7 +139,15 @@ async def test_a_batch_delivered_again_files_each_lead_once(service: LedgerServi
     again = [batch[1], reported(), batch[0], batch[1]]
     await registrar.register_batch(again)
 
+    # A lead filed before behind a new one: the batch expecting none on it is refused whole.
+    last = [reported(), batch[2]]
+    await registrar.register_batch(last)
+
     found = await registrations(service.js)
-    assert numbers(found) == [1, 2, 3, 4]
-    assert [r.lead_id for r in found] == [*(r.lead_id for r in batch), again[1].lead_id]
+    assert numbers(found) == [1, 2, 3, 4, 5]
+    assert [r.lead_id for r in found] == [
+        *(r.lead_id for r in batch),
+        again[1].lead_id,
+        last[0].lead_id,
+    ]
     assert await event_types(service.js, batch[0].lead_id) == ["LeadRegistered", "LeadTransferred"]

@@ -5,18 +5,22 @@ against the last registration's sequence (so numbers have no gaps and no repeats
 runs at once), and then, if the lead is flagged for the discipline committee, transfers it
 there at once. Redelivery is harmless: a lead already filed is not filed again.
 
-Leads reported together are filed in one decision (``register_batch``): which of them are
-new is read for all at once, the last registration once, and the numbers that follow it are
-given in the order they were reported. Each append still names the sequence of the
-registration before it (the one just acknowledged), so the expected-sequence check proves
-every number as before; when another writer gets in between, the rest are numbered again
-after what it wrote. What costs a registration is then one acknowledged append (one fsync)
-instead of three round trips and the append, and the transfers to the committee follow in
-one pipelined round."""
+Leads reported together are filed in one decision (``register_batch``). Where the LEDGER
+stream allows atomic batches, their registrations, numbered after the last one, and the
+transfers of the flagged ones are appended as one batch (ledger.batchappend): stored one
+after the other with nothing between them, or not at all. The first registration expects
+the sequence of the last registration read, so the expected-sequence check proves the whole
+run of numbers; each other one expects its lead to have no event on LEDGER yet, so a lead
+filed before fails the batch instead of being filed twice, without a read per lead. A
+batch costs one acknowledged write. When it is refused (another registration got in first,
+a lead was filed before) or the stream does not allow atomic batches, every lead's history
+is read, and the new ones are filed one by one, each append expecting the registration just
+acknowledged before it, then routed."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Final
@@ -29,7 +33,8 @@ from common.events.catalogue import LeadRegistered, LeadReported, LeadTransferre
 from common.eventstore import ConcurrencyConflict, EventStore, StoredEvent
 from common.organisation import UnitKind
 from common.service import ServiceRuntime
-from common.subjects import Stream
+from common.subjects import Stream, lead_filter
+from ledger.batchappend import MAX_BATCH, AtomicBatchRefused, Expect, append_batch
 from ledger.domain.numbering import is_ledger_number, next_number
 from ledger.settings import LedgerSettings
 
@@ -38,6 +43,9 @@ log = structlog.get_logger(__name__)
 REGISTRATIONS: Final = "ledger.lead.*.LeadRegistered"
 _NAMESPACE: Final = uuid.UUID("1d7f3a0c-52c4-4d3e-b7a9-0a4e9f1c2b65")
 NUMBERING_ATTEMPTS: Final = 100
+ATOMIC_RETRY_SECONDS: Final = 300.0
+# Atomic batches refused in a row (other registrars got in first) before filing one by one.
+ATOMIC_ATTEMPTS: Final = 5
 
 
 def _numbered(event: Event) -> bool:
@@ -51,6 +59,9 @@ class Registrar:
         self.office = runtime.org.the(UnitKind.OFFICE)
         self.discipline = runtime.org.the(UnitKind.DISCIPLINE)
         self.actor = Actor(role=Role.SYSTEM, unit=self.office.code, user="registrar")
+        # Atomic batches are tried again this long after the stream refused them (an
+        # administrator may allow them meanwhile).
+        self._atomic_again_at = 0.0
 
     async def __call__(self, event: Event) -> None:
         """Files a reported lead in the ledger and routes it."""
@@ -63,15 +74,21 @@ class Registrar:
         if not reports:
             return
         ledger = self.runtime.store(Stream.LEDGER)
-        histories = await asyncio.gather(*(ledger.read_lead(r.lead_id) for r in reports))
-        new: list[LeadReported] = []
-        earlier: list[LeadRegistered] = []
-        for reported, history in zip(reports, histories, strict=True):
-            found = _registration_in(history.events)
-            if found is None:
-                new.append(reported)
-            else:
-                earlier.append(found)
+        started = time.perf_counter()
+        if self._atomic_allowed() and await self._file_at_once(ledger, reports):
+            _batch_logged(reports, len(reports), started)
+            return
+        # Something was in the way: read every lead, and file the new ones as one batch
+        # again (another registrar got in first), or one by one.
+        new, earlier = await self._read(ledger, reports)
+        attempts = ATOMIC_ATTEMPTS
+        while new and self._atomic_allowed() and attempts > 0:
+            if await self._file_at_once(ledger, new, checked=True):
+                await self._route_earlier(earlier)
+                _batch_logged(reports, len(new), started)
+                return
+            new, earlier = await self._read(ledger, reports)
+            attempts -= 1
         filed, late = await self._number(ledger, new)
         for reported in late:
             history = await ledger.read_lead(reported.lead_id)
@@ -81,15 +98,88 @@ class Registrar:
             earlier.append(found)
         await asyncio.gather(
             *(self._route_filed(ledger, reg, seq) for reg, seq in filed if reg.for_committee),
-            *(self._route_to_discipline(reg) for reg in earlier if reg.for_committee),
+            self._route_earlier(earlier),
         )
+        _batch_logged(reports, len(filed), started)
+
+    async def _read(
+        self, ledger: EventStore, reports: Sequence[LeadReported]
+    ) -> tuple[list[LeadReported], list[LeadRegistered]]:
+        """The reports of leads not filed yet, and the registrations of those filed."""
+        histories = await asyncio.gather(*(ledger.read_lead(r.lead_id) for r in reports))
+        new: list[LeadReported] = []
+        earlier: list[LeadRegistered] = []
+        for reported, history in zip(reports, histories, strict=True):
+            found = _registration_in(history.events)
+            if found is None:
+                new.append(reported)
+            else:
+                earlier.append(found)
+        return new, earlier
+
+    async def _route_earlier(self, earlier: Sequence[LeadRegistered]) -> None:
+        await asyncio.gather(*(self._route_to_discipline(r) for r in earlier if r.for_committee))
+
+    async def _file_at_once(
+        self, ledger: EventStore, reports: Sequence[LeadReported], *, checked: bool = False
+    ) -> bool:
+        """Files and routes ``reports`` in atomic batches without reading each lead first:
+        each registration expects its lead to have no event on LEDGER yet, the first of a
+        batch also expects the last registration read, and a flagged lead's transfer
+        follows its registration inside the batch. False when the leads are to be read
+        and filed the slower way (one was filed meanwhile, another registration got in
+        first, or the stream refuses atomic batches); what was stored is then found there.
+        ``checked``: the leads were read just before and had no event on LEDGER."""
+        remaining = list(reports)
+        if not checked and (await ledger.read_lead(remaining[0].lead_id)).events:
+            return False
+        last_sequence, last = await ledger.last_readable(REGISTRATIONS, _numbered)
+        previous = last.event if last is not None else None
+        number = previous.ledger_number if isinstance(previous, LeadRegistered) else None
+        while remaining:
+            batch: list[tuple[Event, Expect | None]] = []
+            registrations: list[tuple[LeadRegistered, int]] = []
+            taken = remaining[: MAX_BATCH // 2]
+            for n, reported in enumerate(taken):
+                registered = self._registration(reported, number)
+                number = registered.ledger_number
+                expect = (
+                    Expect(last_sequence, REGISTRATIONS)
+                    if n == 0
+                    else Expect(0, lead_filter(ledger.subject_prefix, reported.lead_id))
+                )
+                registrations.append((registered, len(batch)))
+                batch.append((registered, expect))
+                if registered.for_committee:
+                    # Nothing can come between them: the batch is stored as one.
+                    batch.append((self._transfer(registered), None))
+            try:
+                at = await append_batch(self.runtime.js, ledger, batch)
+            except ConcurrencyConflict:
+                return False
+            except AtomicBatchRefused as exc:
+                if exc.disabled:
+                    log.warning("atomic_batches_refused", stream=ledger.stream.value)
+                    self._atomic_again_at = time.monotonic() + ATOMIC_RETRY_SECONDS
+                    return False
+                if exc.duplicate:
+                    return False
+                raise
+            # An atomic batch is stored contiguously, ending at ``at``.
+            first = at - len(batch) + 1
+            for registered, _ in registrations:
+                _logged(registered)
+            last_sequence = first + registrations[-1][1]
+            del remaining[: len(taken)]
+        return True
 
     async def _number(
         self, ledger: EventStore, reports: Sequence[LeadReported]
     ) -> tuple[list[tuple[LeadRegistered, int]], list[LeadReported]]:
-        """Appends a registration for each report, numbered after the last one: the
-        registrations with their sequences, and the reports whose registration the stream
-        already held (a redelivery racing its first delivery: deduplicated by event id)."""
+        """Appends a registration for each report, one by one, numbered after the last one:
+        the registrations with their sequences, and the reports whose registration the
+        stream already held (a redelivery racing its first delivery: deduplicated by event
+        id)."""
         filed: list[tuple[LeadRegistered, int]] = []
         late: list[LeadReported] = []
         remaining = list(reports)
@@ -113,14 +203,9 @@ class Registrar:
                         late.append(reported)
                         break
                     filed.append((registered, appended.sequence))
+                    _logged(registered)
                     conflicts = 0
                     last_sequence, number = appended.sequence, registered.ledger_number
-                    log.info(
-                        "lead_registered",
-                        lead_id=registered.lead_id,
-                        ledger_number=registered.ledger_number,
-                        event_id=registered.event_id,
-                    )
             except ConcurrencyConflict:
                 # Another registration got in first: the rest take the numbers after it.
                 # Every lead reported at once can be ahead, so this is tried far more often
@@ -129,6 +214,9 @@ class Registrar:
                 if conflicts >= NUMBERING_ATTEMPTS:
                     raise
         return filed, late
+
+    def _atomic_allowed(self) -> bool:
+        return time.monotonic() >= self._atomic_again_at
 
     def _registration(self, reported: LeadReported, last_number: str | None) -> LeadRegistered:
         now = utc_now()
@@ -189,6 +277,24 @@ def _unique_reports(events: Sequence[Event]) -> list[LeadReported]:
             seen.add(event.lead_id)
             reports.append(event)
     return reports
+
+
+def _batch_logged(reports: Sequence[LeadReported], filed: int, started: float) -> None:
+    log.info(
+        "registration_batch",
+        reports=len(reports),
+        filed=filed,
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+
+
+def _logged(registered: LeadRegistered) -> None:
+    log.info(
+        "lead_registered",
+        lead_id=registered.lead_id,
+        ledger_number=registered.ledger_number,
+        event_id=registered.event_id,
+    )
 
 
 def _registration_in(history: Sequence[StoredEvent]) -> LeadRegistered | None:
