@@ -2,7 +2,14 @@
 
 Each new report is compared with the earlier reports of its category from the same village
 (or of unknown village) in the last half year; the most similar one above the threshold is
-named. Both reports stay and are handled; the link only tells the office."""
+named. Both reports stay and are handled; the link only tells the office.
+
+Comparing with every such report made each one cost as much as the history of its category
+(O(n²) in all). Each report is now indexed under its MinHash bands (intake.domain.matters),
+with its village and moment, so a new report reads only the earlier ones sharing a band in
+its window (index probes: the same cost at a thousand reports or a million) and confirms them
+with the exact similarity. The bands live in the database beside the matters, so the index
+survives restarts and needs no rebuilding."""
 
 from __future__ import annotations
 
@@ -10,7 +17,15 @@ import uuid
 from datetime import timedelta
 from typing import Final
 
-from sqlalchemy import Column, MetaData, String, Table, Text, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -19,7 +34,7 @@ from common.events import SYSTEM_ACTOR, Event
 from common.events.catalogue import DuplicateSuspected, LeadReported
 from common.service import ServiceRuntime
 from common.subjects import Stream
-from intake.domain.matters import shingles, similarity
+from intake.domain.matters import band_keys, shingles, similarity
 
 matter_metadata = MetaData()
 
@@ -33,8 +48,39 @@ matters = Table(
     Column("reported_at", UtcDateTime, nullable=False),
 )
 
+# One row per band of each report, keyed so that a new report's probe is an index range:
+# its band key (the category is hashed into it), the village ('' when unknown) and the
+# window of moments. Without rowid on SQLite: the key is the table, not an index beside it.
+matter_bands = Table(
+    "intake_matter_bands",
+    matter_metadata,
+    Column("band_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("village", String(40), primary_key=True),
+    Column("reported_at", UtcDateTime, primary_key=True),
+    Column("lead_id", String(64), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+UNKNOWN_VILLAGE: Final = ""
 LOOK_BACK: Final = timedelta(days=183)
+# Candidates read per statement (a bound on its parameters, far below SQLite's).
+_PAGE: Final = 500
 _NAMESPACE: Final = uuid.UUID("9a0e5c7e-7d0b-4f0f-8a43-53a1f6b7c2de")
+
+
+def band_rows(
+    lead_id: str, village: str | None, category: str, marks: frozenset[str], reported_at: object
+) -> list[dict[str, object]]:
+    """The rows indexing one report (also what the revision adding the index fills in)."""
+    return [
+        {
+            "band_key": key,
+            "village": village or UNKNOWN_VILLAGE,
+            "reported_at": reported_at,
+            "lead_id": lead_id,
+        }
+        for key in band_keys(category, marks)
+    ]
 
 
 class DuplicateDetector:
@@ -47,39 +93,55 @@ class DuplicateDetector:
         if not isinstance(event, LeadReported):
             return
         mine = shingles(f"{event.summary} {event.details}")
+        category = event.category.value
+        keys = band_keys(category, mine)
         async with self._runtime.database.async_engine.begin() as conn:
-            village_matches = (
-                or_(matters.c.village == event.village, matters.c.village.is_(None))
-                if event.village
-                else matters.c.village.is_(None) | matters.c.village.is_not(None)
-            )
-            candidates = await conn.execute(
-                select(matters.c.lead_id, matters.c.shingles).where(
-                    (matters.c.category == event.category.value)
-                    & (matters.c.lead_id != event.lead_id)
-                    & (matters.c.reported_at >= event.occurred_at - LOOK_BACK)
+            best_id, best, best_told = None, 0.0, (event.occurred_at, event.lead_id)
+            if keys:
+                near = (
+                    select(matter_bands.c.lead_id)
+                    .where(matter_bands.c.band_key.in_(keys))
+                    .where(matter_bands.c.reported_at >= event.occurred_at - LOOK_BACK)
                     # Only earlier reports: a redelivered one must not link to later ones.
-                    & (matters.c.reported_at < event.occurred_at)
-                    & village_matches
+                    .where(matter_bands.c.reported_at < event.occurred_at)
                 )
-            )
-            best_id, best = None, 0.0
-            for row in candidates:
-                score = similarity(mine, frozenset(row.shingles.split(" ")))
-                if score > best:
-                    best_id, best = row.lead_id, score
+                if event.village:
+                    near = near.where(matter_bands.c.village.in_([event.village, UNKNOWN_VILLAGE]))
+                # Two statements, not one with a subquery: without statistics SQLite would
+                # drive it by the category index, every report of the category again.
+                near_ids = sorted(set((await conn.execute(near)).scalars()) - {event.lead_id})
+                for page in range(0, len(near_ids), _PAGE):
+                    candidates = await conn.execute(
+                        select(
+                            matters.c.lead_id,
+                            matters.c.category,
+                            matters.c.shingles,
+                            matters.c.reported_at,
+                        ).where(matters.c.lead_id.in_(near_ids[page : page + _PAGE]))
+                    )
+                    for row in candidates:
+                        if row.category != category:
+                            continue  # a band key of another category (a 64-bit collision)
+                        score = similarity(mine, frozenset(row.shingles.split(" ")))
+                        # Of equally similar reports, the first one told is named.
+                        told = (row.reported_at, row.lead_id)
+                        if score > best or (score == best > 0 and told < best_told):
+                            best_id, best, best_told = row.lead_id, score, told
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             await conn.execute(
                 insert(matters)
                 .values(
                     lead_id=event.lead_id,
                     village=event.village,
-                    category=event.category.value,
+                    category=category,
                     shingles=" ".join(sorted(mine)),
                     reported_at=event.occurred_at,
                 )
                 .on_conflict_do_nothing()
             )
+            rows = band_rows(event.lead_id, event.village, category, mine, event.occurred_at)
+            if rows:
+                await conn.execute(insert(matter_bands).on_conflict_do_nothing(), rows)
         if best_id is None or best < self._threshold:
             return
         store = self._runtime.store(Stream.INTAKE)
