@@ -80,7 +80,9 @@ IdempotencyKey = Annotated[
 ]
 
 
-def get_intake(request: Request) -> Intake:
+async def get_intake(request: Request) -> Intake:
+    # async: FastAPI runs a plain function dependency in its thread pool, a hop per
+    # request for one attribute read.
     intake: Intake = request.app.state.intake
     return intake
 
