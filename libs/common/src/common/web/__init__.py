@@ -10,16 +10,18 @@ cookie: the public pages set none)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.subjects import Service
 
@@ -140,16 +142,34 @@ def install_web(app: FastAPI) -> None:
     """The shared static files, and the security headers on every response."""
     app.mount(STATIC_PATH, StaticFiles(directory=_static_dir()), name="common-static")
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith(_DOCS):
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        if response.headers.get("content-type", "").startswith("text/html"):
-            # Pages show leads and identities' absence: never kept by a shared cache.
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
+
+
+class SecurityHeaders:
+    """The security headers on every HTTP response. Plain ASGI, headers set as the response
+    starts: ``@app.middleware("http")`` (Starlette's BaseHTTPMiddleware) would run every
+    request through a task group of its own and stream its body through a memory channel:
+    about 0.5 ms of CPU per request, measured on a small JSON POST."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        documentation = scope["path"].startswith(_DOCS)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not documentation:
+                    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                if headers.get("content-type", "").startswith("text/html"):
+                    # Pages show leads and identities' absence: never kept by a shared cache.
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
