@@ -50,6 +50,7 @@ def lead_life(number: int, rng: random.Random) -> list[Event]:
             category=rng.choice(list(Category)),
             summary="村民反映有人在村口强行收取“保护费”，多次殴打不从者",
             village=f"shd-v{rng.randint(1, 17):02d}",
+            for_committee=False,
             actor=OFFICE,
         ),
         LeadTransferred(
