@@ -117,12 +117,14 @@ async def test_a_lead_handed_over_a_moment_ago_is_acted_on_by_its_new_unit_at_on
     [runner] = [r for r in runtime.runners if r.stream is Stream.LEDGER]
 
     found_missing = asyncio.Event()
+    loop = asyncio.get_running_loop()
     look_up = queries.one
 
-    async def watched(conn: Any, principal: Principal, wanted: str) -> Any:
-        row = await look_up(conn, principal, wanted)
+    def watched(conn: Any, principal: Principal, wanted: str) -> Any:
+        # On the worker thread the read runs on: set from the event loop's side.
+        row = look_up(conn, principal, wanted)
         if row is None and principal.user == "police":
-            found_missing.set()
+            loop.call_soon_threadsafe(found_missing.set)
         return row
 
     monkeypatch.setattr(queries, "one", watched)

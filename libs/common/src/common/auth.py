@@ -20,13 +20,14 @@ import tempfile
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import structlog
 from fastapi import Depends, HTTPException, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -119,10 +120,19 @@ class Directory:
 
     def authenticate(self, token: str) -> Principal | None:
         self._follow_file()
+        return self.known(token)
+
+    def known(self, token: str) -> Principal | None:
+        """The user of this token among those loaded, without looking at the file."""
         record = self._by_hash.get(hash_token(token))
         if record is None:
             return None
         return Principal(record.user, record.display_name, record.role, record.unit)
+
+    def file_due(self) -> bool:
+        """Whether the file is to be looked at again (then :meth:`authenticate`, on a
+        thread: the look may read the file)."""
+        return self._source is not None and time.monotonic() >= self._next_check
 
     def person(self, user: str) -> Principal | None:
         """The user of this name in the file, if there is one."""
@@ -261,20 +271,26 @@ def session_of(request: Request) -> tuple[Session, Account] | None:
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     response: Response,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """A bearer token (the users file, then the tokens issued to accounts), or a person's
-    session cookie with, for a change, the CSRF token it was given."""
+    session cookie with, for a change, the CSRF token it was given.
+
+    On the event loop while the answer is in memory (a token of the users file, the usual
+    case of scripts and the benchmarks); what reads a file or the database (the file's
+    second look, an account's token, a session) on a worker thread."""
     if credentials is not None:
-        principal = _directory(request).authenticate(credentials.credentials)
+        token = credentials.credentials
+        directory = _directory(request)
+        if directory.file_due():
+            principal = await run_in_threadpool(directory.authenticate, token)
+        else:
+            principal = directory.known(token)
         if principal is None:
-            book: AccountBook | None = getattr(request.app.state, "accounts", None)
-            account = book.by_token(hash_token(credentials.credentials)) if book else None
-            if account is not None and _usable(account):
-                principal = _account_principal(account)
+            principal = await run_in_threadpool(_account_token_principal, request, token)
         if principal is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -282,7 +298,7 @@ def current_principal(
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         return principal
-    found = session_of(request)
+    found = await run_in_threadpool(session_of, request)
     if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -311,11 +327,20 @@ def current_principal(
     return _account_principal(account)
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def _account_token_principal(request: Request, token: str) -> Principal | None:
+    book: AccountBook | None = getattr(request.app.state, "accounts", None)
+    account = book.by_token(hash_token(token)) if book else None
+    if account is not None and _usable(account):
+        return _account_principal(account)
+    return None
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only the given roles; others get a 403 saying who may."""
     allowed = frozenset(roles)
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    # A coroutine, so FastAPI does not send it to a worker thread and back.
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(

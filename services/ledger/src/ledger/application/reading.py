@@ -3,19 +3,26 @@
 Whether the reader may see a lead is decided before anything else is read: a lead one may
 not see answers exactly as one that does not exist, whether asked for by id or by ledger
 number, and a list or a search never looks into it. Every read of one lead in full is
-recorded (LeadViewed on AUDIT) once it is known the reader may read it."""
+recorded (LeadViewed on AUDIT) once it is known the reader may read it.
+
+Each read runs its queries in one go on a worker thread, over a pool of connections of its
+own (see :func:`_in_one_go`)."""
 
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import structlog
 from nats.js.errors import NotFoundError
+from sqlalchemy import Connection, Engine
 
 from common.auth import Principal
+from common.database import sync_engine
 from common.errors import NotFound
 from common.events import utc_now
 from common.events.catalogue import LeadViewed, LedgerExported
@@ -26,9 +33,12 @@ from ledger.projection import PROJECTION, queries
 from ledger.projection.queries import Filters
 
 if TYPE_CHECKING:
+    from common.service import ServiceRuntime
     from ledger.application.context import Ledger
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 # A lead that does not exist and one the principal may not see get the same answer.
 NO_SUCH_LEAD: Final = "no such lead, or not one you may see"
@@ -53,6 +63,40 @@ class LeadInFull:
     duplicates: list[dict[str, Any]]
 
 
+def _read_engine(runtime: ServiceRuntime) -> Engine:
+    """The engine reads go through: pooled connections that only read, apart from the
+    writers' (whose transactions take SQLite's write lock as they begin), each statement
+    on its own (autocommit), so a read never waits for the projector's write. Closed when
+    the service stops (a PostgreSQL database with connections open cannot be dropped)."""
+    engine = _READ_ENGINES.get(runtime)
+    if engine is None:
+        engine = sync_engine(runtime.database.url).execution_options(isolation_level="AUTOCOMMIT")
+        _READ_ENGINES[runtime] = engine
+
+        async def close() -> None:
+            _READ_ENGINES.pop(runtime, None)
+            engine.dispose()
+
+        runtime.on_stop(close)
+    return engine
+
+
+_READ_ENGINES: weakref.WeakKeyDictionary[ServiceRuntime, Engine] = weakref.WeakKeyDictionary()
+
+
+async def _in_one_go(ledger: Ledger, work: Callable[[Connection], T]) -> T:
+    """``work``'s queries on one connection, on a worker thread: the asyncio SQLite driver
+    hands every statement and fetch to a thread of its own and back (and opened a
+    connection per read), which held the ledger near a hundred reads a second."""
+    engine = _read_engine(ledger.runtime)
+
+    def run() -> T:
+        with engine.connect() as conn:
+            return work(conn)
+
+    return await asyncio.to_thread(run)
+
+
 async def visible(ledger: Ledger, lead_id: str, principal: Principal) -> dict[str, Any]:
     """The lead's row in the ledger, if the principal may see the lead; otherwise the
     very 404 a lead that does not exist gets. Reads and commands alike ask here first,
@@ -61,12 +105,9 @@ async def visible(ledger: Ledger, lead_id: str, principal: Principal) -> dict[st
     The read model follows the stream by moments: a lead handed to this unit a moment
     ago is not hidden, only not projected yet. When the row is missing, the answer waits
     (briefly) for the read model to apply the lead's last event."""
-    engine = ledger.runtime.database.async_engine
-    async with engine.connect() as conn:
-        row = await queries.one(conn, principal, lead_id)
+    row = await _in_one_go(ledger, lambda conn: queries.one(conn, principal, lead_id))
     if row is None and await _caught_up_with(ledger, lead_id):
-        async with engine.connect() as conn:
-            row = await queries.one(conn, principal, lead_id)
+        row = await _in_one_go(ledger, lambda conn: queries.one(conn, principal, lead_id))
     if row is None:
         raise NotFound(NO_SUCH_LEAD)
     return row
@@ -78,60 +119,118 @@ async def find(ledger: Ledger, key: str, principal: Principal) -> dict[str, Any]
     number = key.upper()
     if not is_ledger_number(number):
         return await visible(ledger, key, principal)
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        row = await queries.one_by_number(conn, principal, number)
+    row = await _in_one_go(ledger, lambda conn: queries.one_by_number(conn, principal, number))
     if row is None:
         raise NotFound(NO_SUCH_LEAD)
     return row
 
 
+@dataclass(frozen=True)
+class _Rest:
+    #: the last sequence of LEDGER the read model had applied before the rest was read
+    applied: int
+    row: dict[str, Any] | None
+    report: dict[str, Any] | None
+    thread: list[dict[str, Any]]
+    duplicates: list[dict[str, Any]]
+
+
 async def read_in_full(ledger: Ledger, key: str, principal: Principal, purpose: str) -> LeadInFull:
     """The lead with what was reported, the exchange with the reporter, the reports of
-    the same matter and its history. Recorded as read."""
-    row = await find(ledger, key, principal)
-    lead_id: str = row["lead_id"]
-    await viewed(ledger, lead_id, principal, purpose)
-    ledger_history, directive_history = await ledger.history(lead_id)
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        report = await queries.report_of(conn, lead_id)
-        thread = await queries.thread_of(conn, lead_id)
-        duplicates = await queries.duplicates_of(conn, principal, lead_id)
-    return LeadInFull(row, ledger_history, directive_history, report, thread, duplicates)
+    the same matter and its history. Recorded as read: the record is stored while the
+    rest is read, and nothing is answered before it is.
+
+    The lead as its history shows it: when the read model had not yet applied the lead's
+    last event (a command answered a moment ago), the read waits for it, briefly."""
+    lead_id: str = (await find(ledger, key, principal))["lead_id"]
+
+    def rest(conn: Connection) -> _Rest:
+        # The position first: the rows read after it show at least what it says.
+        return _Rest(
+            queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value),
+            queries.one(conn, principal, lead_id),
+            queries.report_of(conn, lead_id),
+            queries.thread_of(conn, lead_id),
+            queries.duplicates_of(conn, principal, lead_id),
+        )
+
+    # The record, the lead's history and the rest are waited for together; if the record
+    # fails, so does the read (gather raises it), and nothing read is shown.
+    _, (ledger_history, directive_history), read = await asyncio.gather(
+        viewed(ledger, lead_id, principal, purpose),
+        ledger.history(lead_id),
+        _in_one_go(ledger, rest),
+    )
+    if read.applied < ledger_history.last_sequence and await _applied_up_to(
+        ledger, ledger_history.last_sequence, lead_id
+    ):
+        read = await _in_one_go(ledger, rest)
+    if read.row is None:  # no longer the reader's to see
+        raise NotFound(NO_SUCH_LEAD)
+    return LeadInFull(
+        read.row, ledger_history, directive_history, read.report, read.thread, read.duplicates
+    )
+
+
+async def _current(ledger: Ledger, work: Callable[[Connection], T]) -> T:
+    """``work`` on a read model that has applied everything LEDGER held when the read
+    began: a list asked for right after a command (a lead handed to a unit, then that
+    unit's desk) shows what the command did. One direct read of the stream's last message,
+    and the position read with the rows; a wait only when the projector is behind."""
+    try:
+        last = await ledger.runtime.js.get_msg(
+            Stream.LEDGER.value,
+            subject=f"{ledger.runtime.store(Stream.LEDGER).subject_prefix}.>",
+            direct=True,
+        )
+    except NotFoundError:
+        return await _in_one_go(ledger, work)
+    wanted = last.seq or 0
+
+    def positioned(conn: Connection) -> tuple[int, T]:
+        # The position first: the rows read after it show at least what it says.
+        return queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value), work(conn)
+
+    applied, found = await _in_one_go(ledger, positioned)
+    if applied < wanted and await _applied_up_to(ledger, wanted, None):
+        applied, found = await _in_one_go(ledger, positioned)
+    return found
 
 
 async def page(
     ledger: Ledger, principal: Principal, filters: Filters, number: int, size: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        return await queries.page(conn, principal, filters, utc_now(), number, size)
+    now = utc_now()
+    return await _current(
+        ledger, lambda conn: queries.page(conn, principal, filters, now, number, size)
+    )
 
 
 async def unanswered(
     ledger: Ledger, principal: Principal, days: int | None
 ) -> list[dict[str, Any]]:
     older_than: timedelta = ledger.settings.unanswered_after(days)
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        return await queries.unanswered(conn, principal, older_than, utc_now())
+    now = utc_now()
+    return await _current(ledger, lambda conn: queries.unanswered(conn, principal, older_than, now))
 
 
 async def statistics(ledger: Ledger, principal: Principal) -> dict[str, dict[str, int]]:
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        return await queries.statistics(conn, principal)
+    return await _current(ledger, lambda conn: queries.statistics(conn, principal))
 
 
 async def export_rows(
     ledger: Ledger, principal: Principal, fmt: str, filters: Filters
 ) -> list[dict[str, Any]]:
     """The rows of an export, recorded as exported."""
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        rows = await queries.all_rows(conn, principal, filters, utc_now())
+    now = utc_now()
+    rows = await _in_one_go(ledger, lambda conn: queries.rows_of(conn, principal, filters, now))
     await exported(ledger, principal, fmt, filters, len(rows))
     return rows
 
 
 async def timeliness(ledger: Ledger, principal: Principal) -> queries.Timeliness:
-    async with ledger.runtime.database.async_engine.connect() as conn:
-        return await queries.timeliness(conn, principal, utc_now())
+    now = utc_now()
+    return await _in_one_go(ledger, lambda conn: queries.timeliness(conn, principal, now))
 
 
 async def caught_up(ledger: Ledger, lead_id: str) -> bool:
@@ -151,12 +250,19 @@ async def _caught_up_with(ledger: Ledger, lead_id: str) -> bool:
         last = await runtime.js.get_msg(Stream.LEDGER.value, subject=wanted, direct=True)
     except NotFoundError:
         return False
+    return await _applied_up_to(ledger, last.seq or 0, lead_id)
+
+
+async def _applied_up_to(ledger: Ledger, sequence: int, lead_id: str | None) -> bool:
+    """Waits (briefly) until the read model has applied LEDGER up to ``sequence``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + CATCH_UP_SECONDS
     while True:
-        async with runtime.database.async_engine.connect() as conn:
-            applied = await queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value)
-        if applied >= (last.seq or 0):
+        applied = await _in_one_go(
+            ledger,
+            lambda conn: queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value),
+        )
+        if applied >= sequence:
             return True
         if loop.time() > deadline:
             log.warning("read_model_behind", lead_id=lead_id, applied=applied)

@@ -1,6 +1,12 @@
 """Reads of the ledger: lists with filters, search and paging, one lead by id or by ledger
 number, what was reported and the exchange with the reporter; all scoped to what the
-reader may see."""
+reader may see.
+
+The reads are plain functions of a synchronous connection: a read of the API runs all its
+queries in one go on a worker thread (ledger.application.reading), since the SQLite
+driver for asyncio pays a thread hand-off for every statement and fetch and served a
+tenth of the reads. Callers on an asyncio connection use the ``async`` ones, which run
+the same functions through ``AsyncConnection.run_sync``."""
 
 from __future__ import annotations
 
@@ -10,16 +16,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from common.auth import Principal
 from common.database import as_utc
 from common.events import Role
 from common.projection import projection_positions
-from common.times import CHINA
 from ledger.projection.search import matching
 from ledger.projection.tables import duplicates, lead_units, leads, reports, thread
+
+# The township's clock: China has kept UTC+8 all year since 1991.
+CHINA_ZONE = "Asia/Shanghai"
 
 # Roles that see the whole ledger; the others see their own part of it.
 WHOLE_LEDGER = frozenset({Role.OFFICE, Role.CLERK, Role.AUDITOR, Role.ADMIN})
@@ -116,14 +135,14 @@ def is_unanswered(row: dict[str, Any], now: datetime, older_than: timedelta) -> 
 
 
 def _listing(
-    conn: AsyncConnection, principal: Principal, filters: Filters, now: datetime
+    conn: Connection, principal: Principal, filters: Filters, now: datetime
 ) -> Select[Any]:
     # Who may see a lead first: a search never looks into a lead the reader may not see.
     return select(leads).where(visible_to(principal) & filters.where(now, conn.dialect.name))
 
 
-async def page(
-    conn: AsyncConnection,
+def page(
+    conn: Connection,
     principal: Principal,
     filters: Filters,
     now: datetime,
@@ -131,8 +150,8 @@ async def page(
     size: int,
 ) -> tuple[int, list[dict[str, Any]]]:
     query = _listing(conn, principal, filters, now)
-    total = (await conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await conn.execute(
+    total = (conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = conn.execute(
         query.order_by(leads.c.registered_at.desc(), leads.c.ledger_number.desc())
         .limit(size)
         .offset((number - 1) * size)
@@ -143,29 +162,31 @@ async def page(
 async def all_rows(
     conn: AsyncConnection, principal: Principal, filters: Filters, now: datetime
 ) -> list[dict[str, Any]]:
-    rows = await conn.execute(
-        _listing(conn, principal, filters, now).order_by(leads.c.ledger_number)
-    )
+    return await conn.run_sync(rows_of, principal, filters, now)
+
+
+def rows_of(
+    conn: Connection, principal: Principal, filters: Filters, now: datetime
+) -> list[dict[str, Any]]:
+    rows = conn.execute(_listing(conn, principal, filters, now).order_by(leads.c.ledger_number))
     return [dict(r._mapping) for r in rows]
 
 
-async def one(conn: AsyncConnection, principal: Principal, lead_id: str) -> dict[str, Any] | None:
+def one(conn: Connection, principal: Principal, lead_id: str) -> dict[str, Any] | None:
     """The lead's row, or None when there is no such lead or the principal may not see it
     (the two are never told apart)."""
     row = (
-        await conn.execute(
-            select(leads).where(visible_to(principal) & (leads.c.lead_id == lead_id))
-        )
+        conn.execute(select(leads).where(visible_to(principal) & (leads.c.lead_id == lead_id)))
     ).first()
     return dict(row._mapping) if row is not None else None
 
 
-async def one_by_number(
-    conn: AsyncConnection, principal: Principal, ledger_number: str
+def one_by_number(
+    conn: Connection, principal: Principal, ledger_number: str
 ) -> dict[str, Any] | None:
     """The lead filed under ``ledger_number``, under the same rule as :func:`one`."""
     row = (
-        await conn.execute(
+        conn.execute(
             select(leads).where(visible_to(principal) & (leads.c.ledger_number == ledger_number))
         )
     ).first()
@@ -175,9 +196,9 @@ async def one_by_number(
 # The reads below take a lead the reader was found to see (by one or one_by_number).
 
 
-async def report_of(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | None:
+def report_of(conn: Connection, lead_id: str) -> dict[str, Any] | None:
     """What was reported, or None while intake's report is not read yet."""
-    row = (await conn.execute(select(reports).where(reports.c.lead_id == lead_id))).first()
+    row = (conn.execute(select(reports).where(reports.c.lead_id == lead_id))).first()
     if row is None:
         return None
     found = dict(row._mapping)
@@ -185,9 +206,9 @@ async def report_of(conn: AsyncConnection, lead_id: str) -> dict[str, Any] | Non
     return found
 
 
-async def thread_of(conn: AsyncConnection, lead_id: str) -> list[dict[str, Any]]:
+def thread_of(conn: Connection, lead_id: str) -> list[dict[str, Any]]:
     """The exchange with the reporter, oldest first."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(thread)
         .where(thread.c.lead_id == lead_id)
         .order_by(thread.c.occurred_at, thread.c.event_id)
@@ -198,12 +219,10 @@ async def thread_of(conn: AsyncConnection, lead_id: str) -> list[dict[str, Any]]
     return entries
 
 
-async def duplicates_of(
-    conn: AsyncConnection, principal: Principal, lead_id: str
-) -> list[dict[str, Any]]:
+def duplicates_of(conn: Connection, principal: Principal, lead_id: str) -> list[dict[str, Any]]:
     """The other reports of the same matter the reader may see, with their ledger numbers;
     one the reader may not see (or not filed yet) is not named."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(
             duplicates.c.other_lead_id.label("lead_id"),
             leads.c.ledger_number,
@@ -217,10 +236,10 @@ async def duplicates_of(
     return [dict(r._mapping) for r in rows]
 
 
-async def applied_position(conn: AsyncConnection, projection: str, stream: str) -> int:
+def applied_position(conn: Connection, projection: str, stream: str) -> int:
     """The last sequence of ``stream`` the read model has applied."""
     value = (
-        await conn.execute(
+        conn.execute(
             select(projection_positions.c.sequence).where(
                 (projection_positions.c.projection == projection)
                 & (projection_positions.c.stream == stream)
@@ -230,12 +249,12 @@ async def applied_position(conn: AsyncConnection, projection: str, stream: str) 
     return int(value or 0)
 
 
-async def unanswered(
-    conn: AsyncConnection, principal: Principal, older_than: timedelta, now: datetime
+def unanswered(
+    conn: Connection, principal: Principal, older_than: timedelta, now: datetime
 ) -> list[dict[str, Any]]:
     """Leads filed before the cut-off with neither an answer to the reporter nor a result
     (条条有回音，件件有结果); :func:`is_unanswered` says it of one row."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(leads)
         .where(
             visible_to(principal)
@@ -261,20 +280,30 @@ async def due_deadlines(conn: AsyncConnection, now: datetime) -> list[str]:
     return [r.lead_id for r in rows]
 
 
-async def statistics(conn: AsyncConnection, principal: Principal) -> dict[str, dict[str, int]]:
-    """Counts by village, unit, category and month of filing (China time)."""
-    rows = await conn.execute(
-        select(leads.c.village, leads.c.unit, leads.c.category, leads.c.registered_at).where(
-            visible_to(principal)
-        )
-    )
-    by: dict[str, Counter[str]] = {k: Counter() for k in ("village", "unit", "category", "month")}
-    for row in rows:
-        by["village"][row.village or "-"] += 1
-        by["unit"][row.unit] += 1
-        by["category"][row.category] += 1
-        by["month"][as_utc(row.registered_at).astimezone(CHINA).strftime("%Y-%m")] += 1
-    return {k: dict(sorted(v.items())) for k, v in by.items()}
+def statistics(conn: Connection, principal: Principal) -> dict[str, dict[str, int]]:
+    """Counts by village, unit, category and month of filing (China time), counted by the
+    database: one grouped query each, instead of every visible lead sent here."""
+    seen = visible_to(principal)
+    by: dict[str, dict[str, int]] = {}
+    for name, key in (
+        ("village", leads.c.village),
+        ("unit", leads.c.unit),
+        ("category", leads.c.category),
+        ("month", _china_month(conn.dialect.name)),
+    ):
+        rows = conn.execute(select(key.label("key"), func.count()).where(seen).group_by(key))
+        counts: Counter[str] = Counter()
+        for value, count in rows:
+            counts[value or "-"] += count
+        by[name] = dict(sorted(counts.items()))
+    return by
+
+
+def _china_month(dialect: str) -> ColumnElement[str]:
+    """The month a lead was filed in, on the township's clock (UTC+8, no summer time)."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m", leads.c.registered_at, "+8 hours")
+    return func.to_char(func.timezone(CHINA_ZONE, leads.c.registered_at), "YYYY-MM")
 
 
 @dataclass(frozen=True)
@@ -296,8 +325,8 @@ class Timeliness:
         return self.on_time / self.due if self.due else None
 
 
-async def timeliness(conn: AsyncConnection, principal: Principal, now: datetime) -> Timeliness:
-    rows = await conn.execute(
+def timeliness(conn: Connection, principal: Principal, now: datetime) -> Timeliness:
+    rows = conn.execute(
         select(
             leads.c.deadline, leads.c.conclusion, leads.c.concluded_at, leads.c.archived_at
         ).where(visible_to(principal) & leads.c.deadline.is_not(None))

@@ -1,0 +1,153 @@
+"""The ledger's reads, 16 concurrent, each still recorded where it is recorded (one lead
+read in full is a LeadViewed on AUDIT, stored before it is answered): the list (a page of
+20), one lead, a search and the statistics; target ≥ 1,000/s with p99 ≤ 50 ms each. The
+limit of the same stack in the same run: ab against the same ledger process's /healthz,
+which also shows the load generator is not what limits the figures.
+
+First on a ledger of leads reported through intake and registered by the ledger
+(``BENCH_READS_LEADS``, 200 unless told), then with many more leads seeded straight into
+its read model (bench.seed_ledger): ``BENCH_SCALE`` leads, 20,000 unless told, or ``1m``
+for the county-over-years figure of the issue (SQLite takes minutes to seed it). On
+PostgreSQL when ``BENCH_DATABASE_URL`` is set.
+
+Each figure is the median of ``BENCH_ROUNDS`` rounds (3 unless told), with the CPU the
+ledger spent per read: on a shared machine the rate swings with the neighbours, the CPU a
+read costs much less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.ab import AbResult, run_ab
+from bench.seed_ledger import seed
+from bench.stack import Stack, database_kind, running_stack
+
+CONCURRENCY = 16
+REQUESTS = int(os.environ.get("BENCH_READS_REQUESTS", "2000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+LEADS = int(os.environ.get("BENCH_READS_LEADS", "200"))
+TARGET_PER_SECOND = 1000
+TARGET_P99_MS = 50
+# Three characters or more, found in some leads' text (the seeded ones say it too).
+SEARCH = "高利贷"
+
+
+def scale() -> int:
+    wanted = os.environ.get("BENCH_SCALE", "20000").strip().lower()
+    return 1_000_000 if wanted == "1m" else int(wanted.replace("_", ""))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    result: AbResult
+    cpu_ms: float
+    spread: list[float]
+
+    def line(self, where: str) -> str:
+        met = self.result.per_second >= TARGET_PER_SECOND and self.result.p99_ms <= TARGET_P99_MS
+        return (
+            f"ledger {self.name} ({where}), {CONCURRENCY} concurrent: {self.result.line()},"
+            f" {self.cpu_ms:.2f} ms CPU a read; target ≥ {TARGET_PER_SECOND}/s with p99 ≤"
+            f" {TARGET_P99_MS} ms ({'meets' if met else 'BELOW'}); median of {ROUNDS} rounds"
+            f" ({'/'.join(f'{s:.0f}' for s in self.spread)}/s)"
+        )
+
+
+def measure(name: str, url: str, token: str, pid: int) -> Figure:
+    headers = {"Authorization": f"Bearer {token}"}
+    run_ab(url, requests=min(REQUESTS, 300), concurrency=CONCURRENCY, headers=headers)
+    results: list[AbResult] = []
+    cpus: list[float] = []
+    for _ in range(ROUNDS):
+        before = cpu_seconds(pid)
+        results.append(run_ab(url, requests=REQUESTS, concurrency=CONCURRENCY, headers=headers))
+        cpus.append((cpu_seconds(pid) - before) * 1000 / REQUESTS)
+    median = sorted(results, key=lambda r: r.per_second)[len(results) // 2]
+    return Figure(name, median, statistics.median(cpus), [r.per_second for r in results])
+
+
+LEAD_BODY = {
+    "channel": "hotline",
+    "category": "village_tyrant",
+    "summary": "村口小卖部有人放高利贷，逼债上门，村民不敢报警",
+    "details": "来电人称已有三户被逼债，对方扬言报复。",
+    "village": "shd-v05",
+}
+
+
+async def report_leads(stack: Stack, count: int) -> str:
+    """``count`` leads through intake's staff API, waited for until the ledger filed them
+    all; returns one of their ids."""
+    intake, ledger = stack.url("intake"), stack.url("ledger")
+    clerk = {"Authorization": f"Bearer {stack.tokens['clerk']}"}
+    office = {"Authorization": f"Bearer {stack.tokens['office']}"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        ids: list[str] = []
+        for start in range(0, count, 16):
+            answers = await asyncio.gather(
+                *(
+                    http.post(f"{intake}/v1/leads", json=LEAD_BODY, headers=clerk)
+                    for _ in range(min(16, count - start))
+                )
+            )
+            for answer in answers:
+                answer.raise_for_status()
+                ids.append(answer.json()["lead_id"])
+        deadline = time.monotonic() + 120
+        while True:
+            page = await http.get(f"{ledger}/v1/ledger/leads?page_size=1", headers=office)
+            if page.status_code == 200 and page.json()["total"] >= count:
+                return ids[-1]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the ledger did not file {count} leads in 120 s")
+            await asyncio.sleep(0.5)
+
+
+def reads(stack: Stack, lead_id: str) -> dict[str, str]:
+    base = stack.url("ledger") + "/v1/ledger"
+    words = urllib.parse.quote(SEARCH)
+    return {
+        "list (page of 20)": f"{base}/leads?page_size=20",
+        "one lead in full (recorded)": f"{base}/leads/{lead_id}?purpose=bench",
+        f"search q={SEARCH} (page of 20)": f"{base}/leads?page_size=20&q={words}",
+        "stats": f"{base}/stats",
+    }
+
+
+def measure_all(stack: Stack, lead_id: str, where: str) -> None:
+    token, pid = stack.tokens["office"], stack.pid("ledger")
+    for name, url in reads(stack, lead_id).items():
+        print(measure(name, url, token, pid).line(where), flush=True)
+    health = measure("GET /healthz (the limit)", stack.url("ledger") + "/healthz", token, pid)
+    print(health.line(where), flush=True)
+
+
+async def main() -> None:
+    async with running_stack() as stack:
+        kind = database_kind()
+        lead_id = await report_leads(stack, LEADS)
+        measure_all(stack, lead_id, f"{kind}, {LEADS} leads")
+        many = scale()
+        took = await asyncio.to_thread(seed, stack.database_url("ledger"), many)
+        print(f"# {many} leads seeded into the ledger's read model in {took:.0f} s", flush=True)
+        measure_all(stack, lead_id, f"{kind}, {LEADS + many} leads")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
