@@ -5,14 +5,25 @@ The two are measured in turns, ``BENCH_ROUNDS`` times each (5 unless told), each
 into a fresh database, and the median of each is printed: on a shared two-core machine
 one measurement can be a quarter off the next, in either direction, for either side.
 
-Prints three lines: the rebuild rate, the raw replay rate and their ratio."""
+Prints three lines: the rebuild rate, the raw replay rate and their ratio; then the peak
+memory of one more rebuild of the same stream, run in a process of its own
+(bench.rebuild_once): the reading process and the forked child that applies.
+
+With ``BENCH_REBUILD_SCALE=1`` it goes on to a stream of 1,000,000 events (publishing it takes
+5-10 minutes here, the two rebuilds 2-4 more) and prints the rebuild of its first 100,000 and
+of all of it: the time per event of each (linear: the same) and the peak memory at 1M (target
+300 MB)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from nats.js import JetStreamContext
 
@@ -24,6 +35,9 @@ from common.subjects import Stream
 from ledger.projection.projector import ledger_projection
 
 TOTAL = int(os.environ.get("BENCH_EVENTS", "200000"))
+SCALE = os.environ.get("BENCH_REBUILD_SCALE", "") == "1"
+LARGE = 1_000_000
+RSS_TARGET_MIB = 300
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
@@ -48,6 +62,45 @@ async def raw_rate(js: JetStreamContext, total: int) -> float:
     return total / elapsed
 
 
+async def rebuild_once(js: JetStreamContext, database: Path, events: int) -> dict[str, float]:
+    """A rebuild of the stream's first ``events`` in a fresh process: rate and peak memory."""
+    url = js._nc.connected_url.geturl() if js._nc.connected_url else ""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bench.rebuild_once", url, str(database), str(events)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"rebuild_once failed: {done.stderr[-2000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def memory(figures: dict[str, float]) -> str:
+    peak = max(figures["parent_mib"], figures["child_mib"])
+    return (
+        f"peak RSS {figures['parent_mib']:.0f} MiB reading, {figures['child_mib']:.0f} MiB "
+        f"applying (target <= {RSS_TARGET_MIB} MB each: {'met' if peak <= RSS_TARGET_MIB else 'MISSED'})"
+    )
+
+
+async def scale() -> None:
+    """1,000,000 events: linear time and bounded memory."""
+    async with ledger_stream(LARGE) as (js, scratch):
+        small = await rebuild_once(js, scratch / "scale-small.db", LARGE // 10)
+        large = await rebuild_once(js, scratch / "scale-large.db", LARGE)
+    per_small = small["seconds"] / (LARGE // 10) * 1e6
+    per_large = large["seconds"] / LARGE * 1e6
+    print(
+        f"projection rebuild, 100,000 then 1,000,000 events: {small['seconds']:.1f} s and "
+        f"{large['seconds']:.1f} s, {per_small:.1f} and {per_large:.1f} us per event "
+        f"(x{per_large / per_small:.2f}; target: linear)"
+    )
+    print(f"projection rebuild of 1,000,000 events: {memory(large)}")
+
+
 async def main() -> None:
     raws: list[float] = []
     rebuilds: list[float] = []
@@ -61,6 +114,7 @@ async def main() -> None:
             if report.read != TOTAL or report.applied != TOTAL:
                 raise SystemExit(f"rebuild read {report.read} and applied {report.applied}")
             rebuilds.append(report.rate)
+        once = await rebuild_once(js, scratch / "measured.db", TOTAL)
     raw, rebuilt = statistics.median(raws), statistics.median(rebuilds)
     spread = f"median of {ROUNDS}, {min(rebuilds):,.0f}-{max(rebuilds):,.0f}"
     print(
@@ -71,6 +125,9 @@ async def main() -> None:
         f"(median of {ROUNDS}, {min(raws):,.0f}-{max(raws):,.0f})"
     )
     print(f"rebuild / raw ratio: {rebuilt / raw:.2f} (target >= 0.50)")
+    print(f"projection rebuild of {TOTAL} events: {memory(once)}")
+    if SCALE:
+        await scale()
 
 
 if __name__ == "__main__":
