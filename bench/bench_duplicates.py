@@ -1,8 +1,8 @@
 """Duplicate detection at two sizes of history: the detector's cost per new report with
 1,000 and with 100,000 earlier reports in intake's table (``BENCH_DUPLICATES_LARGE`` asks
-for another size, e.g. 1000000; seeding 100,000 takes about a minute here, and the
-whole script two), side by side
-with the exact scan it replaced, and the share of the exact scan's links the index finds.
+for another size, e.g. 1000000; seeding 100,000 takes about a minute here, the whole
+script two), side by side with the exact scan it replaced, and the share of the exact
+scan's links the index finds.
 
 The history is the worst case for a scan: every earlier report within the half-year window,
 across 5 categories and 2,000 villages (a county), a tenth of them retellings of an earlier
