@@ -31,7 +31,7 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
-from bench.stack import database_kind, running_stack
+from bench.stack import Stack, database_kind, running_stack
 from common.events import Actor, Role, decode, event_type_of
 from common.events.catalogue import LeadRegistered, LeadReported, ReporterRef
 from common.eventstore import EventStore, read_messages
@@ -136,6 +136,21 @@ def check_numbers(found: list[tuple[int, int, LeadRegistered]], leads: set[str])
     return None
 
 
+async def allow_atomic_batches(stack: Stack) -> bool:
+    """Whether LEDGER allows atomic batches, after BENCH_LEDGER_ATOMIC had its say (as the
+    administrator, on the bench's own stack)."""
+    nc = await nats.connect(stack.nats_url, user="admin", password=stack.admin_password)
+    try:
+        js = nc.jetstream()
+        config = (await js.stream_info(Stream.LEDGER.value)).config
+        if ATOMIC is not None and bool(config.allow_atomic) != (ATOMIC == "1"):
+            config.allow_atomic = ATOMIC == "1"
+            await js.update_stream(config)
+        return bool(config.allow_atomic)
+    finally:
+        await nc.close()
+
+
 async def wait_registered(js: JetStreamContext, count: int) -> bool:
     deadline = time.monotonic() + DEADLINE
     while await registered_count(js) < count:
@@ -166,11 +181,7 @@ async def main() -> int:
         reader = await nats.connect(stack.nats_url, user="admin", password=stack.admin_password)
         try:
             js = reader.jetstream()
-            config = (await js.stream_info(Stream.LEDGER.value)).config
-            if ATOMIC is not None and bool(config.allow_atomic) != (ATOMIC == "1"):
-                config.allow_atomic = ATOMIC == "1"
-                await js.update_stream(config)
-            atomic = bool(config.allow_atomic)
+            atomic = await allow_atomic_batches(stack)
             # Live: the registrar numbers while the reports come in.
             published = await publish_all(nc.jetstream(), live)
             if not await wait_registered(js, LEADS):

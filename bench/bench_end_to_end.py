@@ -1,0 +1,281 @@
+"""End to end at a steady rate: intake's 201 → the lead in the ledger's read model, and a
+flagged lead → its case in oversight's read model.
+
+Sender processes (``SENDERS``, each holding its share of the rate on its own event loop, the
+requests sent on schedule whatever the answers take: an open loop) post hotline leads to
+intake as a clerk; one in ten is flagged for the committee. Visibility is watched in the
+read models themselves, not through ``GET /v1/ledger/leads/{id}``: at 200 leads/s the
+polling reads would load the ledger (each read is recorded in the audit stream) and the
+generator with them. A thread reads the new rows of the ledger's leads table and of
+oversight's cases table every ``POLL_MS`` (by rowid, on SQLite), so a figure is late by at
+most that. Latency is from the moment the sender has the 201 to the moment the row was seen.
+
+    python -m bench.bench_end_to_end                    # 200 leads/s for 30 s
+    BENCH_E2E_RATE=100 BENCH_E2E_SECONDS=60 python -m bench.bench_end_to_end
+    BENCH_E2E_VIA=stream python -m bench.bench_end_to_end   # from intake's append, no HTTP
+
+A 201 comes back only after JetStream acknowledged the report, and the pipeline may show
+the lead before the client has read its answer: a negative latency is that, not an error.
+``BENCH_LEDGER_ATOMIC`` is as for bench.bench_registration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import random
+import re
+import sqlite3
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Final
+
+import httpx
+import nats
+from sqlalchemy import make_url
+
+from bench.bench_registration import allow_atomic_batches, report
+from bench.stack import database_kind, running_stack
+from common.eventstore import EventStore
+from common.subjects import Service, Stream, inbox_prefix
+from common.vocabulary import Flag
+
+RATE: Final = float(os.environ.get("BENCH_E2E_RATE", "200"))
+SECONDS: Final = float(os.environ.get("BENCH_E2E_SECONDS", "30"))
+SENDERS: Final = int(os.environ.get("BENCH_E2E_SENDERS", "4"))
+# "http": POST /v1/leads to intake, from its 201; "stream": LeadReported appended to INTAKE
+# as intake appends it, from the acknowledgement (intake's HTTP capacity left out).
+VIA: Final = os.environ.get("BENCH_E2E_VIA", "http")
+FLAGGED_EVERY: Final = 10
+POLL_MS: Final = 5.0
+LEDGER_TARGET_MS: Final = 100.0
+OVERSIGHT_TARGET_MS: Final = 200.0
+# After the last 201, how long stragglers are waited for.
+SETTLE: Final = 30.0
+
+Sent = tuple[str, float, bool]  # lead id, wall-clock time of the 201, flagged
+
+
+def body(sender: int, n: int, flagged: bool) -> dict[str, object]:
+    return {
+        "channel": "hotline",
+        "category": "village_tyrant" if flagged else "cult_vice",
+        "summary": f"第{sender}-{n}号：东庄村村口废弃厂房夜间聚众赌博，有人放高利贷",
+        "details": "来电人称每晚十点后有二三十人聚集。",
+        "village": f"shd-v{1 + n % 17:02d}",
+        "flags": ["involves_official"] if flagged else [],
+    }
+
+
+async def append(
+    nats_url: str, password: str, sender: int, rate: float, seconds: float
+) -> list[Sent]:
+    """As intake appends a report once the request is valid: the moment of the
+    acknowledgement is the moment intake would answer 201."""
+    nc = await nats.connect(
+        nats_url,
+        user="intake",
+        password=password,
+        inbox_prefix=inbox_prefix(Service.INTAKE).encode(),
+    )
+    store = EventStore(nc.jetstream(), Stream.INTAKE, "intake")
+    rng = random.Random(sender)
+    sent: list[Sent] = []
+
+    async def one(n: int) -> None:
+        flagged = n % FLAGGED_EVERY == 0
+        event = report(sender * 1_000_000 + n, rng)
+        event = event.model_copy(update={"flags": (Flag.INVOLVES_OFFICIAL,) if flagged else ()})
+        await store.append(event)
+        sent.append((event.lead_id, time.time(), flagged))
+
+    try:
+        await on_schedule(one, rate, seconds)
+    finally:
+        await nc.close()
+    return sent
+
+
+async def on_schedule(one: Callable[[int], Awaitable[None]], rate: float, seconds: float) -> None:
+    """``one(n)`` started at ``n / rate`` seconds, whatever the earlier ones take."""
+    started = time.perf_counter()
+    tasks = []
+    for n in range(int(rate * seconds)):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
+
+
+async def send(url: str, token: str, sender: int, rate: float, seconds: float) -> list[Sent]:
+    sent: list[Sent] = []
+    failures: list[str] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+
+        async def one(n: int) -> None:
+            flagged = n % FLAGGED_EVERY == 0
+            try:
+                response = await client.post(
+                    "/v1/leads", json=body(sender, n, flagged), headers=headers
+                )
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+                return
+            done = time.time()
+            if response.status_code != 201:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+                return
+            sent.append((response.json()["lead_id"], done, flagged))
+
+        await on_schedule(one, rate, seconds)
+    if failures:
+        print(f"# sender {sender}: {len(failures)} failed, first: {failures[0]}", flush=True)
+    return sent
+
+
+def sender_process(
+    target: tuple[str, str], sender: int, rate: float, seconds: float, out: object
+) -> None:
+    where, secret = target
+    sent: list[Sent] = []
+    try:
+        if VIA == "stream":
+            sent = asyncio.run(append(where, secret, sender, rate, seconds))
+        else:
+            sent = asyncio.run(send(where, secret, sender, rate, seconds))
+    finally:
+        out.put(sent)  # type: ignore[attr-defined]
+
+
+class Watcher(threading.Thread):
+    """Notes when each lead id first appears in a table of a SQLite read model."""
+
+    def __init__(self, database: Path, pattern: str) -> None:
+        super().__init__(daemon=True)
+        self.database = database
+        self.pattern = re.compile(pattern)
+        self.seen: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def _table(self, conn: sqlite3.Connection) -> str | None:
+        names = [
+            row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        matching = sorted(n for n in names if self.pattern.fullmatch(n))
+        return matching[-1] if matching else None
+
+    def run(self) -> None:
+        conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5.0)
+        table = None
+        last = 0
+        while not self.stop.is_set():
+            if table is None:
+                table = self._table(conn)
+            if table is not None:
+                try:
+                    rows = conn.execute(
+                        f"SELECT rowid, lead_id FROM {table} WHERE rowid > ?",  # noqa: S608 - our table
+                        (last,),
+                    ).fetchall()
+                except sqlite3.OperationalError:
+                    rows = []  # locked for a moment by the writer
+                now = time.time()
+                for rowid, lead_id in rows:
+                    self.seen.setdefault(lead_id, now)
+                    last = max(last, rowid)
+            self.stop.wait(POLL_MS / 1000)
+        conn.close()
+
+
+def settle(sent: list[Sent], ledger: Watcher, flagged: list[Sent], cases: Watcher) -> None:
+    """Until every lead was seen where it should be, or SETTLE seconds."""
+    deadline = time.monotonic() + SETTLE
+    while time.monotonic() < deadline:
+        if all(lead[0] in ledger.seen for lead in sent) and all(
+            lead[0] in cases.seen for lead in flagged
+        ):
+            return
+        time.sleep(0.2)
+
+
+def percentiles(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    cut = statistics.quantiles(ordered, n=100, method="inclusive")
+    return ordered[len(ordered) // 2], cut[98], ordered[-1]
+
+
+async def main() -> int:
+    async with running_stack() as stack:
+        for service in ("ledger", "oversight"):
+            if not stack.database_url(service).startswith("sqlite"):
+                print(f"end to end: watches SQLite read models only ({database_kind()} given)")
+                return 1
+        ledger = Watcher(
+            Path(make_url(stack.database_url("ledger")).database or ""), r"ledger_leads(_v\d+)?"
+        )
+        cases = Watcher(
+            Path(make_url(stack.database_url("oversight")).database or ""),
+            r"oversight_cases(_v\d+)?",
+        )
+        ledger.start()
+        cases.start()
+        atomic = await allow_atomic_batches(stack)
+        target = (
+            (stack.nats_url, stack.secrets["NATS_INTAKE_PASSWORD"])
+            if VIA == "stream"
+            else (stack.url("intake"), stack.tokens["clerk"])
+        )
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        senders = [
+            context.Process(
+                target=sender_process,
+                args=(target, n, RATE / SENDERS, SECONDS, out),
+            )
+            for n in range(SENDERS)
+        ]
+        started = time.perf_counter()
+        for process in senders:
+            process.start()
+        sent: list[Sent] = []
+        for _ in senders:
+            sent.extend(await asyncio.to_thread(out.get))
+        for process in senders:
+            process.join()
+        took = time.perf_counter() - started
+        flagged = [lead for lead in sent if lead[2]]
+        await asyncio.to_thread(settle, sent, ledger, flagged, cases)
+        ledger.stop.set()
+        cases.stop.set()
+    to_ledger = [(ledger.seen[i] - t) * 1000 for i, t, _ in sent if i in ledger.seen]
+    to_case = [(cases.seen[i] - t) * 1000 for i, t, _ in flagged if i in cases.seen]
+    if not to_ledger or not to_case:
+        print("end to end: nothing became visible")
+        return 1
+    mode = f"via {VIA}, {'atomic batches' if atomic else 'one by one'}"
+    ledger_p = percentiles(to_ledger)
+    case_p = percentiles(to_case)
+    print(
+        f"end to end ({database_kind()}, {mode}) at {len(sent) / SECONDS:.0f} leads/s asked"
+        f" ({len(sent)} {'201s' if VIA == 'http' else 'acks'} in {took:.1f} s by {SENDERS}"
+        f" sender processes):"
+        f" 201 → ledger read model p50 {ledger_p[0]:.0f} ms, p99 {ledger_p[1]:.0f} ms,"
+        f" max {ledger_p[2]:.0f} ms (target p99 ≤ {LEDGER_TARGET_MS:.0f} ms;"
+        f" {len(sent) - len(to_ledger)} not seen);"
+        f" flagged → oversight case p50 {case_p[0]:.0f} ms, p99 {case_p[1]:.0f} ms,"
+        f" max {case_p[2]:.0f} ms (target p99 ≤ {OVERSIGHT_TARGET_MS:.0f} ms;"
+        f" {len(flagged) - len(to_case)} not seen); read models polled every {POLL_MS:.0f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
