@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from nats.js.api import ConsumerConfig
 from sqlalchemy import create_engine
 
-from common.consumers import DURABLES, Kind, durables_of
+from common.consumers import DURABLES, Kind, durables_of, reactor_config
 from common.deadletter import DeadLetters
 from common.projection import Tracker
 from common.runner import ProjectionRunner
@@ -106,6 +106,13 @@ def test_a_reactors_durable_is_provisioned_as_faststream_and_nats_py_would_creat
         )
         for sub in subscribers
     }
+    # A reactor fed in batches (ledger.batched) pulls on its own, and creates its durable
+    # where it may with the listed configuration itself.
+    runtime = runtimes[service]
+    for durable, stream in runtime.reactor_streams.items():
+        created.setdefault(
+            durable, (stream.value, reactor_config(durable, runtime.reactor_subjects[durable]))
+        )
 
     assert set(created) == set(listed)
     for name, (stream, config) in created.items():
