@@ -45,6 +45,9 @@ NO_SUCH_LEAD: Final = "no such lead, or not one you may see"
 # How long an answer waits for the read model to catch up with a lead (it takes
 # milliseconds; longer means the projection is stuck, and the lead stays hidden).
 CATCH_UP_SECONDS: Final = 5.0
+# A list waits less: while a standby takes a projection over (a few seconds) or under a
+# burst of writes, a list answers from the read model as it is rather than hang.
+LIST_CATCH_UP_SECONDS: Final = 1.0
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ async def _current(ledger: Ledger, work: Callable[[Connection], T]) -> T:
         return queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value), work(conn)
 
     applied, found = await _in_one_go(ledger, positioned)
-    if applied < wanted and await _applied_up_to(ledger, wanted, None):
+    if applied < wanted and await _applied_up_to(ledger, wanted, None, LIST_CATCH_UP_SECONDS):
         applied, found = await _in_one_go(ledger, positioned)
     return found
 
@@ -253,10 +256,13 @@ async def _caught_up_with(ledger: Ledger, lead_id: str) -> bool:
     return await _applied_up_to(ledger, last.seq or 0, lead_id)
 
 
-async def _applied_up_to(ledger: Ledger, sequence: int, lead_id: str | None) -> bool:
-    """Waits (briefly) until the read model has applied LEDGER up to ``sequence``."""
+async def _applied_up_to(
+    ledger: Ledger, sequence: int, lead_id: str | None, patience: float = CATCH_UP_SECONDS
+) -> bool:
+    """Waits (at most ``patience`` seconds) until the read model has applied LEDGER up to
+    ``sequence``."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + CATCH_UP_SECONDS
+    deadline = loop.time() + patience
     while True:
         applied = await _in_one_go(
             ledger,
