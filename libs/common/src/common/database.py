@@ -99,31 +99,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_transactions_begin_at_begin(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite opens a transaction only at the first write, so what a transaction read
-    # before it (a projection's lease and position) was read outside it: a replica whose
-    # lease was taken meanwhile would still commit its batch. SQLAlchemy's recipe: the
-    # driver leaves transactions alone and each begins where SQLAlchemy begins it.
-    dbapi_connection.isolation_level = None
+def write_transaction_begins_here(conn: Connection) -> None:
+    """On SQLite, take the database's write lock now, as the transaction's first statement.
 
-
-def _begin_immediate(conn: Connection) -> None:
-    # IMMEDIATE takes the write lock at the start, so the reads of a writing transaction
-    # cannot go stale before its first write (a deferred BEGIN would fail that write with
-    # SQLITE_BUSY_SNAPSHOT instead). Readers are not blocked in WAL mode.
-    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+    pysqlite begins a transaction only at the first write, so what a transaction reads
+    before it (a projection's lease and position) is read outside it: a replica whose lease
+    was taken meanwhile would still commit its batch. PostgreSQL needs nothing here (the
+    reads lock their row: SELECT ... FOR UPDATE). Only where it is needed: holding the write
+    lock from the start of every transaction of the engine kept intake's other writers
+    waiting out their busy timeout."""
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sync_engine(url: str | URL) -> Engine:
     """A synchronous engine as every writer of a service database opens it (on SQLite:
-    WAL, NORMAL sync, a busy timeout, transactions that begin at ``begin``), the service
-    itself and a rebuild alike."""
+    WAL, NORMAL sync, a busy timeout), the service itself and a rebuild alike."""
     engine = create_engine(sync_url(url))
     if is_sqlite(url):
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "connect", _sqlite_transactions_begin_at_begin)
-        event.listen(engine, "begin", _begin_immediate)
     return engine
 
 

@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from common.batchwriter import BatchWriter, RowCache, deferred_metadata
+from common.database import write_transaction_begins_here
 from common.events import BY_TYPE, Event, EventDecodeError, decode, event_type_of, lead_of_subject
 from common.migrations import schema_lock
 from common.subjects import Stream
@@ -289,6 +290,7 @@ class Tracker:
         with self._lock:
             try:
                 with self.engine.begin() as conn:
+                    write_transaction_begins_here(conn)
                     owner = conn.execute(
                         select(projection_leases.c.owner).where(self._lease_key).with_for_update()
                     ).scalar()
@@ -322,6 +324,7 @@ class Tracker:
     def _apply(self, stream: str, items: Sequence[Item], contiguous: bool) -> int:
         applied = 0
         with self.engine.begin() as conn:
+            write_transaction_begins_here(conn)
             owner = conn.execute(
                 select(projection_leases.c.owner).where(self._lease_key).with_for_update()
             ).scalar()
