@@ -90,11 +90,15 @@ class Puller:
             self._inbox, cb=self._on_message, pending_msgs_limit=self.batch_size * 2 + 100
         )
 
-    def drain_buffer(self) -> list[Msg]:
-        """Take whatever is buffered (to hand it back to the server)."""
+    async def close(self) -> None:
+        """Hand whatever was pulled and not taken back to the server at once (rather than
+        after the ack wait), then stop."""
         taken = list(self._buffer)
         self._buffer.clear()
-        return taken
+        for msg in taken:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        await self.stop()
 
     async def stop(self) -> None:
         if self._sub is not None:

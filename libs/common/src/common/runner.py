@@ -371,12 +371,8 @@ class ProjectionRunner:
                     continue
                 await self.process(messages)
         finally:
-            # Whatever was pulled and not applied goes back at once; the next start reads
-            # back from the stored position in any case.
-            for msg in puller.drain_buffer():
-                with contextlib.suppress(Exception):
-                    await msg.nak()
-            await puller.stop()
+            # The next start reads back from the stored position in any case.
+            await puller.close()
 
     async def process(self, messages: Sequence[Msg]) -> None:
         """Decode, apply in one transaction with the position, then acknowledge."""

@@ -126,11 +126,7 @@ class _Feed:
                 if messages:
                     await self.process(messages)
         finally:
-            # Handed back at once rather than after the ack wait.
-            for msg in puller.drain_buffer():
-                with contextlib.suppress(Exception):
-                    await msg.nak()
-            await puller.stop()
+            await puller.close()
 
     async def process(self, messages: Sequence[Msg]) -> None:
         taken: list[tuple[Msg, Event]] = []
