@@ -78,7 +78,7 @@ def react(
         except EventDecodeError as exc:
             refused = f"malformed event: {exc}"
         if refused is not None:
-            await _park(
+            await park_delivery(
                 runtime, durable, stream, raw.subject, position.stream_sequence, body, refused
             )
             await msg.ack()
@@ -94,7 +94,7 @@ def react(
         except Exception as exc:
             if position.delivered >= max_deliver:
                 bound.error("reactor_event_parked", error=repr(exc))
-                await _park(
+                await park_delivery(
                     runtime,
                     durable,
                     stream,
@@ -111,7 +111,7 @@ def react(
         await msg.ack()
 
 
-async def _park(
+async def park_delivery(
     runtime: ServiceRuntime,
     durable: str,
     stream: Stream,
@@ -120,6 +120,7 @@ async def _park(
     data: bytes,
     reason: str,
 ) -> None:
+    """Park a delivered event a reactor cannot handle, with its reason."""
     await DeadLetters(runtime.js, runtime.service).park(
         Parked(
             consumer=durable,

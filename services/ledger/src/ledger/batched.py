@@ -24,11 +24,11 @@ import structlog
 from nats.aio.msg import Msg
 
 from common.consumers import consumer_info, create_missing, reactor_config
-from common.deadletter import DeadLetters, Parked
 from common.events import Event, EventDecodeError, decode, event_type_of
 from common.eventstore import appended_id
 from common.projection import refusal
 from common.pull import Puller, position_of
+from common.reactor import park_delivery
 from common.service import ServiceRuntime
 from common.subjects import Stream, durable_name
 
@@ -166,14 +166,12 @@ class _Feed:
         await msg.ack()
 
     async def _park(self, msg: Msg, reason: str) -> None:
-        await DeadLetters(self.runtime.js, self.runtime.service).park(
-            Parked(
-                consumer=self.durable,
-                stream=self.stream.value,
-                sequence=position_of(msg).stream_sequence,
-                subject=msg.subject,
-                reason=reason,
-                data=msg.data,
-                headers={},
-            )
+        await park_delivery(
+            self.runtime,
+            self.durable,
+            self.stream,
+            msg.subject,
+            position_of(msg).stream_sequence,
+            msg.data,
+            reason,
         )
