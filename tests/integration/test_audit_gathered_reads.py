@@ -96,7 +96,7 @@ class Unavailable(EventStore):
     """An audit stream that answers no append, as when JetStream is down."""
 
     async def append(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # an await point, as a real append has: other reads gather meanwhile
         raise LogUnavailable(self.stream.value)
 
 
