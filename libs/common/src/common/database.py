@@ -29,7 +29,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from common.tls import asyncpg_ssl
 
@@ -134,15 +133,12 @@ class Database:
         target, connect_args = (
             (async_url(self.url), {}) if is_sqlite(self.url) else asyncpg_ssl(async_url(self.url))
         )
-        # A fresh aiosqlite connection per transaction on SQLite. Pooling them saved about
-        # 3 ms of CPU per transaction, but in the first full test run with pooled
-        # connections intake's writers waited out the 10 s busy timeout (a report refused
-        # "database busy"); the cause is not found yet, so they are not pooled.
-        self.async_engine: AsyncEngine = create_async_engine(
-            target,
-            connect_args=connect_args,
-            **({"poolclass": NullPool} if is_sqlite(self.url) else {}),
-        )
+        # Pooled on SQLite too (SQLAlchemy's default there, a few connections kept open):
+        # an aiosqlite connection is a thread of its own, and opening one per transaction
+        # (thread, file, pragmas) cost more CPU than the transaction itself. The busy
+        # timeouts once blamed on pooling came from the global BEGIN IMMEDIATE
+        # (write_transaction_begins_here).
+        self.async_engine: AsyncEngine = create_async_engine(target, connect_args=connect_args)
         if is_sqlite(self.url):
             event.listen(self.async_engine.sync_engine, "connect", _sqlite_pragmas)
 
