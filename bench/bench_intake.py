@@ -8,9 +8,17 @@ which ApacheBench cannot make. ab sends the same headers every time, so the requ
 no Idempotency-Key (one key would return the same lead every time).
 
 The two are measured in turns, ``BENCH_ROUNDS`` times (3 unless told): the median of each
-is printed with its percentiles, and the median of the rounds' ratios; then ab against intake's ``/healthz`` on the same
-server, to show the load generator is not what limits the figure. The rest of the stack
-runs meanwhile, as under ``make run``: the ledger registers every lead intake accepts.
+is printed with its percentiles, and the median of the rounds' ratios; then ab against
+intake's ``/healthz`` on the same server, to show the load generator is not what limits the
+figure. Intake and the bare route are each one process. The rest of the stack runs
+meanwhile, as under ``make run``: the ledger registers every lead intake accepts and
+oversight reads it, on the same two cores, so the CPU each process spends per lead during
+intake's rounds is printed too (what bounds the rate when the machine is saturated).
+
+Intake's CPU per lead counts its own consumers of the lead (projection, duplicate check)
+only as far as they kept up during the round: how many leads each still had to take when
+the round ended is printed beside it. ab sends one body, so every lead is a duplicate of
+every earlier one, the duplicate check's worst case.
 """
 
 from __future__ import annotations
@@ -24,11 +32,14 @@ import time
 from pathlib import Path
 
 import httpx
+import nats
 import orjson
 
 from bench.ab import AbResult, run_ab
 from bench.stack import Stack, database_kind, running_stack
+from common.consumers import projection_durable
 from common.natsserver import free_port
+from common.subjects import Service, Stream, durable_name
 
 CONCURRENCY = 32
 REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "2000"))
@@ -78,6 +89,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stack_pids(stack: Stack) -> dict[str, int]:
+    pids = {name: stack.pid(name) for name in ("intake", "ledger", "oversight")}
+    server = getattr(stack.suite.server, "_process", None)
+    if server is not None:
+        pids["nats"] = server.pid
+    return pids
+
+
+# Intake's own consumers of each lead, by what they do.
+AFTER_WORK: dict[str, str] = {
+    "projection": projection_durable(Service.INTAKE, "intake", Stream.INTAKE),
+    "duplicate check": durable_name(Service.INTAKE, "duplicates"),
+}
+
+
+async def behind(stack: Stack) -> dict[str, int]:
+    """How many messages each of intake's consumers of INTAKE has still to take or finish."""
+    client = await nats.connect(stack.nats_url, user="admin", password=stack.admin_password)
+    try:
+        js = client.jetstream()
+        found = {}
+        for what, durable in AFTER_WORK.items():
+            info = await js.consumer_info(Stream.INTAKE.value, durable)
+            found[what] = info.num_pending + info.num_ack_pending
+        return found
+    finally:
+        await client.close()
+
+
 def post(url: str, token: str | None, requests: int) -> AbResult:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return run_ab(
@@ -110,11 +150,18 @@ async def main() -> None:
             bare: list[AbResult] = []
             cpu_ours: list[float] = []
             cpu_bare: list[float] = []
+            pids = stack_pids(stack)
+            spent = dict.fromkeys(pids, 0.0)
+            lags: list[dict[str, int]] = []
             for _ in range(ROUNDS):
                 result, cpu = measured(limit_url, None, limit.pid)
                 bare.append(result)
                 cpu_bare.append(cpu)
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 result, cpu = measured(intake_url, token, stack.pid("intake"))
+                for name, pid in pids.items():
+                    spent[name] += cpu_seconds(pid) - before[name]
+                lags.append(await behind(stack))
                 ours.append(result)
                 cpu_ours.append(cpu)
             health = run_ab(f"{intake_url}/healthz", requests=5000, concurrency=CONCURRENCY)
@@ -135,9 +182,22 @@ async def main() -> None:
         f" medians of {ROUNDS} rounds, intake {'/'.join(spread)}, limit {'/'.join(spread_limit)}",
         flush=True,
     )
+    lag = ", ".join(
+        f"{what} {'/'.join(str(round_lag[what]) for round_lag in lags)}" for what in AFTER_WORK
+    )
     print(
         f"intake CPU per lead {statistics.median(cpu_ours):.2f} ms (its own consumers of the"
-        f" lead included), limit {statistics.median(cpu_bare):.2f} ms",
+        f" lead included as far as they kept up; leads still to take at the end of each round:"
+        f" {lag}), limit {statistics.median(cpu_bare):.2f} ms",
+        flush=True,
+    )
+    leads = ROUNDS * REQUESTS
+    by_process = ", ".join(
+        f"{name} {seconds * 1000 / leads:.2f}" for name, seconds in spent.items()
+    )
+    print(
+        f"CPU ms per lead during intake's rounds, by process: {by_process}"
+        f" (the machine has {os.cpu_count()} cores)",
         flush=True,
     )
     print(
