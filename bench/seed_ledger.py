@@ -24,16 +24,20 @@ import random
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from common.database import sync_engine
 from common.vocabulary import Category, Channel, LeadStatus
+from ledger.projection.counting import Place, places
 from ledger.projection.search import doc_number
-from ledger.projection.tables import lead_units, leads, search_texts
+from ledger.projection.tables import counts, lead_units, leads, search_texts
 
 BATCH: Final = 20_000
 VILLAGES: Final = tuple(f"shd-v{n:02d}" for n in range(1, 18))
@@ -101,6 +105,7 @@ def _rows(count: int, rng: random.Random, now: datetime) -> Iterator[dict[str, A
             "for_committee": rng.random() < 0.05,
             "status": status.value,
             "unit": unit,
+            "units": ",".join(dict.fromkeys(("shd-office", unit))),
             "assignee": None
             if status is LeadStatus.REGISTERED
             else f"officer.{rng.randint(1, 40)}",
@@ -134,17 +139,28 @@ def seed(url: str, count: int, *, seed: int = 15) -> float:
 
 def _fill(engine: Engine, count: int, rng: random.Random) -> None:
     batch: list[dict[str, Any]] = []
+    counted: Counter[Place] = Counter()
 
     def flush() -> None:
         with engine.begin() as conn:
             conn.execute(insert(leads), batch)
-            units = [{"lead_id": r["lead_id"], "unit": r["unit"]} for r in batch]
+            units = [
+                {"lead_id": r["lead_id"], "unit": unit}
+                for r in batch
+                for unit in r["units"].split(",")
+            ]
             conn.execute(insert(lead_units), units)
             texts = [
-                {"lead_id": r["lead_id"], "doc": doc_number(r["lead_id"]), "body": r["summary"]}
+                {
+                    "lead_id": r["lead_id"],
+                    "doc": doc_number(r["registered_at"], r["ledger_number"]),
+                    "body": r["summary"],
+                }
                 for r in batch
             ]
             conn.execute(insert(search_texts), texts)
+        for r in batch:
+            counted.update(places(r))
         batch.clear()
 
     for row in _rows(count, rng, datetime.now(UTC)):
@@ -153,6 +169,31 @@ def _fill(engine: Engine, count: int, rng: random.Random) -> None:
             flush()
     if batch:
         flush()
+    with engine.begin() as conn:
+        _add_counts(conn, counted)
+        if conn.dialect.name == "postgresql":
+            # What autovacuum would do a while later: the planner's statistics of the new
+            # rows (which way a search walks depends on how many texts match).
+            for table in (leads, lead_units, search_texts, counts):
+                conn.exec_driver_sql(f"ANALYZE {table.name}")
+
+
+def _add_counts(conn: Connection, counted: Counter[Place]) -> None:
+    """The seeded leads added to the counts the statistics read (tables.counts), as the
+    projector would have counted them. The live projector keeps the counts it wrote in
+    its row cache: seed a ledger that is not being written to (as the benchmarks do)."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(counts)
+    statement = statement.on_conflict_do_update(
+        index_elements=[counts.c.scope, counts.c.dimension, counts.c.value],
+        set_={"leads": counts.c.leads + statement.excluded.leads},
+    )
+    rows = [
+        {"scope": scope, "dimension": dimension, "value": value, "leads": n}
+        for (scope, dimension, value), n in counted.items()
+    ]
+    if rows:
+        conn.execute(statement, rows)
 
 
 def main() -> None:

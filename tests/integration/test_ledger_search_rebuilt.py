@@ -15,6 +15,7 @@ from common.database import sync_engine
 from common.projection import Tracker
 from common.replay import replay
 from ledger.projection import SUBSCRIPTIONS
+from ledger.projection.search import FTS
 from tests.conftest import NatsTarget, wait_until
 from tests.support.ledger import (
     added_by_reporter,
@@ -54,7 +55,7 @@ async def test_a_ledger_rebuilt_from_the_log_finds_what_was_written_before_and_a
         tracker = Tracker(engine, SUBSCRIPTIONS[0].projection, owner="leadctl-replay")
         for subscription in SUBSCRIPTIONS:
             await replay(streams, tracker, subscription.stream)
-        assert "ledger_search_fts" not in inspect(engine).get_table_names()
+        assert FTS not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
 

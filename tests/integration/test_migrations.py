@@ -49,6 +49,7 @@ from intake.idempotency import idempotency_metadata
 from intake.projection.tables import metadata as intake_read_model
 from intake.vault import Identity, Vault, vault_metadata
 from intake.work import work_metadata
+from ledger.projection.tables import leads, search_texts
 from tests.conftest import NatsTarget
 from tests.support.apps import random_key
 from tests.support.intake import Keys, intake_settings
@@ -279,7 +280,7 @@ async def test_two_ledgers_start_at_once_on_an_empty_database(
     engine = engine_of(database_url)
     try:
         assert current_revision(engine) == head_revision("ledger")
-        assert {"ledger_leads", "ledger_search"} <= set(inspect(engine).get_table_names())
+        assert {leads.name, search_texts.name} <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
 

@@ -42,6 +42,7 @@ from common.subjects import Service, Stream
 from common.vocabulary import Category, Channel, Flag
 from leadctl.fingerprint import positions
 from ledger.bootstrap import create_app as create_ledger
+from ledger.projection import PROJECTION as LEDGER_PROJECTION
 from ledger.settings import LedgerSettings
 from tests.conftest import NatsTarget, wait_until
 from tests.support import projections
@@ -171,7 +172,7 @@ async def act(http: httpx.AsyncClient, lead_id: str, command: str, user: str, **
 async def projection_caught_up(js: JetStreamContext, db: Path) -> bool:
     engine = create_engine(f"sqlite:///{db}")
     try:
-        applied = positions(engine, "ledger")
+        applied = positions(engine, LEDGER_PROJECTION.key)
     finally:
         engine.dispose()
     for stream in (Stream.INTAKE, Stream.LEDGER, Stream.DIRECTIVES):

@@ -36,8 +36,9 @@ from common.events.catalogue import (
 )
 from common.projection import Handler, Projection
 from common.vocabulary import LeadStatus
-from ledger.projection import reported
-from ledger.projection.tables import lead_units, leads, metadata
+from ledger.projection import counting, reported
+from ledger.projection.search import doc_number
+from ledger.projection.tables import VERSION, lead_units, leads, metadata, search_texts
 
 E = TypeVar("E", bound=Event)
 
@@ -61,9 +62,7 @@ def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]
 
     def change(row: Row, event: E) -> None:
         fold(row, event)
-        # Directives arrive on their own stream, beside the ledger's: never go back in time.
-        if event.occurred_at > as_utc(row["updated_at"]):
-            row["updated_at"] = event.occurred_at
+        _later(row, event)
 
     def handle(db: BatchWriter, event: E) -> None:
         # A directive read before the lead's registration (the streams are read side by
@@ -72,6 +71,12 @@ def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]
         db.change_or_defer(leads, lead_id, event, lambda row: change(row, event), wait_for=lead_id)
 
     return handle
+
+
+def _later(row: Row, event: Event) -> None:
+    # Directives arrive on their own stream, beside the ledger's: never go back in time.
+    if event.occurred_at > as_utc(row["updated_at"]):
+        row["updated_at"] = event.occurred_at
 
 
 # A new lead's row starts from the columns' defaults.
@@ -93,19 +98,44 @@ def registered(db: BatchWriter, event: LeadRegistered) -> None:
         for_committee=event.for_committee,
         status=_REGISTERED,
         unit=event.unit,
+        units=event.unit,
         updated_at=event.occurred_at,
     )
     db.put(leads, row)
     db.put(lead_units, {"lead_id": event.lead_id, "unit": event.unit})
+    counting.move(db, (), counting.places(row))
+    # Its text (intake's report, read first or not) is searched from now on, in its place.
+    doc = doc_number(event.occurred_at, event.ledger_number)
+    text = db.get(search_texts, event.lead_id)
+    if text is not None:
+        text["doc"] = doc
+        db.put(search_texts, text)
     db.release_deferred(event.lead_id, lambda waiting: _apply(db, waiting))
 
 
-def transferred(db: BatchWriter, event: LeadTransferred) -> None:
-    db.put(lead_units, {"lead_id": event.lead_id, "unit": event.to_unit})
-    _on_lead(_transferred)(db, event)
+def _recounted(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]:
+    """A handler of a change that moves the lead between the counts (its unit)."""
+
+    def handle(db: BatchWriter, event: E) -> None:
+        lead_id = event.lead_id or ""
+
+        def change(row: Row) -> None:
+            before = counting.places(row)
+            fold(row, event)
+            _later(row, event)
+            counting.move(db, before, counting.places(row))
+            for unit in counting.units_of(row):
+                db.put(lead_units, {"lead_id": lead_id, "unit": unit})
+
+        db.change_or_defer(leads, lead_id, event, change, wait_for=lead_id)
+
+    return handle
 
 
 def _transferred(row: Row, event: LeadTransferred) -> None:
+    units = counting.units_of(row)
+    if event.to_unit not in units:
+        row["units"] = ",".join([*units, event.to_unit])
     row.update(
         status=_TRANSFERRED,
         transferred_from=event.from_unit,
@@ -206,9 +236,9 @@ def answered(db: BatchWriter, event: FeedbackGiven) -> None:
 
 _HANDLERS: dict[type[Event], Handler] = {
     LeadRegistered: registered,
-    LeadTransferred: transferred,
+    LeadTransferred: _recounted(_transferred),
     TransferAccepted: _on_lead(_accepted),
-    TransferReturned: _on_lead(_returned),
+    TransferReturned: _recounted(_returned),
     ResponsibilityAssigned: _on_lead(_assigned),
     DeadlineExtended: _on_lead(_extended),
     VerificationRecorded: _on_lead(_verified),
@@ -235,5 +265,6 @@ def ledger_projection() -> Projection:
     return Projection(
         name="ledger",
         metadata=metadata,
+        version=VERSION,
         handlers={cls.type_name(): handler for cls, handler in _HANDLERS.items()},
     )

@@ -11,7 +11,6 @@ the same functions through ``AsyncConnection.run_sync``."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,8 +33,9 @@ from common.auth import Principal
 from common.database import as_utc
 from common.events import Role
 from common.projection import projection_positions
-from ledger.projection.search import matching
-from ledger.projection.tables import duplicates, lead_units, leads, reports, thread
+from ledger.projection import counting
+from ledger.projection.search import matching, searched
+from ledger.projection.tables import counts, duplicates, lead_units, leads, reports, thread
 
 # The township's clock: China has kept UTC+8 all year since 1991.
 CHINA_ZONE = "Asia/Shanghai"
@@ -79,7 +79,11 @@ class Filters:
     #: text the lead's summary, details or later additions contain (three characters or more)
     q: str | None = None
 
-    def where(self, now: datetime, dialect: str) -> ColumnElement[bool]:
+    def where(
+        self, now: datetime, dialect: str, *, with_search: bool = True
+    ) -> ColumnElement[bool]:
+        """The filters as a condition on the leads; the search among them unless the
+        caller joins the matches itself (``with_search=False``, as :func:`page` does)."""
         conditions: list[ColumnElement[bool]] = []
         for name in (
             "status",
@@ -105,9 +109,17 @@ class Filters:
             conditions.append(leads.c.registered_at >= self.registered_from)
         if self.registered_to is not None:
             conditions.append(leads.c.registered_at < self.registered_to)
-        if self.q is not None:
+        if self.q is not None and with_search:
             conditions.append(matching(dialect, self.q))
         return and_(true(), *conditions)
+
+    @property
+    def none(self) -> bool:
+        return all(v is None for v in self.__dict__.values())
+
+    @property
+    def only_search(self) -> bool:
+        return self.q is not None and all(v is None for k, v in self.__dict__.items() if k != "q")
 
     def as_dict(self) -> dict[str, str]:
         return {k: str(v) for k, v in self.__dict__.items() if v is not None}
@@ -141,6 +153,29 @@ def _listing(
     return select(leads).where(visible_to(principal) & filters.where(now, conn.dialect.name))
 
 
+# The list's order, which an index of the leads serves (tables.leads).
+NEWEST_FIRST = (leads.c.registered_at.desc(), leads.c.ledger_number.desc())
+#: A filtered list counts its leads up to this many (or up to the page asked for, if
+#: further on), then says "at least": counting every match in a county's ledger over
+#: years would cost more than the page itself.
+COUNT_LIMIT = 1000
+#: A search reads its matches one by one (each joined to its lead and tested): it counts
+#: up to this many (five pages of 20), unless the reader sees the whole ledger and
+#: searches for words alone on SQLite, whose index counts its matches itself (up to
+#: COUNT_LIMIT).
+SEARCH_COUNT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    """A page of a list: its rows, and how many leads the list holds: ``total`` exactly,
+    or, when ``exact`` is False, at least ``total``."""
+
+    total: int
+    exact: bool
+    rows: list[dict[str, Any]]
+
+
 def page(
     conn: Connection,
     principal: Principal,
@@ -148,15 +183,96 @@ def page(
     now: datetime,
     number: int,
     size: int,
+    *,
+    count_limit: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    query = _listing(conn, principal, filters, now)
-    total = (conn.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = conn.execute(
-        query.order_by(leads.c.registered_at.desc(), leads.c.ledger_number.desc())
-        .limit(size)
-        .offset((number - 1) * size)
-    )
-    return int(total), [dict(r._mapping) for r in rows]
+    """A page and how many leads the list holds, that count bounded as :func:`page_of`
+    says (at least ``total`` when there are more than ``count_limit``)."""
+    found = page_of(conn, principal, filters, now, number, size, count_limit=count_limit)
+    return found.total, found.rows
+
+
+def page_of(
+    conn: Connection,
+    principal: Principal,
+    filters: Filters,
+    now: datetime,
+    number: int,
+    size: int,
+    *,
+    count_limit: int | None = None,
+) -> LeadPage:
+    """Page ``number`` of the leads the principal may see that pass ``filters``, newest
+    first. Each part is bounded by the page, not by the ledger: the page is read along an
+    index in the list's order (a search, along its matches in that order) and stops at it;
+    the whole visible ledger is counted from the counts the projection keeps; a filtered
+    list is counted up to ``count_limit`` leads (COUNT_LIMIT; a search SEARCH_COUNT_LIMIT),
+    or to the page's end if further on."""
+    dialect = conn.dialect.name
+    where = visible_to(principal) & filters.where(now, dialect, with_search=False)
+    search = searched(dialect, filters.q) if filters.q is not None else None
+    if search is not None:
+        query = select(leads).select_from(search.joined).where(search.where & where)
+        order: tuple[ColumnElement[Any], ...] = search.newest_first
+    else:
+        query = select(leads).where(where)
+        order = NEWEST_FIRST
+    offset = (number - 1) * size
+    rows = [
+        dict(r._mapping) for r in conn.execute(query.order_by(*order).limit(size).offset(offset))
+    ]
+    if filters.none:
+        return LeadPage(_visible_total(conn, principal), True, rows)
+    if rows and len(rows) < size:
+        return LeadPage(offset + len(rows), True, rows)  # the last page: no count needed
+    if (
+        search is not None
+        and dialect == "sqlite"
+        and principal.role in WHOLE_LEDGER
+        and filters.only_search
+    ):
+        # Every numbered text is a filed lead, and the reader sees them all: SQLite's index
+        # counts its matches without reading a text (PostgreSQL's tests each text again).
+        counting_query = search.matches
+        default_limit = COUNT_LIMIT
+    else:
+        # In the list's order, as the page is read: along the same index (which holds the
+        # ledger number: nothing else of the row is read), stopping early.
+        counting_query = query.with_only_columns(leads.c.ledger_number).order_by(*order)
+        default_limit = COUNT_LIMIT if search is None else SEARCH_COUNT_LIMIT
+    limit = max(default_limit if count_limit is None else count_limit, offset + size)
+    bounded = counting_query.limit(limit + 1).subquery()
+    counted = int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
+    if counted > limit:
+        return LeadPage(limit, False, rows)
+    return LeadPage(counted, True, rows)
+
+
+def _visible_total(conn: Connection, principal: Principal) -> int:
+    """The leads the principal sees: each counts once under its current unit."""
+    scope = _scope(principal)
+    if scope is None:
+        return 0
+    total = conn.execute(
+        select(func.coalesce(func.sum(counts.c.leads), 0)).where(
+            (counts.c.scope == scope) & (counts.c.dimension == "unit")
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _scope(principal: Principal) -> str | None:
+    """The counts a principal's statistics are read from: the same leads as
+    :func:`visible_to` lets them see."""
+    if principal.role in WHOLE_LEDGER:
+        return counting.ALL
+    if principal.unit is None:
+        return None
+    if principal.role is Role.SCREENER:
+        return counting.village_scope(principal.unit)
+    if principal.role in (Role.POLICE, Role.JUDICIAL, Role.DISCIPLINE):
+        return counting.unit_scope(principal.unit)
+    return None
 
 
 async def all_rows(
@@ -281,29 +397,22 @@ async def due_deadlines(conn: AsyncConnection, now: datetime) -> list[str]:
 
 
 def statistics(conn: Connection, principal: Principal) -> dict[str, dict[str, int]]:
-    """Counts by village, unit, category and month of filing (China time), counted by the
-    database: one grouped query each, instead of every visible lead sent here."""
-    seen = visible_to(principal)
-    by: dict[str, dict[str, int]] = {}
-    for name, key in (
-        ("village", leads.c.village),
-        ("unit", leads.c.unit),
-        ("category", leads.c.category),
-        ("month", _china_month(conn.dialect.name)),
-    ):
-        rows = conn.execute(select(key.label("key"), func.count()).where(seen).group_by(key))
-        counts: Counter[str] = Counter()
-        for value, count in rows:
-            counts[value or "-"] += count
-        by[name] = dict(sorted(counts.items()))
-    return by
-
-
-def _china_month(dialect: str) -> ColumnElement[str]:
-    """The month a lead was filed in, on the township's clock (UTC+8, no summer time)."""
-    if dialect == "sqlite":
-        return func.strftime("%Y-%m", leads.c.registered_at, "+8 hours")
-    return func.to_char(func.timezone(CHINA_ZONE, leads.c.registered_at), "YYYY-MM")
+    """Counts by village, unit, category and month of filing (China time), of the leads
+    the principal may see: read from the counts the projection keeps (tables.counts), a
+    few rows whatever the size of the ledger."""
+    by: dict[str, dict[str, int]] = {name: {} for name in counting.DIMENSIONS}
+    scope = _scope(principal)
+    if scope is None:
+        return by
+    rows = conn.execute(
+        select(counts.c.dimension, counts.c.value, counts.c.leads).where(
+            (counts.c.scope == scope) & (counts.c.leads > 0)
+        )
+    )
+    for dimension, value, number in rows:
+        if dimension in by:
+            by[dimension][value] = int(number)
+    return {name: dict(sorted(found.items())) for name, found in by.items()}
 
 
 @dataclass(frozen=True)

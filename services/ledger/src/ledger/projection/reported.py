@@ -22,7 +22,7 @@ from common.events.catalogue import (
 )
 from common.thread import FEEDBACK, MESSAGE, SUPPLEMENT, attachments_json, entry
 from ledger.projection.search import doc_number
-from ledger.projection.tables import duplicates, reports, search_texts, thread
+from ledger.projection.tables import duplicates, leads, reports, search_texts, thread
 
 
 def reported(db: BatchWriter, event: LeadReported) -> None:
@@ -86,7 +86,11 @@ def _searchable(db: BatchWriter, lead_id: str | None, text: str) -> None:
         return
     row: dict[str, Any] | None = db.get(search_texts, lead_id)
     if row is None:
-        row = {"lead_id": lead_id, "doc": doc_number(lead_id), "body": text}
+        # Numbered in the list's order once filed; until then (intake's report read before
+        # the ledger filed it) the registration numbers it.
+        lead = db.get(leads, lead_id)
+        doc = doc_number(lead["registered_at"], lead["ledger_number"]) if lead else None
+        row = {"lead_id": lead_id, "doc": doc, "body": text}
     else:
         row["body"] = f"{row['body']}\n{text}"
     db.put(search_texts, row)

@@ -11,12 +11,24 @@ LIKE's wildcards are escaped, never interpreted."""
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-from typing import Final
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import structlog
-from sqlalchemy import ColumnElement, Engine, column, literal, literal_column, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    FromClause,
+    Select,
+    column,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 
 from ledger.projection.tables import leads, search_texts
@@ -25,38 +37,55 @@ log = structlog.get_logger(__name__)
 
 #: The shortest text a trigram index finds.
 SHORTEST: Final = 3
-FTS: Final = "ledger_search_fts"
-_FTS_TABLE = table(FTS, column("rowid"))
+# The index's objects are named after the table it follows, so that the next version of
+# the read model gets its own beside this one's.
+FTS: Final = f"{search_texts.name}_fts"
+_TRIGGERS: Final = tuple(f"{search_texts.name}_{kind}" for kind in ("ai", "ad", "au"))
+_TRIGRAMS: Final = f"ix_{search_texts.name}_trigrams"
 _SQLITE_INDEX: Final = (
-    "CREATE VIRTUAL TABLE ledger_search_fts USING fts5("
-    "body, content='ledger_search', content_rowid='doc', tokenize='trigram')"
+    f"CREATE VIRTUAL TABLE {FTS} USING fts5("
+    f"body, content='{search_texts.name}', content_rowid='doc', tokenize='trigram')"
 )
-# The external-content pattern of the FTS5 documentation: the index follows the table.
+# The external-content pattern of the FTS5 documentation: the index follows the table. A
+# text whose lead is not filed yet has no number, and is indexed once it gets one.
 _SQLITE_TRIGGERS: Final = (
-    """CREATE TRIGGER IF NOT EXISTS ledger_search_ai AFTER INSERT ON ledger_search BEGIN
-        INSERT INTO ledger_search_fts(rowid, body) VALUES (new.doc, new.body);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS ledger_search_ad AFTER DELETE ON ledger_search BEGIN
-        INSERT INTO ledger_search_fts(ledger_search_fts, rowid, body)
-        VALUES ('delete', old.doc, old.body);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS ledger_search_au AFTER UPDATE ON ledger_search BEGIN
-        INSERT INTO ledger_search_fts(ledger_search_fts, rowid, body)
-        VALUES ('delete', old.doc, old.body);
-        INSERT INTO ledger_search_fts(rowid, body) VALUES (new.doc, new.body);
+    f"""CREATE TRIGGER IF NOT EXISTS {_TRIGGERS[0]} AFTER INSERT ON {search_texts.name}
+        WHEN new.doc IS NOT NULL BEGIN
+        INSERT INTO {FTS}(rowid, body) VALUES (new.doc, new.body);
+    END""",  # noqa: S608 - names of our own tables, no input
+    f"""CREATE TRIGGER IF NOT EXISTS {_TRIGGERS[1]} AFTER DELETE ON {search_texts.name}
+        WHEN old.doc IS NOT NULL BEGIN
+        INSERT INTO {FTS}({FTS}, rowid, body) VALUES ('delete', old.doc, old.body);
+    END""",  # noqa: S608 - names of our own tables, no input
+    f"""CREATE TRIGGER IF NOT EXISTS {_TRIGGERS[2]} AFTER UPDATE ON {search_texts.name} BEGIN
+        INSERT INTO {FTS}({FTS}, rowid, body)
+        SELECT 'delete', old.doc, old.body WHERE old.doc IS NOT NULL;
+        INSERT INTO {FTS}(rowid, body) SELECT new.doc, new.body WHERE new.doc IS NOT NULL;
     END""",
 )
-_SQLITE_REBUILD: Final = "INSERT INTO ledger_search_fts(ledger_search_fts) VALUES ('rebuild')"
+_SQLITE_REBUILD: Final = f"INSERT INTO {FTS}({FTS}) VALUES ('rebuild')"  # noqa: S608
 _TRIGRAM_SINCE: Final = (3, 34, 0)
+# A lead's number below its millisecond of filing: 20 bits of its number in the year.
+_NUMBER_BITS: Final = 20
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def doc_number(lead_id: str) -> int:
-    """The lead's row number in the SQLite index: 63 bits of a hash of its id."""
-    return int.from_bytes(hashlib.sha256(lead_id.encode()).digest()[:8], "big") >> 1
+def doc_number(registered_at: datetime, ledger_number: str) -> int:
+    """The lead's row number in the search index: its place in the list's order (filed
+    later, a greater number; within a millisecond, by its ledger number), so that a search
+    walks its matches newest first. Below 2**63 until the year 2248."""
+    moment = registered_at if registered_at.tzinfo else registered_at.replace(tzinfo=UTC)
+    millisecond = (moment - _EPOCH) // _MILLISECOND
+    tail = ledger_number.rsplit("-", 1)[-1]
+    n = int(tail) if tail.isdigit() else 0
+    return (millisecond << _NUMBER_BITS) | (n & ((1 << _NUMBER_BITS) - 1))
+
+
+_MILLISECOND: Final = datetime.resolution * 1000
 
 
 def create_index(engine: Engine) -> None:
-    """Make the search index of ``ledger_search`` (which must exist), if it is missing."""
+    """Make the search index of the search table (which must exist), if it is missing."""
     if engine.dialect.name == "sqlite":
         _sqlite_index(engine)
     else:
@@ -76,10 +105,10 @@ def _sqlite_index(engine: Engine) -> None:
         try:
             made = conn.exec_driver_sql(
                 "SELECT count(*) FROM sqlite_master WHERE name IN (?, ?, ?, ?)",
-                (FTS, "ledger_search_ai", "ledger_search_ad", "ledger_search_au"),
+                (FTS, *_TRIGGERS),
             ).scalar_one()
             if made < 4:
-                conn.exec_driver_sql("DROP TABLE IF EXISTS ledger_search_fts")
+                conn.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS}")
                 conn.exec_driver_sql(_SQLITE_INDEX)
                 for trigger in _SQLITE_TRIGGERS:
                     conn.exec_driver_sql(trigger)
@@ -95,7 +124,7 @@ def _sqlite_index(engine: Engine) -> None:
 def _postgresql_index(engine: Engine) -> None:
     with engine.begin() as conn:
         # Two replicas starting at once: CREATE ... IF NOT EXISTS is not safe against itself.
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('ledger_search'))"))
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": _TRIGRAMS})
         try:
             with conn.begin_nested():
                 conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
@@ -105,8 +134,8 @@ def _postgresql_index(engine: Engine) -> None:
             return
         conn.execute(
             text(
-                "CREATE INDEX IF NOT EXISTS ix_ledger_search_trigrams"
-                " ON ledger_search USING gin (body gin_trgm_ops)"
+                f"CREATE INDEX IF NOT EXISTS {_TRIGRAMS}"
+                f" ON {search_texts.name} USING gin (body gin_trgm_ops)"
             )
         )
 
@@ -122,16 +151,48 @@ def _fts_phrase(words: str) -> str:
 
 def matching(dialect: str, words: str) -> ColumnElement[bool]:
     """Leads whose search text contains ``words``, as they are written (letters in any
-    case)."""
+    case): a condition on the leads table, for reads that take every match (the export)."""
     if dialect == "sqlite":
-        hits = (
-            select(_FTS_TABLE.c.rowid)
-            .select_from(_FTS_TABLE)
-            .where(literal_column(FTS).op("MATCH")(literal(_fts_phrase(words))))
-        )
+        fts = table(FTS, column("rowid"))
+        hits = select(fts.c.rowid).where(_fts_match(words))
         found = select(search_texts.c.lead_id).where(search_texts.c.doc.in_(hits))
     else:
-        found = select(search_texts.c.lead_id).where(
-            search_texts.c.body.ilike(_like_pattern(words), escape="\\")
-        )
+        found = select(search_texts.c.lead_id).where(_ilike(words))
     return leads.c.lead_id.in_(found)
+
+
+@dataclass(frozen=True)
+class Searched:
+    """A search as a page reads it: the leads joined to their matches, the condition, and
+    the matches' order (the list's, newest first), which the index serves: SQLite's reads
+    its matches by number from the newest down and stops at the page; PostgreSQL walks the
+    numbers' index down and tests each text, or takes the trigram index's few matches and
+    sorts them, as it reckons cheaper."""
+
+    joined: FromClause
+    where: ColumnElement[bool]
+    newest_first: tuple[ColumnElement[Any], ...]
+    #: the numbered texts that match, in no order: each is a filed lead
+    matches: Select[Any]
+
+
+def searched(dialect: str, words: str) -> Searched:
+    if dialect == "sqlite":
+        fts = table(FTS, column("rowid"))
+        joined = fts.join(search_texts, search_texts.c.doc == fts.c.rowid).join(
+            leads, leads.c.lead_id == search_texts.c.lead_id
+        )
+        matches = select(fts.c.rowid).where(_fts_match(words))
+        return Searched(joined, _fts_match(words), (fts.c.rowid.desc(),), matches)
+    joined = search_texts.join(leads, leads.c.lead_id == search_texts.c.lead_id)
+    found = _ilike(words) & search_texts.c.doc.is_not(None)
+    matches = select(search_texts.c.doc).where(found)
+    return Searched(joined, found, (search_texts.c.doc.desc(),), matches)
+
+
+def _fts_match(words: str) -> ColumnElement[bool]:
+    return literal_column(FTS).op("MATCH")(literal(_fts_phrase(words)))
+
+
+def _ilike(words: str) -> ColumnElement[bool]:
+    return search_texts.c.body.ilike(_like_pattern(words), escape="\\")
