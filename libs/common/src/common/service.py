@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import importlib
 import logging
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import nats
@@ -68,6 +72,8 @@ from common.web import Pages, install_web
 from common.web.people import SignInNeeded, people_pages
 
 log = structlog.get_logger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
 
 # How long a reactor's fetch on a closed connection waits before failing (see
 # ServiceRuntime._let_reactors_yield).
@@ -456,20 +462,81 @@ class ServiceRuntime:
         return problems
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run a service's app under uvicorn, logging through structlog. Client addresses are
-    never logged: public reporters' connections must leave no trace."""
+#: Where a worker process finds what to build (see :func:`serve`): the app factory and the
+#: settings class, each as ``module:name``.
+_FACTORY_VARIABLE: Final = "LEADS_SERVE_FACTORY"
+_SETTINGS_VARIABLE: Final = "LEADS_SERVE_SETTINGS"
+_PARENT_VARIABLE: Final = "LEADS_SERVE_PARENT"
+
+
+def serve(
+    app: FastAPI | Callable[[S], FastAPI],
+    settings: S,
+) -> None:
+    """Run a service under uvicorn, logging through structlog. Client addresses are
+    never logged: public reporters' connections must leave no trace.
+
+    Given its app factory, a service runs ``http_workers`` processes on the one port (the
+    kernel hands each connection to one of them): each builds the app from the same
+    settings and is a whole replica, as another host's would be, so nothing a request
+    relies on is kept in one process alone (throttling and sessions are in the database
+    and the streams). One process serves when given a built app."""
     import uvicorn
 
     configure_logging(settings.service.value, settings.log_level)
+    options: dict[str, Any] = {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "root_path": settings.root_path,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    if settings.http_workers > 1:
+        if isinstance(app, FastAPI):
+            raise ValueError("several HTTP workers need the service's app factory, not an app")
+        os.environ[_FACTORY_VARIABLE] = f"{app.__module__}:{app.__qualname__}"
+        os.environ[_SETTINGS_VARIABLE] = (
+            f"{type(settings).__module__}:{type(settings).__qualname__}"
+        )
+        os.environ[_PARENT_VARIABLE] = str(os.getpid())
+        uvicorn.run(
+            f"{__name__}:{worker_app.__name__}",
+            factory=True,
+            workers=settings.http_workers,
+            **options,
+        )
+        return
+    built = app if isinstance(app, FastAPI) else app(settings)
+    built.state.exit_when_connection_lost = True
+    uvicorn.run(built, **options)
+
+
+def worker_app() -> FastAPI:
+    """The app of one HTTP worker process (see :func:`serve`), built as its parent was told."""
+    _end_with_parent()
+    settings_type = _named(os.environ[_SETTINGS_VARIABLE])
+    settings = settings_type()
+    configure_logging(settings.service.value, settings.log_level)
+    factory = _named(os.environ[_FACTORY_VARIABLE])
+    app: FastAPI = factory(settings)
     app.state.exit_when_connection_lost = True
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        root_path=settings.root_path,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-    )
+    return app
+
+
+def _named(where: str) -> Any:
+    module, _, name = where.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _end_with_parent() -> None:
+    """A worker whose parent was killed outright (no chance to stop its workers) ends too,
+    rather than serve on alone with the port (Linux; elsewhere the parent's stop must)."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if str(os.getppid()) != os.environ.get(_PARENT_VARIABLE):  # gone before the line above
+        signal.raise_signal(signal.SIGTERM)

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     http_host: str = "127.0.0.1"
     http_port: int = Field(ge=1, le=65535)
+    #: processes serving HTTP on the one port, each a whole replica of the service (its
+    #: own connection, audit group commit, projection runners standing by under the lease)
+    http_workers: int = Field(default=1, ge=1, le=64)
     nats_url: str = "nats://127.0.0.1:4333"
     nats_user: str | None = None
     nats_password: SecretStr = SecretStr("")

@@ -15,7 +15,7 @@ def main() -> None:
     settings = LedgerSettings()
     if sys.argv[1:2] == ["migrate"]:
         sys.exit(command_line("ledger", settings.database_url, sys.argv[2:]))
-    serve(create_app(settings), settings)
+    serve(create_app, settings)
 
 
 if __name__ == "__main__":
