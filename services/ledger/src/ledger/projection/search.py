@@ -195,4 +195,9 @@ def _fts_match(words: str) -> ColumnElement[bool]:
 
 
 def _ilike(words: str) -> ColumnElement[bool]:
-    return search_texts.c.body.ilike(_like_pattern(words), escape="\\")
+    pattern = _like_pattern(words)
+    if words.lower() == words == words.upper():
+        # No letter that has a case (Chinese, digits): LIKE finds the same texts, without
+        # folding the case of every text it tests (a few times cheaper).
+        return search_texts.c.body.like(pattern, escape="\\")
+    return search_texts.c.body.ilike(pattern, escape="\\")
