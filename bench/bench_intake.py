@@ -17,8 +17,9 @@ intake's rounds is printed too (what bounds the rate when the machine is saturat
 
 Intake's CPU per lead counts its own consumers of the lead (projection, duplicate check)
 only as far as they kept up during the round: how many leads each still had to take when
-the round ended is printed beside it. ab sends one body, so every lead is a duplicate of
-every earlier one, the duplicate check's worst case.
+the round ended is printed beside it; what is left runs on during the next round of the
+limit, on the same cores. ab sends one body, so every lead is a duplicate of every earlier
+one, the duplicate check's worst case (each check reads every earlier report).
 """
 
 from __future__ import annotations
