@@ -41,7 +41,7 @@ from sqlalchemy import make_url
 
 from bench.bench_registration import allow_atomic_batches, report
 from bench.stack import database_kind, running_stack
-from common.eventstore import EventStore
+from common.eventstore import EventStore, read_messages
 from common.subjects import Service, Stream, inbox_prefix
 from common.vocabulary import Flag
 
@@ -52,13 +52,33 @@ SENDERS: Final = int(os.environ.get("BENCH_E2E_SENDERS", "4"))
 # as intake appends it, from the acknowledgement (intake's HTTP capacity left out).
 VIA: Final = os.environ.get("BENCH_E2E_VIA", "http")
 FLAGGED_EVERY: Final = 10
+# Seconds the stack is watched idle before the load, for the CPU it spends doing nothing
+# (waiting on pulls, renewing leases); 0 skips it.
+IDLE: Final = float(os.environ.get("BENCH_E2E_IDLE", "0"))
+SERVICES: Final = ("intake", "ledger", "oversight")
 POLL_MS: Final = 5.0
 LEDGER_TARGET_MS: Final = 100.0
 OVERSIGHT_TARGET_MS: Final = 200.0
+# The events each hop stores, by the subjects they are read back by.
+HOPS: Final = {
+    "reported": (Stream.INTAKE, "intake.lead.*.LeadReported"),
+    "registered": (Stream.LEDGER, "ledger.lead.*.LeadRegistered"),
+    "opened": (Stream.OVERSIGHT, "oversight.lead.*.CaseOpened"),
+}
 # After the last 201, how long stragglers are waited for.
 SETTLE: Final = 30.0
 
 Sent = tuple[str, float, bool]  # lead id, wall-clock time of the 201, flagged
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
 
 def body(sender: int, n: int, flagged: bool) -> dict[str, object]:
@@ -206,6 +226,60 @@ def settle(sent: list[Sent], ledger: Watcher, flagged: list[Sent], cases: Watche
         time.sleep(0.2)
 
 
+async def stored_at(nats_url: str, password: str) -> dict[str, dict[str, float]]:
+    """When each hop's event was stored (the broker's clock, the machine's): for every
+    subject of HOPS, lead id → wall-clock seconds."""
+    nc = await nats.connect(nats_url, user="admin", password=password)
+    try:
+        js = nc.jetstream()
+        found: dict[str, dict[str, float]] = {}
+        for name, (stream, wanted) in HOPS.items():
+            stamps = found.setdefault(name, {})
+            async for msg in read_messages(js, stream.value, wanted):
+                lead_id = (msg.subject or "").split(".")[2]
+                if msg.time is not None:
+                    stamps.setdefault(lead_id, msg.time.timestamp())
+        return found
+    finally:
+        await nc.close()
+
+
+def hop_line(label: str, pairs: list[tuple[float, float]]) -> str:
+    if len(pairs) < 2:
+        return f"{label}: –"
+    p50, p99, top = percentiles([(b - a) * 1000 for a, b in pairs])
+    return f"{label} p50 {p50:.0f} / p99 {p99:.0f} / max {top:.0f} ms"
+
+
+def hops(
+    sent: list[Sent], stored: dict[str, dict[str, float]], ledger: Watcher, cases: Watcher
+) -> list[str]:
+    """Where the time goes, hop by hop, from the stores' own timestamps."""
+    reported, registered, opened = (stored[k] for k in ("reported", "registered", "opened"))
+
+    def pairs(
+        first: dict[str, float], then: dict[str, float], only: bool
+    ) -> list[tuple[float, float]]:
+        return [
+            (first[i], then[i])
+            for i, _, flagged in sent
+            if (flagged or not only) and i in first and i in then
+        ]
+
+    answered = {i: t for i, t, _ in sent}
+    return [
+        hop_line("report stored → 201", pairs(reported, answered, False)),
+        hop_line(
+            "report stored → registration stored (registrar)", pairs(reported, registered, False)
+        ),
+        hop_line(
+            "registration stored → ledger row (projection)", pairs(registered, ledger.seen, False)
+        ),
+        hop_line("report stored → case stored (case reactor)", pairs(reported, opened, True)),
+        hop_line("case stored → case row (projection)", pairs(opened, cases.seen, True)),
+    ]
+
+
 def percentiles(values: list[float]) -> tuple[float, float, float]:
     ordered = sorted(values)
     cut = statistics.quantiles(ordered, n=100, method="inclusive")
@@ -233,6 +307,17 @@ async def main() -> int:
             if VIA == "stream"
             else (stack.url("intake"), stack.tokens["clerk"])
         )
+        pids = {name: stack.pid(name) for name in SERVICES}
+        if IDLE > 0:
+            before = cpu_of(pids)
+            await asyncio.sleep(IDLE)
+            idle = {k: (v - before[k]) / IDLE * 100 for k, v in cpu_of(pids).items()}
+            print(
+                f"# idle for {IDLE:.0f} s, CPU: "
+                + ", ".join(f"{k} {v:.1f} %" for k, v in idle.items()),
+                flush=True,
+            )
+        before = cpu_of(pids)
         context = multiprocessing.get_context("spawn")
         out = context.Queue()
         senders = [
@@ -253,8 +338,10 @@ async def main() -> int:
         took = time.perf_counter() - started
         flagged = [lead for lead in sent if lead[2]]
         await asyncio.to_thread(settle, sent, ledger, flagged, cases)
+        spent = {k: (v - before[k]) * 1000 / max(len(sent), 1) for k, v in cpu_of(pids).items()}
         ledger.stop.set()
         cases.stop.set()
+        stored = await stored_at(stack.nats_url, stack.admin_password)
     to_ledger = [(ledger.seen[i] - t) * 1000 for i, t, _ in sent if i in ledger.seen]
     to_case = [(cases.seen[i] - t) * 1000 for i, t, _ in flagged if i in cases.seen]
     if not to_ledger or not to_case:
@@ -274,6 +361,9 @@ async def main() -> int:
         f" max {case_p[2]:.0f} ms (target p99 ≤ {OVERSIGHT_TARGET_MS:.0f} ms;"
         f" {len(flagged) - len(to_case)} not seen); read models polled every {POLL_MS:.0f} ms"
     )
+    for line in hops(sent, stored, ledger, cases):
+        print(f"#   {line}")
+    print("#   CPU per lead: " + ", ".join(f"{k} {v:.2f} ms" for k, v in spent.items()))
     return 0
 
 

@@ -106,7 +106,7 @@ def test_a_reactors_durable_is_provisioned_as_faststream_and_nats_py_would_creat
         )
         for sub in subscribers
     }
-    # A reactor fed in batches (ledger.batched) pulls on its own, and creates its durable
+    # A reactor fed in batches (common.batched) pulls on its own, and creates its durable
     # where it may with the listed configuration itself.
     runtime = runtimes[service]
     for durable, stream in runtime.reactor_streams.items():

@@ -91,13 +91,15 @@ class Puller:
         )
 
     async def close(self) -> None:
-        """Hand whatever was pulled and not taken back to the server at once (rather than
-        after the ack wait), then stop."""
+        """Hand whatever was pulled and not taken back to the server (rather than leave it
+        to the ack wait), then stop. Redelivered only once the pull request in flight has
+        expired: the server would otherwise hand it to that request again, whose inbox is
+        gone, and it would be back only after the ack wait."""
         taken = list(self._buffer)
         self._buffer.clear()
         for msg in taken:
             with contextlib.suppress(Exception):
-                await msg.nak()
+                await msg.nak(delay=self.expires)
         await self.stop()
 
     async def stop(self) -> None:

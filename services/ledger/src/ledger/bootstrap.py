@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import FastAPI
 
+from common.batched import react_in_batches
 from common.http_errors import install_error_handlers
 from common.migrations import schema_lock
 from common.reactor import react
@@ -14,7 +15,6 @@ from common.service import ServiceRuntime
 from common.subjects import Stream
 from ledger.api import router
 from ledger.application import Ledger
-from ledger.batched import react_in_batches
 from ledger.outcomes import OutcomeRecorder
 from ledger.pages import router as pages
 from ledger.projection import SUBSCRIPTIONS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from common.batched import react_in_batches
 from common.http_errors import install_error_handlers
-from common.reactor import react
 from common.schema import manage_schema
 from common.service import ServiceRuntime
 from common.subjects import Stream
@@ -27,19 +27,21 @@ def create_app(settings: OversightSettings | None = None) -> FastAPI:
     runtime.app.state.oversight = oversight
     runtime.project(*SUBSCRIPTIONS)
     manage_schema(runtime, "oversight")
-    react(
+    # Every report comes by, and only a few open a case: taken in batches, a flagged one
+    # does not wait behind a pull request for each report before it.
+    react_in_batches(
         runtime,
         name="cases-from-reports",
         stream=Stream.INTAKE,
         subject="intake.lead.*.LeadReported",
-        handler=oversight.on_reported,
+        one=oversight.on_reported,
     )
-    react(
+    react_in_batches(
         runtime,
         name="cases-from-transfers",
         stream=Stream.LEDGER,
         subject="ledger.lead.*.LeadTransferred",
-        handler=oversight.on_transferred,
+        one=oversight.on_transferred,
     )
 
     runtime.every(settings.rules_check_seconds, oversight.apply_rules, "supervision-rules")
