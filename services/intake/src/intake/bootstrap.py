@@ -7,14 +7,13 @@ from sqlalchemy import event as sa_event
 
 from common.growth import StreamGrowth
 from common.http_errors import install_error_handlers
-from common.reactor import react
 from common.schema import manage_schema
 from common.service import ServiceRuntime
 from common.subjects import Stream
 from intake.api import EXCEPTION_HANDLERS, router
 from intake.application import Intake
-from intake.duplicates import DuplicateDetector
 from intake.importer import MULTIPART_ENVELOPE
+from intake.matching import check_duplicates
 from intake.pages import install_pages
 from intake.projection import SUBSCRIPTIONS
 from intake.schemas import FIELD_LABELS
@@ -37,13 +36,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     intake = Intake(runtime, settings)
     runtime.app.state.intake = intake
     runtime.project(*SUBSCRIPTIONS)
-    react(
-        runtime,
-        name="duplicates",
-        stream=Stream.INTAKE,
-        subject="intake.lead.*.LeadReported",
-        handler=DuplicateDetector(runtime, settings.duplicate_similarity),
-    )
+    check_duplicates(runtime, settings.duplicate_similarity)
 
     # The key store, idempotency claims, matters and spent work: intake.migrations.
     manage_schema(runtime, "intake")

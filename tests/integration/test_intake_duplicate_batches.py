@@ -1,0 +1,151 @@
+"""The duplicate check fed in batches (intake.matching): the reports of one batch are
+checked in stream order, so a report is linked to an earlier one of the same batch, and to
+the earliest when several match; the links a transaction finds are appended only once it
+is committed, so a batch that fails appends nothing of its open part and keeps its
+committed parts, and, taken again, links each report once. On SQLite and PostgreSQL,
+against a real nats-server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+
+from common.database import Database
+from common.events.catalogue import DuplicateSuspected, LeadReported
+from common.eventstore import EventStore, LeadHistory
+from common.subjects import Stream
+from intake import matching
+from intake.duplicates import matter_metadata, matters
+from intake.matching import BatchCheck
+from tests.support.factories import reported
+from tests.support.intake import intake_events
+
+pytestmark = pytest.mark.integration
+
+MATTER = "村霸张某强占村集体鱼塘，还殴打前去理论的村民"
+RETOLD = "村霸张某强占了村集体鱼塘，殴打前去理论的村民。"
+OTHER = "村东头小卖部老板长期放高利贷，逼债上门"
+AT = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
+
+
+class FailingStore:
+    """INTAKE as the check reads it, failing to read the history of one lead."""
+
+    def __init__(self, store: EventStore, failing: str) -> None:
+        self._store = store
+        self._failing = failing
+
+    async def read_lead(self, lead_id: str) -> LeadHistory:
+        if lead_id == self._failing:
+            raise ConnectionError("the stream did not answer")
+        return await self._store.read_lead(lead_id)
+
+    async def append(self, event: DuplicateSuspected) -> None:
+        await self._store.append(event)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    database.create_all(matter_metadata)
+    yield database
+    await database.dispose()
+
+
+async def told(store: EventStore, summary: str, minutes: int) -> LeadReported:
+    event = reported(summary=summary).model_copy(
+        update={"occurred_at": AT + timedelta(minutes=minutes)}
+    )
+    await store.append(event, expected_sequence=0)
+    return event
+
+
+async def links(js: JetStreamContext, lead_id: str | None) -> list[str]:
+    assert lead_id is not None
+    return [
+        e.duplicate_of
+        for e in await intake_events(js, lead_id)
+        if isinstance(e, DuplicateSuspected)
+    ]
+
+
+async def test_a_batch_links_each_report_to_the_earliest_of_its_matter_once(
+    streams: JetStreamContext, database: Database
+) -> None:
+    store = EventStore(streams, Stream.INTAKE, "intake")
+    runtime = SimpleNamespace(database=database, store=lambda _: store)
+    first = await told(store, MATTER, 0)
+    unrelated = await told(store, OTHER, 1)
+    second = await told(store, RETOLD, 2)
+    third = await told(store, MATTER, 3)
+    batch = [first, unrelated, second, third]
+
+    await BatchCheck(runtime, 0.6)(batch)  # type: ignore[arg-type]
+
+    assert await links(streams, first.lead_id) == []
+    assert await links(streams, unrelated.lead_id) == []
+    assert await links(streams, second.lead_id) == [first.lead_id]
+    # The same words as the first and the second: the first told is named.
+    assert await links(streams, third.lead_id) == [first.lead_id]
+
+    # Delivered again (its acknowledgement lost): nothing is linked twice.
+    await BatchCheck(runtime, 0.6)(batch)  # type: ignore[arg-type]
+    assert await links(streams, second.lead_id) == [first.lead_id]
+    assert await links(streams, third.lead_id) == [first.lead_id]
+    async with database.async_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(matters))).scalar() == 4
+
+
+async def test_a_batch_that_fails_appends_no_link_and_taken_again_links_once(
+    streams: JetStreamContext, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "HOLD_SECONDS", 3600.0)  # the batch in one transaction
+    store = EventStore(streams, Stream.INTAKE, "intake")
+    first = await told(store, MATTER, 0)
+    second = await told(store, RETOLD, 1)
+    third = await told(store, MATTER, 2)
+    batch = [first, second, third]
+    # The second's link is found, then the third's check fails: the batch is rolled back.
+    failing = SimpleNamespace(database=database, store=lambda _: FailingStore(store, third.lead_id))
+
+    with pytest.raises(ConnectionError):
+        await BatchCheck(failing, 0.6)(batch)  # type: ignore[arg-type]
+
+    assert await links(streams, second.lead_id) == []
+    async with database.async_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(matters))).scalar() == 0
+
+    runtime = SimpleNamespace(database=database, store=lambda _: store)
+    await BatchCheck(runtime, 0.6)(batch)  # type: ignore[arg-type]
+    assert await links(streams, second.lead_id) == [first.lead_id]
+    assert await links(streams, third.lead_id) == [first.lead_id]
+
+
+async def test_a_batch_failing_after_a_committed_part_keeps_that_part_and_links_once(
+    streams: JetStreamContext, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matching, "HOLD_SECONDS", 0.0)  # each report its own transaction
+    store = EventStore(streams, Stream.INTAKE, "intake")
+    first = await told(store, MATTER, 0)
+    second = await told(store, RETOLD, 1)
+    third = await told(store, MATTER, 2)
+    batch = [first, second, third]
+    failing = SimpleNamespace(database=database, store=lambda _: FailingStore(store, third.lead_id))
+
+    with pytest.raises(ConnectionError):
+        await BatchCheck(failing, 0.6)(batch)  # type: ignore[arg-type]
+
+    # The second's part was committed, and its link appended; the third's was not.
+    assert await links(streams, second.lead_id) == [first.lead_id]
+    assert await links(streams, third.lead_id) == []
+    runtime = SimpleNamespace(database=database, store=lambda _: store)
+    await BatchCheck(runtime, 0.6)(batch)  # type: ignore[arg-type]
+    assert await links(streams, second.lead_id) == [first.lead_id]
+    assert await links(streams, third.lead_id) == [first.lead_id]
+    async with database.async_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(matters))).scalar() == 3
