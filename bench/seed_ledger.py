@@ -111,7 +111,10 @@ def _rows(count: int, rng: random.Random, now: datetime) -> Iterator[dict[str, A
             else f"officer.{rng.randint(1, 40)}",
             "assignee_name": None,
             "deadline": None if status is LeadStatus.REGISTERED else deadline,
-            "deadline_missed": bool(concluded and concluded > deadline),
+            # As the deadline job leaves them: an open lead past its deadline is marked (or
+            # the job would look up every one of them in the stream, every minute).
+            "deadline_missed": status is not LeadStatus.REGISTERED
+            and (concluded > deadline if concluded else deadline < now),
             "verification_count": rng.randint(0, 3),
             "conclusion": "substantiated" if closed else None,
             "concluded_at": concluded,
