@@ -203,6 +203,10 @@ class Tracker:
         self.cache = RowCache()
         self._lock = threading.Lock()
         self._lease_key = projection_leases.c.projection == projection.key
+        # When (time.monotonic, taken before the transaction began) this owner last held
+        # the lease for certain: renewed by acquire_lease and by every committed batch, so
+        # the runners sharing this tracker need not each renew it on their own.
+        self.renewed = 0.0
 
     def _position_key(self, stream: str) -> ColumnElement[bool]:
         return (projection_positions.c.projection == self.projection.key) & (
@@ -241,6 +245,7 @@ class Tracker:
     def acquire_lease(self, now: float | None = None) -> bool:
         """Take or renew the lease; False while another live replica holds it."""
         now = time.time() if now is None else now
+        started = time.monotonic()
         with self._lock, self.engine.begin() as conn:
             previous = conn.execute(
                 select(projection_leases.c.owner).where(self._lease_key)
@@ -259,7 +264,10 @@ class Tracker:
             )
             if previous != self.owner:
                 self.cache.clear()  # someone else may have written since we last did
-        return result.rowcount == 1
+        held = result.rowcount == 1
+        if held:
+            self.renewed = started
+        return held
 
     def release_lease(self) -> None:
         with self._lock, self.engine.begin() as conn:
@@ -323,6 +331,7 @@ class Tracker:
 
     def _apply(self, stream: str, items: Sequence[Item], contiguous: bool) -> int:
         applied = 0
+        started = time.monotonic()
         with self.engine.begin() as conn:
             write_transaction_begins_here(conn)
             owner = conn.execute(
@@ -361,6 +370,7 @@ class Tracker:
                 .where(self._lease_key)
                 .values(lease_expires=time.time() + self.lease_seconds)
             )
+        self.renewed = started
         return applied
 
 

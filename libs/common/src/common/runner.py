@@ -353,13 +353,15 @@ class ProjectionRunner:
         )
         await puller.start()
         renew_every = self.tracker.lease_seconds / 3
-        lease_until = time.monotonic() + renew_every
         try:
             while True:
+                # Renewed by whichever runner of the tracker is due first, and by every batch
+                # any of them commits: the runners of one projection share its lease.
+                lease_until = self.tracker.renewed + renew_every
                 if time.monotonic() >= lease_until:
                     if not await asyncio.to_thread(self.tracker.acquire_lease):
                         raise LeaseLost("another replica took the lease")
-                    lease_until = time.monotonic() + renew_every
+                    lease_until = self.tracker.renewed + renew_every
                 # An idle wait never outlasts the next renewal: a fetch as long as the lease
                 # would let it lapse while nothing is wrong.
                 wait = min(self.options.fetch_timeout, max(lease_until - time.monotonic(), 0.05))
