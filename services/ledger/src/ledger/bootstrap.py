@@ -7,6 +7,7 @@ import asyncio
 from fastapi import FastAPI
 
 from common.batched import react_in_batches
+from common.heap import freeze_startup_heap
 from common.http_errors import install_error_handlers
 from common.migrations import schema_lock
 from common.reactor import react
@@ -64,6 +65,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         handler=OutcomeRecorder(runtime, ledger),
     )
 
+    freeze_startup_heap(runtime)
     runtime.every(settings.deadline_check_seconds, ledger.mark_missed_deadlines, "deadlines")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)

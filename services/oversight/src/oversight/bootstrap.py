@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from common.batched import react_in_batches
+from common.heap import freeze_startup_heap
 from common.http_errors import install_error_handlers
 from common.schema import manage_schema
 from common.service import ServiceRuntime
@@ -44,6 +45,7 @@ def create_app(settings: OversightSettings | None = None) -> FastAPI:
         one=oversight.on_transferred,
     )
 
+    freeze_startup_heap(runtime)
     runtime.every(settings.rules_check_seconds, oversight.apply_rules, "supervision-rules")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
