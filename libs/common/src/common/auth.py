@@ -335,12 +335,21 @@ def _account_token_principal(request: Request, token: str) -> Principal | None:
     return None
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+def require_roles(
+    *roles: Role,
+) -> Callable[[Request, Response, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
     """A dependency admitting only the given roles; others get a 403 saying who may."""
     allowed = frozenset(roles)
 
-    # A coroutine, so FastAPI does not send it to a worker thread and back.
-    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    # A coroutine, so FastAPI does not send it to a worker thread and back; calling
+    # current_principal itself rather than depending on it, since FastAPI works out each
+    # dependency's cache key, walking its own dependencies, on every request.
+    async def check(
+        request: Request,
+        response: Response,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        principal = await current_principal(request, response, credentials)
         if principal.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise HTTPException(

@@ -146,7 +146,14 @@ class ServiceRuntime:
             log_level=logging.DEBUG,
         )
         self.contract = AsyncAPI(self.broker, title=title, version=version, description=title)
-        self.app = FastAPI(title=title, version=version, lifespan=self._lifespan)
+        # FastAPI's own OpenTelemetry is off: the services' metrics are Prometheus's, and
+        # asking the global providers whether it is on cost every request.
+        self.app = FastAPI(
+            title=title,
+            version=version,
+            lifespan=self._lifespan,
+            telemetry={"tracing": False, "metrics": False, "logs": False},
+        )
         self.app.state.runtime = self
         self.app.state.exit_when_connection_lost = False
         self.app.state.directory = self.directory

@@ -20,7 +20,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.subjects import Service
@@ -43,6 +42,17 @@ SECURITY_HEADERS: Final = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
+
+# As raw header pairs (lower-case names), for the answers to the documentation pages and
+# for all others.
+_DOCUMENTATION_HEADERS: Final = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in SECURITY_HEADERS.items()
+)
+_PAGE_HEADERS: Final = (
+    *_DOCUMENTATION_HEADERS,
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode("latin-1")),
+)
 
 # What each service offers people, in the one navigation across them.
 NAVIGATION: Final[tuple[tuple[Service, str, str, str], ...]] = (
@@ -162,14 +172,17 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if not documentation:
-                    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-                if headers.get("content-type", "").startswith("text/html"):
-                    # Pages show leads and identities' absence: never kept by a shared cache.
-                    headers.setdefault("Cache-Control", "no-store")
+                # Raw pairs, looked through once (MutableHeaders scans the list per name).
+                headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+                given = {name.lower(): value for name, value in headers}
+                wanted = _DOCUMENTATION_HEADERS if documentation else _PAGE_HEADERS
+                headers.extend((name, value) for name, value in wanted if name not in given)
+                # Pages show leads and identities' absence: never kept by a shared cache.
+                if given.get(b"content-type", b"").startswith(b"text/html") and (
+                    b"cache-control" not in given
+                ):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)

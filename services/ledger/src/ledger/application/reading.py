@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import structlog
 from nats.js.errors import NotFoundError
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from common.auth import Principal
 from common.database import sync_engine
@@ -27,6 +27,7 @@ from common.errors import NotFound
 from common.events import utc_now
 from common.events.catalogue import LeadViewed, LedgerExported
 from common.eventstore import LeadHistory
+from common.projection import projection_positions
 from common.subjects import Stream, lead_filter
 from ledger.domain.numbering import is_ledger_number
 from ledger.projection import PROJECTION, queries
@@ -87,6 +88,18 @@ def _read_engine(runtime: ServiceRuntime) -> Engine:
 _READ_ENGINES: weakref.WeakKeyDictionary[ServiceRuntime, Engine] = weakref.WeakKeyDictionary()
 
 
+# Built once: the statement and its cache key are made at import, not per read.
+_APPLIED: Final = select(projection_positions.c.sequence).where(
+    (projection_positions.c.projection == PROJECTION.key)
+    & (projection_positions.c.stream == Stream.LEDGER.value)
+)
+
+
+def _applied(conn: Connection) -> int:
+    """The last sequence of LEDGER the ledger's read model has applied."""
+    return int(conn.execute(_APPLIED).scalar() or 0)
+
+
 async def _in_one_go(ledger: Ledger, work: Callable[[Connection], T]) -> T:
     """``work``'s queries on one connection, on a worker thread: the asyncio SQLite driver
     hands every statement and fetch to a thread of its own and back (and opened a
@@ -116,18 +129,6 @@ async def visible(ledger: Ledger, lead_id: str, principal: Principal) -> dict[st
     return row
 
 
-async def find(ledger: Ledger, key: str, principal: Principal) -> dict[str, Any]:
-    """The lead named by its id or by its ledger number (SHD-2026-000066), if the principal
-    may see it (a number as written, or in small letters); the same 404 otherwise."""
-    number = key.upper()
-    if not is_ledger_number(number):
-        return await visible(ledger, key, principal)
-    row = await _in_one_go(ledger, lambda conn: queries.one_by_number(conn, principal, number))
-    if row is None:
-        raise NotFound(NO_SUCH_LEAD)
-    return row
-
-
 @dataclass(frozen=True)
 class _Rest:
     #: the last sequence of LEDGER the read model had applied before the rest was read
@@ -139,40 +140,80 @@ class _Rest:
 
 
 async def read_in_full(ledger: Ledger, key: str, principal: Principal, purpose: str) -> LeadInFull:
-    """The lead with what was reported, the exchange with the reporter, the reports of
-    the same matter and its history. Recorded as read: the record is stored while the
-    rest is read, and nothing is answered before it is.
+    """The lead named by its id or by its ledger number (SHD-2026-000066, as written or in
+    small letters), with what was reported, the exchange with the reporter, the reports of
+    the same matter and its history; the same 404 as a lead that does not exist when the
+    principal may not see it. Recorded as read: the record is stored while the history is
+    read, and nothing is answered before it is.
 
     The lead as its history shows it: when the read model had not yet applied the lead's
-    last event (a command answered a moment ago), the read waits for it, briefly."""
-    lead_id: str = (await find(ledger, key, principal))["lead_id"]
+    last event (a command answered a moment ago), the read waits for it, briefly.
 
-    def rest(conn: Connection) -> _Rest:
-        # The position first: the rows read after it show at least what it says.
-        return _Rest(
-            queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value),
-            queries.one(conn, principal, lead_id),
-            queries.report_of(conn, lead_id),
-            queries.thread_of(conn, lead_id),
-            queries.duplicates_of(conn, principal, lead_id),
-        )
+    Whether the principal may see the lead and what the read model holds of it are read
+    in one trip to a worker thread; nothing is recorded and no history read before that
+    says the lead is theirs to see."""
+    number = key.upper()
+    by_number = is_ledger_number(number)
 
-    # The record, the lead's history and the rest are waited for together; if the record
-    # fails, so does the read (gather raises it), and nothing read is shown.
-    _, (ledger_history, directive_history), read = await asyncio.gather(
-        viewed(ledger, lead_id, principal, purpose),
-        ledger.history(lead_id),
-        _in_one_go(ledger, rest),
+    def by_key(conn: Connection) -> dict[str, Any] | None:
+        if by_number:
+            return queries.one_by_number(conn, principal, number)
+        return queries.one(conn, principal, key)
+
+    read = await _in_one_go(ledger, lambda conn: _rest(conn, principal, by_key))
+    if read.row is None and not by_number and await _caught_up_with(ledger, key):
+        read = await _in_one_go(ledger, lambda conn: _rest(conn, principal, by_key))
+    if read.row is None:
+        raise NotFound(NO_SUCH_LEAD)
+    lead_id: str = read.row["lead_id"]
+    # If the record fails, so does the read (gather raises it), and nothing read is shown.
+    _, (ledger_history, directive_history) = await asyncio.gather(
+        viewed(ledger, lead_id, principal, purpose), _history(ledger, lead_id)
     )
     if read.applied < ledger_history.last_sequence and await _applied_up_to(
         ledger, ledger_history.last_sequence, lead_id
     ):
-        read = await _in_one_go(ledger, rest)
-    if read.row is None:  # no longer the reader's to see
-        raise NotFound(NO_SUCH_LEAD)
+        read = await _in_one_go(
+            ledger,
+            lambda conn: _rest(conn, principal, lambda c: queries.one(c, principal, lead_id)),
+        )
+        if read.row is None:  # no longer the reader's to see
+            raise NotFound(NO_SUCH_LEAD)
     return LeadInFull(
         read.row, ledger_history, directive_history, read.report, read.thread, read.duplicates
     )
+
+
+def _rest(
+    conn: Connection,
+    principal: Principal,
+    row_of: Callable[[Connection], dict[str, Any] | None],
+) -> _Rest:
+    """The lead whose row ``row_of`` reads as the principal sees it, and the rest of it,
+    if they may see it."""
+    # The position first: the rows read after it show at least what it says.
+    applied = _applied(conn)
+    row = row_of(conn)
+    if row is None:
+        return _Rest(applied, None, None, [], [])
+    lead_id = row["lead_id"]
+    return _Rest(
+        applied,
+        row,
+        queries.report_of(conn, lead_id),
+        queries.thread_of(conn, lead_id),
+        queries.duplicates_of(conn, principal, lead_id),
+    )
+
+
+async def _history(ledger: Ledger, lead_id: str) -> tuple[LeadHistory, LeadHistory]:
+    """The lead's events on LEDGER and the directives about it, both streams read at once."""
+    runtime = ledger.runtime
+    found = await asyncio.gather(
+        runtime.store(Stream.LEDGER).read_lead(lead_id),
+        runtime.store(Stream.DIRECTIVES).read_lead(lead_id),
+    )
+    return found[0], found[1]
 
 
 class _LastSequence:
@@ -242,7 +283,7 @@ async def _current(ledger: Ledger, work: Callable[[Connection], T]) -> T:
 
     def positioned(conn: Connection) -> tuple[int, T]:
         # The position first: the rows read after it show at least what it says.
-        return queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value), work(conn)
+        return _applied(conn), work(conn)
 
     applied, found = await _in_one_go(ledger, positioned)
     if applied < wanted and await _applied_up_to(ledger, wanted, None, LIST_CATCH_UP_SECONDS):
@@ -314,10 +355,7 @@ async def _applied_up_to(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
     while True:
-        applied = await _in_one_go(
-            ledger,
-            lambda conn: queries.applied_position(conn, PROJECTION.key, Stream.LEDGER.value),
-        )
+        applied = await _in_one_go(ledger, _applied)
         if applied >= sequence:
             return True
         if loop.time() > deadline:
