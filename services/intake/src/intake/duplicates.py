@@ -14,13 +14,14 @@ survives restarts and needs no rebuilding."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import (
     BigInteger,
     Column,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -63,8 +64,6 @@ matter_bands = Table(
 
 UNKNOWN_VILLAGE: Final = ""
 LOOK_BACK: Final = timedelta(days=183)
-# Candidates read per statement (a bound on its parameters, far below SQLite's).
-_PAGE: Final = 500
 _NAMESPACE: Final = uuid.UUID("9a0e5c7e-7d0b-4f0f-8a43-53a1f6b7c2de")
 
 
@@ -83,6 +82,30 @@ def band_rows(
     ]
 
 
+def near_reports(
+    keys: list[int], category: str, village: str | None, at: datetime, lead_id: str
+) -> Select[tuple[str, str, datetime]]:
+    """The earlier reports in a report's window and scope sharing one of its bands, with
+    what confirming them needs; a report sharing several bands comes once per band.
+
+    One statement: the band index drives it (the probe is a range of its key), each band
+    row fetching its report by primary key."""
+    near = (
+        select(matters.c.lead_id, matters.c.shingles, matters.c.reported_at)
+        .select_from(matter_bands.join(matters, matters.c.lead_id == matter_bands.c.lead_id))
+        .where(matter_bands.c.band_key.in_(keys))
+        .where(matter_bands.c.reported_at >= at - LOOK_BACK)
+        # Only earlier reports: a redelivered one must not link to later ones.
+        .where(matter_bands.c.reported_at < at)
+        .where(matter_bands.c.lead_id != lead_id)
+        # A band key of another category would be a 64-bit collision.
+        .where(matters.c.category == category)
+    )
+    if village:
+        near = near.where(matter_bands.c.village.in_([village, UNKNOWN_VILLAGE]))
+    return near
+
+
 class DuplicateDetector:
     def __init__(self, runtime: ServiceRuntime, threshold: float) -> None:
         self._runtime = runtime
@@ -98,35 +121,17 @@ class DuplicateDetector:
         async with self._runtime.database.async_engine.begin() as conn:
             best_id, best, best_told = None, 0.0, (event.occurred_at, event.lead_id)
             if keys:
-                near = (
-                    select(matter_bands.c.lead_id)
-                    .where(matter_bands.c.band_key.in_(keys))
-                    .where(matter_bands.c.reported_at >= event.occurred_at - LOOK_BACK)
-                    # Only earlier reports: a redelivered one must not link to later ones.
-                    .where(matter_bands.c.reported_at < event.occurred_at)
-                )
-                if event.village:
-                    near = near.where(matter_bands.c.village.in_([event.village, UNKNOWN_VILLAGE]))
-                # Two statements, not one with a subquery: without statistics SQLite would
-                # drive it by the category index, every report of the category again.
-                near_ids = sorted(set((await conn.execute(near)).scalars()) - {event.lead_id})
-                for page in range(0, len(near_ids), _PAGE):
-                    candidates = await conn.execute(
-                        select(
-                            matters.c.lead_id,
-                            matters.c.category,
-                            matters.c.shingles,
-                            matters.c.reported_at,
-                        ).where(matters.c.lead_id.in_(near_ids[page : page + _PAGE]))
-                    )
-                    for row in candidates:
-                        if row.category != category:
-                            continue  # a band key of another category (a 64-bit collision)
-                        score = similarity(mine, frozenset(row.shingles.split(" ")))
-                        # Of equally similar reports, the first one told is named.
-                        told = (row.reported_at, row.lead_id)
-                        if score > best or (score == best > 0 and told < best_told):
-                            best_id, best, best_told = row.lead_id, score, told
+                near = near_reports(keys, category, event.village, event.occurred_at, event.lead_id)
+                seen: set[str] = set()
+                for row in await conn.execute(near):
+                    if row.lead_id in seen:
+                        continue
+                    seen.add(row.lead_id)
+                    score = similarity(mine, frozenset(row.shingles.split(" ")))
+                    # Of equally similar reports, the first one told is named.
+                    told = (row.reported_at, row.lead_id)
+                    if score > best or (score == best > 0 and told < best_told):
+                        best_id, best, best_told = row.lead_id, score, told
             insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
             await conn.execute(
                 insert(matters)
