@@ -70,14 +70,20 @@ links = Table(
 )
 
 
+_TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK"}
+
+
 class StatementLog:
-    """Every SQL statement the engine sends, as counted by a cursor event listener."""
+    """Every SQL statement SQLite runs, as its trace callback reports them (the batch writer
+    reads rows on the driver's own cursor, which SQLAlchemy's events do not see), but for
+    the transaction's own BEGIN and COMMIT."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
 
-    def __call__(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        self.statements.append(statement)
+    def __call__(self, statement: str) -> None:
+        if statement.split(maxsplit=1)[0].upper() not in _TRANSACTION_CONTROL:
+            self.statements.append(statement)
 
     @property
     def selects(self) -> int:
@@ -95,9 +101,14 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def sql(engine: Engine) -> Iterator[StatementLog]:
     log = StatementLog()
-    event.listen(engine, "before_cursor_execute", log)
+
+    def trace(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(log)
+
+    engine.dispose()  # every connection from now on is traced
+    event.listen(engine, "connect", trace)
     yield log
-    event.remove(engine, "before_cursor_execute", log)
+    event.remove(engine, "connect", trace)
 
 
 def _rows(conn: Connection, table: Table) -> list[dict[str, Any]]:
@@ -233,15 +244,63 @@ def test_a_table_of_key_columns_only_is_upserted_again_without_error(engine: Eng
         assert _rows(conn, links) == [{"lead_id": "lead-1", "other_id": "lead-0"}]
 
 
-def test_the_row_cache_drops_the_least_recently_used_row_beyond_its_capacity() -> None:
-    cache = RowCache(capacity=2)
+def test_the_row_cache_drops_the_rows_used_longest_ago_beyond_its_capacity() -> None:
+    cache = RowCache(capacity=4)
     cache.put(leads, ("a",), {"lead_id": "a"})
     cache.put(leads, ("b",), {"lead_id": "b"})
     assert cache.get(leads, ("a",)) == {"lead_id": "a"}  # now "b" is the least recent
     cache.put(leads, ("c",), {"lead_id": "c"})
+    cache.put(leads, ("d",), {"lead_id": "d"})
     assert cache.get(leads, ("b",)) is None
-    assert cache.get(leads, ("a",)) == {"lead_id": "a"}
+    # The last half of its capacity used is always kept.
+    assert cache.get(leads, ("d",)) == {"lead_id": "d"}
     assert cache.get(leads, ("c",)) == {"lead_id": "c"}
+
+
+def test_the_row_cache_reads_the_latest_row_put() -> None:
+    cache = RowCache(capacity=4)
+    cache.put(leads, ("a",), {"lead_id": "a", "status": "old"})
+    cache.put(leads, ("b",), {"lead_id": "b"})  # "a" is in the older generation now
+    cache.put(leads, ("a",), {"lead_id": "a", "status": "new"})
+    assert cache.get(leads, ("a",)) == {"lead_id": "a", "status": "new"}
+    cache.put(leads, ("c",), {"lead_id": "c"})
+    assert cache.get(leads, ("a",)) == {"lead_id": "a", "status": "new"}
+
+
+def test_a_row_put_in_the_batch_and_dropped_from_the_cache_is_read_as_put(
+    engine: Engine, sql: StatementLog
+) -> None:
+    cache = RowCache(capacity=2)
+    with engine.begin() as conn:
+        writer = BatchWriter(conn, cache)
+        writer.put(leads, {"lead_id": "lead-1", "status": "new", "touches": 1})
+        for other in range(4):  # the cache holds two rows: lead-1 is dropped
+            writer.put(leads, {"lead_id": f"lead-{other + 2}", "status": "new", "touches": 1})
+        row = writer.get(leads, "lead-1")
+        assert row == {"lead_id": "lead-1", "status": "new", "touches": 1}
+        assert sql.selects == 0  # not read from the table, which does not have it yet
+        row["touches"] += 1
+        writer.put(leads, row)
+        writer.flush()
+    with engine.connect() as conn:
+        assert _rows(conn, leads)[0] == {"lead_id": "lead-1", "status": "new", "touches": 2}
+
+
+def test_a_row_is_read_back_as_sqlalchemy_reads_it(engine: Engine) -> None:
+    moment = datetime(2027, 1, 31, 18, 0, tzinfo=timezone(timedelta(hours=8)))
+    with engine.begin() as conn:
+        conn.execute(insert(moments_utc).values(id=1, at=moment))
+        conn.execute(insert(assignments).values(lead_id="x", unit="police", assignee="wang"))
+        expected = dict(conn.execute(select(moments_utc)).one()._mapping)
+        writer = BatchWriter(conn, RowCache())
+        assert writer.get(moments_utc, 1) == expected
+        assert writer.get(moments_utc, 1)["at"] == moment
+        assert writer.get(assignments, "x", "police") == {
+            "lead_id": "x",
+            "unit": "police",
+            "assignee": "wang",
+        }
+        assert writer.get(assignments, "police", "x") is None
 
 
 def test_the_row_cache_keeps_tables_apart() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -30,10 +29,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     select,
-    tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import DATETIME as SQLiteDateTime
@@ -50,43 +49,71 @@ _ABSENT: Final = object()
 
 
 class RowCache:
-    """Rows by (table, primary key), least recently used dropped first."""
+    """Rows by (table, primary key), those not used for longest dropped first.
+
+    Two generations instead of an exact LRU list: a row is looked up in the recent one,
+    then in the older one (and moved back to the recent one); when the recent one holds
+    half the capacity, it becomes the older one and the older one is dropped. A look-up is
+    then a dict look-up, where keeping an ``OrderedDict`` in order cost a ``move_to_end``
+    at every get and put (a rebuild makes some 5 of each per event). A lead's events come
+    close together in the log, so the leads in flight stay in the recent generation."""
 
     def __init__(self, capacity: int = 100_000) -> None:
+        self._recent: dict[tuple[str, Key], Row | object] = {}
+        self._older: dict[tuple[str, Key], Row | object] = {}
         self.capacity = capacity
-        self._rows: OrderedDict[tuple[str, Key], Row | object] = OrderedDict()
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @capacity.setter
+    def capacity(self, rows: int) -> None:
+        self._capacity = rows
+        self._generation = max(rows // 2, 1)
 
     def get(self, table: Table, key: Key) -> Row | object | None:
         """The cached row, ``_ABSENT`` if known not to exist, None if not cached."""
         entry_key = (table.name, key)
-        entry = self._rows.get(entry_key)
-        if entry is not None:
-            self._rows.move_to_end(entry_key)
+        entry = self._recent.get(entry_key)
+        if entry is None:
+            entry = self._older.pop(entry_key, None)
+            if entry is not None:
+                self._keep(entry_key, entry)
         return entry
 
     def put(self, table: Table, key: Key, row: Row | object) -> None:
-        rows = self._rows
-        entry_key = (table.name, key)
-        rows[entry_key] = row
-        rows.move_to_end(entry_key)
-        while len(rows) > self.capacity:
-            rows.popitem(last=False)
+        self._keep((table.name, key), row)
+
+    def _keep(self, entry_key: tuple[str, Key], row: Row | object) -> None:
+        recent = self._recent
+        recent[entry_key] = row
+        if len(recent) >= self._generation:
+            # A stale copy of a row in the older generation goes with it: the recent one
+            # is looked in first, so it was never read.
+            self._older = recent
+            self._recent = {}
 
     def clear(self) -> None:
-        self._rows.clear()
+        self._recent.clear()
+        self._older.clear()
 
 
-# Primary-key column names by table: looked up for every row put, so a plain dict.
-_KEY_NAMES: dict[Table, tuple[str, ...]] = {}
+# The primary key of a row, by table: looked up for every row put, so a plain dict of
+# functions made once (``itemgetter`` returns the tuple itself for two columns or more).
+_KEY_OF: dict[Table, Callable[[Mapping[str, Any]], Key]] = {}
 
 
 def _key_of(table: Table, row: Mapping[str, Any]) -> Key:
-    names = _KEY_NAMES.get(table)
-    if names is None:
-        names = _KEY_NAMES[table] = tuple(column.name for column in table.primary_key.columns)
-    if len(names) == 1:
-        return (row[names[0]],)
-    return tuple(row[name] for name in names)
+    key_of = _KEY_OF.get(table)
+    if key_of is None:
+        names = [column.name for column in table.primary_key.columns]
+        if len(names) == 1:
+            name = names[0]
+            key_of = _KEY_OF[table] = lambda row: (row[name],)
+        else:
+            key_of = _KEY_OF[table] = operator.itemgetter(*names)
+    return key_of(row)
 
 
 deferred_metadata: Final = MetaData()
@@ -125,13 +152,11 @@ class BatchWriter:
         cached = self._cache.get(table, key)
         if cached is not None:
             return None if cached is _ABSENT else cached  # type: ignore[return-value]
-        columns = list(table.primary_key.columns)
-        found = self.conn.execute(
-            select(table).where(tuple_(*columns) == tuple_(*key))
-            if len(columns) > 1
-            else select(table).where(columns[0] == key[0])
-        ).first()
-        row: Row | None = dict(found._mapping) if found is not None else None
+        # Put in this batch, then dropped from the cache: the table does not have it yet.
+        dirty = self._dirty.get(table.name)
+        row = dirty.get(key) if dirty is not None else None
+        if row is None:
+            row = _lookup(self.conn.dialect, table).row(self.conn, key)
         self._cache.put(table, key, row if row is not None else _ABSENT)
         return row
 
@@ -282,6 +307,70 @@ class _Compiled:
                 tuple(values) if self.positional else dict(zip(names, values, strict=True))
             )
         conn.exec_driver_sql(self.sql, params)
+
+
+class _Lookup:
+    """The SELECT of one row by its primary key, compiled once for a dialect, run on the
+    driver's cursor and its values converted as SQLAlchemy would: through
+    ``Connection.execute`` one such SELECT cost ten times SQLite's own work (a rebuild
+    looks up every new lead's search text, one SELECT for every nine events)."""
+
+    def __init__(self, dialect: Dialect, table: Table) -> None:
+        self.table = table
+        keys = list(table.primary_key.columns)
+        statement = select(table).where(
+            *(column == bindparam(f"key_{i}") for i, column in enumerate(keys))
+        )
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional = bool(getattr(compiled, "positional", False))
+        order = (getattr(compiled, "positiontup", None) or []) if self.positional else []
+        # Where each bound parameter's value is in the key (the compiler may reorder them).
+        self.key_at = [int(name.removeprefix("key_")) for name in order]
+        self.names = [column.name for column in table.columns]
+        self.converted = [
+            (i, process)
+            for i, column in enumerate(table.columns)
+            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            is not None
+        ]
+        self.driver_error: type[Exception] = dialect.loaded_dbapi.Error
+
+    def row(self, conn: Connection, key: Key) -> Row | None:
+        params: Any = (
+            tuple(key[at] for at in self.key_at)
+            if self.positional
+            else {f"key_{i}": value for i, value in enumerate(key)}
+        )
+        try:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(self.sql, params)
+                found = cursor.fetchone()
+            finally:
+                cursor.close()
+        except self.driver_error:
+            # Again through SQLAlchemy, which raises its own error (DBAPIError, what the
+            # projection runner handles) and invalidates a connection that was lost.
+            return self._through_sqlalchemy(conn, key)
+        if found is None:
+            return None
+        values = list(found)
+        for index, process in self.converted:
+            values[index] = process(values[index])
+        return dict(zip(self.names, values, strict=True))
+
+    def _through_sqlalchemy(self, conn: Connection, key: Key) -> Row | None:
+        columns = list(self.table.primary_key.columns)
+        found = conn.execute(
+            select(self.table).where(*(c == v for c, v in zip(columns, key, strict=True)))
+        ).first()
+        return dict(found._mapping) if found is not None else None
+
+
+@functools.cache
+def _lookup(dialect: Dialect, table: Table) -> _Lookup:
+    return _Lookup(dialect, table)
 
 
 def _is_default_sqlite_datetime(implementation: Any) -> bool:
