@@ -8,6 +8,11 @@ Built on the chaos run's :class:`leadctl.chaos.suite.Suite`, which starts the sa
     async with running_stack() as stack:
         stack.url("intake"), stack.tokens["clerk"], stack.nats_url, stack.admin_password
 
+A service's settings reach it from the environment the benchmark runs in (e.g.
+``LEDGER_HTTP_WORKERS=4 make bench``: the ledger's HTTP served by four processes), and
+``running_stack(settings)`` overrides them for one stack (as bench_reads sets
+``LEDGER_HTTP_WORKERS``).
+
 Everything is stopped (services first, then NATS) and the directory removed on exit, unless
 ``BENCH_KEEP=1`` keeps it for a look at the logs.
 """
