@@ -79,15 +79,12 @@ class RowCache:
         if entry is None:
             entry = self._older.pop(entry_key, None)
             if entry is not None:
-                self._keep(entry_key, entry)
+                self.put(table, key, entry)
         return entry
 
     def put(self, table: Table, key: Key, row: Row | object) -> None:
-        self._keep((table.name, key), row)
-
-    def _keep(self, entry_key: tuple[str, Key], row: Row | object) -> None:
         recent = self._recent
-        recent[entry_key] = row
+        recent[table.name, key] = row
         if len(recent) >= self._generation:
             # A stale copy of a row in the older generation goes with it: the recent one
             # is looked in first, so it was never read.
@@ -162,7 +159,8 @@ class BatchWriter:
 
     def put(self, table: Table, row: Row) -> None:
         """Insert or replace a whole row (written at the end of the batch)."""
-        key = _key_of(table, row)
+        key_of = _KEY_OF.get(table)
+        key = key_of(row) if key_of is not None else _key_of(table, row)
         self._cache.put(table, key, row)
         dirty = self._dirty.get(table.name)
         if dirty is None:
