@@ -41,7 +41,7 @@ PROVISION_HINT: Final = "the administrator must provision it (python -m leadctl.
 
 class Kind(StrEnum):
     PROJECTION = "projection"  # common.runner: batches into a projection's tables
-    REACTOR = "reactor"  # common.reactor: one event at a time into a decision
+    REACTOR = "reactor"  # common.reactor, common.batched: events into decisions
 
 
 class ConsumerNotProvisioned(Exception):

@@ -5,6 +5,7 @@ it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -50,8 +51,11 @@ class Oversight:
     async def load(self, lead_id: str) -> tuple[OversightLead, int, int]:
         """The lead as oversight's events make it, and the sequences a write to OVERSIGHT
         and to DIRECTIVES must expect."""
-        history = await self.runtime.store(Stream.OVERSIGHT).read_lead(lead_id)
-        directives = await self.runtime.store(Stream.DIRECTIVES).read_lead(lead_id)
+        # Two streams, read at once: a case opened on a report waits for both.
+        history, directives = await asyncio.gather(
+            self.runtime.store(Stream.OVERSIGHT).read_lead(lead_id),
+            self.runtime.store(Stream.DIRECTIVES).read_lead(lead_id),
+        )
         events = sorted(
             (e.event for e in (*history.events, *directives.events)), key=lambda e: e.occurred_at
         )
