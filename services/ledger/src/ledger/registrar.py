@@ -131,9 +131,17 @@ class Registrar:
         first, or the stream refuses atomic batches); what was stored is then found there.
         ``checked``: the leads were read just before and had no event on LEDGER."""
         remaining = list(reports)
-        if not checked and (await ledger.read_lead(remaining[0].lead_id)).events:
-            return False
-        last_sequence, last = await ledger.last_readable(REGISTRATIONS, _numbered)
+        # The first lead's history and the last registration, read at once: one round trip
+        # less before the batch is stored.
+        last_read = ledger.last_readable(REGISTRATIONS, _numbered)
+        if checked:
+            last_sequence, last = await last_read
+        else:
+            first, (last_sequence, last) = await asyncio.gather(
+                ledger.read_lead(remaining[0].lead_id), last_read
+            )
+            if first.events:
+                return False
         previous = last.event if last is not None else None
         number = previous.ledger_number if isinstance(previous, LeadRegistered) else None
         while remaining:
