@@ -359,7 +359,7 @@ async def main() -> int:
     ledger_p = percentiles(to_ledger)
     case_p = percentiles(to_case)
     print(
-        f"end to end ({database_kind()}, {mode}) at {len(sent) / SECONDS:.0f} leads/s asked"
+        f"end to end ({database_kind()}, {mode}) at {RATE:.0f} leads/s asked"
         f" ({len(sent)} {'201s' if VIA == 'http' else 'acks'} counted, after {WARMUP:.0f} s of"
         f" warm-up; {took:.1f} s in all by {SENDERS} sender processes):"
         f" 201 → ledger read model p50 {ledger_p[0]:.0f} ms, p99 {ledger_p[1]:.0f} ms,"
