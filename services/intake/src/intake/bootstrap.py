@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy import event as sa_event
 
 from common.growth import StreamGrowth
+from common.heap import freeze_startup_heap
 from common.http_errors import install_error_handlers
 from common.schema import manage_schema
 from common.service import ServiceRuntime
@@ -40,6 +41,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     # The key store, idempotency claims, matters and spent work: intake.migrations.
     manage_schema(runtime, "intake")
+    freeze_startup_heap(runtime)
     runtime.every(settings.retention_check_seconds, intake.apply_retention, "retention")
     runtime.every(SCRUB_RETRY_SECONDS, intake.scrub, "identity-key-scrub")
     growth = StreamGrowth(
