@@ -100,10 +100,11 @@ leads = Table(
     Index(_named("ix_ledger_leads_category"), "category", *_ORDER),
     Index(_named("ix_ledger_leads_channel"), "channel", *_ORDER),
     Index(_named("ix_ledger_leads_assignee"), "assignee", *_ORDER),
-    # Overdue leads are among the open ones, a few of the ledger's however old it grows.
+    # The open leads in the list's order: the overdue ones are among them, a few of the
+    # ledger's however old it grows (and the deadline job's).
     Index(
-        _named("ix_ledger_leads_open_deadline"),
-        "deadline",
+        _named("ix_ledger_leads_open"),
+        *_ORDER,
         sqlite_where=text("conclusion IS NULL AND archived_at IS NULL"),
         postgresql_where=text("conclusion IS NULL AND archived_at IS NULL"),
     ),
