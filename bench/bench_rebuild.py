@@ -6,8 +6,10 @@ into a fresh database, and the median of each is printed: on a shared two-core m
 one measurement can be a quarter off the next, in either direction, for either side.
 
 Prints three lines: the rebuild rate, the raw replay rate and their ratio; then the peak
-memory of one more rebuild of the same stream, run in a process of its own
-(bench.rebuild_once): the reading process and the forked child that applies.
+memory and the CPU per event of one more rebuild of the same stream, run in a process of its
+own (bench.rebuild_once): the reading process and the forked child that applies. The rebuild
+needs both cores and the raw replay one, so a busy machine lowers the ratio; the CPU per event
+says where the time goes even then.
 
 With ``BENCH_REBUILD_SCALE=1`` it goes on to a stream of 1,000,000 events (publishing it takes
 5-10 minutes here, the two rebuilds 2-4 more) and prints the rebuild of its first 100,000 and
@@ -82,7 +84,9 @@ def memory(figures: dict[str, float]) -> str:
     peak = max(figures["parent_mib"], figures["child_mib"])
     return (
         f"peak RSS {figures['parent_mib']:.0f} MiB reading, {figures['child_mib']:.0f} MiB "
-        f"applying (target <= {RSS_TARGET_MIB} MB each: {'met' if peak <= RSS_TARGET_MIB else 'MISSED'})"
+        f"applying (target <= {RSS_TARGET_MIB} MB each: {'met' if peak <= RSS_TARGET_MIB else 'MISSED'}); "
+        f"CPU {figures['parent_cpu_us']:.1f} us an event reading, "
+        f"{figures['child_cpu_us']:.1f} us applying"
     )
 
 
@@ -95,7 +99,8 @@ async def scale() -> None:
     per_large = large["seconds"] / LARGE * 1e6
     print(
         f"projection rebuild, 100,000 then 1,000,000 events: {small['seconds']:.1f} s and "
-        f"{large['seconds']:.1f} s, {per_small:.1f} and {per_large:.1f} us per event "
+        f"{large['seconds']:.1f} s, {small['rate']:,.0f} and {large['rate']:,.0f} events/s, "
+        f"{per_small:.1f} and {per_large:.1f} us per event "
         f"(x{per_large / per_small:.2f}; target: linear)"
     )
     print(f"projection rebuild of 1,000,000 events: {memory(large)}")
