@@ -7,9 +7,12 @@ named. Both reports stay and are handled; the link only tells the office.
 Comparing with every such report made each one cost as much as the history of its category
 (O(n²) in all). Each report is now indexed under its MinHash bands (intake.domain.matters),
 with its village and moment, so a new report reads only the earlier ones sharing a band in
-its window (index probes: the same cost at a thousand reports or a million) and confirms them
-with the exact similarity. The bands live in the database beside the matters, so the index
-survives restarts and needs no rebuilding."""
+its window and confirms them with the exact similarity. The probes cost the same at any
+size; the confirmations follow the unrelated reports in scope that share a band by chance
+(a few in a hundred of those of a category at a fifth alike), so a county whose half year
+holds many reports of unknown village (in every report's scope) confirms more of them. The
+bands live in the database beside the matters, so the index survives restarts and needs no
+rebuilding."""
 
 from __future__ import annotations
 
