@@ -198,10 +198,15 @@ async def list_leads(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Answer:
-    total, rows = await ledger_of(request).page(principal, chosen, page, page_size)
+    found = await ledger_of(request).page(principal, chosen, page, page_size)
     # Validated in one go from the rows (pydantic-core, not a model built a row at a time).
-    listed = {"total": total, "page": page, "page_size": page_size}
-    return Answer(Page.model_validate({**listed, "items": [_labelled(r) for r in rows]}))
+    listed = {
+        "total": found.total,
+        "total_exact": found.exact,
+        "page": page,
+        "page_size": page_size,
+    }
+    return Answer(Page.model_validate({**listed, "items": [_labelled(r) for r in found.rows]}))
 
 
 @router.get(

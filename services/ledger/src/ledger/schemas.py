@@ -187,7 +187,10 @@ class CommandDone(BaseModel):
 
 
 class Page(BaseModel):
+    # A filtered list or a search is counted only so far (the count would otherwise grow
+    # with the ledger): beyond that, ``total`` is a floor and ``total_exact`` is false.
     total: int
+    total_exact: bool = True
     page: int
     page_size: int
     items: list[LeadOut]

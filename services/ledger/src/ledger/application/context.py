@@ -33,7 +33,7 @@ from ledger.commands import (
 )
 from ledger.domain import lead as rules
 from ledger.domain.lead import LedgerLead
-from ledger.projection.queries import Filters, Timeliness
+from ledger.projection.queries import Filters, LeadPage, Timeliness
 from ledger.settings import LedgerSettings
 
 Handler = Callable[[Any, Any, Principal], Awaitable[Recorded]]
@@ -83,7 +83,7 @@ class Ledger:
 
     async def page(
         self, principal: Principal, filters: Filters, number: int, size: int
-    ) -> tuple[int, list[dict[str, Any]]]:
+    ) -> LeadPage:
         return await reading.page(self, principal, filters, number, size)
 
     async def unanswered(self, principal: Principal, days: int | None) -> list[dict[str, Any]]:

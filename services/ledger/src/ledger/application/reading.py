@@ -293,10 +293,10 @@ async def _current(ledger: Ledger, work: Callable[[Connection], T]) -> T:
 
 async def page(
     ledger: Ledger, principal: Principal, filters: Filters, number: int, size: int
-) -> tuple[int, list[dict[str, Any]]]:
+) -> queries.LeadPage:
     now = utc_now()
     return await _current(
-        ledger, lambda conn: queries.page(conn, principal, filters, now, number, size)
+        ledger, lambda conn: queries.page_of(conn, principal, filters, now, number, size)
     )
 
 

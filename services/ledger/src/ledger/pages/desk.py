@@ -163,13 +163,14 @@ async def desk(
     }
     if who.principal.role in RECEIVING:
         handed = Filters(status=LeadStatus.TRANSFERRED.value, unit=who.principal.unit)
-        _, context["waiting"] = await who.ledger.page(who.principal, handed, 1, 500)
+        context["waiting"] = (await who.ledger.page(who.principal, handed, 1, 500)).rows
     try:
         chosen = DeskQuery.model_validate(sent).filters()
     except ValidationError as invalid:
         context["problems"] = describe_errors(invalid.errors(), LABELS)
         return render(request, who, "desk.html", lang, 422, **context)
-    total, rows = await who.ledger.page(who.principal, chosen, page, PAGE_SIZE)
+    found = await who.ledger.page(who.principal, chosen, page, PAGE_SIZE)
+    total, rows = found.total, found.rows
     now = utc_now()
     late_after = who.ledger.settings.unanswered_after(None)
     context.update(
@@ -182,6 +183,7 @@ async def desk(
             for row in rows
         ],
         total=total,
+        total_exact=found.exact,
         pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
         export=_export_query(chosen),
         paging=urlencode({k: v for k, v in sent.items() if v}),
