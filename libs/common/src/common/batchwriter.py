@@ -143,6 +143,9 @@ class BatchWriter:
         self._dirty: dict[str, dict[Key, Row]] = {}
         self._tables: dict[str, Table] = {}
         self._appended: dict[str, list[Row]] = {}
+        self._folds: dict[
+            str, tuple[dict[Any, Any], Callable[[BatchWriter, dict[Any, Any]], None]]
+        ] = {}
 
     def get(self, table: Table, *key: Any) -> Row | None:
         """The row with this primary key, or None. Change it in place, then ``put`` it."""
@@ -172,6 +175,18 @@ class BatchWriter:
         """Append a row to an insert-only table (history, logs)."""
         self._appended.setdefault(table.name, []).append(row)
         self._tables[table.name] = table
+
+    def folded(
+        self, name: str, apply: Callable[[BatchWriter, dict[Any, Any]], None]
+    ) -> dict[Any, Any]:
+        """A dict the handlers fold changes into over the batch (a count moved by many
+        events), handed to ``apply`` before the rows are written (at the batch's end, or
+        before a statement that must see them), so that a row a hundred events change is
+        read and put once. ``apply`` gets and puts rows; it does not fold."""
+        fold = self._folds.get(name)
+        if fold is None:
+            fold = self._folds[name] = ({}, apply)
+        return fold[0]
 
     def defer(self, key: str, event: Event) -> None:
         """Keep an event until what it changes (named by ``key``) exists."""
@@ -248,6 +263,11 @@ class BatchWriter:
         return self.conn.execute(statement, params) if params else self.conn.execute(statement)
 
     def flush(self) -> None:
+        for values, apply in self._folds.values():
+            if values:
+                folded = values.copy()
+                values.clear()
+                apply(self, folded)
         dialect = self.conn.dialect
         for name, rows in self._dirty.items():
             if rows:

@@ -10,18 +10,20 @@ the projector takes its old places away and adds its new ones in the same batch.
 
 from __future__ import annotations
 
-from collections import Counter
+import functools
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from common.batchwriter import BatchWriter, Row
 from ledger.projection.tables import counts
 
 ALL: Final = "all"
 DIMENSIONS: Final = ("village", "unit", "category", "month")
-# The township's clock: UTC+8 all year (as queries.CHINA_ZONE).
-_CHINA: Final = timedelta(hours=8)
+# The township's clock (as queries.CHINA_ZONE).
+_CHINA: Final = ZoneInfo("Asia/Shanghai")
+_DAY: Final = timedelta(days=1)
 
 Place = tuple[str, str, str]
 
@@ -39,29 +41,62 @@ def units_of(row: Row) -> list[str]:
 
 
 def month_of(registered_at: datetime) -> str:
+    """The month (China time) a lead filed at ``registered_at`` counts in. A rebuild asks
+    this for every lead: the zone's conversion is worked out once per day (UTC) and kept."""
     moment = registered_at if registered_at.tzinfo else registered_at.replace(tzinfo=UTC)
-    return (moment.astimezone(UTC) + _CHINA).strftime("%Y-%m")
+    moment = moment.astimezone(UTC)
+    before, turn, after = _months_of_day(moment.date())
+    return before if turn is None or moment < turn else after
+
+
+@functools.lru_cache(maxsize=4096)
+def _months_of_day(day: date) -> tuple[str, datetime | None, str]:
+    """The month at the start of a UTC day, and when the day crosses into the next month
+    in China, the moment it does and that month. Exact whatever the zone's offsets, the
+    moment being the zone's own midnight of the 1st."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    before = start.astimezone(_CHINA).strftime("%Y-%m")
+    after = (start + _DAY - timedelta(microseconds=1)).astimezone(_CHINA).strftime("%Y-%m")
+    if after == before:
+        return before, None, before
+    first = datetime.strptime(after, "%Y-%m").replace(tzinfo=_CHINA)
+    return before, first.astimezone(UTC), after
 
 
 def places(row: Row) -> list[Place]:
     """Where the lead of ``row`` counts: (scope, dimension, value) each."""
-    scopes = [ALL]
     village = row["village"]
+    scopes = [ALL]
     if village and not row["for_committee"]:
         scopes.append(village_scope(village))
-    scopes.extend(unit_scope(u) for u in units_of(row))
-    values = (village or "-", row["unit"], row["category"], month_of(row["registered_at"]))
-    return [
-        (scope, dimension, value)
-        for scope in scopes
-        for dimension, value in zip(DIMENSIONS, values, strict=True)
-    ]
+    units = row["units"]
+    if units:
+        scopes.extend(unit_scope(u) for u in units.split(",") if u)
+    village, unit, category = village or "-", row["unit"], row["category"]
+    month = month_of(row["registered_at"])
+    found: list[Place] = []
+    for scope in scopes:
+        found += (
+            (scope, "village", village),
+            (scope, "unit", unit),
+            (scope, "category", category),
+            (scope, "month", month),
+        )
+    return found
 
 
 def move(db: BatchWriter, before: Iterable[Place], after: Iterable[Place]) -> None:
-    """Take the lead out of the places it counted in ``before`` and into ``after``."""
-    change: Counter[Place] = Counter(after)
-    change.subtract(before)
+    """Take the lead out of the places it counted in ``before`` and into ``after``: folded
+    into the batch's changes, which are written once at its end (:func:`_apply`)."""
+    change = db.folded(counts.name, _apply)
+    get = change.get
+    for place in after:
+        change[place] = get(place, 0) + 1
+    for place in before:
+        change[place] = get(place, 0) - 1
+
+
+def _apply(db: BatchWriter, change: dict[Place, int]) -> None:
     for place, step in change.items():
         if step:
             add(db, place, step)

@@ -38,7 +38,7 @@ from common.projection import Handler, Projection
 from common.vocabulary import LeadStatus
 from ledger.projection import counting, reported
 from ledger.projection.search import doc_number
-from ledger.projection.tables import VERSION, lead_units, leads, metadata, search_texts
+from ledger.projection.tables import VERSION, lead_units, leads, metadata
 
 E = TypeVar("E", bound=Event)
 
@@ -105,11 +105,7 @@ def registered(db: BatchWriter, event: LeadRegistered) -> None:
     db.put(lead_units, {"lead_id": event.lead_id, "unit": event.unit})
     counting.move(db, (), counting.places(row))
     # Its text (intake's report, read first or not) is searched from now on, in its place.
-    doc = doc_number(event.occurred_at, event.ledger_number)
-    text = db.get(search_texts, event.lead_id)
-    if text is not None:
-        text["doc"] = doc
-        db.put(search_texts, text)
+    reported.filed(db, event.lead_id, doc_number(event.occurred_at, event.ledger_number))
     db.release_deferred(event.lead_id, lambda waiting: _apply(db, waiting))
 
 

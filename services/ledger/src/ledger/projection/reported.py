@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import select
+
 from common.batchwriter import BatchWriter
 from common.events import Event
 from common.events.catalogue import (
@@ -91,6 +93,49 @@ def _searchable(db: BatchWriter, lead_id: str | None, text: str) -> None:
         lead = db.get(leads, lead_id)
         doc = doc_number(lead["registered_at"], lead["ledger_number"]) if lead else None
         row = {"lead_id": lead_id, "doc": doc, "body": text}
+        if doc is None:
+            _numbering(db).setdefault(lead_id, None)
     else:
         row["body"] = f"{row['body']}\n{text}"
     db.put(search_texts, row)
+
+
+def filed(db: BatchWriter, lead_id: str, doc: int) -> None:
+    """Number the lead's text, now that it is filed: searched from now on, in its place.
+
+    Most leads have no text yet when filed (intake's report comes after, or never, in a
+    rebuild of the ledger alone): rather than a SELECT per new lead, a text of this batch
+    is numbered here and those of earlier batches with one query at the batch's end."""
+    waiting = _numbering(db)
+    if lead_id in waiting:
+        text = db.get(search_texts, lead_id)
+        if text is not None:
+            text["doc"] = doc
+            db.put(search_texts, text)
+            return
+    waiting[lead_id] = doc
+
+
+def _numbering(db: BatchWriter) -> dict[str, int | None]:
+    """The batch's leads filed (their text's number) or with a text made unnumbered in it
+    (None)."""
+    return db.folded(search_texts.name, _number_stored)
+
+
+def _number_stored(db: BatchWriter, waiting: dict[str, int | None]) -> None:
+    filed = [lead_id for lead_id, doc in waiting.items() if doc is not None]
+    column = search_texts.c.lead_id
+    for start in range(0, len(filed), _IN_LIST):
+        stored = db.conn.execute(
+            select(column).where(column.in_(filed[start : start + _IN_LIST]))
+        ).scalars()
+        for lead_id in list(stored):
+            # Through the batch: the text may have grown in it since.
+            text, doc = db.get(search_texts, lead_id), waiting[lead_id]
+            if text is not None and text["doc"] != doc:
+                text["doc"] = doc
+                db.put(search_texts, text)
+
+
+# Lead ids per query: below every driver's limit of bound parameters.
+_IN_LIST = 500
