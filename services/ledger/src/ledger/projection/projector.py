@@ -116,12 +116,16 @@ def _recounted(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], Non
         lead_id = event.lead_id or ""
 
         def change(row: Row) -> None:
-            before = counting.places(row)
+            before, units = counting.places(row), row["units"]
             fold(row, event)
             _later(row, event)
             counting.move(db, before, counting.places(row))
-            for unit in counting.units_of(row):
-                db.put(lead_units, {"lead_id": lead_id, "unit": unit})
+            if row["units"] != units:
+                # Only a unit it was not handed to before: the others have their row.
+                known = set(units.split(",")) if units else set()
+                for unit in counting.units_of(row):
+                    if unit not in known:
+                        db.put(lead_units, {"lead_id": lead_id, "unit": unit})
 
         db.change_or_defer(leads, lead_id, event, change, wait_for=lead_id)
 
