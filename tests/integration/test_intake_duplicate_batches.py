@@ -19,8 +19,9 @@ from common.database import Database
 from common.events.catalogue import DuplicateSuspected, LeadReported
 from common.eventstore import EventStore, LeadHistory
 from common.subjects import Stream
-from intake import matching
-from intake.duplicates import matter_metadata, matters
+from intake import duplicates, matching
+from intake.domain.matters import band_keys, shingles
+from intake.duplicates import matter_metadata, matters, near_reports
 from intake.matching import BatchCheck
 from tests.support.factories import reported
 from tests.support.intake import intake_events
@@ -149,3 +150,36 @@ async def test_a_batch_failing_after_a_committed_part_keeps_that_part_and_links_
     assert await links(streams, third.lead_id) == [first.lead_id]
     async with database.async_engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(matters))).scalar() == 3
+
+
+async def test_a_flood_of_one_text_reads_a_bounded_number_of_earlier_copies(
+    streams: JetStreamContext, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every copy of one text is a candidate of every later one: each check reads at most
+    MAX_CANDIDATE_ROWS band rows, and still links a copy to an earlier one (on SQLite, read
+    in the index's order, to the first)."""
+    monkeypatch.setattr(duplicates, "MAX_CANDIDATE_ROWS", 5)
+    store = EventStore(streams, Stream.INTAKE, "intake")
+    runtime = SimpleNamespace(database=database, store=lambda _: store)
+    copies = [await told(store, MATTER, minute) for minute in range(12)]
+
+    await BatchCheck(runtime, 0.6)(copies)  # type: ignore[arg-type]
+
+    last = copies[-1]
+    mine = shingles(f"{last.summary} {last.details}")
+    probe = near_reports(
+        band_keys(last.category.value, mine),
+        last.category.value,
+        last.village,
+        last.occurred_at,
+        last.lead_id,
+    )
+    async with database.async_engine.connect() as conn:
+        assert len((await conn.execute(probe)).all()) == 5
+    earlier = {copy.lead_id for copy in copies[:-1]}
+    for copy in copies[1:]:
+        linked = await links(streams, copy.lead_id)
+        assert len(linked) == 1
+        assert linked[0] in earlier
+        if database.url.get_backend_name() == "sqlite":
+            assert linked == [copies[0].lead_id]
