@@ -185,7 +185,7 @@ def test_the_counts_follow_filing_and_handing_on_and_a_rebuild_counts_the_same(
         live = {p.user: queries.statistics(conn, p) for p in READERS}
         for principal in READERS:
             assert live[principal.user] == _counted_over_the_rows(conn, principal), principal
-            total, _ = queries.page(conn, principal, Filters(), now, 1, 5)
+            total = queries.page_of(conn, principal, Filters(), now, 1, 5).total
             assert total == _visible(conn, principal), principal
         # A unit the leads left still counts them where they were, with none under it now.
         assert live["police"]["unit"].get("shd-police", 0) < sum(live["police"]["unit"].values())

@@ -31,11 +31,9 @@ import structlog
 from nats.aio.msg import Msg
 
 from common.consumers import consumer_info, create_missing, reactor_config
-from common.events import Event, EventDecodeError, decode, event_type_of
-from common.eventstore import appended_id
-from common.projection import refusal
+from common.events import Event
 from common.pull import Puller, position_of
-from common.reactor import park_delivery
+from common.reactor import decoded_or_refused, park_delivery
 from common.subjects import Stream, durable_name
 
 if TYPE_CHECKING:
@@ -194,13 +192,9 @@ class BatchFeed:
         was stored, or once it was parked."""
         taken: list[tuple[Msg, Event]] = []
         for msg in messages:
-            try:
-                event = decode(msg.data, event_type_of(msg.subject))
-                refused = refusal(msg.subject, event, appended_id(msg.headers))
-            except EventDecodeError as exc:
-                refused = f"malformed event: {exc}"
-            if refused is not None:
-                await self._park(msg, refused)
+            event = decoded_or_refused(msg.subject, msg.data, msg.headers)
+            if isinstance(event, str):
+                await self._park(msg, event)
                 await msg.ack()
                 continue
             taken.append((msg, event))

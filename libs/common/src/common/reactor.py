@@ -72,14 +72,10 @@ def react(
         raw = msg.raw_message
         body = raw.data
         position = position_of(raw)
-        try:
-            event = decode(raw.data, event_type_of(raw.subject))
-            refused = refusal(raw.subject, event, appended_id(raw.headers))
-        except EventDecodeError as exc:
-            refused = f"malformed event: {exc}"
-        if refused is not None:
+        event = decoded_or_refused(raw.subject, raw.data, raw.headers)
+        if isinstance(event, str):
             await park_delivery(
-                runtime, durable, stream, raw.subject, position.stream_sequence, body, refused
+                runtime, durable, stream, raw.subject, position.stream_sequence, body, event
             )
             await msg.ack()
             return
@@ -132,3 +128,14 @@ async def park_delivery(
             headers={},
         )
     )
+
+
+def decoded_or_refused(subject: str, data: bytes, headers: dict[str, str] | None) -> Event | str:
+    """A delivered event, or why it must be parked instead (malformed, or refused by
+    common.projection.refusal): what every reactor decides before its handler sees it."""
+    try:
+        event = decode(data, event_type_of(subject))
+    except EventDecodeError as exc:
+        return f"malformed event: {exc}"
+    refused = refusal(subject, event, appended_id(headers))
+    return event if refused is None else refused

@@ -176,22 +176,6 @@ class LeadPage:
     rows: list[dict[str, Any]]
 
 
-def page(
-    conn: Connection,
-    principal: Principal,
-    filters: Filters,
-    now: datetime,
-    number: int,
-    size: int,
-    *,
-    count_limit: int | None = None,
-) -> tuple[int, list[dict[str, Any]]]:
-    """A page and how many leads the list holds, that count bounded as :func:`page_of`
-    says (at least ``total`` when there are more than ``count_limit``)."""
-    found = page_of(conn, principal, filters, now, number, size, count_limit=count_limit)
-    return found.total, found.rows
-
-
 def page_of(
     conn: Connection,
     principal: Principal,
