@@ -7,14 +7,18 @@ unless told; the county-sized ledger is bench.bench_reads_scale's). On PostgreSQ
 
 The ledger serves HTTP from ``LEDGER_HTTP_WORKERS`` processes (2 unless told; each a
 replica of its own). Every line says, besides the figure and the target: the limit of the
-same stack in the same run (ab against the same ledger's /healthz), the CPU the ledger's
-processes spent a read, and the CPU ab spent a request, which shows the load generator is
-not what limits the figure.
+same stack in the same run (the same generator, with the same settings, against the same
+ledger's /healthz), the CPU the ledger's processes spent a read, and the CPU the generator
+spent a request, which shows the load generator is not what limits the figure.
+
+The load comes from wrk over kept-alive HTTP/1.1 connections, as browsers and the desks
+keep theirs (bench.wrk); without wrk, from ab, whose HTTP/1.0 uvicorn never keeps alive, so
+each request is a connection of its own (figure and limit alike). Each line names which.
 
 Each figure is the median of ``BENCH_ROUNDS`` rounds (3 unless told), each of
-``BENCH_READS_REQUESTS`` requests (2,000 unless told) or ``BENCH_READS_SECONDS`` seconds
-(2.5 unless told), whichever ends first: on a shared machine the rate swings with the
-neighbours, the CPU a read costs much less.
+``BENCH_READS_SECONDS`` seconds (2.5 unless told; wrk takes whole seconds), ab's also ending
+at ``BENCH_READS_REQUESTS`` requests (2,000 unless told): on a shared machine the rate
+swings with the neighbours, the CPU a read costs much less.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from bench import wrk
 from bench.ab import AbResult, run_ab
 from bench.stack import Stack, database_kind, running_stack
 
@@ -90,25 +95,36 @@ class Figure:
         )
         return (
             f"ledger {self.name} ({where}), {CONCURRENCY} concurrent: {self.result.line()},"
-            f" {self.cpu_ms:.2f} ms CPU a read (ab {self.result.ab_cpu_ms:.3f} ms);"
+            f" {self.cpu_ms:.2f} ms CPU a read ({GENERATOR} {self.result.ab_cpu_ms:.3f} ms);"
             f" target ≥ {TARGET_PER_SECOND}/s with p99 ≤ {TARGET_P99_MS} ms"
             f" ({'meets' if met else 'BELOW'}){beside}; median of {ROUNDS} rounds"
-            f" ({'/'.join(f'{s:.0f}' for s in self.spread)}/s)"
+            f" ({'/'.join(f'{s:.0f}' for s in self.spread)}/s); {HOW}"
         )
 
 
+# ``BENCH_READS_GENERATOR=ab`` measures as before wrk was used (a connection per request).
+GENERATOR = os.environ.get("BENCH_READS_GENERATOR", "wrk" if wrk.wrk_binary() else "ab")
+HOW = wrk.HOW if GENERATOR == "wrk" else "ab, HTTP/1.0, a connection per request"
+
+
+def load(url: str, headers: dict[str, str], requests: int, seconds: float) -> AbResult:
+    """One round against ``url`` from the generator every figure of the run uses (wrk runs
+    for ``seconds``; ab stops at ``requests`` or ``seconds``, whichever comes first)."""
+    if GENERATOR == "wrk":
+        return wrk.run_wrk(url, concurrency=CONCURRENCY, seconds=seconds, headers=headers)
+    return run_ab(url, requests=requests, concurrency=CONCURRENCY, headers=headers, seconds=seconds)
+
+
 def measure(name: str, url: str, token: str, pid: int) -> Figure:
-    """ab against ``url``: the median round, with the CPU the process ``pid`` (and the
-    workers it started) spent a request in each round."""
+    """The generator against ``url``: the median round, with the CPU the process ``pid``
+    (and the workers it started) spent a request in each round."""
     headers = {"Authorization": f"Bearer {token}"}
-    run_ab(url, requests=min(REQUESTS, 300), concurrency=CONCURRENCY, headers=headers, seconds=1)
+    load(url, headers, min(REQUESTS, 300), 1)
     results: list[AbResult] = []
     cpus: list[float] = []
     for _ in range(ROUNDS):
         before = cpu_seconds(pid)
-        done = run_ab(
-            url, requests=REQUESTS, concurrency=CONCURRENCY, headers=headers, seconds=SECONDS
-        )
+        done = load(url, headers, REQUESTS, SECONDS)
         cpus.append((cpu_seconds(pid) - before) * 1000 / done.requests)
         results.append(done)
     median = sorted(results, key=lambda r: r.per_second)[len(results) // 2]

@@ -1,7 +1,8 @@
 """The ledger's reads on a ledger of a county over years: the list (a page of 20), one lead
 in full (recorded in the audit stream before it is answered), a search (a page of 20) and
 the statistics, 16 concurrent; target ≥ 1,000/s with p99 ≤ 50 ms each, on a ledger of
-1,000,000 leads. Printed with the limit of the same stack in the same run (ab against
+1,000,000 leads. Printed with the limit of the same stack in the same run (the same generator,
+wrk over kept-alive connections when installed (bench.bench_reads), against
 the same ledger process's /healthz) and the CPU the ledger spent per read, which is what
 shows whether a read grows with the ledger.
 
