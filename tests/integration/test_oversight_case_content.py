@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from common.events.catalogue import LeadViewed
 from common.subjects import Stream
 from common.vocabulary import Flag
+from oversight.projection.tables import reports, thread
 from tests.support.apps import token
 from tests.support.intake import (
     PlantedIdentity,
@@ -171,8 +172,8 @@ async def test_the_committee_reads_what_was_reported_and_the_whole_exchange_on_i
         assert identity.found_in(str(answer_body).encode()) == []
     stored = stored_by_oversight(service)
     # (what was reported is there: the look went through oversight's own database)
-    assert DETAILS in stored["oversight_reports"]
-    assert THANKS in stored["oversight_thread"]
+    assert DETAILS in stored[reports.name]
+    assert THANKS in stored[thread.name]
     for table, values in stored.items():
         assert ciphertext not in values, table
         assert report.receipt_hash not in values, table

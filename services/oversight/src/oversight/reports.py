@@ -1,5 +1,5 @@
 """The committee's reports as files: the assessment (考核) as a spreadsheet, with each unit's
-name in the reader's language."""
+name in the reader's language. An empty cell is a rate with nothing to rate."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Final
 from openpyxl import Workbook
 
 from common.organisation import Organisation
-from oversight.projection.queries import Assessment
+from oversight.domain.assessment import Assessment
 
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -25,6 +25,7 @@ ASSESSMENT_HEADERS: Final = (
     ("反馈率", "Feedback rate"),
     ("办结率", "Conclusion rate"),
     ("逾期次数", "Deadlines missed"),
+    ("退回次数", "Returns"),
     ("得分", "Score"),
 )
 
@@ -58,6 +59,7 @@ def assessment_spreadsheet(
                 a.feedback_rate,
                 a.conclusion_rate,
                 a.overdue,
+                a.returns,
                 a.score,
             ]
         )

@@ -23,6 +23,7 @@ from oversight import reports
 from oversight.application import cases, decisions, reads, supervision
 from oversight.commands import Command
 from oversight.domain import cases as rules
+from oversight.domain.assessment import Assessment
 from oversight.domain.cases import OversightLead
 from oversight.projection import queries
 from oversight.settings import OversightSettings
@@ -155,7 +156,7 @@ class Oversight:
     async def leak_risk(self, hours: float | None) -> list[dict[str, Any]]:
         return await reads.leak_risk(self, hours)
 
-    async def assessments(self) -> list[queries.Assessment]:
+    async def assessments(self) -> list[Assessment]:
         return await reads.assessments(self)
 
     async def assessment_spreadsheet(self, lang: str) -> reports.Spreadsheet:

@@ -12,6 +12,7 @@ from common.auth import Principal
 from common.errors import NotFound, RuleViolation
 from common.events import utc_now
 from oversight import reports
+from oversight.domain.assessment import Assessment
 from oversight.projection import queries
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ async def leak_risk(ox: Oversight, hours: float | None) -> list[dict[str, Any]]:
         return await queries.leak_risk(conn, window, _one_view(ox))
 
 
-async def assessments(ox: Oversight) -> list[queries.Assessment]:
+async def assessments(ox: Oversight) -> list[Assessment]:
     async with ox.runtime.database.async_engine.connect() as conn:
         return await queries.assessments(conn)
 

@@ -1,7 +1,9 @@
 """Pure handlers folding intake, ledger, oversight, directive and audit events into
 oversight's tables. The streams are consumed side by side, so a lead's row is created by
 whichever of its events arrives first. What was reported and the exchange with the reporter
-are folded by :mod:`oversight.projection.reported`."""
+are folded by :mod:`oversight.projection.reported`. Each unit's turn with a lead and each
+person's deadline, which the assessment counts for whoever was responsible at the moment,
+are kept by the ledger's events in their order (oversight.domain.assessment)."""
 
 from __future__ import annotations
 
@@ -43,11 +45,14 @@ from common.events.catalogue import (
 )
 from common.projection import Handler, Projection, Subscription
 from common.subjects import Stream
+from oversight.domain.assessment import missed_by, month_of, settle
 from oversight.domain.cases import case_id_for
 from oversight.projection import reported
 from oversight.projection.tables import (
+    VERSION,
     access,
     accountability,
+    assignments,
     cases,
     custody,
     leads,
@@ -55,6 +60,7 @@ from oversight.projection.tables import (
     moments,
     notices,
     supervisions,
+    turns,
 )
 
 # The moments a tip-off would be worth most just before.
@@ -127,6 +133,101 @@ def _custody(db: BatchWriter, event: Event, kind: str, **values: Any) -> None:
     )
 
 
+# --- 考核: turns and assignments --------------------------------------------------------
+
+
+def _begin_turn(
+    db: BatchWriter,
+    row: Row,
+    event: Event,
+    unit: str,
+    began: str,
+    hours_to_register: float | None = None,
+) -> None:
+    turn = {
+        "turn_id": event.event_id,
+        "lead_id": row["lead_id"],
+        "unit": unit,
+        "month": month_of(event.occurred_at),
+        "began_at": event.occurred_at,
+        "began": began,
+        "hours_to_register": hours_to_register,
+        "ended_at": None,
+        "ended": None,
+        "ended_by": None,
+        "concluded_at": None,
+        "answered_at": None,
+    }
+    db.put(turns, turn)
+    row["turn"] = event.event_id
+
+
+def _change_turn(db: BatchWriter, row: Row, **values: Any) -> None:
+    turn = db.get(turns, row["turn"]) if row["turn"] else None
+    if turn is not None:
+        turn.update(values)
+        db.put(turns, turn)
+
+
+def _end_turn(db: BatchWriter, row: Row, event: Event, ended: str) -> None:
+    _end_assignment(db, row, event, concluded=False)
+    _change_turn(db, row, ended_at=event.occurred_at, ended=ended, ended_by=event.actor.user)
+    row["turn"] = None
+
+
+def _end_assignment(db: BatchWriter, row: Row, event: Event, *, concluded: bool) -> None:
+    """The assignment in force ends: by the lead's conclusion, or handed on, reassigned."""
+    found = db.get(assignments, row["assignment"]) if row["assignment"] else None
+    row["assignment"] = None
+    if found is None:
+        return
+    deadline = as_utc(found["deadline"])
+    assert deadline is not None  # noqa: S101 - an assignment always has its deadline
+    settled = settle(deadline, as_utc(found["missed_through"]), event.occurred_at, concluded)
+    found.update(
+        ended_at=event.occurred_at,
+        on_time=settled.on_time,
+        missed=found["missed"] + settled.missed,
+        missed_through=settled.missed_through,
+    )
+    db.put(assignments, found)
+
+
+def _begin_assignment(db: BatchWriter, row: Row, event: ResponsibilityAssigned) -> None:
+    _end_assignment(db, row, event, concluded=False)
+    turn = db.get(turns, row["turn"]) if row["turn"] else None
+    db.put(
+        assignments,
+        {
+            "assignment_id": event.event_id,
+            "lead_id": event.lead_id,
+            "turn_id": row["turn"],
+            "unit": event.unit,
+            "month": turn["month"] if turn is not None else month_of(event.occurred_at),
+            "person": event.assignee,
+            "person_name": event.assignee_name,
+            "assigned_at": event.occurred_at,
+            "deadline": event.deadline,
+            "ended_at": None,
+            "on_time": None,
+            "missed": 0,
+            "missed_through": None,
+        },
+    )
+    row["assignment"] = event.event_id
+
+
+def _move_deadline(db: BatchWriter, row: Row, event: DeadlineExtended) -> None:
+    found = db.get(assignments, row["assignment"]) if row["assignment"] else None
+    if found is None:
+        return
+    deadline = as_utc(found["deadline"])
+    assert deadline is not None  # noqa: S101 - an assignment always has its deadline
+    missed, through = missed_by(deadline, as_utc(found["missed_through"]), event.occurred_at)
+    found.update(deadline=event.deadline, missed=found["missed"] + missed, missed_through=through)
+    db.put(assignments, found)
+
+
 # --- intake ---------------------------------------------------------------------------
 
 
@@ -174,14 +275,19 @@ def registered(db: BatchWriter, event: LeadRegistered) -> None:
         village=row["village"] or event.village,
         reported_at=row["reported_at"] or event.reported_at,
     )
+    waited = (event.occurred_at - event.reported_at).total_seconds() / 3600
+    _begin_turn(db, row, event, event.unit, "registered", waited)
     db.put(leads, row)
     _custody(db, event, "registered", unit=event.unit)
 
 
 def transferred(db: BatchWriter, event: LeadTransferred) -> None:
-    _change_lead(lambda row, e: row.update(holder=e.to_unit, assignee=None, deadline=None))(
-        db, event
-    )
+    row = _lead(db, event.lead_id)
+    _end_turn(db, row, event, "transferred")
+    _begin_turn(db, row, event, event.to_unit, "transferred")
+    row.update(holder=event.to_unit, assignee=None, deadline=None)
+    db.put(leads, row)
+    _moment(db, event)
     _custody(
         db, event, "transferred", unit=event.to_unit, note=f"from {event.from_unit}: {event.reason}"
     )
@@ -192,12 +298,21 @@ def accepted(db: BatchWriter, event: TransferAccepted) -> None:
 
 
 def returned(db: BatchWriter, event: TransferReturned) -> None:
-    _change_lead(lambda row, e: row.update(holder=e.to_unit))(db, event)
+    row = _lead(db, event.lead_id)
+    _end_turn(db, row, event, "returned")
+    _begin_turn(db, row, event, event.to_unit, "returned")
+    row["holder"] = event.to_unit
+    db.put(leads, row)
+    _moment(db, event)
     _custody(db, event, "returned", unit=event.to_unit, note=event.reason)
 
 
 def assigned(db: BatchWriter, event: ResponsibilityAssigned) -> None:
-    _change_lead(lambda row, e: row.update(assignee=e.assignee, deadline=e.deadline))(db, event)
+    row = _lead(db, event.lead_id)
+    _begin_assignment(db, row, event)
+    row.update(assignee=event.assignee, deadline=event.deadline)
+    db.put(leads, row)
+    _moment(db, event)
     _custody(
         db,
         event,
@@ -211,7 +326,10 @@ def assigned(db: BatchWriter, event: ResponsibilityAssigned) -> None:
 
 
 def extended(db: BatchWriter, event: DeadlineExtended) -> None:
-    _change_lead(lambda row, e: row.update(deadline=e.deadline))(db, event)
+    row = _lead(db, event.lead_id)
+    _move_deadline(db, row, event)
+    row["deadline"] = event.deadline
+    db.put(leads, row)
     _custody(db, event, "deadline_extended", deadline=event.deadline, note=event.reason)
 
 
@@ -219,29 +337,37 @@ def _missed(row: Row, _: DeadlineMissed) -> None:
     row["deadlines_missed"] = (row["deadlines_missed"] or 0) + 1
 
 
-def _concluded(row: Row, event: LeadConcluded | DisciplineOutcome) -> None:
+def concluded(db: BatchWriter, event: LeadConcluded) -> None:
+    row = _lead(db, event.lead_id)
+    _end_assignment(db, row, event, concluded=True)
+    _change_turn(db, row, concluded_at=event.occurred_at)
     row.update(concluded_at=event.occurred_at, result=event.result.value)
-
-
-def _answered(row: Row, event: FeedbackGiven) -> None:
-    if row["feedback_at"] is None:
-        row["feedback_at"] = event.occurred_at
-
-
-_answer_on_row = _change_lead(_answered)
+    db.put(leads, row)
+    _moment(db, event)
 
 
 def answered(db: BatchWriter, event: FeedbackGiven) -> None:
     reported.answered(db, event)
-    _answer_on_row(db, event)
+    row = _lead(db, event.lead_id)
+    if row["feedback_at"] is None:
+        row["feedback_at"] = event.occurred_at
+    turn = db.get(turns, row["turn"]) if row["turn"] else None
+    if turn is not None and turn["answered_at"] is None:
+        turn["answered_at"] = event.occurred_at
+        db.put(turns, turn)
+    db.put(leads, row)
 
 
 def _archived(row: Row, event: LeadArchived) -> None:
     row["archived_at"] = event.occurred_at
 
 
-def _reopened(row: Row, _: LeadReopened) -> None:
+def reopened(db: BatchWriter, event: LeadReopened) -> None:
+    row = _lead(db, event.lead_id)
+    # The look-back is the same unit's turn; the result it had is no longer one.
+    _change_turn(db, row, concluded_at=None)
     row.update(concluded_at=None, result=None, archived_at=None)
+    db.put(leads, row)
 
 
 # --- oversight and directives ---------------------------------------------------------
@@ -423,10 +549,10 @@ _HANDLERS: dict[type[Event], Handler] = {
     ResponsibilityAssigned: assigned,
     DeadlineExtended: extended,
     DeadlineMissed: _change_lead(_missed),
-    LeadConcluded: _change_lead(_concluded),
+    LeadConcluded: concluded,
     FeedbackGiven: answered,
     LeadArchived: _change_lead(_archived),
-    LeadReopened: _change_lead(_reopened),
+    LeadReopened: reopened,
     CaseOpened: case_opened,
     UmbrellaLinked: linked,
     SupervisionOpened: supervised,
@@ -444,6 +570,7 @@ PROJECTION = Projection(
     name="oversight",
     metadata=metadata,
     handlers={cls.type_name(): handler for cls, handler in _HANDLERS.items()},
+    version=VERSION,
 )
 
 SUBSCRIPTIONS = tuple(

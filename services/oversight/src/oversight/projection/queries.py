@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from common.database import as_utc
-from common.times import CHINA
+from oversight.domain.assessment import Assessment, Assignment, Turn, assess
 from oversight.domain.cases import BY_HAND
 from oversight.domain.views import Read, View, views
 from oversight.projection.tables import (
     access,
     accountability,
+    assignments,
     cases,
     custody,
     leads,
@@ -29,9 +30,11 @@ from oversight.projection.tables import (
     reports,
     supervisions,
     thread,
+    turns,
 )
 
 _COMMITTEE: Final = "\x00discipline-committee"  # a marker no user name can equal
+RETURNED: Final = "returned"  # a turn the unit ended by sending the lead back
 
 
 async def case_list(conn: AsyncConnection, status: str | None = None) -> list[dict[str, Any]]:
@@ -420,78 +423,37 @@ async def rule_candidates(
     return found
 
 
-@dataclass(frozen=True)
-class Assessment:
-    """One unit's month (考核). Leads are counted for the unit holding them now and the
-    month they were filed in (China time)."""
-
-    unit: str
-    month: str
-    leads: int
-    avg_hours_to_register: float | None
-    on_time_rate: float | None
-    feedback_rate: float
-    conclusion_rate: float
-    overdue: int
-    score: float
-
-
-def score(on_time: float | None, conclusion: float, feedback: float, overdue: int) -> float:
-    """100 for a unit that concluded and answered everything on time; 5 points off for
-    every missed deadline; never below 0. A unit with nothing due yet counts as on time
-    (``on_time`` None)."""
-    on_time_part = 1.0 if on_time is None else on_time
-    raw = 100 * (0.35 * on_time_part + 0.35 * conclusion + 0.30 * feedback) - 5 * overdue
-    return round(max(raw, 0.0), 1)
-
-
 async def assessments(conn: AsyncConnection, now: datetime | None = None) -> list[Assessment]:
-    """On time: of the leads whose deadline has passed or that were concluded with one,
-    the share concluded by their deadline — a lead left open past its deadline is late,
-    so leaving it open never scores better than concluding it late."""
+    """Each unit's months (考核), every fact counted for the unit and person responsible
+    when it happened (oversight.domain.assessment); deadlines still open are judged at
+    ``now``."""
     now = now or datetime.now(UTC)
-    rows = await conn.execute(select(leads).where(leads.c.registered_at.is_not(None)))
-    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for row in rows:
-        registered = as_utc(row.registered_at)
-        assert registered is not None  # noqa: S101
-        groups[(row.holder or "-", registered.astimezone(CHINA).strftime("%Y-%m"))].append(row)
-    result = []
-    for (unit, month), members in sorted(groups.items()):
-        waits = [
-            (as_utc(r.registered_at) - as_utc(r.reported_at)).total_seconds() / 3600
-            for r in members
-            if r.reported_at is not None
-        ]
-        concluded = [r for r in members if r.concluded_at is not None]
-        timed = [
-            r
-            for r in members
-            if r.deadline is not None and (r.concluded_at is not None or as_utc(r.deadline) < now)
-        ]
-        on_time = (
-            sum(
-                r.concluded_at is not None and as_utc(r.concluded_at) <= as_utc(r.deadline)
-                for r in timed
-            )
-            / len(timed)
-            if timed
-            else None
+    found_turns = [
+        Turn(
+            unit=r.unit,
+            month=r.month,
+            handled=r.ended is None,
+            returned=r.ended == RETURNED,
+            concluded=r.concluded_at is not None,
+            answered=r.answered_at is not None,
+            hours_to_register=r.hours_to_register,
         )
-        conclusion_rate = len(concluded) / len(members)
-        feedback_rate = sum(r.feedback_at is not None for r in members) / len(members)
-        overdue = sum(r.deadlines_missed or 0 for r in members)
-        result.append(
-            Assessment(
-                unit=unit,
-                month=month,
-                leads=len(members),
-                avg_hours_to_register=round(sum(waits) / len(waits), 2) if waits else None,
-                on_time_rate=round(on_time, 4) if on_time is not None else None,
-                feedback_rate=round(feedback_rate, 4),
-                conclusion_rate=round(conclusion_rate, 4),
-                overdue=overdue,
-                score=score(on_time, conclusion_rate, feedback_rate, overdue),
+        for r in await conn.execute(select(turns))
+    ]
+    found_assignments = []
+    for r in await conn.execute(select(assignments)):
+        deadline = as_utc(r.deadline)
+        assert deadline is not None  # noqa: S101 - an assignment always has its deadline
+        found_assignments.append(
+            Assignment(
+                unit=r.unit,
+                month=r.month,
+                person=r.person,
+                deadline=deadline,
+                ended=r.ended_at is not None,
+                on_time=r.on_time,
+                missed=r.missed,
+                missed_through=as_utc(r.missed_through),
             )
         )
-    return result
+    return assess(found_turns, found_assignments, now)

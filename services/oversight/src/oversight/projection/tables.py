@@ -5,7 +5,12 @@ the handling units.
 
 These tables are never altered in place: a change to them (a column more, another key)
 comes with the projection's next ``version``, whose tables and indexes are named through
-``common.projection.versioned`` and rebuilt beside these (common.readmodels)."""
+``common.projection.versioned`` and rebuilt beside these (common.readmodels).
+
+Version 2: the assessment counts each fact for the unit and person responsible when it
+happened (oversight.domain.assessment): each unit's turn with a lead (:data:`turns`) and
+each person's deadline (:data:`assignments`), and on a lead's row the turn and assignment
+in force."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Integer,
     MetaData,
     String,
@@ -21,13 +27,21 @@ from sqlalchemy import (
 )
 
 from common.database import UtcDateTime
+from common.projection import versioned
 from common.thread import thread_table
+
+VERSION = 2
 
 metadata = MetaData()
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
+
+def _named(name: str) -> str:
+    return versioned(name, VERSION)
+
+
 cases = Table(
-    "oversight_cases",
+    _named("oversight_cases"),
     metadata,
     Column("case_id", String(64), primary_key=True),
     Column("lead_id", String(64), nullable=False, unique=True),
@@ -44,7 +58,7 @@ cases = Table(
 
 # What oversight knows of every lead, from intake and the ledger.
 leads = Table(
-    "oversight_leads",
+    _named("oversight_leads"),
     metadata,
     Column("lead_id", String(64), primary_key=True),
     Column("category", String(40)),
@@ -64,6 +78,9 @@ leads = Table(
     Column("result", String(40)),
     Column("feedback_at", UtcDateTime),
     Column("archived_at", UtcDateTime),
+    # the unit's turn and the person's assignment in force (rows of turns, assignments)
+    Column("turn", String(64)),
+    Column("assignment", String(64)),
 )
 
 # What was reported (LeadReported on INTAKE), as the committee reads it on its cases: one row
@@ -71,7 +88,7 @@ leads = Table(
 # Never who reported: no identity ciphertext, no receipt hash, not whether the reporter
 # gave a name.
 reports = Table(
-    "oversight_reports",
+    _named("oversight_reports"),
     metadata,
     Column("lead_id", String(64), primary_key=True),
     Column("reported_at", UtcDateTime, nullable=False),
@@ -86,11 +103,11 @@ reports = Table(
 
 # The exchange with the reporter, one row an entry: what was added and written with the
 # receipt (or by staff for the reporter) on INTAKE, and the ledger's answers (FeedbackGiven).
-thread = thread_table(metadata, "oversight_thread")
+thread = thread_table(metadata, _named("oversight_thread"))
 
 # 责任倒查: who held the lead and who was responsible for it, when.
 custody = Table(
-    "oversight_custody",
+    _named("oversight_custody"),
     metadata,
     Column("event_id", String(64), primary_key=True),
     Column("lead_id", String(64), nullable=False, index=True),
@@ -105,7 +122,7 @@ custody = Table(
 )
 
 access = Table(
-    "oversight_access",
+    _named("oversight_access"),
     metadata,
     Column("event_id", String(64), primary_key=True),
     Column("lead_id", String(64), index=True),
@@ -119,7 +136,7 @@ access = Table(
 )
 
 supervisions = Table(
-    "oversight_supervisions",
+    _named("oversight_supervisions"),
     metadata,
     Column("event_id", String(64), primary_key=True),
     Column("lead_id", String(64), nullable=False, index=True),
@@ -136,7 +153,7 @@ supervisions = Table(
 # What the units holding the leads were told of the committee's supervision
 # (SupervisionNoticed, one per supervision): a supervision without one is still owed.
 notices = Table(
-    "oversight_notices",
+    _named("oversight_notices"),
     metadata,
     Column("event_id", String(64), primary_key=True),
     Column("supervision_id", String(64), index=True),
@@ -146,7 +163,7 @@ notices = Table(
 )
 
 accountability = Table(
-    "oversight_accountability",
+    _named("oversight_accountability"),
     metadata,
     Column("event_id", String(64), primary_key=True),
     Column("case_id", String(64), nullable=False, index=True),
@@ -162,10 +179,49 @@ accountability = Table(
 # Every event of every lead in order, kept light: the leak-risk report compares reads
 # with the moments that matter (transfers, cases, supervision, results).
 moments = Table(
-    "oversight_moments",
+    _named("oversight_moments"),
     metadata,
     Column("event_id", String(64), primary_key=True),
     Column("lead_id", String(64), nullable=False, index=True),
     Column("event_type", String(40), nullable=False),
     Column("at", UtcDateTime, nullable=False),
+)
+
+# 考核: each unit's turn with a lead, from the event that gave it the lead (filed with it,
+# handed to it, sent back to it) until it handed the lead on or sent it back.
+turns = Table(
+    _named("oversight_turns"),
+    metadata,
+    Column("turn_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    Column("unit", String(40), nullable=False),
+    Column("month", String(7), nullable=False),  # China time, when the turn began
+    Column("began_at", UtcDateTime, nullable=False),
+    Column("began", String(20), nullable=False),  # registered, transferred, returned
+    Column("hours_to_register", Float),  # on the turn a lead was filed with
+    Column("ended_at", UtcDateTime),
+    Column("ended", String(20)),  # transferred, returned: the unit's own hand-over
+    Column("ended_by", String(64)),
+    Column("concluded_at", UtcDateTime),
+    Column("answered_at", UtcDateTime),
+)
+
+# 考核: each assignment (a named person, a deadline) in a unit's turn, and how its deadline
+# ended: met, late, or handed on before it fell due (on_time None).
+assignments = Table(
+    _named("oversight_assignments"),
+    metadata,
+    Column("assignment_id", String(64), primary_key=True),
+    Column("lead_id", String(64), nullable=False, index=True),
+    Column("turn_id", String(64)),
+    Column("unit", String(40), nullable=False),
+    Column("month", String(7), nullable=False),  # the turn's
+    Column("person", String(64), nullable=False),
+    Column("person_name", String(100)),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("on_time", Boolean),
+    Column("missed", Integer, nullable=False, default=0),
+    Column("missed_through", UtcDateTime),
 )
