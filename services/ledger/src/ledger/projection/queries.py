@@ -39,7 +39,7 @@ from common.database import as_utc
 from common.events import Role
 from common.projection import projection_positions
 from ledger.projection import counting
-from ledger.projection.search import matching, searched
+from ledger.projection.search import matching, search_parameters, searched, searched_by
 from ledger.projection.tables import counts, duplicates, lead_units, leads, reports, thread
 
 # The township's clock: China has kept UTC+8 all year since 1991.
@@ -239,6 +239,8 @@ def page_of(
         rows = [dict(r._mapping) for r in found]
         return LeadPage(_visible_total(conn, principal), True, rows)
     dialect = conn.dialect.name
+    if filters.only_search and filters.q is not None:
+        return _search_page(conn, principal, filters.q, offset, size, count_limit)
     where = visible_to(principal) & filters.where(now, dialect, with_search=False)
     search = searched(dialect, filters.q) if filters.q is not None else None
     if search is not None:
@@ -275,6 +277,70 @@ def page_of(
     return LeadPage(counted, True, rows)
 
 
+def _search_page(
+    conn: Connection,
+    principal: Principal,
+    words: str,
+    offset: int,
+    size: int,
+    count_limit: int | None,
+) -> LeadPage:
+    """:func:`page_of` for a search alone (the desk's search box), on statements made once
+    per kind of reader, the words bound as they run: the same rows and count as the
+    general path would read."""
+    dialect = conn.dialect.name
+    folds_case, words_bound = search_parameters(dialect, words)
+    search = searched_by(dialect, folds_case)
+    key = f"search/{dialect}/{folds_case}"
+
+    def found(visible: ColumnElement[bool]) -> Select[Any]:
+        return select(leads).select_from(search.joined).where(search.where & visible)
+
+    page, bound = _prepared(
+        key, principal, lambda visible: _paged(found(visible), search.newest_first)
+    )
+    bound = {**bound, **words_bound}
+    rows = [dict(r._mapping) for r in conn.execute(page, {**bound, "size": size, "offset": offset})]
+    if rows and len(rows) < size:
+        return LeadPage(offset + len(rows), True, rows)  # the last page: no count needed
+    if dialect == "sqlite" and principal.role in WHOLE_LEDGER:
+        # As page_of says: SQLite's index counts the matches of a reader who sees them all.
+        counting, _ = _prepared(f"{key}/all", principal, lambda _: _counted(search.matches))
+        default_limit = COUNT_LIMIT
+    else:
+        counting, _ = _prepared(
+            f"{key}/counted",
+            principal,
+            lambda visible: _counted(
+                found(visible)
+                .with_only_columns(leads.c.ledger_number)
+                .order_by(*search.newest_first)
+            ),
+        )
+        default_limit = SEARCH_COUNT_LIMIT
+    limit = max(default_limit if count_limit is None else count_limit, offset + size)
+    counted = int(conn.execute(counting, {**bound, "counted": limit + 1}).scalar_one())
+    if counted > limit:
+        return LeadPage(limit, False, rows)
+    return LeadPage(counted, True, rows)
+
+
+def _paged(query: Select[Any], order: tuple[ColumnElement[Any], ...]) -> Select[Any]:
+    # Page and size inlined as the statement runs (literal_execute): PostgreSQL plans for
+    # the limit it is given, while the statement stays compiled once.
+    return (
+        query.order_by(*order)
+        .limit(bindparam("size", type_=Integer, literal_execute=True))
+        .offset(bindparam("offset", type_=Integer, literal_execute=True))
+    )
+
+
+def _counted(query: Select[Any]) -> Select[Any]:
+    """How many rows ``query`` has, up to the bound parameter ``counted``."""
+    bounded = query.limit(bindparam("counted", type_=Integer, literal_execute=True)).subquery()
+    return select(func.count()).select_from(bounded)
+
+
 def _visible_total(conn: Connection, principal: Principal) -> int:
     """The leads the principal sees: each counts once under its current unit."""
     scope = _scope(principal)
@@ -284,15 +350,7 @@ def _visible_total(conn: Connection, principal: Principal) -> int:
 
 
 def _unfiltered_page(visible: ColumnElement[bool]) -> Select[Any]:
-    # Page and size inlined as the statement runs (literal_execute): PostgreSQL plans for
-    # the limit it is given, while the statement stays compiled once.
-    return (
-        select(leads)
-        .where(visible)
-        .order_by(*NEWEST_FIRST)
-        .limit(bindparam("size", type_=Integer, literal_execute=True))
-        .offset(bindparam("offset", type_=Integer, literal_execute=True))
-    )
+    return _paged(select(leads).where(visible), NEWEST_FIRST)
 
 
 _TOTAL: Final = select(func.coalesce(func.sum(counts.c.leads), 0)).where(

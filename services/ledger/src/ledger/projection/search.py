@@ -11,6 +11,7 @@ LIKE's wildcards are escaped, never interpreted."""
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from sqlalchemy import (
     Engine,
     FromClause,
     Select,
+    String,
+    bindparam,
     column,
     literal,
     literal_column,
@@ -177,27 +180,60 @@ class Searched:
 
 
 def searched(dialect: str, words: str) -> Searched:
+    return _searched(dialect, _folds_case(dialect, words), literal(_bound_text(dialect, words)))
+
+
+#: The parameter a search statement made by :func:`searched_by` takes its words in.
+WORDS: Final = "search_words"
+
+
+def search_parameters(dialect: str, words: str) -> tuple[bool, dict[str, str]]:
+    """Which statement of :func:`searched_by` a search for ``words`` runs (whether it folds
+    letters' case), and its parameters."""
+    return _folds_case(dialect, words), {WORDS: _bound_text(dialect, words)}
+
+
+@functools.cache
+def searched_by(dialect: str, folds_case: bool) -> Searched:
+    """:func:`searched` with the words bound when the statement runs (the parameters of
+    :func:`search_parameters`): made once, for reads that keep their statements."""
+    return _searched(dialect, folds_case, bindparam(WORDS, type_=String))
+
+
+def _searched(dialect: str, folds_case: bool, text: ColumnElement[str]) -> Searched:
     if dialect == "sqlite":
         fts = table(FTS, column("rowid"))
         joined = fts.join(search_texts, search_texts.c.doc == fts.c.rowid).join(
             leads, leads.c.lead_id == search_texts.c.lead_id
         )
-        matches = select(fts.c.rowid).where(_fts_match(words))
-        return Searched(joined, _fts_match(words), (fts.c.rowid.desc(),), matches)
+        matches = select(fts.c.rowid).where(_fts_match(text))
+        return Searched(joined, _fts_match(text), (fts.c.rowid.desc(),), matches)
     joined = search_texts.join(leads, leads.c.lead_id == search_texts.c.lead_id)
-    found = _ilike(words) & search_texts.c.doc.is_not(None)
+    found = _ilike(text, folds_case) & search_texts.c.doc.is_not(None)
     matches = select(search_texts.c.doc).where(found)
     return Searched(joined, found, (search_texts.c.doc.desc(),), matches)
 
 
-def _fts_match(words: str) -> ColumnElement[bool]:
-    return literal_column(FTS).op("MATCH")(literal(_fts_phrase(words)))
+def _bound_text(dialect: str, words: str) -> str:
+    """What the words are given to the database as: an FTS5 phrase, or a LIKE pattern."""
+    return _fts_phrase(words) if dialect == "sqlite" else _like_pattern(words)
 
 
-def _ilike(words: str) -> ColumnElement[bool]:
-    pattern = _like_pattern(words)
-    if words.lower() == words == words.upper():
-        # No letter that has a case (Chinese, digits): LIKE finds the same texts, without
-        # folding the case of every text it tests (a few times cheaper).
-        return search_texts.c.body.like(pattern, escape="\\")
-    return search_texts.c.body.ilike(pattern, escape="\\")
+def _folds_case(dialect: str, words: str) -> bool:
+    # No letter that has a case (Chinese, digits): LIKE finds the same texts as ILIKE,
+    # without folding the case of every text it tests (a few times cheaper).
+    return dialect != "sqlite" and not (words.lower() == words == words.upper())
+
+
+def _fts_match(text: str | ColumnElement[str]) -> ColumnElement[bool]:
+    phrase = literal(_fts_phrase(text)) if isinstance(text, str) else text
+    return literal_column(FTS).op("MATCH")(phrase)
+
+
+def _ilike(text: str | ColumnElement[str], folds_case: bool | None = None) -> ColumnElement[bool]:
+    if isinstance(text, str):
+        folds_case = _folds_case("postgresql", text)
+        text = literal(_like_pattern(text))
+    if folds_case:
+        return search_texts.c.body.ilike(text, escape="\\")
+    return search_texts.c.body.like(text, escape="\\")
