@@ -163,7 +163,7 @@ def projections_of(service: str, url: str) -> dict[str, dict[str, object]]:
         for sub in subscriptions_of(service):
             name = sub.projection.name
             found[name] = {
-                "positions": positions(engine, name),
+                "positions": positions(engine, sub.projection.key),
                 "tables": fingerprint(engine, sub.projection.metadata),
             }
         return found
@@ -176,7 +176,7 @@ def positions_of(service: str, url: str) -> dict[str, dict[str, int]]:
     engine = sync_engine(url)
     try:
         return {
-            sub.projection.name: positions(engine, sub.projection.name)
+            sub.projection.name: positions(engine, sub.projection.key)
             for sub in subscriptions_of(service)
         }
     except SQLAlchemyError:
