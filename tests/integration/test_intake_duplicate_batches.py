@@ -21,7 +21,7 @@ from common.eventstore import EventStore, LeadHistory
 from common.subjects import Stream
 from intake import duplicates, matching
 from intake.domain.matters import band_keys, shingles
-from intake.duplicates import matter_metadata, matters, near_reports
+from intake.duplicates import matter_metadata, matters, near_reports, sharing_reports
 from intake.matching import BatchCheck
 from tests.support.factories import reported
 from tests.support.intake import intake_events
@@ -156,9 +156,10 @@ async def test_a_flood_of_one_text_reads_a_bounded_number_of_earlier_copies(
     streams: JetStreamContext, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every copy of one text is a candidate of every later one: each check reads at most
-    MAX_CANDIDATE_ROWS band rows, and still links a copy to an earlier one (on SQLite, read
-    in the index's order, to the first)."""
+    MAX_CANDIDATE_ROWS band rows, confirms at most MAX_CONFIRMED copies, and still links a
+    copy to an earlier one (on SQLite, read in the index's order, to the first)."""
     monkeypatch.setattr(duplicates, "MAX_CANDIDATE_ROWS", 5)
+    monkeypatch.setattr(duplicates, "MAX_CONFIRMED", 3)
     store = EventStore(streams, Stream.INTAKE, "intake")
     runtime = SimpleNamespace(database=database, store=lambda _: store)
     copies = [await told(store, MATTER, minute) for minute in range(12)]
@@ -166,16 +167,14 @@ async def test_a_flood_of_one_text_reads_a_bounded_number_of_earlier_copies(
     await BatchCheck(runtime, 0.6)(copies)  # type: ignore[arg-type]
 
     last = copies[-1]
-    mine = shingles(f"{last.summary} {last.details}")
-    probe = near_reports(
-        band_keys(last.category.value, mine),
-        last.category.value,
-        last.village,
-        last.occurred_at,
-        last.lead_id,
-    )
+    keys = band_keys(last.category.value, shingles(f"{last.summary} {last.details}"))
+    where = (last.village, last.occurred_at, last.lead_id)
     async with database.async_engine.connect() as conn:
-        assert len((await conn.execute(probe)).all()) == 5
+        shared = (await conn.execute(*sharing_reports(keys, *where))).all()
+        confirmed = (await conn.execute(*near_reports(keys, last.category.value, *where))).all()
+    read = sum(row.shared for row in shared)
+    assert read == 5
+    assert 1 <= len(confirmed) <= 3
     earlier = {copy.lead_id for copy in copies[:-1]}
     for copy in copies[1:]:
         linked = await links(streams, copy.lead_id)

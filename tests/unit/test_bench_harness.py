@@ -17,7 +17,7 @@ from bench import bench_duplicates, run_all
 from bench.duplicate_corpus import corpus
 from common.database import sync_engine
 from common.migrations import upgrade
-from intake.domain.matters import shingles
+from intake.domain.matters import BANDS, shingles
 from intake.duplicates import LOOK_BACK, band_rows, matter_bands, matters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,5 +120,5 @@ def test_bulk_seeding_writes_the_rows_the_detector_writes(tmp_path: Path) -> Non
         return found
 
     bulk_matters, bulk_bands = contents(bulk)
-    assert len(bulk_bands) == 40 * len(history)
+    assert len(bulk_bands) == BANDS * len(history)
     assert (bulk_matters, bulk_bands) == contents(one_by_one)

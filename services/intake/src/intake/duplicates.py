@@ -7,10 +7,11 @@ named. Both reports stay and are handled; the link only tells the office.
 Comparing with every such report made each one cost as much as the history of its category
 (O(n²) in all). Each report is now indexed under its MinHash bands (intake.domain.matters),
 with its village and moment, so a new report reads only the earlier ones sharing a band in
-its window and confirms them with the exact similarity. The probes cost the same at any
-size; the confirmations follow the unrelated reports in scope that share a band by chance
-(a few in a hundred of those of a category at a fifth alike), so a county whose half year
-holds many reports of unknown village (in every report's scope) confirms more of them. The
+its window. Unrelated reports in scope share a band by chance (a few in a hundred of those
+of a category at a fifth alike), so their number grows with the reports of unknown village
+(in every report's scope) a half year holds: the index counts the bands each shares, and
+only those sharing the most (MAX_CONFIRMED) are fetched and confirmed with the exact
+similarity. A report of the same matter shares many bands, an unrelated one mostly one. The
 bands live in the database beside the matters, so the index survives restarts and needs no
 rebuilding."""
 
@@ -18,16 +19,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Final
+from functools import cache
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Insert,
     MetaData,
     Select,
     String,
+    Subquery,
     Table,
     Text,
+    bindparam,
+    func,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -38,7 +44,7 @@ from common.events import SYSTEM_ACTOR, Event
 from common.events.catalogue import DuplicateSuspected, LeadReported
 from common.service import ServiceRuntime
 from common.subjects import Stream
-from intake.domain.matters import band_keys, shingles, similarity
+from intake.domain.matters import BANDS, band_keys, shingles, similarity
 
 matter_metadata = MetaData()
 
@@ -72,15 +78,27 @@ LOOK_BACK: Final = timedelta(days=183)
 # every earlier copy: ~30 ms a report after 1,000 copies, growing, with intake's request path
 # waiting behind it. On SQLite the rows come in the index's order (band, village, time), so the first
 # band's earliest copies, the earliest of the matter among them, are read first; ordinary
-# reports read a few dozen rows (median 166 at a million earlier reports).
+# reports read a few hundred rows (median 266 candidates at a million earlier reports).
 MAX_CANDIDATE_ROWS: Final = 1000
+# The candidates one report confirms at most, those sharing the most bands first. Unrelated
+# reports in scope share a band by chance in proportion to their number (in the benchmark's
+# county, most of them of unknown village, in every report's scope): confirming each cost
+# ~30-50 us of fetching and comparing, 8 ms a report at a million earlier reports. Counting
+# the bands each shares is the index's own work; a report alike at s = 0.6 shares 8 of 64
+# bands on average and unrelated ones mostly one (fewer than 32 share two at a million).
+MAX_CONFIRMED: Final = 32
 _NAMESPACE: Final = uuid.UUID("9a0e5c7e-7d0b-4f0f-8a43-53a1f6b7c2de")
 
 
 def band_rows(
-    lead_id: str, village: str | None, category: str, marks: frozenset[str], reported_at: object
+    lead_id: str,
+    village: str | None,
+    category: str,
+    marks: frozenset[str],
+    reported_at: object,
+    bands: int = BANDS,
 ) -> list[dict[str, object]]:
-    """The rows indexing one report (also what the revision adding the index fills in)."""
+    """The rows indexing one report (also what the revisions filling the index write)."""
     return [
         {
             "band_key": key,
@@ -88,32 +106,106 @@ def band_rows(
             "reported_at": reported_at,
             "lead_id": lead_id,
         }
-        for key in band_keys(category, marks)
+        for key in band_keys(category, marks, bands)
     ]
+
+
+Probe = tuple[Select[Any], dict[str, object]]
+
+
+@cache
+def _sharing(scoped: bool) -> Subquery:
+    """The earlier reports in a report's window (and, when its village is known, scope)
+    sharing at least one of its bands, each once with the number of bands it shares, from at
+    most a bound of band rows. Built once, as the statements below: a statement's cache key
+    is kept on it, and building one anew cost more than the probe itself (~1.5 ms)."""
+    rows = (
+        select(matter_bands.c.lead_id, matter_bands.c.reported_at)
+        .where(matter_bands.c.band_key.in_(bindparam("band_keys", expanding=True)))
+        .where(matter_bands.c.reported_at >= bindparam("since"))
+        # Only earlier reports: a redelivered one must not link to later ones.
+        .where(matter_bands.c.reported_at < bindparam("until"))
+        .where(matter_bands.c.lead_id != bindparam("lead_id"))
+    )
+    if scoped:
+        rows = rows.where(matter_bands.c.village.in_(bindparam("villages", expanding=True)))
+    limited = rows.limit(bindparam("rows")).subquery("band_rows")
+    return (
+        select(
+            limited.c.lead_id,
+            func.count().label("shared"),
+            func.min(limited.c.reported_at).label("reported_at"),
+        )
+        .group_by(limited.c.lead_id)
+        .subquery("sharing")
+    )
+
+
+@cache
+def _shared(scoped: bool) -> Select[Any]:
+    sharing = _sharing(scoped)
+    return select(sharing.c.lead_id, sharing.c.shared)
+
+
+@cache
+def _near(scoped: bool) -> Select[Any]:
+    sharing = _sharing(scoped)
+    chosen = (
+        select(sharing.c.lead_id)
+        .order_by(sharing.c.shared.desc(), sharing.c.reported_at, sharing.c.lead_id)
+        .limit(bindparam("confirmed"))
+        .subquery("chosen")
+    )
+    return (
+        select(matters.c.lead_id, matters.c.shingles, matters.c.reported_at)
+        .select_from(chosen.join(matters, matters.c.lead_id == chosen.c.lead_id))
+        # A band key of another category would be a 64-bit collision.
+        .where(matters.c.category == bindparam("category"))
+    )
+
+
+def _parameters(
+    keys: list[int], village: str | None, at: datetime, lead_id: str
+) -> dict[str, object]:
+    found: dict[str, object] = {
+        "band_keys": keys,
+        "since": at - LOOK_BACK,
+        "until": at,
+        "lead_id": lead_id,
+        "rows": MAX_CANDIDATE_ROWS,
+        "confirmed": MAX_CONFIRMED,
+    }
+    if village:
+        found["villages"] = [village, UNKNOWN_VILLAGE]
+    return found
+
+
+def sharing_reports(keys: list[int], village: str | None, at: datetime, lead_id: str) -> Probe:
+    """The earlier reports in a report's window and scope sharing one of its bands, each
+    with the number of bands it shares (lead_id, shared): a statement and its parameters."""
+    return _shared(bool(village)), _parameters(keys, village, at, lead_id)
 
 
 def near_reports(
     keys: list[int], category: str, village: str | None, at: datetime, lead_id: str
-) -> Select[tuple[str, str, datetime]]:
-    """The earlier reports in a report's window and scope sharing one of its bands, with
-    what confirming them needs; a report sharing several bands comes once per band.
+) -> Probe:
+    """The earlier reports in a report's window and scope sharing the most of its bands (at
+    most MAX_CONFIRMED, the earliest first of those sharing as many), with what confirming
+    them needs: a statement and its parameters.
 
-    One statement: the band index drives it (the probe is a range of its key), each band
-    row fetching its report by primary key."""
-    near = (
-        select(matters.c.lead_id, matters.c.shingles, matters.c.reported_at)
-        .select_from(matter_bands.join(matters, matters.c.lead_id == matter_bands.c.lead_id))
-        .where(matter_bands.c.band_key.in_(keys))
-        .where(matter_bands.c.reported_at >= at - LOOK_BACK)
-        # Only earlier reports: a redelivered one must not link to later ones.
-        .where(matter_bands.c.reported_at < at)
-        .where(matter_bands.c.lead_id != lead_id)
-        # A band key of another category would be a 64-bit collision.
-        .where(matters.c.category == category)
-    )
-    if village:
-        near = near.where(matter_bands.c.village.in_([village, UNKNOWN_VILLAGE]))
-    return near.limit(MAX_CANDIDATE_ROWS)
+    One statement: the band index drives it (the probe is a range of its key), the bands
+    counted per report, and only the chosen reports fetched by primary key."""
+    return _near(bool(village)), {
+        **_parameters(keys, village, at, lead_id),
+        "category": category,
+    }
+
+
+@cache
+def _inserting(table: Table, dialect: str) -> Insert:
+    """A row written once, kept if it is there already (a redelivered report)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing()
 
 
 class DuplicateDetector:
@@ -132,31 +224,26 @@ class DuplicateDetector:
             best_id, best, best_told = None, 0.0, (event.occurred_at, event.lead_id)
             if keys:
                 near = near_reports(keys, category, event.village, event.occurred_at, event.lead_id)
-                seen: set[str] = set()
-                for row in await conn.execute(near):
-                    if row.lead_id in seen:
-                        continue
-                    seen.add(row.lead_id)
+                for row in await conn.execute(*near):
                     score = similarity(mine, frozenset(row.shingles.split(" ")))
                     # Of equally similar reports, the first one told is named.
                     told = (row.reported_at, row.lead_id)
                     if score > best or (score == best > 0 and told < best_told):
                         best_id, best, best_told = row.lead_id, score, told
-            insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            dialect = conn.dialect.name
             await conn.execute(
-                insert(matters)
-                .values(
-                    lead_id=event.lead_id,
-                    village=event.village,
-                    category=category,
-                    shingles=" ".join(sorted(mine)),
-                    reported_at=event.occurred_at,
-                )
-                .on_conflict_do_nothing()
+                _inserting(matters, dialect),
+                {
+                    "lead_id": event.lead_id,
+                    "village": event.village,
+                    "category": category,
+                    "shingles": " ".join(sorted(mine)),
+                    "reported_at": event.occurred_at,
+                },
             )
             rows = band_rows(event.lead_id, event.village, category, mine, event.occurred_at)
             if rows:
-                await conn.execute(insert(matter_bands).on_conflict_do_nothing(), rows)
+                await conn.execute(_inserting(matter_bands, dialect), rows)
         if best_id is None or best < self._threshold:
             return
         store = self._runtime.store(Stream.INTAKE)
