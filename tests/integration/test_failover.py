@@ -38,9 +38,11 @@ from tests.support.ledger import report
 
 pytestmark = pytest.mark.integration
 
-# The bound the issue sets: from the holder's death to the standby's read model showing
-# what came after it. With a 3 s lease renewed every second and a standby asking every
-# 0.5 s, the takeover itself takes at most 3.5 s.
+# A timed bound because it is what the runbook promises (deploy/runbook/monitoring.md,
+# failover of the projections): from the holder's death to the standby's read model showing
+# what came after it. The lease (3 s) was last renewed at most a second before the kill and
+# the standby asks for it when it runs out, so the takeover itself takes 2-3 s; the rest is
+# the margin for a loaded machine.
 TAKEOVER_BOUND = 5.0
 
 
@@ -145,9 +147,12 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 
 
 async def leads_listed(http: httpx.AsyncClient, replica: Replica) -> set[str]:
-    answer = await http.get(
-        f"{replica.url}/v1/ledger/leads", params={"page_size": 500}, headers=token("office")
-    )
+    try:
+        answer = await http.get(
+            f"{replica.url}/v1/ledger/leads", params={"page_size": 500}, headers=token("office")
+        )
+    except httpx.TimeoutException:
+        return set()  # a replica slow to answer on a loaded machine: not yet, ask again
     if answer.status_code != 200:
         return set()
     return {item["lead_id"] for item in answer.json()["items"]}

@@ -269,6 +269,21 @@ class Tracker:
             self.renewed = started
         return held
 
+    def lease_left(self, now: float | None = None) -> float:
+        """Seconds until another owner's lease runs out; 0 when this owner could take it now
+        (it holds it, nobody does, or it ran out). A read: a standby learns when to ask
+        without a write transaction, which on SQLite would wait for the holder's lock."""
+        now = time.time() if now is None else now
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(projection_leases.c.owner, projection_leases.c.lease_expires).where(
+                    self._lease_key
+                )
+            ).first()
+        if row is None or row.owner in (None, self.owner):
+            return 0.0
+        return max(float(row.lease_expires) - now, 0.0)
+
     def release_lease(self) -> None:
         with self._lock, self.engine.begin() as conn:
             conn.execute(

@@ -119,12 +119,13 @@ class RunnerOptions:
     handler_attempts: int = 3
     retry_delay: float = 0.2
     ack_wait: float = 30.0
-    # How long a projection's lease lasts without renewal, and how often a standby asks for
-    # it: a standby takes over at most lease_seconds + lease_poll after the holder died. The
-    # holder renews every lease_seconds / 3 and with every batch it commits, so only a
-    # replica stalled for two thirds of a lease (between two transactions) loses it; and
-    # losing it is safe: the lease and position are checked in the transaction that would
-    # commit the batch (common.projection.Tracker.apply).
+    # How long a projection's lease lasts without renewal, and how often at most a standby
+    # looks at it: a standby reads when the holder's lease runs out and asks for it then, so
+    # it takes over about lease_seconds after the holder's last renewal. The holder renews
+    # every lease_seconds / 3 and with every batch it commits, so only a replica stalled for
+    # two thirds of a lease (between two transactions) loses it; and losing it is safe: the
+    # lease and position are checked in the transaction that would commit the batch
+    # (common.projection.Tracker.apply).
     lease_seconds: float = 3.0
     lease_poll: float = 0.5
     # When /readyz stops calling the consumer ready (see ProjectionRunner.health).
@@ -323,9 +324,16 @@ class ProjectionRunner:
         renewing it (died, or stalled): counted and logged, since it also happens when
         leases flap."""
         waited_since: float | None = None
-        while not await asyncio.to_thread(self.tracker.acquire_lease):
+        while True:
+            left = await asyncio.to_thread(self.tracker.lease_left)
+            if left == 0.0:
+                if await asyncio.to_thread(self.tracker.acquire_lease):
+                    break
+                left = self.options.lease_poll  # another standby was first
             waited_since = waited_since or time.monotonic()
-            await asyncio.sleep(self.options.lease_poll)
+            # Asked for when it runs out, not up to a poll later; looked at again at least
+            # every lease_poll, since the holder renews it meanwhile.
+            await asyncio.sleep(min(left, self.options.lease_poll))
         self._set_active(True)
         if waited_since is not None:
             LEASE_CHANGES.labels(*self._labels, "taken").inc()
@@ -344,15 +352,20 @@ class ProjectionRunner:
     async def run(self) -> None:
         self._position = await self._ensure_consumer()
         self.problem = None
+        renew_every = self.tracker.lease_seconds / 3
+        # A pull request lives no longer than a renewal interval: a holder that stops dead
+        # (killed, hung, cut off) leaves a request open on the durable, and the broker hands
+        # it what comes next. Expired before the lease can be taken, such a request holds
+        # nothing the new holder's catch-up does not see; a longer one could take events
+        # published after the takeover and keep them until the ack wait.
         puller = Puller(
             self.js._nc,
             self.stream.value,
             self.durable,
             batch_size=self.options.batch_size,
-            expires=self.options.fetch_timeout * 5,
+            expires=min(self.options.fetch_timeout, renew_every),
         )
         await puller.start()
-        renew_every = self.tracker.lease_seconds / 3
         try:
             while True:
                 # Renewed by whichever runner of the tracker is due first, and by every batch
