@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from common.auth import Principal, require_roles
 from common.database import as_utc
@@ -198,15 +198,37 @@ async def list_leads(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Answer:
+    return await listed(request, principal, chosen, page, page_size)
+
+
+# The hot reads' answers, given by their routes and by ledger.fastreads alike.
+
+
+async def listed(
+    request: Request, principal: Principal, chosen: Filters, page: int, page_size: int
+) -> Answer:
     found = await ledger_of(request).page(principal, chosen, page, page_size)
     # Validated in one go from the rows (pydantic-core, not a model built a row at a time).
-    listed = {
+    shown = {
         "total": found.total,
         "total_exact": found.exact,
         "page": page,
         "page_size": page_size,
     }
-    return Answer(Page.model_validate({**listed, "items": [_labelled(r) for r in found.rows]}))
+    return Answer(Page.model_validate({**shown, "items": [_labelled(r) for r in found.rows]}))
+
+
+async def in_full(request: Request, key: str, principal: Principal, purpose: str) -> Answer:
+    read = await ledger_of(request).read_in_full(key, principal, purpose)
+    return Answer(lead_detail(read))
+
+
+_COUNTS: Final = TypeAdapter(dict[str, dict[str, int]])
+
+
+async def counted(request: Request, principal: Principal) -> Response:
+    counts = await ledger_of(request).statistics(principal)
+    return Response(_COUNTS.dump_json(counts), media_type="application/json")
 
 
 @router.get(
@@ -236,8 +258,7 @@ async def get_lead(
         str, Query(max_length=200, description="查阅事由 / Why you read the lead")
     ] = "",
 ) -> Answer:
-    read = await ledger_of(request).read_in_full(lead_id, principal, purpose)
-    return Answer(lead_detail(read))
+    return await in_full(request, lead_id, principal, purpose)
 
 
 def lead_detail(read: LeadInFull) -> LeadDetail:
@@ -411,9 +432,13 @@ async def unanswered(
     return [lead_out(r) for r in await ledger.unanswered(principal, days)]
 
 
-@router.get("/stats", summary="统计 / Counts by village, unit, category and month")
-async def stats(request: Request, principal: Reader) -> dict[str, dict[str, int]]:
-    return await ledger_of(request).statistics(principal)
+@router.get(
+    "/stats",
+    summary="统计 / Counts by village, unit, category and month",
+    response_model=dict[str, dict[str, int]],
+)
+async def stats(request: Request, principal: Reader) -> Response:
+    return await counted(request, principal)
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -14,6 +14,7 @@ from common.reactor import react
 from common.schema import manage_schema
 from common.service import ServiceRuntime
 from common.subjects import Stream
+from ledger import fastreads
 from ledger.api import router
 from ledger.application import Ledger
 from ledger.outcomes import OutcomeRecorder
@@ -70,4 +71,5 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
     runtime.app.include_router(pages, include_in_schema=False)
+    fastreads.install(runtime.app)
     return runtime.app
