@@ -11,7 +11,7 @@ the projector takes its old places away and adds its new ones in the same batch.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import operator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -63,17 +63,34 @@ def _months_of_day(day: date) -> tuple[str, datetime | None, str]:
     return before, first.astimezone(UTC), after
 
 
+# What of a lead's row says where it counts: village, routed to the committee, the units it
+# was handed to, its unit, category and filing time (the month's).
+_WHERE: Final = operator.itemgetter(
+    "village", "for_committee", "units", "unit", "category", "registered_at"
+)
+Where = tuple[Any, ...]
+
+
+def where(row: Row) -> Where:
+    """What of ``row`` its places follow (:func:`places`), as :func:`move` takes it."""
+    where_: Where = _WHERE(row)
+    return where_
+
+
 def places(row: Row) -> list[Place]:
     """Where the lead of ``row`` counts: (scope, dimension, value) each."""
-    village = row["village"]
+    return _places(_WHERE(row))
+
+
+def _places(where_: Where) -> list[Place]:
+    village, for_committee, units, unit, category, registered_at = where_
     scopes = [ALL]
-    if village and not row["for_committee"]:
+    if village and not for_committee:
         scopes.append(village_scope(village))
-    units = row["units"]
     if units:
         scopes.extend(unit_scope(u) for u in units.split(",") if u)
-    village, unit, category = village or "-", row["unit"], row["category"]
-    month = month_of(row["registered_at"])
+    village = village or "-"
+    month = month_of(registered_at)
     found: list[Place] = []
     for scope in scopes:
         found += (
@@ -85,19 +102,28 @@ def places(row: Row) -> list[Place]:
     return found
 
 
-def move(db: BatchWriter, before: Iterable[Place], after: Iterable[Place]) -> None:
-    """Take the lead out of the places it counted in ``before`` and into ``after``: folded
-    into the batch's changes, which are written once at its end (:func:`_apply`)."""
+def move(db: BatchWriter, before: Where | None, after: Where) -> None:
+    """Take the lead out of where it counted (``before``; None for a new lead) and into
+    ``after`` (each from :func:`where`). Folded over the batch as it stands, not place by
+    place: a lead filed and handed on in one batch is counted once, in its last places,
+    when the batch's changes are written (:func:`_apply`)."""
+    if before == after:
+        return
     change = db.folded(counts.name, _apply)
     get = change.get
-    for place in after:
-        change[place] = get(place, 0) + 1
-    for place in before:
-        change[place] = get(place, 0) - 1
+    change[after] = get(after, 0) + 1
+    if before is not None:
+        change[before] = get(before, 0) - 1
 
 
-def _apply(db: BatchWriter, change: dict[Place, int]) -> None:
-    for place, step in change.items():
+def _apply(db: BatchWriter, change: dict[Where, int]) -> None:
+    steps: dict[Place, int] = {}
+    get = steps.get
+    for where_, step in change.items():
+        if step:
+            for place in _places(where_):
+                steps[place] = get(place, 0) + step
+    for place, step in steps.items():
         if step:
             add(db, place, step)
 

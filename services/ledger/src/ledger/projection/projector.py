@@ -60,15 +60,18 @@ def _on_lead(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]
     """A handler changing an existing lead row. An event for a lead the ledger never
     registered changes nothing."""
 
-    def change(row: Row, event: E) -> None:
+    def handle(db: BatchWriter, event: E) -> None:
+        # BatchWriter.change_or_defer, unrolled: this runs for most events of a rebuild.
+        lead_id = event.lead_id or ""
+        row = db.get(leads, lead_id)
+        if row is None:
+            # A directive read before the lead's registration (the streams are read side
+            # by side) is applied once the lead is filed.
+            db.defer(lead_id, event)
+            return
         fold(row, event)
         _later(row, event)
-
-    def handle(db: BatchWriter, event: E) -> None:
-        # A directive read before the lead's registration (the streams are read side by
-        # side) is applied once the lead is filed.
-        lead_id = event.lead_id or ""
-        db.change_or_defer(leads, lead_id, event, lambda row: change(row, event), wait_for=lead_id)
+        db.put(leads, row)
 
     return handle
 
@@ -103,7 +106,7 @@ def registered(db: BatchWriter, event: LeadRegistered) -> None:
     )
     db.put(leads, row)
     db.put(lead_units, {"lead_id": event.lead_id, "unit": event.unit})
-    counting.move(db, (), counting.places(row))
+    counting.move(db, None, counting.where(row))
     # Its text (intake's report, read first or not) is searched from now on, in its place.
     reported.filed(db, event.lead_id, doc_number(event.occurred_at, event.ledger_number))
     db.release_deferred(event.lead_id, lambda waiting: _apply(db, waiting))
@@ -114,20 +117,21 @@ def _recounted(fold: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], Non
 
     def handle(db: BatchWriter, event: E) -> None:
         lead_id = event.lead_id or ""
-
-        def change(row: Row) -> None:
-            before, units = counting.places(row), row["units"]
-            fold(row, event)
-            _later(row, event)
-            counting.move(db, before, counting.places(row))
-            if row["units"] != units:
-                # Only a unit it was not handed to before: the others have their row.
-                known = set(units.split(",")) if units else set()
-                for unit in counting.units_of(row):
-                    if unit not in known:
-                        db.put(lead_units, {"lead_id": lead_id, "unit": unit})
-
-        db.change_or_defer(leads, lead_id, event, change, wait_for=lead_id)
+        row = db.get(leads, lead_id)
+        if row is None:
+            db.defer(lead_id, event)  # as _on_lead's
+            return
+        before, units = counting.where(row), row["units"]
+        fold(row, event)
+        _later(row, event)
+        db.put(leads, row)
+        counting.move(db, before, counting.where(row))
+        if row["units"] != units:
+            # Only a unit it was not handed to before: the others have their row.
+            known = set(units.split(",")) if units else set()
+            for unit in counting.units_of(row):
+                if unit not in known:
+                    db.put(lead_units, {"lead_id": lead_id, "unit": unit})
 
     return handle
 
