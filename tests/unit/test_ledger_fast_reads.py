@@ -20,13 +20,16 @@ class Behind:
         self.reached.append(f"{scope['method']} {scope['path']}?{scope['query_string'].decode()}")
 
 
-def request(path: str, query: str = "", method: str = "GET") -> dict[str, Any]:
+def request(
+    path: str, query: str = "", method: str = "GET", *, token: bool = True
+) -> dict[str, Any]:
     return {
         "type": "http",
         "method": method,
         "path": path,
         "query_string": query.encode(),
-        "headers": [],
+        # Tokens are what the fast path answers; a request without one goes on anyway.
+        "headers": [(b"authorization", b"Bearer not-looked-at")] if token else [],
     }
 
 
@@ -58,6 +61,15 @@ async def test_a_request_the_fast_path_does_not_take_reaches_the_routes_as_it_ca
     behind = Behind()
     await FastReads(behind)(request(path, query, method), None, None)
     assert behind.reached == [f"{method} {path}?{query}"]
+
+
+@pytest.mark.parametrize("path", ["/v1/ledger/leads", "/v1/ledger/stats", "/v1/ledger/leads/abc"])
+async def test_a_read_with_a_session_and_no_token_goes_to_the_routes_which_renew_its_cookie(
+    path: str,
+) -> None:
+    behind = Behind()
+    await FastReads(behind)(request(path, token=False), None, None)
+    assert behind.reached == [f"GET {path}?"]
 
 
 def test_the_query_is_read_as_starlette_reads_it_and_a_repeated_parameter_is_not_taken() -> None:

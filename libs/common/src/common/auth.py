@@ -324,6 +324,12 @@ async def current_principal(
         secure=request.app.state.secure_cookies,
         path=request.app.state.cookie_path,
     )
+    # FastAPI drops a dependency's response headers when the route returns a Response of
+    # its own (the hot reads do): the security-headers middleware (common.web) sends the
+    # renewed cookie then, so a person at work is not signed out after the idle time.
+    request.state.renewed_session = next(
+        value for name, value in reversed(response.raw_headers) if name == b"set-cookie"
+    )
     return _account_principal(account)
 
 

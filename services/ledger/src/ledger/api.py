@@ -86,12 +86,16 @@ MAX_PAGE = 1_000_000
 LONGEST_SEARCH = 100
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 LEDGER_NUMBER = r"^[A-Za-z]{2,6}-\d{4}-\d{6,}$"
+LEAD_KEY = r"[A-Za-z0-9_-]{1,64}"
+DEFAULT_PAGE_SIZE = 50
+LARGEST_PAGE_SIZE = 500
+LONGEST_PURPOSE = 200
 
 #: A lead by its id, or by its ledger number as printed on the file (SHD-2026-000066).
 LeadKey = Annotated[
     str,
     Path(
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        pattern=f"^{LEAD_KEY}$",
         description="线索编号或台账编号 (SHD-2026-000066) / A lead's id, or its ledger number",
     ),
 ]
@@ -196,7 +200,7 @@ async def list_leads(
     principal: Reader,
     chosen: FiltersDep,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    page_size: Annotated[int, Query(ge=1, le=LARGEST_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Answer:
     return await listed(request, principal, chosen, page, page_size)
 
@@ -255,7 +259,7 @@ async def get_lead(
     lead_id: LeadKey,
     principal: Reader,
     purpose: Annotated[
-        str, Query(max_length=200, description="查阅事由 / Why you read the lead")
+        str, Query(max_length=LONGEST_PURPOSE, description="查阅事由 / Why you read the lead")
     ] = "",
 ) -> Answer:
     return await in_full(request, lead_id, principal, purpose)

@@ -12,6 +12,8 @@ answers it as before, refusals included: nothing is refused here that FastAPI wo
 refuse the same way, since nothing is refused here but by the calls FastAPI's routes make
 (a token refused, a lead one may not see), whose exceptions reach the same handlers.
 
+Only requests with a bearer token are taken (scripts, other services, the benchmarks): a
+person's session goes to the routes, whose response carries the session's renewed cookie.
 It sits in the router's own middleware stack, inside the application's middleware (security
 headers, body limits, error handlers), so its answers pass through them all as a route's do.
 The routes stay declared, and documented, in ``ledger.api``.
@@ -35,10 +37,7 @@ from ledger.projection.queries import READERS, Filters
 from ledger.projection.search import SHORTEST
 
 _PREFIX: Final = "/v1/ledger/"
-_LEAD_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_LONGEST_PURPOSE: Final = 200
-_LARGEST_PAGE_SIZE: Final = 500
-_DEFAULT_PAGE_SIZE: Final = 50
+_LEAD_KEY: Final = re.compile(api.LEAD_KEY)
 
 _bearer = HTTPBearer(auto_error=False)
 _reader = require_roles(*READERS)
@@ -62,7 +61,7 @@ class FastReads:
 
     async def _answer(self, scope: Scope, receive: Receive) -> Response | None:
         path: str = scope["path"]
-        if not path.startswith(_PREFIX):
+        if not path.startswith(_PREFIX) or not _bearer_sent(scope):
             return None
         rest = path[len(_PREFIX) :]
         given = _single(scope["query_string"])
@@ -80,6 +79,16 @@ class FastReads:
 def install(app: FastAPI) -> None:
     """Put the fast path in front of ``app``'s routes (after its routers are included)."""
     app.router.middleware_stack = FastReads(app.router.middleware_stack)
+
+
+def _bearer_sent(scope: Scope) -> bool:
+    """Only a request with a token: a person's session renews its cookie on each use
+    (common.auth.current_principal sets it on the route's response), which FastAPI's route
+    sends and this path would drop."""
+    return any(
+        name == b"authorization" and value[:7].lower() == b"bearer "
+        for name, value in scope["headers"]
+    )
 
 
 def _single(query: bytes) -> dict[str, str] | None:
@@ -113,7 +122,7 @@ async def _list(request: Request, given: dict[str, str]) -> Response | None:
     if not given.keys() <= {"page", "page_size", "q"}:
         return None
     page = _number(given.get("page"), 1, api.MAX_PAGE)
-    size = _number(given.get("page_size"), _DEFAULT_PAGE_SIZE, _LARGEST_PAGE_SIZE)
+    size = _number(given.get("page_size"), api.DEFAULT_PAGE_SIZE, api.LARGEST_PAGE_SIZE)
     words = given.get("q")
     if page is None or size is None or (words is not None and not _searchable(words)):
         return None
@@ -125,7 +134,7 @@ async def _one(request: Request, key: str, given: dict[str, str]) -> Response | 
     if not given.keys() <= {"purpose"}:
         return None
     purpose = given.get("purpose", "")
-    if len(purpose) > _LONGEST_PURPOSE:
+    if len(purpose) > api.LONGEST_PURPOSE:
         return None
     principal = await _reader(request, Response(), await _bearer(request))
     return await api.in_full(request, key, principal, purpose)

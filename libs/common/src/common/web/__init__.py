@@ -169,6 +169,9 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         documentation = scope["path"].startswith(_DOCS)
+        # One dict for the request's state, whatever copies of the scope the layers inside
+        # make: a session renewed by common.auth is found here.
+        state: dict[str, Any] = scope.setdefault("state", {})
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -177,6 +180,9 @@ class SecurityHeaders:
                 given = {name.lower(): value for name, value in headers}
                 wanted = _DOCUMENTATION_HEADERS if documentation else _PAGE_HEADERS
                 headers.extend((name, value) for name, value in wanted if name not in given)
+                renewed: bytes | None = state.get("renewed_session")
+                if renewed is not None and not _sets_cookie(headers, renewed):
+                    headers.append((b"set-cookie", renewed))
                 # Pages show leads and identities' absence: never kept by a shared cache.
                 if given.get(b"content-type", b"").startswith(b"text/html") and (
                     b"cache-control" not in given
@@ -186,3 +192,10 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _sets_cookie(headers: list[tuple[bytes, bytes]], cookie: bytes) -> bool:
+    """Whether the response sets the cookie itself (renewed by the route's own response, or
+    cleared by signing out, which must stay cleared)."""
+    name = cookie.split(b"=", 1)[0] + b"="
+    return any(key.lower() == b"set-cookie" and value.startswith(name) for key, value in headers)
