@@ -36,6 +36,7 @@ def create_app(settings: OversightSettings | None = None) -> FastAPI:
         stream=Stream.INTAKE,
         subject="intake.lead.*.LeadReported",
         one=oversight.on_reported,
+        many=oversight.reports_in_batches(),
     )
     react_in_batches(
         runtime,

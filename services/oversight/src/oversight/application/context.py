@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import structlog
 
 from common.auth import Principal
+from common.batched import ReactMany
 from common.errors import NotFound
 from common.events import Actor, Event, Role
 from common.events.catalogue import LeadReported, LeadTransferred, LeadViewed
@@ -112,6 +113,9 @@ class Oversight:
 
     async def on_reported(self, event: Event) -> None:
         await cases.on_reported(self, event)
+
+    def reports_in_batches(self) -> ReactMany:
+        return cases.reports_in_batches(self)
 
     async def on_transferred(self, event: Event) -> None:
         await cases.on_transferred(self, event)

@@ -84,11 +84,14 @@ KEY_MOMENTS: Final = frozenset(
 CASE_STATUS_RANK: Final = {"open": 0, "supervised": 1, "listed": 2, "escalated": 3, "closed": 4}
 
 
+# A lead's row before any of its events: the columns' defaults (every new lead starts here).
+_NEW_LEAD: Final = {c.name: getattr(c.default, "arg", None) for c in leads.columns}
+
+
 def _lead(db: BatchWriter, lead_id: str) -> Row:
     row = db.get(leads, lead_id)
     if row is None:
-        row = {c.name: getattr(c.default, "arg", None) for c in leads.columns}
-        row["lead_id"] = lead_id
+        row = {**_NEW_LEAD, "lead_id": lead_id}
     return row
 
 
