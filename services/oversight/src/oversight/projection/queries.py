@@ -428,20 +428,44 @@ async def assessments(conn: AsyncConnection, now: datetime | None = None) -> lis
     when it happened (oversight.domain.assessment); deadlines still open are judged at
     ``now``."""
     now = now or datetime.now(UTC)
+    # Only what the rules read: a moment that only has to have happened is read as such,
+    # not turned into a datetime for every turn of every month. The grouping by unit and
+    # month and every rule stay in oversight.domain.assessment, their one definition (an
+    # open deadline is judged at ``now`` there).
     found_turns = [
         Turn(
             unit=r.unit,
             month=r.month,
             handled=r.ended is None,
             returned=r.ended == RETURNED,
-            concluded=r.concluded_at is not None,
-            answered=r.answered_at is not None,
+            concluded=bool(r.concluded),
+            answered=bool(r.answered),
             hours_to_register=r.hours_to_register,
         )
-        for r in await conn.execute(select(turns))
+        for r in await conn.execute(
+            select(
+                turns.c.unit,
+                turns.c.month,
+                turns.c.ended,
+                turns.c.concluded_at.is_not(None).label("concluded"),
+                turns.c.answered_at.is_not(None).label("answered"),
+                turns.c.hours_to_register,
+            )
+        )
     ]
     found_assignments = []
-    for r in await conn.execute(select(assignments)):
+    for r in await conn.execute(
+        select(
+            assignments.c.unit,
+            assignments.c.month,
+            assignments.c.person,
+            assignments.c.deadline,
+            assignments.c.ended_at.is_not(None).label("ended"),
+            assignments.c.on_time,
+            assignments.c.missed,
+            assignments.c.missed_through,
+        )
+    ):
         deadline = as_utc(r.deadline)
         assert deadline is not None  # noqa: S101 - an assignment always has its deadline
         found_assignments.append(
@@ -450,7 +474,7 @@ async def assessments(conn: AsyncConnection, now: datetime | None = None) -> lis
                 month=r.month,
                 person=r.person,
                 deadline=deadline,
-                ended=r.ended_at is not None,
+                ended=bool(r.ended),
                 on_time=r.on_time,
                 missed=r.missed,
                 missed_through=as_utc(r.missed_through),
