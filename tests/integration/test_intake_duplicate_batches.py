@@ -34,20 +34,32 @@ OTHER = "村东头小卖部老板长期放高利贷，逼债上门"
 AT = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
 
 
-class FailingStore:
-    """INTAKE as the check reads it, failing to read the history of one lead."""
+class CountingStore:
+    """INTAKE as the check reads it, noting whose history it read."""
 
-    def __init__(self, store: EventStore, failing: str) -> None:
+    def __init__(self, store: EventStore) -> None:
         self._store = store
-        self._failing = failing
+        self.read: list[str] = []
 
     async def read_lead(self, lead_id: str) -> LeadHistory:
-        if lead_id == self._failing:
-            raise ConnectionError("the stream did not answer")
+        self.read.append(lead_id)
         return await self._store.read_lead(lead_id)
 
     async def append(self, event: DuplicateSuspected) -> None:
         await self._store.append(event)
+
+
+def fail_the_check_of(monkeypatch: pytest.MonkeyPatch, failing: set[str]) -> None:
+    """The check of each report in ``failing`` fails, as when the stream or the database
+    does not answer (the set emptied, checks succeed again)."""
+    check = duplicates.DuplicateDetector.__call__
+
+    async def failing_check(detector: duplicates.DuplicateDetector, event: LeadReported) -> None:
+        if event.lead_id in failing:
+            raise ConnectionError("the stream did not answer")
+        await check(detector, event)
+
+    monkeypatch.setattr(duplicates.DuplicateDetector, "__call__", failing_check)
 
 
 @pytest.fixture
@@ -102,6 +114,28 @@ async def test_a_batch_links_each_report_to_the_earliest_of_its_matter_once(
         assert (await conn.execute(select(func.count()).select_from(matters))).scalar() == 4
 
 
+async def test_only_a_report_checked_before_has_its_history_read_for_an_earlier_link(
+    streams: JetStreamContext, database: Database
+) -> None:
+    """A link is appended only once its report's row is committed: a report the check has
+    not seen before cannot be linked yet, and its history is not read; delivered again, it
+    is read, and the link is not made twice."""
+    store = CountingStore(EventStore(streams, Stream.INTAKE, "intake"))
+    runtime = SimpleNamespace(database=database, store=lambda _: store)
+    first = await told(store._store, MATTER, 0)
+    second = await told(store._store, RETOLD, 1)
+
+    await BatchCheck(runtime, 0.6)([first, second])  # type: ignore[arg-type]
+
+    assert store.read == []
+    assert await links(streams, second.lead_id) == [first.lead_id]
+
+    await BatchCheck(runtime, 0.6)([first, second])  # type: ignore[arg-type]
+
+    assert store.read == [second.lead_id]
+    assert await links(streams, second.lead_id) == [first.lead_id]
+
+
 async def test_a_batch_that_fails_appends_no_link_and_taken_again_links_once(
     streams: JetStreamContext, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,17 +145,19 @@ async def test_a_batch_that_fails_appends_no_link_and_taken_again_links_once(
     second = await told(store, RETOLD, 1)
     third = await told(store, MATTER, 2)
     batch = [first, second, third]
+    runtime = SimpleNamespace(database=database, store=lambda _: store)
     # The second's link is found, then the third's check fails: the batch is rolled back.
-    failing = SimpleNamespace(database=database, store=lambda _: FailingStore(store, third.lead_id))
+    failing = {third.lead_id}
+    fail_the_check_of(monkeypatch, failing)
 
     with pytest.raises(ConnectionError):
-        await BatchCheck(failing, 0.6)(batch)  # type: ignore[arg-type]
+        await BatchCheck(runtime, 0.6)(batch)  # type: ignore[arg-type]
 
     assert await links(streams, second.lead_id) == []
     async with database.async_engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(matters))).scalar() == 0
 
-    runtime = SimpleNamespace(database=database, store=lambda _: store)
+    failing.clear()
     await BatchCheck(runtime, 0.6)(batch)  # type: ignore[arg-type]
     assert await links(streams, second.lead_id) == [first.lead_id]
     assert await links(streams, third.lead_id) == [first.lead_id]
@@ -136,15 +172,17 @@ async def test_a_batch_failing_after_a_committed_part_keeps_that_part_and_links_
     second = await told(store, RETOLD, 1)
     third = await told(store, MATTER, 2)
     batch = [first, second, third]
-    failing = SimpleNamespace(database=database, store=lambda _: FailingStore(store, third.lead_id))
+    runtime = SimpleNamespace(database=database, store=lambda _: store)
+    failing = {third.lead_id}
+    fail_the_check_of(monkeypatch, failing)
 
     with pytest.raises(ConnectionError):
-        await BatchCheck(failing, 0.6)(batch)  # type: ignore[arg-type]
+        await BatchCheck(runtime, 0.6)(batch)  # type: ignore[arg-type]
 
     # The second's part was committed, and its link appended; the third's was not.
     assert await links(streams, second.lead_id) == [first.lead_id]
     assert await links(streams, third.lead_id) == []
-    runtime = SimpleNamespace(database=database, store=lambda _: store)
+    failing.clear()
     await BatchCheck(runtime, 0.6)(batch)  # type: ignore[arg-type]
     assert await links(streams, second.lead_id) == [first.lead_id]
     assert await links(streams, third.lead_id) == [first.lead_id]
