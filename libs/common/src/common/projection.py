@@ -28,12 +28,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql.elements import ColumnElement
 
 from common.batchwriter import BatchWriter, RowCache, deferred_metadata
 from common.database import write_transaction_begins_here
@@ -187,6 +187,49 @@ class Item(NamedTuple):
     event: Event | None
 
 
+class _Statements:
+    """A tracker's statements, built once: every batch runs four of them, and building a
+    statement and working out the cache key SQLAlchemy finds its compiled form by cost
+    more CPU than the database's answer. The projection and owner are fixed per tracker;
+    the stream, sequence and times are bound as they run."""
+
+    def __init__(self, key: str, owner: str) -> None:
+        leases, positions = projection_leases, projection_positions
+        is_ours = leases.c.projection == key
+        at_stream = (positions.c.projection == key) & (
+            positions.c.stream == bindparam("at_stream", type_=String)
+        )
+        expires = bindparam("expires", type_=Float)
+        self.owner = select(leases.c.owner).where(is_ours)
+        # FOR UPDATE on PostgreSQL; on SQLite nothing (write_transaction_begins_here).
+        self.owner_locked = self.owner.with_for_update()
+        self.lease = select(leases.c.owner, leases.c.lease_expires).where(is_ours)
+        self.take = (
+            update(leases)
+            .where(
+                is_ours
+                & (
+                    (leases.c.owner == owner)
+                    | (leases.c.owner.is_(None))
+                    | (leases.c.lease_expires < bindparam("now", type_=Float))
+                )
+            )
+            .values(owner=owner, lease_expires=expires)
+        )
+        self.renew = update(leases).where(is_ours).values(lease_expires=expires)
+        self.release = (
+            update(leases)
+            .where(is_ours & (leases.c.owner == owner))
+            .values(owner=None, lease_expires=0.0)
+        )
+        self.position = select(positions.c.sequence).where(at_stream)
+        self.advance = (
+            update(positions)
+            .where(at_stream)
+            .values(sequence=bindparam("to_sequence", type_=BigInteger))
+        )
+
+
 class Tracker:
     """One projection's positions (one per stream it reads) and its lease.
 
@@ -202,16 +245,11 @@ class Tracker:
         self.lease_seconds = lease_seconds
         self.cache = RowCache()
         self._lock = threading.Lock()
-        self._lease_key = projection_leases.c.projection == projection.key
         # When (time.monotonic, taken before the transaction began) this owner last held
         # the lease for certain: renewed by acquire_lease and by every committed batch, so
         # the runners sharing this tracker need not each renew it on their own.
         self.renewed = 0.0
-
-    def _position_key(self, stream: str) -> ColumnElement[bool]:
-        return (projection_positions.c.projection == self.projection.key) & (
-            projection_positions.c.stream == stream
-        )
+        self._statements = _Statements(projection.key, owner)
 
     def create_tables(self, streams: Iterable[str] = ()) -> None:
         """Make what is missing of the bookkeeping and the read model's tables, under the
@@ -237,30 +275,18 @@ class Tracker:
 
     def position(self, stream: str) -> int:
         with self.engine.connect() as conn:
-            value = conn.execute(
-                select(projection_positions.c.sequence).where(self._position_key(stream))
-            ).scalar()
+            value = conn.execute(self._statements.position, {"at_stream": stream}).scalar()
         return int(value or 0)
 
     def acquire_lease(self, now: float | None = None) -> bool:
         """Take or renew the lease; False while another live replica holds it."""
         now = time.time() if now is None else now
         started = time.monotonic()
+        statements = self._statements
         with self._lock, self.engine.begin() as conn:
-            previous = conn.execute(
-                select(projection_leases.c.owner).where(self._lease_key)
-            ).scalar()
+            previous = conn.execute(statements.owner).scalar()
             result = conn.execute(
-                update(projection_leases)
-                .where(
-                    self._lease_key
-                    & (
-                        (projection_leases.c.owner == self.owner)
-                        | (projection_leases.c.owner.is_(None))
-                        | (projection_leases.c.lease_expires < now)
-                    )
-                )
-                .values(owner=self.owner, lease_expires=now + self.lease_seconds)
+                statements.take, {"now": now, "expires": now + self.lease_seconds}
             )
             if previous != self.owner:
                 self.cache.clear()  # someone else may have written since we last did
@@ -275,22 +301,14 @@ class Tracker:
         without a write transaction, which on SQLite would wait for the holder's lock."""
         now = time.time() if now is None else now
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(projection_leases.c.owner, projection_leases.c.lease_expires).where(
-                    self._lease_key
-                )
-            ).first()
+            row = conn.execute(self._statements.lease).first()
         if row is None or row.owner in (None, self.owner):
             return 0.0
         return max(float(row.lease_expires) - now, 0.0)
 
     def release_lease(self) -> None:
         with self._lock, self.engine.begin() as conn:
-            conn.execute(
-                update(projection_leases)
-                .where(self._lease_key & (projection_leases.c.owner == self.owner))
-                .values(owner=None, lease_expires=0.0)
-            )
+            conn.execute(self._statements.release)
 
     def apply(self, stream: str, items: Sequence[Item], contiguous: bool = False) -> int:
         """Apply a batch of one stream in one transaction with its position; returns the
@@ -314,9 +332,7 @@ class Tracker:
             try:
                 with self.engine.begin() as conn:
                     write_transaction_begins_here(conn)
-                    owner = conn.execute(
-                        select(projection_leases.c.owner).where(self._lease_key).with_for_update()
-                    ).scalar()
+                    owner = conn.execute(self._statements.owner_locked).scalar()
                     if owner not in (self.owner, None):
                         raise LeaseLost(f"projection {self.projection.name} is held by {owner}")
                     done = conn.execute(
@@ -347,18 +363,14 @@ class Tracker:
     def _apply(self, stream: str, items: Sequence[Item], contiguous: bool) -> int:
         applied = 0
         started = time.monotonic()
+        statements = self._statements
+        at_stream = {"at_stream": stream}
         with self.engine.begin() as conn:
             write_transaction_begins_here(conn)
-            owner = conn.execute(
-                select(projection_leases.c.owner).where(self._lease_key).with_for_update()
-            ).scalar()
+            owner = conn.execute(statements.owner_locked).scalar()
             if owner != self.owner:
                 raise LeaseLost(f"projection {self.projection.name} is held by {owner}")
-            position = int(
-                conn.execute(
-                    select(projection_positions.c.sequence).where(self._position_key(stream))
-                ).scalar_one()
-            )
+            position = int(conn.execute(statements.position, at_stream).scalar_one())
             first_new = next((i.sequence for i in items if i.sequence > position), None)
             if contiguous and first_new is not None and first_new != position + 1:
                 raise SequenceGap(f"{stream}: at {position}, next delivered is {first_new}")
@@ -375,16 +387,8 @@ class Tracker:
                     applied += 1
                 position = sequence
             writer.flush()
-            conn.execute(
-                update(projection_positions)
-                .where(self._position_key(stream))
-                .values(sequence=position)
-            )
-            conn.execute(
-                update(projection_leases)
-                .where(self._lease_key)
-                .values(lease_expires=time.time() + self.lease_seconds)
-            )
+            conn.execute(statements.advance, {"at_stream": stream, "to_sequence": position})
+            conn.execute(statements.renew, {"expires": time.time() + self.lease_seconds})
         self.renewed = started
         return applied
 
