@@ -155,7 +155,15 @@ class ProjectionRunner:
         self._subjects = filter_subject or STREAM_SUBJECTS[stream]
         self.options = options or RunnerOptions()
         self._task: asyncio.Task[None] | None = None
-        self._labels = (tracker.projection.name, stream.value)
+        self._labels = labels = (tracker.projection.name, stream.value)
+        # The series every batch moves, looked up once: labels() hashes and locks on each call.
+        # The rare ones (lease changes, restarts, parked events) are made when they first
+        # happen, so that a series seen means it happened.
+        self._applied = EVENTS_APPLIED.labels(*labels)
+        self._batch_seconds = BATCH_SECONDS.labels(*labels)
+        self._lag = CONSUMER_LAG.labels(*labels)
+        self._healthy = HEALTHY.labels(*labels)
+        self._active = ACTIVE.labels(*labels)
         # A whole stream has no holes (deny_delete): a batch that does not follow the
         # position means messages were skipped, and is refused.
         self._contiguous = self.filter_subject is None
@@ -226,7 +234,7 @@ class ProjectionRunner:
             problem = f"{len(self._parked)} events parked in {minutes} minutes"
         else:
             problem = None
-        HEALTHY.labels(*self._labels).set(0 if problem else 1)
+        self._healthy.set(0 if problem else 1)
         return problem
 
     async def _supervise(self) -> None:
@@ -343,11 +351,11 @@ class ProjectionRunner:
 
     def _set_active(self, active: bool) -> None:
         self.active = active
-        ACTIVE.labels(*self._labels).set(1 if active else 0)
+        self._active.set(1 if active else 0)
         if not active:
             # What a standby last saw as the holder is stale: the lag is the active's to say.
             self.lag = 0
-            CONSUMER_LAG.labels(*self._labels).set(0)
+            self._lag.set(0)
 
     async def run(self) -> None:
         self._position = await self._ensure_consumer()
@@ -382,7 +390,7 @@ class ProjectionRunner:
                 if not messages:
                     self.caught_up.set()
                     self.lag = 0
-                    CONSUMER_LAG.labels(*self._labels).set(0)
+                    self._lag.set(0)
                     continue
                 await self.process(messages)
         finally:
@@ -399,10 +407,10 @@ class ProjectionRunner:
         ]
         await self._apply(received)
         await self.acknowledge(messages)
-        BATCH_SECONDS.labels(*self._labels).observe(time.perf_counter() - started)
+        self._batch_seconds.observe(time.perf_counter() - started)
         pending = positions[-1].pending
         self.lag = pending
-        CONSUMER_LAG.labels(*self._labels).set(pending)
+        self._lag.set(pending)
         if pending == 0:
             self.caught_up.set()
 
@@ -457,7 +465,7 @@ class ProjectionRunner:
 
     def _passed(self, batch: Sequence[Received], applied: int) -> int:
         self._position = batch[-1].sequence
-        EVENTS_APPLIED.labels(*self._labels).inc(applied)
+        self._applied.inc(applied)
         return applied
 
     def _decode_then_apply(
