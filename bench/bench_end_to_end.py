@@ -3,7 +3,13 @@ flagged lead → its case in oversight's read model.
 
 Sender processes (``SENDERS``, each holding its share of the rate on its own event loop, the
 requests sent on schedule whatever the answers take: an open loop) post hotline leads to
-intake as a clerk; one in ten is flagged for the committee. Visibility is watched in the
+intake as a clerk; one in ten is flagged for the committee. The texts are those of the
+duplicate detector's corpus (``bench.duplicate_corpus``: unrelated reports sharing phrases,
+one in ten a retelling of an earlier one), not one text numbered: copies of one text are
+each other's duplicates, and the check would link nearly every report (98 % did) at a cost
+no real stream of reports makes. Each sender keeps at most ``IN_FLIGHT`` requests open, so
+a late intake shows as late answers and failures, counted in the line, not as the sender's
+own connection pool spinning on the same cores. Visibility is watched in the
 read models themselves, not through ``GET /v1/ledger/leads/{id}``: at 200 leads/s the
 polling reads would load the ledger (each read is recorded in the audit stream) and the
 generator with them. A thread reads the new rows of the ledger's leads table and of
@@ -44,6 +50,7 @@ import nats
 from sqlalchemy import make_url
 
 from bench.bench_registration import allow_atomic_batches, report
+from bench.duplicate_corpus import corpus
 from bench.stack import database_kind, running_stack
 from common.eventstore import EventStore, read_messages
 from common.subjects import Service, Stream, inbox_prefix
@@ -57,6 +64,8 @@ SENDERS: Final = int(os.environ.get("BENCH_E2E_SENDERS", "4"))
 # as intake appends it, from the acknowledgement (intake's HTTP capacity left out).
 VIA: Final = os.environ.get("BENCH_E2E_VIA", "http")
 FLAGGED_EVERY: Final = 10
+IN_FLIGHT: Final = int(os.environ.get("BENCH_E2E_IN_FLIGHT", "64"))
+VILLAGES: Final = 17
 # Seconds the stack is watched idle before the load, for the CPU it spends doing nothing
 # (waiting on pulls, renewing leases); 0 skips it.
 IDLE: Final = float(os.environ.get("BENCH_E2E_IDLE", "0"))
@@ -86,13 +95,13 @@ def cpu_of(pids: dict[str, int]) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
 
-def body(sender: int, n: int, flagged: bool) -> dict[str, object]:
+def body(text: str, village: int, flagged: bool) -> dict[str, object]:
     return {
         "channel": "hotline",
         "category": "village_tyrant" if flagged else "cult_vice",
-        "summary": f"第{sender}-{n}号：东庄村村口废弃厂房夜间聚众赌博，有人放高利贷",
-        "details": "来电人称每晚十点后有二三十人聚集。",
-        "village": f"shd-v{1 + n % 17:02d}",
+        "summary": text[:60],
+        "details": text,
+        "village": f"shd-v{1 + village % VILLAGES:02d}",
         "flags": ["involves_official"] if flagged else [],
     }
 
@@ -138,19 +147,26 @@ async def on_schedule(one: Callable[[int], Awaitable[None]], rate: float, second
     await asyncio.gather(*tasks)
 
 
-async def send(url: str, token: str, sender: int, rate: float, seconds: float) -> list[Sent]:
+async def send(
+    url: str, token: str, sender: int, rate: float, seconds: float
+) -> tuple[list[Sent], int]:
     sent: list[Sent] = []
     failures: list[str] = []
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+    reports = corpus(sender, VILLAGES)
+    open_requests = asyncio.Semaphore(IN_FLIGHT)
     async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
 
         async def one(n: int) -> None:
             flagged = n % FLAGGED_EVERY == 0
+            told = next(reports)
+            village = int(told.village[1:]) if told.village else n
             try:
-                response = await client.post(
-                    "/v1/leads", json=body(sender, n, flagged), headers=headers
-                )
+                async with open_requests:
+                    response = await client.post(
+                        "/v1/leads", json=body(told.text, village, flagged), headers=headers
+                    )
             except httpx.HTTPError as exc:
                 failures.append(repr(exc))
                 return
@@ -163,7 +179,7 @@ async def send(url: str, token: str, sender: int, rate: float, seconds: float) -
         await on_schedule(one, rate, seconds)
     if failures:
         print(f"# sender {sender}: {len(failures)} failed, first: {failures[0]}", flush=True)
-    return sent
+    return sent, len(failures)
 
 
 def sender_process(
@@ -171,13 +187,14 @@ def sender_process(
 ) -> None:
     where, secret = target
     sent: list[Sent] = []
+    failed = 0
     try:
         if VIA == "stream":
             sent = asyncio.run(append(where, secret, sender, rate, seconds))
         else:
-            sent = asyncio.run(send(where, secret, sender, rate, seconds))
+            sent, failed = asyncio.run(send(where, secret, sender, rate, seconds))
     finally:
-        out.put(sent)  # type: ignore[attr-defined]
+        out.put((sent, failed))  # type: ignore[attr-defined]
 
 
 class Watcher(threading.Thread):
@@ -336,8 +353,11 @@ async def main() -> int:
         for process in senders:
             process.start()
         sent: list[Sent] = []
+        failed = 0
         for _ in senders:
-            sent.extend(await asyncio.to_thread(out.get))
+            theirs, their_failures = await asyncio.to_thread(out.get)
+            sent.extend(theirs)
+            failed += their_failures
         for process in senders:
             process.join()
         took = time.perf_counter() - started
@@ -360,7 +380,8 @@ async def main() -> int:
     case_p = percentiles(to_case)
     print(
         f"end to end ({database_kind()}, {mode}) at {RATE:.0f} leads/s asked"
-        f" ({len(sent)} {'201s' if VIA == 'http' else 'acks'} counted, after {WARMUP:.0f} s of"
+        f" ({len(sent)} {'201s' if VIA == 'http' else 'acks'} counted, {failed} failed,"
+        f" after {WARMUP:.0f} s of"
         f" warm-up; {took:.1f} s in all by {SENDERS} sender processes):"
         f" 201 → ledger read model p50 {ledger_p[0]:.0f} ms, p99 {ledger_p[1]:.0f} ms,"
         f" max {ledger_p[2]:.0f} ms (target p99 ≤ {LEDGER_TARGET_MS:.0f} ms;"
