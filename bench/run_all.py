@@ -33,6 +33,7 @@ BUDGETS: Final = {
     "bench_reads_scale": 120.0,
     "bench_rebuild": 90.0,
     "bench_registration": 45.0,
+    "bench_tracker": 15.0,
     "bench_work": 30.0,
 }
 
