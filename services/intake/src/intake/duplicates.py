@@ -78,14 +78,15 @@ LOOK_BACK: Final = timedelta(days=183)
 # every earlier copy: ~30 ms a report after 1,000 copies, growing, with intake's request path
 # waiting behind it. On SQLite the rows come in the index's order (band, village, time), so the first
 # band's earliest copies, the earliest of the matter among them, are read first; ordinary
-# reports read a few hundred rows (median 266 candidates at a million earlier reports).
+# reports read a few hundred rows (a median 234 reports share a band at a million earlier
+# reports; a report of unknown village, whose scope is every village, reaches the bound).
 MAX_CANDIDATE_ROWS: Final = 1000
 # The candidates one report confirms at most, those sharing the most bands first. Unrelated
 # reports in scope share a band by chance in proportion to their number (in the benchmark's
 # county, most of them of unknown village, in every report's scope): confirming each cost
 # ~30-50 us of fetching and comparing, 8 ms a report at a million earlier reports. Counting
 # the bands each shares is the index's own work; a report alike at s = 0.6 shares 8 of 64
-# bands on average and unrelated ones mostly one (fewer than 32 share two at a million).
+# bands on average (99.85% two or more), unrelated ones mostly one.
 MAX_CONFIRMED: Final = 32
 _NAMESPACE: Final = uuid.UUID("9a0e5c7e-7d0b-4f0f-8a43-53a1f6b7c2de")
 
