@@ -17,6 +17,7 @@ rebuilding."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from functools import cache
@@ -25,6 +26,7 @@ from typing import Any, Final
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Insert,
     MetaData,
     Select,
@@ -33,9 +35,12 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    cast,
     func,
     select,
+    true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -99,7 +104,8 @@ def band_rows(
     reported_at: object,
     bands: int = BANDS,
 ) -> list[dict[str, object]]:
-    """The rows indexing one report (also what the revisions filling the index write)."""
+    """The rows indexing one report (what the revisions filling the index write; the
+    detector writes the same rows through _banding)."""
     return [
         {
             "band_key": key,
@@ -209,6 +215,49 @@ def _inserting(table: Table, dialect: str) -> Insert:
     return insert(table).on_conflict_do_nothing()
 
 
+@cache
+def _banding(dialect: str) -> Insert:
+    """One report's band rows (band_rows) in one statement, its keys one parameter (a JSON
+    array on SQLite, an array on PostgreSQL) unpacked by the database: as 64 rows of
+    parameters SQLAlchemy processed each value of each row (~1.5 ms a report, a fifth of
+    the check's CPU)."""
+    moment = matter_bands.c.reported_at.type
+    if dialect == "postgresql":
+        key: ColumnElement[Any] = func.unnest(
+            cast(bindparam("keys"), ARRAY(BigInteger))
+        ).column_valued("band_key")
+        # asyncpg needs each parameter's type; SQLite would turn a CAST's text to a number.
+        at: ColumnElement[Any] = cast(bindparam("reported_at", type_=moment), moment)
+        village: ColumnElement[Any] = cast(bindparam("village"), String)
+        lead: ColumnElement[Any] = cast(bindparam("lead_id"), String)
+    else:
+        key = func.json_each(bindparam("keys")).table_valued("value").c.value
+        at = bindparam("reported_at", type_=moment)
+        village, lead = bindparam("village", type_=String), bindparam("lead_id", type_=String)
+    rows = (
+        select(key, village, at, lead)
+        # SQLite reads "SELECT ... FROM f(x) ON CONFLICT" as a join's ON without a WHERE.
+        .where(true())
+    )
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(matter_bands)
+        .from_select(["band_key", "village", "reported_at", "lead_id"], rows)
+        .on_conflict_do_nothing()
+    )
+
+
+def _banding_parameters(
+    dialect: str, keys: list[int], village: str | None, at: datetime, lead_id: str
+) -> dict[str, object]:
+    return {
+        "keys": keys if dialect == "postgresql" else json.dumps(keys),
+        "village": village or UNKNOWN_VILLAGE,
+        "reported_at": at,
+        "lead_id": lead_id,
+    }
+
+
 class DuplicateDetector:
     def __init__(self, runtime: ServiceRuntime, threshold: float) -> None:
         self._runtime = runtime
@@ -242,9 +291,13 @@ class DuplicateDetector:
                     "reported_at": event.occurred_at,
                 },
             )
-            rows = band_rows(event.lead_id, event.village, category, mine, event.occurred_at)
-            if rows:
-                await conn.execute(_inserting(matter_bands, dialect), rows)
+            if keys:
+                await conn.execute(
+                    _banding(dialect),
+                    _banding_parameters(
+                        dialect, keys, event.village, event.occurred_at, event.lead_id
+                    ),
+                )
         if best_id is None or best < self._threshold:
             return
         store = self._runtime.store(Stream.INTAKE)
