@@ -7,15 +7,28 @@ end-to-end load (bench.bench_end_to_end) each such pass stopped a service for 45
 on a busy machine, far longer than a lead may take to show. Frozen once the service has
 started, they are left out of every later collection, which then walks only what the
 service made since (the first pass 140-190 ms on the same machine, then 1-2 ms).
+
+Only a service's own process freezes (``common.service.serve`` says so, for the HTTP
+workers it starts too): a process that runs services in itself one after another, as the
+tests do, would collect its whole heap, grown by every test before, at each start.
 """
 
 from __future__ import annotations
 
 import gc
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from common.service import ServiceRuntime
+
+
+ENABLED_VARIABLE: Final = "LEADS_FREEZE_STARTUP_HEAP"
+
+
+def enable_for_this_process() -> None:
+    """This process (and the workers it starts) is a service's own: freeze at start."""
+    os.environ[ENABLED_VARIABLE] = "1"
 
 
 def freeze_startup_heap(runtime: ServiceRuntime) -> None:
@@ -27,6 +40,8 @@ def freeze_startup_heap(runtime: ServiceRuntime) -> None:
 
 
 async def _freeze() -> None:
+    if os.environ.get(ENABLED_VARIABLE) != "1":
+        return
     gc.collect()
     gc.freeze()
 

@@ -490,6 +490,9 @@ def serve(
     and the streams). One process serves when given a built app."""
     import uvicorn
 
+    from common.heap import enable_for_this_process
+
+    enable_for_this_process()
     configure_logging(settings.service.value, settings.log_level)
     options: dict[str, Any] = {
         "host": settings.http_host,
