@@ -66,7 +66,8 @@ async def four_leads(
     js: JetStreamContext, oversight: OversightService, ledger: LedgerService
 ) -> Reported:
     """Four leads reported, one of them handed to the committee through the ledger; returns
-    once the umbrella's case is listed."""
+    once the three cases are listed (the transfer's comes through its own reactor, so the
+    umbrella's case, reported after it, may be listed first)."""
     official = await report(js, flags=(Flag.INVOLVES_OFFICIAL,), summary="村支书入股地下赌场")
     await case_of(oversight.http, official.lead_id)
     handed_over = await report(js, summary="村干部亲属强揽工程")
@@ -84,6 +85,7 @@ async def four_leads(
         js, flags=(Flag.PROTECTIVE_UMBRELLA,), summary="派出所民警为赌场通风报信"
     )
     await case_of(oversight.http, umbrella.lead_id)
+    await case_of(oversight.http, handed_over.lead_id)
     return Reported(official, handed_over, left_alone, umbrella)
 
 
