@@ -23,6 +23,7 @@ from common.migrations import upgrade
 from common.vocabulary import Category, Channel
 from intake.domain.matters import band_keys, shingles
 from intake.duplicates import DuplicateDetector, band_rows, matter_bands
+from tests.support.intake import DuplicateLinks
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +35,6 @@ FIRST_KEYS = [8830294594386174742, -5267111024555824503, 2777175017982576660, 60
 CORPUS_DIGEST = "be63535e343ea652600275325940e4aae599b92e792f49d8ecc84764753d1f66"
 # The 40 bands the index had before revision 0003, which it still computes.
 CORPUS_DIGEST_40 = "7c814e5046ec36dcbbb16e6d37f620a8181fdf5df50006ef66d89dc4671deecf"
-
-
-class _Links:
-    async def read_lead(self, _lead_id: str) -> Any:
-        return SimpleNamespace(events=[])
-
-    async def append(self, _event: Any) -> None:
-        return None
 
 
 def _report(lead_id: str, text: str, village: str | None, at: datetime) -> Any:
@@ -79,7 +72,7 @@ async def test_the_detector_writes_the_rows_band_rows_describes_once(database_ur
     try:
         upgrade(database.sync_engine, "intake")
         detect = DuplicateDetector(
-            SimpleNamespace(database=database, store=lambda _stream: _Links()),  # type: ignore[arg-type]
+            SimpleNamespace(database=database, store=lambda _stream: DuplicateLinks()),  # type: ignore[arg-type]
             0.6,
         )
         reports = [

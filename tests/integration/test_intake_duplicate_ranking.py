@@ -18,6 +18,7 @@ from common.vocabulary import Category, Channel
 from intake import duplicates
 from intake.domain.matters import band_keys, shingles
 from intake.duplicates import DuplicateDetector, near_reports, sharing_reports
+from tests.support.intake import DuplicateLinks
 
 pytestmark = pytest.mark.integration
 
@@ -29,17 +30,6 @@ PARTLY = (
 )
 RETOLD = "村霸张某强占村集体鱼塘还殴打前去理论的村民，群众多次反映无人处理了"
 START = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
-
-
-class _Links:
-    def __init__(self) -> None:
-        self.named: dict[str, str] = {}
-
-    async def read_lead(self, _lead_id: str) -> Any:
-        return SimpleNamespace(events=[])
-
-    async def append(self, event: Any) -> None:
-        self.named[event.lead_id] = event.duplicate_of
 
 
 def _report(lead_id: str, minute: int, text: str) -> Any:
@@ -64,7 +54,7 @@ async def test_the_report_sharing_most_bands_is_confirmed_before_earlier_ones(
     database = Database(database_url)
     try:
         upgrade(database.sync_engine, "intake")
-        links = _Links()
+        links = DuplicateLinks()
         detect = DuplicateDetector(
             SimpleNamespace(database=database, store=lambda _stream: links),  # type: ignore[arg-type]
             0.6,

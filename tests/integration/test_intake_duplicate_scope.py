@@ -17,23 +17,13 @@ from common.events.catalogue import LeadReported
 from common.migrations import upgrade
 from common.vocabulary import Category, Channel
 from intake.duplicates import DuplicateDetector
+from tests.support.intake import DuplicateLinks
 
 pytestmark = pytest.mark.integration
 
 TOLD = "村霸张某强占村集体鱼塘，还殴打前去理论的村民，群众多次反映无人处理"
 RETOLD = "村霸张某强占村集体鱼塘还殴打前去理论的村民，群众多次反映无人处理了"
 START = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
-
-
-class _Links:
-    def __init__(self) -> None:
-        self.named: dict[str, str] = {}
-
-    async def read_lead(self, _lead_id: str) -> Any:
-        return SimpleNamespace(events=[])
-
-    async def append(self, event: Any) -> None:
-        self.named[event.lead_id] = event.duplicate_of
 
 
 def _report(lead_id: str, minute: int, village: str | None, text: str, category: Category) -> Any:
@@ -55,7 +45,7 @@ async def test_a_report_is_compared_within_its_scope(database_url: str) -> None:
     database = Database(database_url)
     try:
         upgrade(database.sync_engine, "intake")
-        links = _Links()
+        links = DuplicateLinks()
         detect = DuplicateDetector(
             SimpleNamespace(database=database, store=lambda _stream: links),  # type: ignore[arg-type]
             0.6,

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -313,3 +314,17 @@ def wrapped_key_of(database_url: str, lead_id: str) -> tuple[bytes | None, datet
     finally:
         engine.dispose()
     return row.wrapped_key, row.shredded_at
+
+
+class DuplicateLinks:
+    """The duplicate check's view of the INTAKE stream, in memory: no report has history,
+    and each link appended is kept by its lead (``named``: lead -> the earlier report)."""
+
+    def __init__(self) -> None:
+        self.named: dict[str, str] = {}
+
+    async def read_lead(self, _lead_id: str) -> Any:
+        return SimpleNamespace(events=[])
+
+    async def append(self, event: Any) -> None:
+        self.named[event.lead_id] = event.duplicate_of
