@@ -21,6 +21,11 @@ class RuleViolation(DomainError):
         self.field = field
 
 
+class Settled(RuleViolation):
+    """The thing is final (an issued notice): no change of it is possible any more, not
+    later and not by anyone. Answered as 409 with the sentence."""
+
+
 class NotPermitted(DomainError):
     """The principal may not act on this lead (answered as 403, saying why)."""
 

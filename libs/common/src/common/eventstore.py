@@ -19,7 +19,14 @@ from nats.js.errors import APIError, NotFoundError
 
 from common.errors import RuleViolation
 from common.events import Event, EventDecodeError, decode, encode, event_type_of
-from common.subjects import Stream, lead_filter, lead_subject, subject_matches
+from common.subjects import (
+    Stream,
+    item_filter,
+    item_subject,
+    lead_filter,
+    lead_subject,
+    subject_matches,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +115,16 @@ class EventStore:
     def subject_for(self, event: Event) -> str:
         if event.prefix != self._family:
             raise ValueError(f"{event.event_type} does not belong on {self.subject_prefix}.>")
-        return lead_subject(self.subject_prefix, event.lead_id, event.event_type)
+        if event.subject_kind == "lead":
+            return lead_subject(self.subject_prefix, event.lead_id, event.event_type)
+        return item_subject(
+            self.subject_prefix, event.subject_kind, event.subject_id or "", event.event_type
+        )
+
+    def _own_filter(self, event: Event) -> str:
+        if event.subject_kind == "lead":
+            return lead_filter(self.subject_prefix, event.lead_id or "")
+        return item_filter(self.subject_prefix, event.subject_kind, event.subject_id or "")
 
     async def append(
         self,
@@ -130,11 +146,11 @@ class EventStore:
             raise EventTooLarge(len(data))
         headers = {"Nats-Msg-Id": event.event_id}
         if expected_sequence is not None:
-            if expected_subject is None and event.lead_id is None:
+            if expected_subject is None and event.subject_id is None:
                 raise ValueError("a conditional append needs a lead id or a subject filter")
             headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_sequence)
-            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = expected_subject or (
-                lead_filter(self.subject_prefix, event.lead_id or "")
+            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = (
+                expected_subject or self._own_filter(event)
             )
         if not self._js._nc.is_connected:
             # Not sent at all (a message published while reconnecting would be buffered and
@@ -150,7 +166,7 @@ class EventStore:
             )
         except APIError as exc:
             if exc.err_code == _WRONG_LAST_SEQUENCE and expected_sequence is not None:
-                raise ConcurrencyConflict(event.lead_id, expected_sequence) from exc
+                raise ConcurrencyConflict(event.subject_id, expected_sequence) from exc
             raise
         except nats.errors.NoRespondersError as exc:
             raise LogUnavailable(self.stream.value) from exc
@@ -165,7 +181,13 @@ class EventStore:
         """Every event of one lead in this stream, in order, read from the stream itself
         (not from a projection, which may lag). A message no append stored is left out of
         the history (see ``appended_id``), but its sequence still guards the next append."""
-        wanted = lead_filter(self.subject_prefix, lead_id)
+        return await self.read_subject(lead_filter(self.subject_prefix, lead_id))
+
+    async def read_item(self, kind: str, item_id: str) -> LeadHistory:
+        """Every event of one thing of another kind (``notice``), as :meth:`read_lead`."""
+        return await self.read_subject(item_filter(self.subject_prefix, kind, item_id))
+
+    async def read_subject(self, wanted: str) -> LeadHistory:
         events: list[StoredEvent] = []
         last_sequence = 0
         async for msg in read_messages(self._js, self.stream.value, wanted, stored_headers=True):

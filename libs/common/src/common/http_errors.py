@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
-from common.errors import Gone, NotFound, NotPermitted, RuleViolation
+from common.errors import Gone, NotFound, NotPermitted, RuleViolation, Settled
 from common.eventstore import AppendOutcomeUnknown, ConcurrencyConflict, LogUnavailable
 
 _MESSAGES: Final[dict[str, tuple[str, str]]] = {
@@ -241,7 +241,9 @@ def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) 
     async def rule_violation(_: Request, exc: RuleViolation) -> JSONResponse:
         return JSONResponse(
             {"detail": describe_violation(exc, labels)},
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            status_code=status.HTTP_409_CONFLICT
+            if isinstance(exc, Settled)
+            else status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
     @app.exception_handler(Gone)

@@ -154,6 +154,17 @@ def lead_subject(prefix: str, lead_id: str | None, event_type: str) -> str:
     return f"{prefix}.lead.{check_token(lead_id, 'lead id')}.{event_type}"
 
 
+def item_subject(prefix: str, kind: str, item_id: str, event_type: str) -> str:
+    """The subject of an event of something other than a lead, kept the same way:
+    ``ledger.notice.<id>.NoticeIssued`` (its history a subject-filtered read too)."""
+    return f"{item_filter(prefix, kind, item_id)[:-1]}{event_type}"
+
+
+def item_filter(prefix: str, kind: str, item_id: str) -> str:
+    """The filter matching every event of one such thing in one stream."""
+    return f"{prefix}.{check_token(kind, 'subject kind')}.{check_token(item_id, kind + ' id')}.>"
+
+
 def subject_matches(subject: str, pattern: str) -> bool:
     """Whether ``subject`` falls under the NATS ``pattern`` (``*`` one token, ``>`` the rest)."""
     parts = subject.split(".")

@@ -113,6 +113,14 @@ class Event(BaseModel):
 
     #: subject prefix of the stream the event is written to, e.g. ``ledger``.
     prefix: ClassVar[str]
+    #: what the event belongs to, the subject's second token: ``lead`` (the lead id), or
+    #: another kind of thing whose id :attr:`subject_id` gives (``ledger.notice.<id>.…``)
+    subject_kind: ClassVar[str] = "lead"
+
+    @property
+    def subject_id(self) -> str | None:
+        """The id the event's subject carries: its lead's, unless its kind says otherwise."""
+        return self.lead_id
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
