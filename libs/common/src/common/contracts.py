@@ -23,9 +23,11 @@ def declare_published_events(broker: NatsBroker, service: Service) -> None:
         if cls.prefix not in families:
             continue
         prefix = audit_prefix(service) if cls.prefix == "audit" else cls.prefix
-        per_lead = cls.model_fields["lead_id"].is_required()
+        # A lead's events carry its id; another kind's (a task, a notice) always their own.
+        keyed = cls.subject_kind != "lead" or cls.model_fields["lead_id"].is_required()
+        token = f"{cls.subject_kind}.*" if keyed else GLOBAL_TOKEN
         broker.publisher(
-            f"{prefix}.{'lead.*' if per_lead else GLOBAL_TOKEN}.{cls.type_name()}",
+            f"{prefix}.{token}.{cls.type_name()}",
             title=cls.type_name(),
             description=(cls.__doc__ or "").strip(),
             schema=cls,

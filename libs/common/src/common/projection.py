@@ -400,6 +400,9 @@ def refusal(subject: str, event: Event, appended: str | None) -> str | None:
     named = lead_of_subject(subject)
     if named is not None and named != event.lead_id:
         return f"the subject names lead {named}, the event lead {event.lead_id}"
+    kind = event.subject_kind
+    if kind != "lead" and subject.split(".")[-3:-1] != [kind, event.subject_id]:
+        return f"the subject is not that of the event's {kind} ({event.subject_id})"
     if appended != event.event_id:
         return NOT_APPENDED
     return None
