@@ -18,7 +18,8 @@ import orjson
 from pydantic import Field, TypeAdapter, ValidationError
 
 import common.events.accounts
-import common.events.catalogue  # noqa: F401 - defines (and so registers) every event type
+import common.events.catalogue
+import common.events.notices  # noqa: F401 - these modules define (and so register) every event type
 from common.events.envelope import EVENT_REGISTRY, Event
 from common.routing import CommitteeRule
 from common.times import end_of_day
