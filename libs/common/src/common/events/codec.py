@@ -19,7 +19,8 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 import common.events.accounts
 import common.events.catalogue
-import common.events.notices  # noqa: F401 - these modules define (and so register) every event type
+import common.events.notices
+import common.events.tasks  # noqa: F401 - these modules define (and so register) every event type
 from common.events.envelope import EVENT_REGISTRY, Event
 from common.routing import CommitteeRule
 from common.times import end_of_day
