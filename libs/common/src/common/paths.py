@@ -25,3 +25,12 @@ CaseId = Annotated[
         description="A case's id: 32 lowercase hexadecimal digits",
     ),
 ]
+
+#: A notice's id (通报): the hex of a random UUID; anything else names no notice.
+NoticeId = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-f]{32}$",
+        description="A notice's id: 32 lowercase hexadecimal digits",
+    ),
+]
