@@ -32,6 +32,7 @@ from ledger.commands import (
     Transfer,
 )
 from ledger.export import to_csv, to_xlsx
+from ledger.notices_api import router as notices
 from ledger.projection.queries import READERS, Filters
 from ledger.projection.search import SHORTEST
 from ledger.schemas import (
@@ -484,3 +485,6 @@ async def export(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="ledger-{town.code}-{stamp}.{fmt}"'},
     )
+
+
+router.include_router(notices)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.inputs import AttachmentIn
 from common.times import Deadline
 from common.vocabulary import Conclusion
+from ledger.notice_schemas import NOTICE_LABELS
 
 FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
     "to_unit": ("移交单位", "receiving unit"),
@@ -29,6 +30,7 @@ FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
     "q": ("检索内容", "search text"),
     "ledger_number": ("台账编号", "ledger number"),
     "purpose": ("查阅事由", "purpose of reading"),
+    **NOTICE_LABELS,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from common.projection import Subscription
 from common.subjects import Stream
+from ledger.projection.notices import PROJECTION as NOTICES
 from ledger.projection.projector import ledger_projection
 
 PROJECTION = ledger_projection()
@@ -17,4 +18,5 @@ SUBSCRIPTIONS = (
     Subscription(PROJECTION, Stream.LEDGER),
     Subscription(PROJECTION, Stream.DIRECTIVES),
     Subscription(PROJECTION, Stream.INTAKE),
+    Subscription(NOTICES, Stream.LEDGER),
 )
