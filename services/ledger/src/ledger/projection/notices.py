@@ -1,0 +1,236 @@
+"""The notices' read model (通报): each notice as it stands, and the facts of the ledger a
+notice cites, recorded as they happen, against the unit holding the lead then.
+
+A projection of its own, beside the ledger's, fed by LEDGER alone and rebuilt by replay
+like it: a notice's facts are what the unit did at the time, which the ledger's rows (the
+lead as it stands now) no longer say. The rules of which facts count are
+:mod:`ledger.domain.notice_facts`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from sqlalchemy import Column, Date, Index, MetaData, String, Table, Text
+
+from common.batchwriter import BatchWriter
+from common.database import UtcDateTime, as_utc
+from common.events import Event
+from common.events.catalogue import (
+    DeadlineExtended,
+    DeadlineMissed,
+    FeedbackGiven,
+    LeadRegistered,
+    LeadReopened,
+    LeadTransferred,
+    ResponsibilityAssigned,
+    TransferReturned,
+)
+from common.events.notices import (
+    NoticeDrafted,
+    NoticeIssued,
+    NoticeRevised,
+    NoticeWithdrawn,
+)
+from common.projection import Handler, Projection
+from ledger.domain.notice import NoticeStatus
+from ledger.domain.notice_facts import (
+    LATE_ANSWER,
+    OVERDUE,
+    RETURN,
+    FactKind,
+    answered_late,
+    fact_key,
+)
+
+VERSION: Final = 1
+metadata = MetaData()
+
+notices = Table(
+    "ledger_notices",
+    metadata,
+    Column("notice_id", String(64), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("period_from", Date, nullable=False),
+    Column("period_to", Date, nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    # NoticeFacts as JSON: the counts and the leads cited
+    Column("facts", Text, nullable=False),
+    Column("drafted_at", UtcDateTime, nullable=False),
+    Column("drafted_by", String(64)),
+    Column("issued_at", UtcDateTime),
+    Column("issued_by", String(64)),
+    Column("withdrawn_at", UtcDateTime),
+    Column("withdrawn_reason", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_ledger_notices_status", "status", "updated_at"),
+)
+
+# One row per fact a notice may cite (ledger.domain.notice_facts.fact_key).
+facts = Table(
+    "ledger_notice_facts",
+    metadata,
+    Column("fact", String(200), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("unit", String(40), nullable=False),
+    Column("lead_id", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_ledger_notice_facts_unit", "unit", "at"),
+)
+
+# Who holds each lead and the deadline in force: what a fact is counted against.
+holders = Table(
+    "ledger_notice_holders",
+    metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("unit", String(40), nullable=False),
+    Column("deadline", UtcDateTime),
+)
+
+E = TypeVar("E", bound=Event)
+
+
+def _fact(db: BatchWriter, kind: FactKind, unit: str, lead_id: str, ref: str, at: Any) -> None:
+    key = fact_key(kind, lead_id, ref)
+    if db.get(facts, key) is None:  # the first time counts; a later one is the same fault
+        db.put(facts, {"fact": key, "kind": kind, "unit": unit, "lead_id": lead_id, "at": at})
+
+
+def _on_holder(change: Callable[[dict[str, Any], E], None]) -> Callable[[BatchWriter, E], None]:
+    def handle(db: BatchWriter, event: E) -> None:
+        row = db.get(holders, event.lead_id)
+        if row is not None:  # a lead never registered has nobody to count against
+            change(row, event)
+            db.put(holders, row)
+
+    return handle
+
+
+def _registered(db: BatchWriter, event: LeadRegistered) -> None:
+    db.put(holders, {"lead_id": event.lead_id, "unit": event.unit, "deadline": None})
+
+
+def _transferred(row: dict[str, Any], event: LeadTransferred) -> None:
+    row.update(unit=event.to_unit, deadline=None)
+
+
+def _assigned(row: dict[str, Any], event: ResponsibilityAssigned) -> None:
+    row.update(unit=event.unit, deadline=event.deadline)
+
+
+def _extended(row: dict[str, Any], event: DeadlineExtended) -> None:
+    row["deadline"] = event.deadline
+
+
+def _reopened(row: dict[str, Any], event: LeadReopened) -> None:
+    row["deadline"] = None
+
+
+_returned_to = _on_holder(lambda row, event: row.update(unit=event.to_unit))
+
+
+def _returned(db: BatchWriter, event: TransferReturned) -> None:
+    _fact(db, RETURN, event.unit, event.lead_id, event.event_id, event.occurred_at)
+    _returned_to(db, event)
+
+
+def _missed(db: BatchWriter, event: DeadlineMissed) -> None:
+    _fact(db, OVERDUE, event.unit, event.lead_id, event.deadline.isoformat(), event.deadline)
+
+
+def _answered(db: BatchWriter, event: FeedbackGiven) -> None:
+    row = db.get(holders, event.lead_id)
+    # A row read back from SQLite by the batch writer has lost its zone (stored in UTC).
+    deadline = as_utc(row["deadline"]) if row is not None else None
+    if row is None or deadline is None or not answered_late(event.occurred_at, deadline):
+        return
+    _fact(db, LATE_ANSWER, row["unit"], event.lead_id, deadline.isoformat(), event.occurred_at)
+
+
+def _content(event: NoticeDrafted | NoticeIssued) -> dict[str, Any]:
+    return {
+        "kind": event.kind,
+        "unit": event.unit,
+        "period_from": event.period_from,
+        "period_to": event.period_to,
+        "title": event.title,
+        "body": event.body,
+        "facts": event.facts.model_dump_json(),
+        "updated_at": event.occurred_at,
+    }
+
+
+def _drafted(db: BatchWriter, event: NoticeDrafted) -> None:
+    row = {c.name: None for c in notices.columns}
+    row.update(
+        _content(event),
+        notice_id=event.notice_id,
+        status=NoticeStatus.DRAFT.value,
+        drafted_at=event.occurred_at,
+        drafted_by=event.actor.user,
+    )
+    db.put(notices, row)
+
+
+def _on_notice(change: Callable[[dict[str, Any], E], None]) -> Callable[[BatchWriter, E], None]:
+    def handle(db: BatchWriter, event: E) -> None:
+        row = db.get(notices, getattr(event, "notice_id", ""))
+        if row is not None:
+            change(row, event)
+            row["updated_at"] = event.occurred_at
+            db.put(notices, row)
+
+    return handle
+
+
+def _revised(row: dict[str, Any], event: NoticeRevised) -> None:
+    row.update(kind=event.kind, title=event.title, body=event.body)
+
+
+def _issued(row: dict[str, Any], event: NoticeIssued) -> None:
+    row.update(
+        _content(event),
+        status=NoticeStatus.ISSUED.value,
+        issued_at=event.occurred_at,
+        issued_by=event.actor.user,
+    )
+
+
+def _withdrawn(row: dict[str, Any], event: NoticeWithdrawn) -> None:
+    row.update(
+        status=NoticeStatus.WITHDRAWN.value,
+        withdrawn_at=event.occurred_at,
+        withdrawn_reason=event.reason,
+    )
+
+
+_HANDLERS: dict[type[Event], Handler] = {
+    LeadRegistered: _registered,
+    LeadTransferred: _on_holder(_transferred),
+    TransferReturned: _returned,
+    ResponsibilityAssigned: _on_holder(_assigned),
+    DeadlineExtended: _on_holder(_extended),
+    LeadReopened: _on_holder(_reopened),
+    DeadlineMissed: _missed,
+    FeedbackGiven: _answered,
+    NoticeDrafted: _drafted,
+    NoticeRevised: _on_notice(_revised),
+    NoticeIssued: _on_notice(_issued),
+    NoticeWithdrawn: _on_notice(_withdrawn),
+}
+
+
+def notices_projection() -> Projection:
+    """The notices and the facts they cite, fed by the LEDGER stream."""
+    return Projection(
+        name="notices",
+        metadata=metadata,
+        version=VERSION,
+        handlers={cls.type_name(): handler for cls, handler in _HANDLERS.items()},
+    )
+
+
+PROJECTION: Final = notices_projection()
