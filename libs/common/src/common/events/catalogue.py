@@ -142,6 +142,9 @@ class LeadRegistered(_LedgerEvent):
     #: the ledger routed the lead to the discipline committee when it filed it: only the
     #: committee and the roles that see the whole ledger see it (never its village screener)
     for_committee: bool
+    #: the town (its code) whose ledger numbered the lead; "" when filed before a county had
+    #: several towns: the organisation's first. Lets the stream be partitioned by town.
+    town: str = ""
 
 
 class LeadTransferred(_LedgerEvent):
@@ -153,6 +156,8 @@ class LeadTransferred(_LedgerEvent):
     from_unit: str
     to_unit: str
     reason: str
+    #: the county took the lead over from the town (提级办理): the town may read it, not act
+    taken_over: bool = False
 
 
 class TransferAccepted(_LedgerEvent):
