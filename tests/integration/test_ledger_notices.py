@@ -1,0 +1,285 @@
+"""Notices (通报): the office drafts a notice about a unit with the facts the ledger recorded
+against it (a deadline missed, an answer after the deadline, a transfer returned), revises
+it, issues it; an issued notice is final (every change 409) and every member of the staff
+reads it, while a draft is the office's and its clerks' alone. Wrong roles and hostile or
+oversized input are refused, naming the field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from common.events import utc_now
+from common.events.notices import NoticeDrafted, NoticeIssued, NoticeRevised
+from common.eventstore import EventStore
+from common.subjects import Stream
+from common.times import CHINA
+from tests.conftest import wait_until
+from tests.support.apps import token
+from tests.support.ledger import (
+    LedgerService,
+    act,
+    assigned_by_police,
+    handed_to_police,
+    moved_to,
+    report_and_file,
+)
+
+pytestmark = pytest.mark.integration
+
+NOTICES = "/v1/ledger/notices"
+UNKNOWN = "0" * 32
+
+
+def around_today() -> dict[str, str]:
+    """Yesterday to tomorrow on the township's clock: today's facts, whatever the hour."""
+    today = utc_now().astimezone(CHINA).date()
+    return {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}
+
+
+async def facts_of(http: httpx.AsyncClient, unit: str) -> dict[str, Any]:
+    response = await http.get(
+        f"{NOTICES}/facts", params={"unit": unit, **around_today()}, headers=token("clerk")
+    )
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def police_record(service: LedgerService) -> tuple[str, str]:
+    """A lead whose deadline the police missed and then answered late, and a lead the police
+    sent back: the facts a notice about the police cites."""
+    http = service.http
+    late = (await report_and_file(service))["lead_id"]
+    await handed_to_police(http, late)
+    await assigned_by_police(http, late, utc_now() + timedelta(seconds=1))
+
+    async def overdue() -> bool:
+        return (await facts_of(http, "shd-police"))["facts"]["overdue"] == 1
+
+    await wait_until(overdue, timeout=15)
+    answered = await act(http, late, "feedback", "police", text="已在核查，稍后答复结果")
+    assert answered.status_code == 200, answered.text
+
+    returned = (await report_and_file(service))["lead_id"]
+    moved_to(
+        await act(http, returned, "transfer", "office", to_unit="shd-police", reason="请核查"),
+        "transferred",
+    )
+    moved_to(await act(http, returned, "return", "police", reason="不属本单位职责"), "returned")
+    return late, returned
+
+
+async def drafted(http: httpx.AsyncClient, user: str = "clerk", **body: Any) -> httpx.Response:
+    chosen = {"kind": "criticism", "unit": "shd-police", **around_today(), **body}
+    return await http.post(NOTICES, json=chosen, headers=token(user))
+
+
+async def command(
+    http: httpx.AsyncClient, notice_id: str, what: str, user: str, **body: Any
+) -> httpx.Response:
+    return await http.post(f"{NOTICES}/{notice_id}/{what}", json=body, headers=token(user))
+
+
+async def listed_ids(http: httpx.AsyncClient, user: str, **query: Any) -> list[str]:
+    response = await http.get(NOTICES, params=query, headers=token(user))
+    assert response.status_code == 200, response.text
+    return [n["notice_id"] for n in response.json()]
+
+
+def refused_for(response: httpx.Response, status: int, field: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    [problem] = response.json()["detail"]
+    assert problem["field"] == field, problem
+    found: dict[str, Any] = problem
+    return found
+
+
+async def test_a_criticism_is_drafted_with_the_ledgers_facts_revised_issued_and_read_by_all(
+    service: LedgerService,
+) -> None:
+    http, js = service.http, service.js
+    late, returned = await police_record(service)
+
+    async def all_facts_in() -> bool:
+        facts = (await facts_of(http, "shd-police"))["facts"]
+        return (facts["overdue"], facts["late_answers"], facts["returns"]) == (1, 1, 1)
+
+    await wait_until(all_facts_in, timeout=15)
+    help_given = await facts_of(http, "shd-police")
+    assert set(help_given["facts"]["lead_ids"]) == {late, returned}
+    assert "派出所" in help_given["title"]
+    assert "通报批评" in help_given["title"]
+    # Another unit has none of them.
+    assert (await facts_of(http, "shd-judicial"))["facts"]["lead_ids"] == []
+
+    response = await drafted(http)
+    assert response.status_code == 201, response.text
+    notice = response.json()
+    notice_id = notice["notice_id"]
+    assert (notice["status"], notice["status_label"], notice["kind_label"]) == (
+        "draft",
+        "草稿",
+        "通报批评",
+    )
+    assert notice["facts"] == help_given["facts"]
+    assert notice["title"] == help_given["title"]  # suggested, for the clerk to edit
+
+    # A draft is the office's: to the police (the unit it is about) it does not exist.
+    assert (await http.get(f"{NOTICES}/{notice_id}", headers=token("police"))).status_code == 404
+    assert (
+        await command(http, notice_id, "revise", "police", kind="praise", title="x", content="x")
+    ).status_code == 404
+
+    revised = await command(
+        http,
+        notice_id,
+        "revise",
+        "clerk",
+        kind="criticism",
+        title="关于对派出所线索办理不力的通报批评",
+        content="派出所办理线索超期、逾期答复、推诿退回，予以通报批评，限期整改。",
+    )
+    assert revised.status_code == 200, revised.text
+    assert revised.json()["title"] == "关于对派出所线索办理不力的通报批评"
+
+    # The clerk prepares, the office issues.
+    assert (await command(http, notice_id, "issue", "clerk")).status_code == 403
+    issued = await command(http, notice_id, "issue", "office")
+    assert issued.status_code == 200, issued.text
+    shown = issued.json()
+    assert (shown["status"], shown["status_label"]) == ("issued", "已印发")
+    assert shown["issued_at"] is not None
+    assert [s["event_type"] for s in shown["history"]] == [
+        "NoticeDrafted",
+        "NoticeRevised",
+        "NoticeIssued",
+    ]
+
+    # Final: every change is refused as a conflict, saying why.
+    for what, body in (
+        ("revise", {"kind": "praise", "title": "改", "content": "改"}),
+        ("withdraw", {"reason": "撤回"}),
+        ("issue", {}),
+    ):
+        problem = refused_for(await command(http, notice_id, what, "office", **body), 409, "")
+        assert "已印发" in problem["message"], problem
+        assert "issued" in problem["message_en"], problem
+
+    # Everyone of the staff reads the issued notice, in the list and alone.
+    for user in ("police", "screener.v01", "discipline", "auditor", "clerk"):
+
+        async def listed_for(user: str = user) -> bool:
+            return notice_id in await listed_ids(http, user, status="issued")
+
+        await wait_until(listed_for, timeout=10)
+        one = await http.get(f"{NOTICES}/{notice_id}", headers=token(user))
+        assert one.status_code == 200, one.text
+        assert one.json()["facts"]["overdue"] == 1
+    printed = await http.get(f"{NOTICES}/{notice_id}/text", headers=token("screener.v01"))
+    assert printed.status_code == 200, printed.text
+    assert printed.headers["content-type"].startswith("text/plain")
+    assert "关于对派出所线索办理不力的通报批评" in printed.text
+    assert "超期 1 件；逾期答复 1 件；退回移交 1 件" in printed.text
+    assert "北京时间" in printed.text
+
+    # On the notice's own subjects, in order; the issued event carries the notice whole.
+    history = await EventStore(js, Stream.LEDGER, "ledger").read_item("notice", notice_id)
+    events = [s.event for s in history.events]
+    assert [type(e) for e in events] == [NoticeDrafted, NoticeRevised, NoticeIssued]
+    assert all(s.subject.startswith(f"ledger.notice.{notice_id}.") for s in history.events)
+    final = events[-1]
+    assert isinstance(final, NoticeIssued)
+    assert (final.title, final.unit, final.facts.returns) == (
+        "关于对派出所线索办理不力的通报批评",
+        "shd-police",
+        1,
+    )
+
+
+async def test_drafts_belong_to_the_office_and_a_withdrawn_draft_is_final(
+    service: LedgerService,
+) -> None:
+    http = service.http
+    notice_id = (await drafted(http, kind="praise", unit="shd-judicial")).json()["notice_id"]
+
+    # Only the office and its clerks draft; the others are told, or not admitted at all.
+    for user in ("police", "screener.v01", "discipline", "auditor"):
+        assert (await drafted(http, user)).status_code == 403, user
+    assert (await drafted(http, "custodian")).status_code == 403
+    assert (await http.post(NOTICES, json={})).status_code == 401
+
+    # Drafts are listed for the office only.
+    async def listed_for_office() -> bool:
+        return notice_id in await listed_ids(http, "office")
+
+    await wait_until(listed_for_office, timeout=10)
+    assert notice_id not in await listed_ids(http, "police")
+    assert notice_id not in await listed_ids(http, "police", status="draft")
+    assert (
+        await http.get(
+            f"{NOTICES}/facts",
+            params={"unit": "shd-police", "month": "2026-11"},
+            headers=token("police"),
+        )
+    ).status_code == 403
+
+    withdrawn = await command(http, notice_id, "withdraw", "clerk", reason="表扬对象有误")
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["status"] == "withdrawn"
+    problem = refused_for(await command(http, notice_id, "issue", "office"), 409, "")
+    assert "撤回" in problem["message"]
+    assert (await http.get(f"{NOTICES}/{UNKNOWN}", headers=token("office"))).status_code == 404
+    assert (await command(http, UNKNOWN, "issue", "office")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "标" * 101}, "title"),
+        ({"content": "文" * 5001}, "content"),
+        ({"title": "通报\x00<script>"}, "title"),
+        ({"content": "正文\x1b[2J"}, "content"),
+        ({"unit": "../../etc"}, "unit"),
+        ({"unit": "nowhere"}, "unit"),
+        ({"kind": "reward"}, "kind"),
+        ({"from": "2026-11-30", "to": "2026-11-01"}, "to"),
+        ({"from": "2025-01-01", "to": "2026-11-01"}, "to"),
+        ({"month": "2026-11"}, "month"),  # and from/to as well: one or the other
+        ({"from": None, "to": None}, "month"),
+        ({"month": "2026-13", "from": None, "to": None}, "month"),
+        ({"sealed": True}, "sealed"),
+    ],
+)
+async def test_hostile_or_oversized_input_is_refused_naming_the_field(
+    service: LedgerService, body: dict[str, Any], field: str
+) -> None:
+    refused_for(await drafted(service.http, **body), 422, field)
+
+
+async def test_a_revision_too_long_and_a_notice_id_that_names_nothing_are_refused(
+    service: LedgerService,
+) -> None:
+    http = service.http
+    notice_id = (await drafted(http)).json()["notice_id"]
+    refused_for(
+        await command(
+            http, notice_id, "revise", "clerk", kind="criticism", title="t", content="文" * 5001
+        ),
+        422,
+        "content",
+    )
+    refused_for(
+        await command(http, notice_id, "withdraw", "clerk", reason="r" * 501), 422, "reason"
+    )
+    for bad in ("NOTICE", "x" * 33, "..%2F..%2Fetc"):
+        response = await http.get(f"{NOTICES}/{bad}", headers=token("office"))
+        assert response.status_code in (404, 422), response.text
+    refused_for(
+        await http.get(NOTICES, params={"page_size": 201}, headers=token("office")),
+        422,
+        "page_size",
+    )
