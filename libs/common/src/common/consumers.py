@@ -139,6 +139,8 @@ DURABLES: Final[tuple[Durable, ...]] = (
             Stream.AUDIT,
         )
     ),
+    _projection(Service.OVERSIGHT, "notices", Stream.LEDGER),
+    _projection(Service.OVERSIGHT, "notices", Stream.OVERSIGHT),
     _reactor(Service.OVERSIGHT, "cases-from-reports", Stream.INTAKE, "intake.lead.*.LeadReported"),
     _reactor(
         Service.OVERSIGHT, "cases-from-transfers", Stream.LEDGER, "ledger.lead.*.LeadTransferred"

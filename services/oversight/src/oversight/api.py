@@ -17,6 +17,7 @@ from common.events import Event, Role
 from common.http_errors import errors
 from common.paths import CaseId, LeadId
 from oversight.application import Oversight
+from oversight.notices_api import router as notices
 from oversight.reports import XLSX
 from oversight.schemas import (
     AccessOut,
@@ -278,3 +279,6 @@ async def assessments_xlsx(
         media_type=sheet.media_type,
         headers={"Content-Disposition": f'attachment; filename="{sheet.filename}"'},
     )
+
+
+router.include_router(notices)
