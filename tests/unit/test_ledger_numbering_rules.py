@@ -11,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.times import CHINA
-from ledger.domain.numbering import is_ledger_number, ledger_year, next_number
+from ledger.domain.numbering import (
+    LastNumbers,
+    is_ledger_number,
+    ledger_year,
+    next_number,
+    prefix_of,
+)
 
 MARCH = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
@@ -124,3 +130,25 @@ def test_with_a_clock_that_only_goes_forward_the_year_is_the_townships(
     ordered = sorted(clocks)
     for clock, number in zip(ordered, _register_all(ordered), strict=True):
         assert number.split("-")[1] == str(ledger_year(clock))
+
+
+def test_each_towns_last_number_is_its_last_registration_in_the_stream() -> None:
+    last = LastNumbers()
+    last.fold(3, "SHD-2026-000001")
+    last.fold(5, "ZXL-2026-000001")
+    last.fold(6, None)  # a registration that cannot be read is stepped over
+    last.fold(9, "SHD-2026-000002")
+    assert last.by_prefix == {"SHD": "SHD-2026-000002", "ZXL": "ZXL-2026-000001"}
+    assert last.upto == 9
+    # Folded already: a registration read again changes nothing.
+    last.fold(5, "ZXL-2026-000999")
+    assert last.by_prefix["ZXL"] == "ZXL-2026-000001"
+    assert next_number("ZXL", MARCH, last.by_prefix.get("ZXL")) == "ZXL-2026-000002"
+    assert next_number("AB", MARCH, last.by_prefix.get("AB")) == "AB-2026-000001"
+
+
+@pytest.mark.parametrize(
+    ("number", "prefix"), [("ZXL-2026-000007", "ZXL"), ("not-a-number", None), ("", None)]
+)
+def test_the_town_of_a_number_is_its_prefix(number: str, prefix: str | None) -> None:
+    assert prefix_of(number) == prefix

@@ -21,7 +21,8 @@ class OutcomeRecorder:
     def __init__(self, runtime: ServiceRuntime, ledger: Ledger) -> None:
         self.runtime = runtime
         self.ledger = ledger
-        self.committee = runtime.org.the(UnitKind.DISCIPLINE).code
+        # Every town's committee: the one holding the lead records its outcome.
+        self.committees = frozenset(u.code for u in runtime.org.of_kind(UnitKind.DISCIPLINE))
 
     async def __call__(self, event: Event) -> None:
         """Records the committee's outcome as the lead's result."""
@@ -30,9 +31,12 @@ class OutcomeRecorder:
         await retry_on_conflict(lambda: self._record(event))
 
     async def _record(self, outcome: DisciplineOutcome) -> None:
-        actor = Actor(role=Role.DISCIPLINE, unit=self.committee)
         lead, sequence = await self.ledger.load(outcome.lead_id)
-        concluded = rules.record_discipline_outcome(lead, outcome.result, self.committee, actor)
+        committee = next((u for u in (lead.holder, lead.pending_to) if u in self.committees), None)
+        if committee is None:
+            return
+        actor = Actor(role=Role.DISCIPLINE, unit=committee)
+        concluded = rules.record_discipline_outcome(lead, outcome.result, committee, actor)
         if concluded is None:
             return
         concluded = concluded.model_copy(update=outcome.caused())

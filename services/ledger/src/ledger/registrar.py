@@ -15,7 +15,14 @@ filed before fails the batch instead of being filed twice, without a read per le
 batch costs one acknowledged write. When it is refused (another registration got in first,
 a lead was filed before) or the stream does not allow atomic batches, every lead's history
 is read, and the new ones are filed one by one, each append expecting the registration just
-acknowledged before it, then routed."""
+acknowledged before it, then routed.
+
+A county of several towns numbers each town's leads in a sequence of its own (SHD-…,
+ZXL-…). A lead belongs to the town of its village (else of the unit that entered it, else
+the first town); it is filed by that town's office and routed to that town's committee.
+Every registration still expects the county's last one, so the one check proves every
+town's run of numbers; each town's last number is folded from the registrations read
+since the last fold (:class:`~ledger.domain.numbering.LastNumbers`)."""
 
 from __future__ import annotations
 
@@ -28,14 +35,20 @@ from typing import Final
 import structlog
 
 from common.application import retry_on_conflict
-from common.events import Actor, Event, Role, utc_now
+from common.events import Actor, Event, EventDecodeError, Role, decode, event_type_of, utc_now
 from common.events.catalogue import LeadRegistered, LeadReported, LeadTransferred
-from common.eventstore import ConcurrencyConflict, EventStore, StoredEvent
-from common.organisation import UnitKind
+from common.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    StoredEvent,
+    appended_id,
+    read_messages,
+)
+from common.organisation import Town, Unit, UnitKind
 from common.service import ServiceRuntime
 from common.subjects import Stream, lead_filter
 from ledger.batchappend import MAX_BATCH, AtomicBatchRefused, Expect, append_batch
-from ledger.domain.numbering import is_ledger_number, next_number
+from ledger.domain.numbering import LastNumbers, is_ledger_number, next_number, prefix_of
 from ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
@@ -56,9 +69,13 @@ class Registrar:
     def __init__(self, runtime: ServiceRuntime, settings: LedgerSettings) -> None:
         self.runtime = runtime
         self.settings = settings
-        self.office = runtime.org.the(UnitKind.OFFICE)
-        self.discipline = runtime.org.the(UnitKind.DISCIPLINE)
-        self.actor = Actor(role=Role.SYSTEM, unit=self.office.code, user="registrar")
+        org = runtime.org
+        # Each town's office files its leads and its committee takes the flagged ones: a
+        # town without either stops the service at start, not at its first lead.
+        self.offices: dict[str, Unit] = {t.code: t.the(UnitKind.OFFICE) for t in org.towns}
+        self.committees: dict[str, Unit] = {t.code: t.the(UnitKind.DISCIPLINE) for t in org.towns}
+        self._last_numbers = LastNumbers()
+        self._folding = asyncio.Lock()
         # Atomic batches are tried again this long after the stream refused them (an
         # administrator may allow them meanwhile).
         self._atomic_again_at = 0.0
@@ -142,15 +159,13 @@ class Registrar:
             )
             if first.events:
                 return False
-        previous = last.event if last is not None else None
-        number = previous.ledger_number if isinstance(previous, LeadRegistered) else None
+        numbers = await self._numbers(ledger, last_sequence, last)
         while remaining:
             batch: list[tuple[Event, Expect | None]] = []
             registrations: list[tuple[LeadRegistered, int]] = []
             taken = remaining[: MAX_BATCH // 2]
             for n, reported in enumerate(taken):
-                registered = self._registration(reported, number)
-                number = registered.ledger_number
+                registered = self._registration(reported, numbers)
                 expect = (
                     Expect(last_sequence, REGISTRATIONS)
                     if n == 0
@@ -174,10 +189,13 @@ class Registrar:
                     return False
                 raise
             # An atomic batch is stored contiguously, ending at ``at``.
-            first = at - len(batch) + 1
+            stored_from = at - len(batch) + 1
             for registered, _ in registrations:
                 _logged(registered)
-            last_sequence = first + registrations[-1][1]
+            self._remember(
+                last_sequence, [(stored_from + i, r.ledger_number) for r, i in registrations]
+            )
+            last_sequence = stored_from + registrations[-1][1]
             del remaining[: len(taken)]
         return True
 
@@ -196,11 +214,10 @@ class Registrar:
             # A registration whose number cannot be read is stepped over like one that does
             # not decode: numbering goes on from the last good one.
             last_sequence, last = await ledger.last_readable(REGISTRATIONS, _numbered)
-            previous = last.event if last is not None else None
-            number = previous.ledger_number if isinstance(previous, LeadRegistered) else None
+            numbers = await self._numbers(ledger, last_sequence, last)
             try:
                 while remaining:
-                    registered = self._registration(remaining[0], number)
+                    registered = self._registration(remaining[0], numbers)
                     appended = await ledger.append(
                         registered, expected_sequence=last_sequence, expected_subject=REGISTRATIONS
                     )
@@ -212,8 +229,9 @@ class Registrar:
                         break
                     filed.append((registered, appended.sequence))
                     _logged(registered)
+                    self._remember(last_sequence, [(appended.sequence, registered.ledger_number)])
                     conflicts = 0
-                    last_sequence, number = appended.sequence, registered.ledger_number
+                    last_sequence = appended.sequence
             except ConcurrencyConflict:
                 # Another registration got in first: the rest take the numbers after it.
                 # Every lead reported at once can be ahead, so this is tried far more often
@@ -226,13 +244,62 @@ class Registrar:
     def _atomic_allowed(self) -> bool:
         return time.monotonic() >= self._atomic_again_at
 
-    def _registration(self, reported: LeadReported, last_number: str | None) -> LeadRegistered:
+    async def _numbers(
+        self, ledger: EventStore, last_sequence: int, last: StoredEvent | None
+    ) -> dict[str, str]:
+        """Each town's last ledger number (by prefix) as the county's registrations up to
+        ``last_sequence`` leave it; ``last`` is the last of them that can be read. Changed
+        in place as the numbers are handed out."""
+        previous = last.event if last is not None else None
+        number = previous.ledger_number if isinstance(previous, LeadRegistered) else None
+        if len(self.offices) == 1:
+            # One town: its last number is the last registration's.
+            prefix = prefix_of(number) if number is not None else None
+            return {prefix: number} if prefix is not None and number is not None else {}
+        async with self._folding:
+            folded = self._last_numbers
+            if folded.upto < last_sequence:
+                async for msg in read_messages(
+                    self.runtime.js,
+                    ledger.stream.value,
+                    REGISTRATIONS,
+                    folded.upto + 1,
+                    stored_headers=True,
+                ):
+                    sequence = msg.seq or 0
+                    if sequence > last_sequence:
+                        break
+                    folded.fold(sequence, _number_in(msg.subject or "", msg.data, msg.headers))
+                folded.upto = max(folded.upto, last_sequence)
+            return dict(folded.by_prefix)
+
+    def _remember(self, expected: int, stored: Sequence[tuple[int, str]]) -> None:
+        """Folds this registrar's own registrations, stored in order right after the
+        registration at ``expected`` (the check proved nothing came between), instead of
+        reading them back; only when the fold stands exactly there."""
+        folded = self._last_numbers
+        if folded.upto == expected and not self._folding.locked():
+            for sequence, number in stored:
+                folded.fold(sequence, number)
+
+    def town_of(self, reported: LeadReported) -> Town:
+        """The town a lead belongs to: its village's, else the town of the unit that
+        entered it, else the first town."""
+        org = self.runtime.org
+        return org.town_of(reported.village) or org.town_of(reported.actor.unit) or org.town
+
+    def _registration(self, reported: LeadReported, numbers: dict[str, str]) -> LeadRegistered:
         now = utc_now()
+        town = self.town_of(reported)
+        prefix = town.ledger_prefix
+        number = numbers[prefix] = next_number(prefix, now, numbers.get(prefix))
+        office = self.offices[town.code]
         return LeadRegistered(
             event_id=str(uuid.uuid5(_NAMESPACE, f"registered:{reported.lead_id}")),
             lead_id=reported.lead_id,
-            ledger_number=next_number(self.runtime.org.town.ledger_prefix, now, last_number),
-            unit=self.office.code,
+            ledger_number=number,
+            town=town.code,
+            unit=office.code,
             reported_at=reported.occurred_at,
             channel=reported.channel,
             category=reported.category,
@@ -241,7 +308,7 @@ class Registrar:
             flags=reported.flags,
             for_committee=self.settings.committee_rule.takes(reported.flags, reported.category),
             occurred_at=now,
-            actor=self.actor,
+            actor=Actor(role=Role.SYSTEM, unit=office.code, user="registrar"),
             **reported.caused(),
         )
 
@@ -265,13 +332,17 @@ class Registrar:
         await ledger.append(self._transfer(registered), expected_sequence=history.last_sequence)
 
     def _transfer(self, registered: LeadRegistered) -> LeadTransferred:
+        org = self.runtime.org
+        prefix = prefix_of(registered.ledger_number) or ""
+        # A registration from before towns were recorded is the first town's.
+        town = org.town_of(registered.unit) or org.town_with_prefix(prefix) or org.town
         return LeadTransferred(
             event_id=str(uuid.uuid5(_NAMESPACE, f"routed:{registered.lead_id}")),
             lead_id=registered.lead_id,
-            from_unit=self.office.code,
-            to_unit=self.discipline.code,
+            from_unit=registered.unit,
+            to_unit=self.committees[town.code].code,
             reason="涉及党员、公职人员或保护伞，按规定移送纪委 (involves an official or a protective umbrella)",
-            actor=self.actor,
+            actor=Actor(role=Role.SYSTEM, unit=registered.unit, user="registrar"),
             **registered.caused(),
         )
 
@@ -303,6 +374,18 @@ def _logged(registered: LeadRegistered) -> None:
         ledger_number=registered.ledger_number,
         event_id=registered.event_id,
     )
+
+
+def _number_in(subject: str, data: bytes | None, headers: dict[str, str] | None) -> str | None:
+    """The ledger number a stored registration carries; None for one that cannot be read
+    or was not appended (stepped over, as :meth:`EventStore.last_readable` does)."""
+    try:
+        event = decode(data or b"", event_type_of(subject))
+    except EventDecodeError:
+        return None
+    if appended_id(headers) != event.event_id or not _numbered(event):
+        return None
+    return event.ledger_number if isinstance(event, LeadRegistered) else None
 
 
 def _registration_in(history: Sequence[StoredEvent]) -> LeadRegistered | None:

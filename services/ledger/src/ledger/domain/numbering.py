@@ -1,12 +1,15 @@
 """Ledger numbers (编号): ``<TOWN>-<YEAR>-<NNNNNN>``, gap-free per town and year.
 
-The next number is the last registered one plus one, and the write that uses it is
-checked against the sequence of that last registration, so two registrations at once can
-never take the same number or leave a hole; a replay reads the numbers from the events."""
+The next number is the town's last registered one plus one, and the write that uses it is
+checked against the sequence of the county's last registration, so two registrations at
+once can never take the same number or leave a hole in any town's sequence; a replay reads
+the numbers from the events. Each town's last number is folded from the registrations in
+stream order (:class:`LastNumbers`)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
@@ -36,3 +39,29 @@ def next_number(prefix: str, now: datetime, last: str | None) -> str:
         if match["prefix"] == prefix and int(match["year"]) == year:
             n = int(match["n"]) + 1
     return f"{prefix}-{year}-{n:06d}"
+
+
+def prefix_of(number: str) -> str | None:
+    """The town's prefix a ledger number starts with; None for a text that is not one."""
+    match = _NUMBER.match(number)
+    return match["prefix"] if match is not None else None
+
+
+@dataclass
+class LastNumbers:
+    """Each town's last ledger number (by prefix) as the registrations up to stream
+    sequence ``upto`` leave it. A registration is the next of its town's sequence after
+    the one before it in the stream, so the last one seen of a town is its last number."""
+
+    upto: int = 0
+    by_prefix: dict[str, str] = field(default_factory=dict)
+
+    def fold(self, sequence: int, number: str | None) -> None:
+        """The registration stored at ``sequence`` (``None``: one that cannot be read,
+        stepped over as the numbering steps over it)."""
+        if sequence <= self.upto:
+            return
+        self.upto = sequence
+        prefix = prefix_of(number) if number is not None else None
+        if prefix is not None and number is not None:
+            self.by_prefix[prefix] = number
