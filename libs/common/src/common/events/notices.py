@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, ClassVar, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from common.events.envelope import Event
 
@@ -63,12 +63,6 @@ class _NoticeContent(_NoticeText):
     period_from: date
     period_to: date
     facts: NoticeFacts = NoticeFacts()
-
-    @model_validator(mode="after")
-    def _period_in_order(self) -> _NoticeContent:
-        if self.period_to < self.period_from:
-            raise ValueError("the period ends before it begins")
-        return self
 
 
 class NoticeDrafted(_NoticeContent):
