@@ -74,7 +74,8 @@ class TaskOpened(_Responsibility):
     #: which plan, inspection or review, as written on its document
     source_ref: str = Field(default="", max_length=LONGEST_SOURCE_REF)
     problem: str = Field(min_length=1, max_length=LONGEST_PROBLEM)
-    measures: tuple[Measure, ...] = Field(min_length=1, max_length=MOST_MEASURES)
+    #: one or more (ledger.domain.task says so; a record is read back as it was written)
+    measures: tuple[Measure, ...] = Field(max_length=MOST_MEASURES)
     #: the task list or campaign the item belongs to, if any
     list_id: str | None = Field(default=None, max_length=LONGEST_LIST_ID)
 
