@@ -68,6 +68,7 @@ from common.events.catalogue import (
     View,
 )
 from common.vocabulary import Category, Channel, Conclusion, Flag
+from tests.unit.task_samples import TASK_SAMPLES, TASK_WIRE_NAMES
 
 LEAD = "lead-0001"
 MOMENT = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
@@ -120,6 +121,7 @@ WIRE_NAMES = frozenset(
         "SignedIn",
         "SessionEnded",
     }
+    | TASK_WIRE_NAMES
 )
 
 # One valid instance of every event, with optional fields filled so they round-trip too.
@@ -237,6 +239,7 @@ SAMPLES: dict[type[Event], Event] = {
     SignInFailed: SignInFailed(user="li.clerk", why="password"),
     SignedIn: SignedIn(user="li.clerk", session_id="s" * 32),
     SessionEnded: SessionEnded(user="li.clerk", session_id="s" * 32),
+    **TASK_SAMPLES,
 }
 
 ALL_EVENTS = pytest.mark.parametrize("cls", EVENT_CLASSES, ids=lambda cls: cls.__name__)
