@@ -36,7 +36,7 @@ from common.events.catalogue import (
 )
 from common.projection import Handler, Projection
 from common.vocabulary import LeadStatus
-from ledger.projection import counting, reported
+from ledger.projection import counting, reported, tasks
 from ledger.projection.search import doc_number
 from ledger.projection.tables import VERSION, lead_units, leads, metadata
 
@@ -257,6 +257,7 @@ _HANDLERS: dict[type[Event], Handler] = {
     LeadSupplemented: reported.supplemented,
     ReporterMessagePosted: reported.message_posted,
     DuplicateSuspected: reported.duplicate_suspected,
+    **tasks.HANDLERS,
 }
 
 
