@@ -24,6 +24,8 @@ from ledger.projection.search import create_index
 from ledger.registrar import Registrar
 from ledger.schemas import FIELD_LABELS
 from ledger.settings import LedgerSettings
+from ledger.task_schemas import TASK_FIELD_LABELS
+from ledger.tasks_api import router as tasks
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -68,8 +70,9 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
 
     freeze_startup_heap(runtime)
     runtime.every(settings.deadline_check_seconds, ledger.mark_missed_deadlines, "deadlines")
-    install_error_handlers(runtime.app, FIELD_LABELS)
+    install_error_handlers(runtime.app, {**FIELD_LABELS, **TASK_FIELD_LABELS})
     runtime.app.include_router(router)
+    runtime.app.include_router(tasks)
     runtime.app.include_router(pages, include_in_schema=False)
     fastreads.install(runtime.app)
     return runtime.app
