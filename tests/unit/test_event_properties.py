@@ -53,6 +53,8 @@ def from_schema(schema: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrate
     kind = schema.get("type")
     if kind == "string" and schema.get("format") == "date-time":
         return st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat)
+    if kind == "string" and schema.get("format") == "date":
+        return st.dates().map(date.isoformat)
     if kind == "string" and "pattern" in schema:
         return st.from_regex(schema["pattern"], fullmatch=True)
     if kind == "string":
