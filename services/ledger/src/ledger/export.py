@@ -82,21 +82,38 @@ def to_csv(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language) ->
 
 
 def to_xlsx(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language, title: str) -> bytes:
+    return workbook(
+        title,
+        "台账" if lang == "zh" else "Ledger",
+        headers(lang),
+        cells(rows, org, lang),
+        (18, 17, 14, 12, 12, 40, 18, 10, 17, 12, 12, 30, 17),
+    )
+
+
+def workbook(
+    title: str,
+    sheet_title: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    widths: Sequence[int],
+) -> bytes:
+    """One sheet: the header in bold and frozen, the rows (cells already made inert) wrapped
+    in columns of these widths."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # noqa: S101 - a new workbook has one sheet
-    sheet.title = "台账" if lang == "zh" else "Ledger"
+    sheet.title = sheet_title
     book.properties.title = title
-    sheet.append(headers(lang))
+    sheet.append(list(header))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in cells(rows, org, lang):
-        sheet.append(row)
-    widths = (18, 17, 14, 12, 12, 40, 18, 10, 17, 12, 12, 30, 17)
+    for row in rows:
+        sheet.append(list(row))
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()

@@ -3,19 +3,15 @@ English), every cell made inert as the lead ledger's export makes it."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-
 from common.organisation import Organisation
 from common.vocabulary import Language
 from ledger.domain.task import TaskStatus, source_label, status_label
-from ledger.export import _inert, _time, _unit
+from ledger.export import _inert, _time, _unit, workbook
 
 Show = Callable[[dict[str, Any], Organisation, Language, datetime], str]
 
@@ -57,22 +53,13 @@ def headers(lang: Language) -> list[str]:
 def to_xlsx(
     rows: Sequence[dict[str, Any]], org: Organisation, lang: Language, title: str, now: datetime
 ) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None  # noqa: S101 - a new workbook has one sheet
-    sheet.title = "整改台账" if lang == "zh" else "Rectification"
-    book.properties.title = title
-    sheet.append(headers(lang))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for number, row in enumerate(rows, start=1):
-        sheet.append([number, *(_inert(show(row, org, lang, now)) for _, _, _, show in COLUMNS)])
-    for index, width in enumerate((6, *(c[2] for c in COLUMNS)), start=1):
-        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
-    for cells in sheet.iter_rows(min_row=2):
-        for cell in cells:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return workbook(
+        title,
+        "整改台账" if lang == "zh" else "Rectification",
+        headers(lang),
+        [
+            [number, *(_inert(show(row, org, lang, now)) for _, _, _, show in COLUMNS)]
+            for number, row in enumerate(rows, start=1)
+        ],
+        (6, *(width for _, _, width, _ in COLUMNS)),
+    )
