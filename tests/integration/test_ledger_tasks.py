@@ -331,7 +331,7 @@ async def test_an_overdue_item_is_listed_as_overdue_and_the_export_shows_the_led
     assert their_sheet.max_row == 1
 
 
-async def test_a_replay_rebuilds_the_same_table(
+async def test_a_replay_rebuilds_the_same_table_and_the_ledger_as_it_stood(
     streams: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
 ) -> None:
     live_url = f"sqlite:///{tmp_path / 'live.db'}"
@@ -339,6 +339,8 @@ async def test_a_replay_rebuilds_the_same_table(
         http = live.http
         first = (await opened(http))["task_id"]
         await done(http, first, "progress", "police", progress="已整改", evidence=[EVIDENCE])
+        # The ledger as it stood here: the finding open, with one progress report.
+        as_it_stood = datetime.now(UTC)
         await done(http, first, "request-closure", "police", outcome="完成")
         await done(http, first, "close", "office")
         second = (await opened(http, source="plan", problem="建立线索台账"))["task_id"]
@@ -364,3 +366,16 @@ async def test_a_replay_rebuilds_the_same_table(
     finally:
         rebuilt.dispose()
         live_engine.dispose()
+
+    then = sync_engine(f"sqlite:///{tmp_path / 'then.db'}")
+    try:
+        tracker = Tracker(then, SUBSCRIPTIONS[0].projection, owner="leadctl-replay")
+        for subscription in SUBSCRIPTIONS:
+            await replay(streams, tracker, subscription.stream, until=as_it_stood)
+        with then.connect() as conn:
+            rows = [dict(r) for r in conn.execute(select(tasks)).mappings()]
+        assert [(r["task_id"], r["status"], r["progress_count"]) for r in rows] == [
+            (first, "open", 1)
+        ]
+    finally:
+        then.dispose()
