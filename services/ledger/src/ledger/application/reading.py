@@ -29,6 +29,7 @@ from common.events.catalogue import LeadViewed, LedgerExported
 from common.eventstore import LeadHistory
 from common.projection import projection_positions
 from common.subjects import Stream, lead_filter
+from ledger.application import towns
 from ledger.domain.numbering import is_ledger_number
 from ledger.projection import PROJECTION, queries
 from ledger.projection.queries import Filters
@@ -121,6 +122,7 @@ async def visible(ledger: Ledger, lead_id: str, principal: Principal) -> dict[st
     The read model follows the stream by moments: a lead handed to this unit a moment
     ago is not hidden, only not projected yet. When the row is missing, the answer waits
     (briefly) for the read model to apply the lead's last event."""
+    principal = towns.reader(ledger.runtime.org, principal)
     row = await _in_one_go(ledger, lambda conn: queries.one(conn, principal, lead_id))
     if row is None and await _caught_up_with(ledger, lead_id):
         row = await _in_one_go(ledger, lambda conn: queries.one(conn, principal, lead_id))
@@ -152,6 +154,7 @@ async def read_in_full(ledger: Ledger, key: str, principal: Principal, purpose: 
     Whether the principal may see the lead and what the read model holds of it are read
     in one trip to a worker thread; nothing is recorded and no history read before that
     says the lead is theirs to see."""
+    principal = towns.reader(ledger.runtime.org, principal)
     number = key.upper()
     by_number = is_ledger_number(number)
 
@@ -294,6 +297,7 @@ async def _current(ledger: Ledger, work: Callable[[Connection], T]) -> T:
 async def page(
     ledger: Ledger, principal: Principal, filters: Filters, number: int, size: int
 ) -> queries.LeadPage:
+    principal = towns.reader(ledger.runtime.org, principal)
     now = utc_now()
     return await _current(
         ledger, lambda conn: queries.page_of(conn, principal, filters, now, number, size)
@@ -303,19 +307,31 @@ async def page(
 async def unanswered(
     ledger: Ledger, principal: Principal, days: int | None
 ) -> list[dict[str, Any]]:
+    principal = towns.reader(ledger.runtime.org, principal)
     older_than: timedelta = ledger.settings.unanswered_after(days)
     now = utc_now()
     return await _current(ledger, lambda conn: queries.unanswered(conn, principal, older_than, now))
 
 
 async def statistics(ledger: Ledger, principal: Principal) -> dict[str, dict[str, int]]:
-    return await _current(ledger, lambda conn: queries.statistics(conn, principal))
+    org = ledger.runtime.org
+    reader = towns.reader(org, principal)
+    return await _current(ledger, lambda conn: towns.statistics(conn, org, reader))
+
+
+async def statistics_by_town(
+    ledger: Ledger, principal: Principal
+) -> dict[str, dict[str, dict[str, int]]]:
+    org = ledger.runtime.org
+    reader = towns.reader(org, principal)
+    return await _current(ledger, lambda conn: towns.statistics_by_town(conn, org, reader))
 
 
 async def export_rows(
     ledger: Ledger, principal: Principal, fmt: str, filters: Filters
 ) -> list[dict[str, Any]]:
     """The rows of an export, recorded as exported."""
+    principal = towns.reader(ledger.runtime.org, principal)
     now = utc_now()
     rows = await _in_one_go(ledger, lambda conn: queries.rows_of(conn, principal, filters, now))
     await exported(ledger, principal, fmt, filters, len(rows))
@@ -323,6 +339,7 @@ async def export_rows(
 
 
 async def timeliness(ledger: Ledger, principal: Principal) -> queries.Timeliness:
+    principal = towns.reader(ledger.runtime.org, principal)
     now = utc_now()
     return await _in_one_go(ledger, lambda conn: queries.timeliness(conn, principal, now))
 

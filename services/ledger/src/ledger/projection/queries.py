@@ -28,6 +28,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     or_,
     select,
     true,
@@ -50,13 +51,45 @@ WHOLE_LEDGER = frozenset({Role.OFFICE, Role.CLERK, Role.AUDITOR, Role.ADMIN})
 READERS = frozenset({*WHOLE_LEDGER, Role.SCREENER, Role.POLICE, Role.JUDICIAL, Role.DISCIPLINE})
 
 
+@dataclass(frozen=True, slots=True)
+class TownReader(Principal):
+    """A reader of one town's leads alone, those numbered under its ledger prefix: who is
+    one is decided in ledger.application.towns."""
+
+    ledger_prefix: str = ""
+
+
 def visible_to(principal: Principal) -> ColumnElement[bool]:
     """A screener sees their village's leads; police, judicial and discipline the leads
-    handed to their unit; the office, clerks and auditors all of them.
+    handed to their unit; the office, clerks and auditors all of them, or all of their
+    town's (a :class:`TownReader`).
 
     The one rule of who may see a lead: every list, every read and every command on a lead
     goes through it (commands through :func:`one`)."""
-    return _rule(principal.role, principal.unit)
+    rule = _rule(principal.role, principal.unit)
+    if isinstance(principal, TownReader):
+        return rule & in_town(principal.ledger_prefix)
+    return rule
+
+
+def in_town(prefix: str) -> ColumnElement[bool]:
+    """The leads numbered under a town's ledger prefix."""
+    return _in_town(literal(prefix + "-"), literal(prefix + "."))
+
+
+def _in_town(first: ColumnElement[str], past: ColumnElement[str]) -> ColumnElement[bool]:
+    # The town's numbers are a range of the ledger numbers' index: "<PREFIX>-" up to
+    # "<PREFIX>." ('.' sorts right after '-').
+    return (leads.c.ledger_number > first) & (leads.c.ledger_number < past)
+
+
+def _past(reader: TownReader) -> str:
+    return reader.ledger_prefix + "."
+
+
+def sees_all(principal: Principal) -> bool:
+    """Whether the principal sees every lead of the ledger."""
+    return principal.role in WHOLE_LEDGER and not isinstance(principal, TownReader)
 
 
 def _rule(role: Role, unit: str | BindParameter[str] | None) -> ColumnElement[bool]:
@@ -79,12 +112,14 @@ def _rule(role: Role, unit: str | BindParameter[str] | None) -> ColumnElement[bo
 # they run: building a statement and working out the cache key SQLAlchemy finds its
 # compiled form by cost more CPU than SQLite's answer to it (a fifth of a list's).
 _UNIT: Final = "reader_unit"
+_TOWN_FROM: Final = "reader_town_from"
+_TOWN_PAST: Final = "reader_town_past"
 _KINDS: Final = {
     **{role: Role.OFFICE for role in WHOLE_LEDGER},
     Role.SCREENER: Role.SCREENER,
     **{role: Role.POLICE for role in (Role.POLICE, Role.JUDICIAL, Role.DISCIPLINE)},
 }
-_STATEMENTS: dict[tuple[str, Role], Any] = {}
+_STATEMENTS: dict[tuple[str, Role, bool], Any] = {}
 
 
 def _prepared(
@@ -96,11 +131,18 @@ def _prepared(
     kind = _KINDS.get(principal.role)
     if kind is None or (kind is not Role.OFFICE and principal.unit is None):
         return build(visible_to(principal)), {}
-    found = _STATEMENTS.get((name, kind))
+    town = isinstance(principal, TownReader)
+    found = _STATEMENTS.get((name, kind, town))
     if found is None:
-        unit = bindparam(_UNIT, type_=String)
-        found = _STATEMENTS[(name, kind)] = build(_rule(kind, unit))
-    return found, ({} if kind is Role.OFFICE else {_UNIT: principal.unit})
+        rule = _rule(kind, bindparam(_UNIT, type_=String))
+        if town:
+            first, past = bindparam(_TOWN_FROM, type_=String), bindparam(_TOWN_PAST, type_=String)
+            rule = rule & _in_town(first, past)
+        found = _STATEMENTS[(name, kind, town)] = build(rule)
+    bound = {} if kind is Role.OFFICE else {_UNIT: principal.unit}
+    if isinstance(principal, TownReader):
+        bound |= {_TOWN_FROM: principal.ledger_prefix + "-", _TOWN_PAST: _past(principal)}
+    return found, bound
 
 
 @dataclass(frozen=True)
@@ -254,12 +296,7 @@ def page_of(
     ]
     if rows and len(rows) < size:
         return LeadPage(offset + len(rows), True, rows)  # the last page: no count needed
-    if (
-        search is not None
-        and dialect == "sqlite"
-        and principal.role in WHOLE_LEDGER
-        and filters.only_search
-    ):
+    if search is not None and dialect == "sqlite" and sees_all(principal) and filters.only_search:
         # Every numbered text is a filed lead, and the reader sees them all: SQLite's index
         # counts its matches without reading a text (PostgreSQL's tests each text again).
         counting_query = search.matches
@@ -303,7 +340,7 @@ def _search_page(
     rows = [dict(r._mapping) for r in conn.execute(page, {**bound, "size": size, "offset": offset})]
     if rows and len(rows) < size:
         return LeadPage(offset + len(rows), True, rows)  # the last page: no count needed
-    if dialect == "sqlite" and principal.role in WHOLE_LEDGER:
+    if dialect == "sqlite" and sees_all(principal):
         # As page_of says: SQLite's index counts the matches of a reader who sees them all.
         counting, _ = _prepared(f"{key}/all", principal, lambda _: _counted(search.matches))
         default_limit = COUNT_LIMIT
@@ -343,6 +380,10 @@ def _counted(query: Select[Any]) -> Select[Any]:
 
 def _visible_total(conn: Connection, principal: Principal) -> int:
     """The leads the principal sees: each counts once under its current unit."""
+    if isinstance(principal, TownReader):
+        # A town's leads counted along the ledger numbers' index.
+        in_town = visible_to(principal)
+        return int(conn.execute(select(func.count()).where(in_town)).scalar_one())
     scope = _scope(principal)
     if scope is None:
         return 0
@@ -361,6 +402,8 @@ _TOTAL: Final = select(func.coalesce(func.sum(counts.c.leads), 0)).where(
 def _scope(principal: Principal) -> str | None:
     """The counts a principal's statistics are read from: the same leads as
     :func:`visible_to` lets them see."""
+    if isinstance(principal, TownReader):
+        return None  # a town's statistics are counted (ledger.application.towns)
     if principal.role in WHOLE_LEDGER:
         return counting.ALL
     if principal.unit is None:

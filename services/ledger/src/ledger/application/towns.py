@@ -1,0 +1,77 @@
+"""Who sees which town's leads, in a county of several towns.
+
+The people of a town (its office, clerks, auditors and administrators placed in one of
+its units) see that town's leads alone: they read the ledger as a
+:class:`~ledger.projection.queries.TownReader`, and another town's lead answers as one
+that does not exist. The county's own units (kind county: the county office, its
+auditors) see every town's. Police, judicial offices, committees and village screeners
+already see only leads of their own unit or village. A county of one town reads as before.
+
+Every read of the application layer turns its principal into the reader here first, so
+visibility is decided before anything else is read."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from common.auth import Principal
+from common.events import Role
+from common.organisation import Organisation
+from ledger.projection import queries, town_queries
+from ledger.projection.queries import WHOLE_LEDGER, TownReader
+
+# Matches no ledger number (they begin with letters): a reader placed in no town and not
+# in the county sees nothing.
+_NO_TOWN = "-"
+
+
+def reader(org: Organisation, principal: Principal) -> Principal:
+    """The principal as the ledger reads leads for them: scoped to their town, or not."""
+    if (
+        isinstance(principal, TownReader)
+        or principal.role not in WHOLE_LEDGER
+        or len(org.towns) == 1
+        or org.is_county_level(principal.unit)
+        or (principal.unit is None and principal.role is Role.ADMIN)
+    ):
+        return principal
+    town = org.town_of(principal.unit)
+    return TownReader(
+        user=principal.user,
+        display_name=principal.display_name,
+        role=principal.role,
+        unit=principal.unit,
+        ledger_prefix=town.ledger_prefix if town is not None else _NO_TOWN,
+    )
+
+
+def statistics(
+    conn: Connection, org: Organisation, principal: Principal
+) -> dict[str, dict[str, int]]:
+    """The counts the principal may see: a town's reader their town's; a reader who sees
+    every town the whole ledger's, rolled up, with each town's number of leads (``town``)."""
+    if isinstance(principal, TownReader):
+        return town_queries.statistics_of_town(conn, principal.ledger_prefix)
+    counts = queries.statistics(conn, principal)
+    if len(org.towns) > 1 and queries.sees_all(principal):
+        counts["town"] = town_queries.leads_by_town(conn, prefixes(org))
+    return counts
+
+
+def statistics_by_town(
+    conn: Connection, org: Organisation, principal: Principal
+) -> dict[str, dict[str, dict[str, int]]]:
+    """Each town's counts, for a reader who sees every town; a town's reader gets theirs."""
+    if isinstance(principal, TownReader):
+        town = org.town_with_prefix(principal.ledger_prefix)
+        own = town_queries.statistics_of_town(conn, principal.ledger_prefix)
+        return {town.code: own} if town is not None else {}
+    if not queries.sees_all(principal):
+        return {}
+    return {
+        town.code: town_queries.statistics_of_town(conn, town.ledger_prefix) for town in org.towns
+    }
+
+
+def prefixes(org: Organisation) -> dict[str, str]:
+    return {town.code: town.ledger_prefix for town in org.towns}
