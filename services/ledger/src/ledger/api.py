@@ -31,6 +31,7 @@ from ledger.commands import (
     Return,
     Transfer,
 )
+from ledger.county_api import router as county
 from ledger.export import to_csv, to_xlsx
 from ledger.notices_api import router as notices
 from ledger.projection.queries import READERS, Filters
@@ -488,3 +489,4 @@ async def export(
 
 
 router.include_router(notices)
+router.include_router(county)

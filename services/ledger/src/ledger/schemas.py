@@ -86,6 +86,10 @@ class ReopenIn(_In):
     reason: str = Field(min_length=2, max_length=1000)
 
 
+class TakeOverIn(_In):
+    reason: str = Field(min_length=2, max_length=1000)
+
+
 class LeadOut(BaseModel):
     lead_id: str
     ledger_number: str
