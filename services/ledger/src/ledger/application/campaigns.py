@@ -1,0 +1,233 @@
+"""Campaigns (自查自纠, 回头看): the office opens one with a checklist and the units asked; each
+unit's people answer for it; the office turns the open answers into rectification items on
+the 整改台账 (through the task application, source self_check or look_back, the campaign as
+their list), samples concluded leads for a look-back and records what their re-review
+found, and closes the campaign.
+
+Who may see a campaign is decided first: the office, clerks, auditors and the committee see
+every one; a unit's people only those that ask their unit (any other answers as one that
+does not exist). Commands decide on the campaign's own events and append with their last
+sequence, as commands on a lead do."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import structlog
+
+from common.auth import Principal
+from common.errors import NotFound, RuleViolation
+from common.events import Event, utc_now
+from common.events.campaigns import LARGEST_SEED, CampaignKind, ItemAnswer, TurnedItem
+from common.events.catalogue import LedgerExported
+from common.events.tasks import TaskSource
+from common.eventstore import LeadHistory
+from common.subjects import Stream
+from ledger.application import tasks
+from ledger.application.reading import _current, _in_one_go
+from ledger.domain import campaign as rules
+from ledger.domain.campaign import NO_SUCH_CAMPAIGN, Campaign, Pick
+from ledger.domain.notice_facts import period_bounds
+from ledger.projection import campaign_queries
+
+if TYPE_CHECKING:
+    from ledger.application.context import Ledger
+
+log = structlog.get_logger(__name__)
+
+KIND: Final = "campaign"
+SOURCES: Final = {"self_check": TaskSource.SELF_CHECK, "look_back": TaskSource.LOOK_BACK}
+
+
+@dataclass(frozen=True)
+class CampaignRead:
+    """One campaign as its events make it, with them."""
+
+    campaign: Campaign
+    history: LeadHistory
+
+
+@dataclass(frozen=True)
+class Rectify:
+    """One answer (or one sampled lead) to turn into a rectification item, and who is to
+    rectify it by when."""
+
+    pick: Pick
+    measures: tuple[str, ...]
+    assignee: str
+    assignee_name: str
+    deadline: datetime
+
+
+async def read(ledger: Ledger, principal: Principal, campaign_id: str) -> CampaignRead:
+    """The campaign from its own events, if the reader may see it; else the 404 of one
+    that does not exist."""
+    history = await ledger.runtime.store(Stream.LEDGER).read_item(KIND, campaign_id)
+    campaign = rules.fold(e.event for e in history.events)
+    if not rules.may_see(campaign, principal.role, principal.unit):
+        raise NotFound(NO_SUCH_CAMPAIGN)
+    return CampaignRead(campaign, history)
+
+
+async def _load(ledger: Ledger, principal: Principal, campaign_id: str) -> tuple[Campaign, int]:
+    found = await read(ledger, principal, campaign_id)
+    return found.campaign, found.history.last_sequence
+
+
+async def _record(ledger: Ledger, event: Event, sequence: int) -> Event:
+    await ledger.runtime.store(Stream.LEDGER).append(event, expected_sequence=sequence)
+    log.info(
+        "campaign_event",
+        campaign_id=event.subject_id,
+        event_type=event.event_type,
+        event_id=event.event_id,
+    )
+    return event
+
+
+def _known_units(ledger: Ledger, units: Sequence[str]) -> None:
+    for code in units:
+        if ledger.runtime.org.unit(code) is None:
+            raise RuleViolation(f"unknown unit {code!r}", f"没有这个单位 {code!r}", field="units")
+
+
+async def open_campaign(
+    ledger: Ledger,
+    principal: Principal,
+    *,
+    kind: CampaignKind,
+    title: str,
+    period: tuple[date, date],
+    items: Sequence[str],
+    units: Sequence[str],
+    deadline: datetime,
+) -> Event:
+    rules.office_only(principal.actor, "open a campaign")
+    _known_units(ledger, units)
+    event = rules.open_campaign(
+        uuid.uuid4().hex, kind, title, period, items, units, deadline, principal.actor, utc_now()
+    )
+    return await _record(ledger, event, 0)
+
+
+async def answer(
+    ledger: Ledger,
+    principal: Principal,
+    campaign_id: str,
+    unit: str,
+    answers: Sequence[ItemAnswer],
+) -> Event:
+    campaign, sequence = await _load(ledger, principal, campaign_id)
+    return await _record(ledger, rules.answer(campaign, unit, answers, principal.actor), sequence)
+
+
+async def turn_into_tasks(
+    ledger: Ledger, principal: Principal, campaign_id: str, chosen: Sequence[Rectify]
+) -> Event:
+    """Each chosen answer opened as a rectification item, then their ids recorded on the
+    campaign. The campaign's sequence is read before the items are opened: if someone else
+    changed it meanwhile, the record is refused (409) and the items opened stay on the
+    rectification ledger under the campaign's list, for the office to see."""
+    campaign, sequence = await _load(ledger, principal, campaign_id)
+    rules.check_picks(campaign, [c.pick for c in chosen], principal.actor)
+    # Every unit and person checked before any item is opened: one wrong name opens none.
+    for one in chosen:
+        await tasks._responsibility(
+            ledger, one.pick.unit, one.assignee, one.assignee_name, one.deadline
+        )
+    opened: list[TurnedItem] = []
+    for one in chosen:
+        recorded = await tasks.open_task(
+            ledger,
+            tasks.OpenTask(
+                source=SOURCES[campaign.kind],
+                source_ref=campaign.opened.title,
+                problem=rules.problem_of(campaign, one.pick),
+                measures=one.measures,
+                unit=one.pick.unit,
+                assignee=one.assignee,
+                assignee_name=one.assignee_name,
+                deadline=one.deadline,
+                list_id=campaign.campaign_id,
+            ),
+            principal,
+        )
+        opened.append(
+            TurnedItem(
+                task_id=recorded.task.task_id,
+                unit=one.pick.unit,
+                item=one.pick.item,
+                lead_id=one.pick.lead_id,
+            )
+        )
+    return await _record(ledger, rules.turned(campaign, opened, principal.actor), sequence)
+
+
+async def sample(
+    ledger: Ledger, principal: Principal, campaign_id: str, size: int, seed: int | None
+) -> Event:
+    """Draws from the leads concluded in the campaign's period (China days), with the seed
+    given or a new one; either way the seed is recorded."""
+    campaign, sequence = await _load(ledger, principal, campaign_id)
+    rules.office_only(principal.actor, "sample leads for review")
+    start, end = period_bounds(campaign.opened.period_from, campaign.opened.period_to)
+    population = await _current(
+        ledger, lambda conn: campaign_queries.concluded_between(conn, start, end)
+    )
+    drawn_with = seed if seed is not None else secrets.randbelow(LARGEST_SEED + 1)
+    event = rules.sample(campaign, population, size, drawn_with, principal.actor)
+    return await _record(ledger, event, sequence)
+
+
+async def record_finding(
+    ledger: Ledger,
+    principal: Principal,
+    campaign_id: str,
+    lead_id: str,
+    finding: str,
+    stands: bool,
+) -> Event:
+    campaign, sequence = await _load(ledger, principal, campaign_id)
+    event = rules.record_finding(campaign, lead_id, finding, stands, principal.actor)
+    return await _record(ledger, event, sequence)
+
+
+async def close(ledger: Ledger, principal: Principal, campaign_id: str, note: str) -> Event:
+    campaign, sequence = await _load(ledger, principal, campaign_id)
+    return await _record(ledger, rules.close(campaign, note, principal.actor), sequence)
+
+
+async def listed(
+    ledger: Ledger, principal: Principal, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    every = rules.sees_every_unit(principal.role)
+    return await _in_one_go(
+        ledger,
+        lambda conn: campaign_queries.listed(
+            conn, principal.unit, every=every, limit=limit, offset=offset
+        ),
+    )
+
+
+async def task_states(ledger: Ledger, campaign: Campaign) -> dict[str, dict[str, Any]]:
+    """What became of the campaign's rectification items, as the 整改台账 has them."""
+    ids = [t.task_id for t in campaign.turned]
+    return await _in_one_go(ledger, lambda conn: campaign_queries.task_states(conn, ids))
+
+
+async def exported(ledger: Ledger, principal: Principal, campaign: Campaign, rows: int) -> None:
+    """The campaign report was downloaded: recorded as exports of the ledger are."""
+    await ledger.runtime.record_access(
+        LedgerExported(
+            service="ledger",
+            format="xlsx",
+            filters={"ledger": "campaign", "campaign": campaign.campaign_id},
+            row_count=rows,
+            actor=principal.actor,
+        )
+    )
