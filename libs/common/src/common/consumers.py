@@ -127,6 +127,7 @@ DURABLES: Final[tuple[Durable, ...]] = (
     _projection(Service.LEDGER, "ledger", Stream.DIRECTIVES),
     _projection(Service.LEDGER, "ledger", Stream.INTAKE),
     _projection(Service.LEDGER, "notices", Stream.LEDGER),
+    _projection(Service.LEDGER, "campaigns", Stream.LEDGER),
     _reactor(Service.LEDGER, "registrar", Stream.INTAKE, "intake.lead.*.LeadReported"),
     _reactor(Service.LEDGER, "outcomes", Stream.DIRECTIVES, "directive.lead.*.DisciplineOutcome"),
     *(

@@ -18,6 +18,7 @@ from common.http_errors import errors
 from common.paths import LeadId
 from common.vocabulary import LeadStatus, label
 from ledger.application import HANDLING_ROLES, LeadInFull, Ledger, Recorded
+from ledger.campaigns_api import router as campaigns
 from ledger.commands import (
     Accept,
     Archive,
@@ -489,4 +490,5 @@ async def export(
 
 
 router.include_router(notices)
+router.include_router(campaigns)
 router.include_router(county)

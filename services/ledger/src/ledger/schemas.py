@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.inputs import AttachmentIn
 from common.times import Deadline
 from common.vocabulary import Conclusion
+from ledger.campaign_schemas import CAMPAIGN_LABELS
 from ledger.notice_schemas import NOTICE_LABELS
 
 FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
@@ -31,6 +32,7 @@ FIELD_LABELS: Final[dict[str, tuple[str, str]]] = {
     "ledger_number": ("台账编号", "ledger number"),
     "purpose": ("查阅事由", "purpose of reading"),
     **NOTICE_LABELS,
+    **CAMPAIGN_LABELS,
 }
 
 

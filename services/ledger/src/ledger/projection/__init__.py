@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from common.projection import Subscription
 from common.subjects import Stream
+from ledger.projection.campaigns import PROJECTION as CAMPAIGNS
 from ledger.projection.notices import PROJECTION as NOTICES
 from ledger.projection.projector import ledger_projection
 
@@ -19,4 +20,5 @@ SUBSCRIPTIONS = (
     Subscription(PROJECTION, Stream.DIRECTIVES),
     Subscription(PROJECTION, Stream.INTAKE),
     Subscription(NOTICES, Stream.LEDGER),
+    Subscription(CAMPAIGNS, Stream.LEDGER),
 )
