@@ -30,6 +30,8 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Final
 
 import structlog
@@ -48,7 +50,13 @@ from common.organisation import Town, Unit, UnitKind
 from common.service import ServiceRuntime
 from common.subjects import Stream, lead_filter
 from ledger.batchappend import MAX_BATCH, AtomicBatchRefused, Expect, append_batch
-from ledger.domain.numbering import LastNumbers, is_ledger_number, next_number, prefix_of
+from ledger.domain.numbering import (
+    LastNumbers,
+    filing_time,
+    is_ledger_number,
+    next_number,
+    prefix_of,
+)
 from ledger.settings import LedgerSettings
 
 log = structlog.get_logger(__name__)
@@ -159,13 +167,13 @@ class Registrar:
             )
             if first.events:
                 return False
-        numbers = await self._numbers(ledger, last_sequence, last)
+        run = await self._numbers(ledger, last_sequence, last)
         while remaining:
             batch: list[tuple[Event, Expect | None]] = []
             registrations: list[tuple[LeadRegistered, int]] = []
             taken = remaining[: MAX_BATCH // 2]
             for n, reported in enumerate(taken):
-                registered = self._registration(reported, numbers)
+                registered = self._registration(reported, run)
                 expect = (
                     Expect(last_sequence, REGISTRATIONS)
                     if n == 0
@@ -214,10 +222,10 @@ class Registrar:
             # A registration whose number cannot be read is stepped over like one that does
             # not decode: numbering goes on from the last good one.
             last_sequence, last = await ledger.last_readable(REGISTRATIONS, _numbered)
-            numbers = await self._numbers(ledger, last_sequence, last)
+            run = await self._numbers(ledger, last_sequence, last)
             try:
                 while remaining:
-                    registered = self._registration(remaining[0], numbers)
+                    registered = self._registration(remaining[0], run)
                     appended = await ledger.append(
                         registered, expected_sequence=last_sequence, expected_subject=REGISTRATIONS
                     )
@@ -246,16 +254,21 @@ class Registrar:
 
     async def _numbers(
         self, ledger: EventStore, last_sequence: int, last: StoredEvent | None
-    ) -> dict[str, str]:
+    ) -> _Run:
         """Each town's last ledger number (by prefix) as the county's registrations up to
-        ``last_sequence`` leave it; ``last`` is the last of them that can be read. Changed
-        in place as the numbers are handed out."""
-        previous = last.event if last is not None else None
-        number = previous.ledger_number if isinstance(previous, LeadRegistered) else None
+        ``last_sequence`` leave it, and when the last of them was filed; ``last`` is the
+        last of them that can be read."""
+        previous = last.event if isinstance(last, StoredEvent) else None
+        if not isinstance(previous, LeadRegistered):
+            previous = None
+        run = _Run(filed_at=previous.occurred_at if previous is not None else None)
         if len(self.offices) == 1:
             # One town: its last number is the last registration's.
+            number = previous.ledger_number if previous is not None else None
             prefix = prefix_of(number) if number is not None else None
-            return {prefix: number} if prefix is not None and number is not None else {}
+            if prefix is not None and number is not None:
+                run.numbers[prefix] = number
+            return run
         async with self._folding:
             folded = self._last_numbers
             if folded.upto < last_sequence:
@@ -271,7 +284,8 @@ class Registrar:
                         break
                     folded.fold(sequence, _number_in(msg.subject or "", msg.data, msg.headers))
                 folded.upto = max(folded.upto, last_sequence)
-            return dict(folded.by_prefix)
+            run.numbers.update(folded.by_prefix)
+            return run
 
     def _remember(self, expected: int, stored: Sequence[tuple[int, str]]) -> None:
         """Folds this registrar's own registrations, stored in order right after the
@@ -288,11 +302,11 @@ class Registrar:
         org = self.runtime.org
         return org.town_of(reported.village) or org.town_of(reported.actor.unit) or org.town
 
-    def _registration(self, reported: LeadReported, numbers: dict[str, str]) -> LeadRegistered:
-        now = utc_now()
+    def _registration(self, reported: LeadReported, run: _Run) -> LeadRegistered:
+        now = run.filed_at = filing_time(utc_now(), run.filed_at)
         town = self.town_of(reported)
         prefix = town.ledger_prefix
-        number = numbers[prefix] = next_number(prefix, now, numbers.get(prefix))
+        number = run.numbers[prefix] = next_number(prefix, now, run.numbers.get(prefix))
         office = self.offices[town.code]
         return LeadRegistered(
             event_id=str(uuid.uuid5(_NAMESPACE, f"registered:{reported.lead_id}")),
@@ -345,6 +359,15 @@ class Registrar:
             actor=Actor(role=Role.SYSTEM, unit=registered.unit, user="registrar"),
             **registered.caused(),
         )
+
+
+@dataclass
+class _Run:
+    """What the next registrations are numbered after: each town's last number (by prefix)
+    and the filing time of the county's last registration."""
+
+    filed_at: datetime | None
+    numbers: dict[str, str] = field(default_factory=dict)
 
 
 def _unique_reports(events: Sequence[Event]) -> list[LeadReported]:

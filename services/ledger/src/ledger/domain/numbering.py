@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from common.times import CHINA
@@ -39,6 +39,19 @@ def next_number(prefix: str, now: datetime, last: str | None) -> str:
         if match["prefix"] == prefix and int(match["year"]) == year:
             n = int(match["n"]) + 1
     return f"{prefix}-{year}-{n:06d}"
+
+
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def filing_time(now: datetime, last_filed: datetime | None) -> datetime:
+    """When a registration is filed: now, but after the county's last registration by a
+    millisecond at least. Registrations are stored one after the other, so no two share a
+    millisecond: the list's order (filing time, then number) and the search index's row
+    numbers stay unique when two towns file their leads numbered alike at once."""
+    if last_filed is not None and now < last_filed + _MILLISECOND:
+        return last_filed + _MILLISECOND
+    return now
 
 
 def prefix_of(number: str) -> str | None:
