@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from pydantic import BaseModel
 
 from common.auth import Principal, require_roles
 from common.events import Role, utc_now
@@ -101,18 +102,7 @@ FiltersDep = Annotated[TaskFilters, Depends(filters)]
 async def open_task(
     body: TaskIn, principal: Staff, ledger: LedgerDep, response: Response
 ) -> TaskDone:
-    command = OpenTask(
-        source=body.source,
-        source_ref=body.source_ref,
-        problem=body.problem,
-        measures=tuple(body.measures),
-        unit=body.unit,
-        assignee=body.assignee,
-        assignee_name=body.assignee_name,
-        deadline=body.deadline,
-        list_id=body.list_id,
-    )
-    recorded = await app.open_task(ledger, command, principal)
+    recorded = await app.open_task(ledger, opening(body), principal)
     response.headers["Location"] = f"{router.prefix}/{recorded.task.task_id}"
     return _done(ledger, recorded)
 
@@ -189,42 +179,75 @@ def _command(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable
 async def progress(
     task_id: TaskId, body: ProgressIn, principal: Staff, ledger: LedgerDep
 ) -> TaskDone:
-    evidence = [e.recorded() for e in body.evidence]
-    recorded = await app.report_progress(ledger, task_id, body.progress, evidence, principal)
-    return _done(ledger, recorded)
+    return _done(ledger, await perform(ledger, task_id, body, principal))
 
 
 @_command("request-closure", "申请销号 / Ask the office to close the item (the responsible unit)")
 async def request_closure(
     task_id: TaskId, body: ClosureIn, principal: Staff, ledger: LedgerDep
 ) -> TaskDone:
-    return _done(ledger, await app.request_closure(ledger, task_id, body.outcome, principal))
+    return _done(ledger, await perform(ledger, task_id, body, principal))
 
 
 @_command("close", "销号 / Close the item (office and clerks, after a request)")
 async def close(task_id: TaskId, body: CloseIn, principal: Staff, ledger: LedgerDep) -> TaskDone:
-    return _done(ledger, await app.close(ledger, task_id, body.note, principal))
+    return _done(ledger, await perform(ledger, task_id, body, principal))
 
 
 @_command("return", "退回整改 / Refuse the closure, with the reason (office and clerks)")
 async def return_task(
     task_id: TaskId, body: ReturnTaskIn, principal: Staff, ledger: LedgerDep
 ) -> TaskDone:
-    return _done(ledger, await app.return_task(ledger, task_id, body.reason, principal))
+    return _done(ledger, await perform(ledger, task_id, body, principal))
 
 
 @_command("reassign", "调整责任单位、责任人或时限 / Reassign the item (office and clerks)")
 async def reassign(
     task_id: TaskId, body: ReassignIn, principal: Staff, ledger: LedgerDep
 ) -> TaskDone:
-    recorded = await app.reassign(
-        ledger,
-        task_id,
-        body.unit,
-        body.assignee,
-        body.assignee_name,
-        body.deadline,
-        body.reason,
-        principal,
+    return _done(ledger, await perform(ledger, task_id, body, principal))
+
+
+# The API's bodies as the application's commands; the desk's forms are read into the same.
+
+
+def opening(body: TaskIn) -> OpenTask:
+    return OpenTask(
+        source=body.source,
+        source_ref=body.source_ref,
+        problem=body.problem,
+        measures=tuple(body.measures),
+        unit=body.unit,
+        assignee=body.assignee,
+        assignee_name=body.assignee_name,
+        deadline=body.deadline,
+        list_id=body.list_id,
     )
-    return _done(ledger, recorded)
+
+
+async def perform(
+    ledger: Ledger, task_id: str, body: BaseModel, principal: Principal
+) -> TaskRecorded:
+    """One step on an item, by the body that asks for it."""
+    match body:
+        case ProgressIn():
+            evidence = [e.recorded() for e in body.evidence]
+            return await app.report_progress(ledger, task_id, body.progress, evidence, principal)
+        case ClosureIn():
+            return await app.request_closure(ledger, task_id, body.outcome, principal)
+        case CloseIn():
+            return await app.close(ledger, task_id, body.note, principal)
+        case ReturnTaskIn():
+            return await app.return_task(ledger, task_id, body.reason, principal)
+        case ReassignIn():
+            return await app.reassign(
+                ledger,
+                task_id,
+                body.unit,
+                body.assignee,
+                body.assignee_name,
+                body.deadline,
+                body.reason,
+                principal,
+            )
+    raise TypeError(f"no step is asked for by {type(body).__name__}")
