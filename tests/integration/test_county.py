@@ -253,6 +253,20 @@ async def test_a_towns_people_see_only_their_towns_leads(county: LedgerService) 
             reason="移交核查",
         )
     )
+    # A lead stays in its town: not handed to another town's unit (whose people would then
+    # see it), only to its own town's or the county's.
+    refused(
+        await act(
+            county.http,
+            shd[0]["lead_id"],
+            "transfer",
+            "shd.office",
+            to_unit="zxl-police",
+            reason="移交核查",
+        ),
+        "只能移交本乡镇单位或县级单位",
+        "a unit of its own town",
+    )
     # Police and screeners see what was handed to their unit or filed in their village.
     assert (await listed(county, "shd.police"))["items"] == []
     screened = await listed(county, "zxl.screener")

@@ -49,6 +49,7 @@ from common.eventstore import (
 from common.organisation import Town, Unit, UnitKind
 from common.service import ServiceRuntime
 from common.subjects import Stream, lead_filter
+from ledger.application.towns import town_of_lead
 from ledger.batchappend import MAX_BATCH, AtomicBatchRefused, Expect, append_batch
 from ledger.domain.numbering import (
     LastNumbers,
@@ -346,10 +347,7 @@ class Registrar:
         await ledger.append(self._transfer(registered), expected_sequence=history.last_sequence)
 
     def _transfer(self, registered: LeadRegistered) -> LeadTransferred:
-        org = self.runtime.org
-        prefix = prefix_of(registered.ledger_number) or ""
-        # A registration from before towns were recorded is the first town's.
-        town = org.town_of(registered.unit) or org.town_with_prefix(prefix) or org.town
+        town = town_of_lead(self.runtime.org, registered)
         return LeadTransferred(
             event_id=str(uuid.uuid5(_NAMESPACE, f"routed:{registered.lead_id}")),
             lead_id=registered.lead_id,

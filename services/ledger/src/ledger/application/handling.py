@@ -17,6 +17,7 @@ from common.events import Event, Role, utc_now
 from common.events.catalogue import Attachment
 from common.organisation import UnitKind
 from common.subjects import Stream
+from ledger.application import towns
 from ledger.application.reading import NO_SUCH_LEAD, visible
 from ledger.commands import (
     Accept,
@@ -53,6 +54,7 @@ class Recorded:
 async def transfer(ledger: Ledger, command: Transfer, principal: Principal) -> Recorded:
     lead, sequence = await _open(ledger, command.lead_id, principal)
     _check_handling_unit(ledger, command.to_unit)
+    towns.check_transfer(ledger.runtime.org, lead.registered, command.to_unit)
     event = rules.transfer(lead, command.to_unit, command.reason, principal.actor)
     return await _record(ledger, lead, sequence, event)
 

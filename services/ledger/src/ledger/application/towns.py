@@ -15,8 +15,11 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from common.auth import Principal
+from common.errors import RuleViolation
 from common.events import Role
-from common.organisation import Organisation
+from common.events.catalogue import LeadRegistered
+from common.organisation import Organisation, Town
+from ledger.domain.numbering import prefix_of
 from ledger.projection import queries, town_queries
 from ledger.projection.queries import WHOLE_LEDGER, TownReader
 
@@ -75,3 +78,25 @@ def statistics_by_town(
 
 def prefixes(org: Organisation) -> dict[str, str]:
     return {town.code: town.ledger_prefix for town in org.towns}
+
+
+def town_of_lead(org: Organisation, registered: LeadRegistered) -> Town:
+    """The town whose ledger numbered a lead (one filed before towns were recorded: the
+    town of its prefix, else the first)."""
+    by_code = {town.code: town for town in org.towns}
+    prefix = prefix_of(registered.ledger_number) or ""
+    return by_code.get(registered.town) or org.town_with_prefix(prefix) or org.town
+
+
+def check_transfer(org: Organisation, registered: LeadRegistered, to_unit: str) -> None:
+    """A lead stays in its town: it is handed to the town's units or to the county's,
+    never to another town's (whose people would then see it)."""
+    target = org.town_of(to_unit)
+    town = town_of_lead(org, registered)
+    if target is not None and target != town:
+        raise RuleViolation(
+            f"{to_unit} belongs to {target.name_en}; the lead is {town.name_en}'s: hand it to"
+            " a unit of its own town, or to the county",
+            f"{to_unit} 属于{target.name}，该线索属于{town.name}：只能移交本乡镇单位或县级单位",
+            field="to_unit",
+        )
