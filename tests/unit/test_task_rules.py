@@ -182,6 +182,8 @@ def test_reassignment_moves_the_item_and_who_sees_it() -> None:
     ("role", "unit", "town", "sees"),
     [
         (Role.OFFICE, "shd-office", "shd", True),
+        (Role.OFFICE, "zxl-office", "zxl", False),
+        (Role.DISCIPLINE, "zxl-discipline", "zxl", False),
         (Role.CLERK, "shd-office", "shd", True),
         (Role.AUDITOR, "county", "shd", True),
         (Role.DISCIPLINE, "shd-discipline", "shd", True),
@@ -195,6 +197,12 @@ def test_reassignment_moves_the_item_and_who_sees_it() -> None:
 )
 def test_who_sees_an_item(role: Role, unit: str | None, town: str | None, sees: bool) -> None:
     assert rules.may_see("shd-police", "shd", role, unit, town) is sees
+
+
+@pytest.mark.parametrize("role", [Role.OFFICE, Role.CLERK, Role.AUDITOR, Role.DISCIPLINE])
+def test_the_county_sees_every_towns_items(role: Role) -> None:
+    assert rules.may_see("zxl-police", "zxl", role, "county", None, county=True)
+    assert not rules.may_see("zxl-police", "zxl", Role.POLICE, "county", None, county=True)
 
 
 def test_overdue_is_past_the_deadline_and_not_closed() -> None:

@@ -67,14 +67,30 @@ class TaskInFull:
 
 
 def town_of(ledger: Ledger, unit: str | None) -> str | None:
-    """The town a unit belongs to. The organisation is one town: every unit of it is the
-    town's (a county of several towns will say which, by unit)."""
-    org = ledger.runtime.org
-    return org.town.code if unit is not None and org.unit(unit) is not None else None
+    """The town a unit belongs to; None for the county's own units."""
+    town = ledger.runtime.org.town_of(unit)
+    return town.code if town is not None else None
 
 
 def reader(ledger: Ledger, principal: Principal) -> Reader:
-    return Reader(principal.role, principal.unit, town_of(ledger, principal.unit))
+    org = ledger.runtime.org
+    return Reader(
+        principal.role,
+        principal.unit,
+        town_of(ledger, principal.unit),
+        org.is_county_level(principal.unit),
+    )
+
+
+def _check_town(ledger: Ledger, principal: Principal, unit: str) -> None:
+    """A town's office gives items to its own town's units; the county's, to any."""
+    mine = reader(ledger, principal)
+    if not mine.county and town_of(ledger, unit) != mine.town:
+        raise RuleViolation(
+            f"{unit} is not a unit of your town",
+            f"{unit} 不是本镇（乡）的单位",
+            field="unit",
+        )
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -85,6 +101,7 @@ async def open_task(ledger: Ledger, command: OpenTask, principal: Principal) -> 
     who = await _responsibility(
         ledger, command.unit, command.assignee, command.assignee_name, command.deadline
     )
+    _check_town(ledger, principal, command.unit)
     event = rules.open_task(
         uuid.uuid4().hex,
         command.source,
@@ -152,6 +169,7 @@ async def reassign(
     # Who may is said before the unit and person asked for are looked into.
     rules.office_only(principal.actor, "reassign an item")
     who = await _responsibility(ledger, unit, assignee, assignee_name, deadline)
+    _check_town(ledger, principal, unit)
     event = rules.reassign(task, who, reason, principal.actor, utc_now())
     await _append(ledger, event, sequence)
     return TaskRecorded(event, rules.evolve(task, event))
@@ -184,7 +202,7 @@ async def _seen(ledger: Ledger, task_id: str, principal: Principal) -> tuple[Tas
     except NotFound as exc:
         raise NotFound(NO_SUCH_TASK) from exc
     mine = reader(ledger, principal)
-    if not rules.may_see(task.unit, task.town, mine.role, mine.unit, mine.town):
+    if not rules.may_see(task.unit, task.town, mine.role, mine.unit, mine.town, county=mine.county):
         raise NotFound(NO_SUCH_TASK)
     return task, history
 

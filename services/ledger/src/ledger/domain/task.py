@@ -189,12 +189,18 @@ def evolve(task: Task, event: Event) -> Task:
 
 
 def may_see(
-    unit: str, town: str | None, role: Role, reader_unit: str | None, reader_town: str | None
+    unit: str,
+    town: str | None,
+    role: Role,
+    reader_unit: str | None,
+    reader_town: str | None,
+    *,
+    county: bool = False,
 ) -> bool:
-    """The office, clerks, auditors and the committee see their town's items; everyone else
-    only the items their own unit is responsible for."""
-    if role in WHOLE_TOWN:
-        return town == reader_town
+    """The office, clerks, auditors and the committee see their town's items (the county's
+    own, every town's); everyone else only the items their own unit is responsible for."""
+    if role in WHOLE_TOWN and (county or (town is not None and town == reader_town)):
+        return True
     return reader_unit is not None and reader_unit == unit
 
 

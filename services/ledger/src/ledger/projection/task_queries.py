@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, and_, false, func, not_, select
+from sqlalchemy import ColumnElement, Connection, and_, false, func, not_, or_, select, true
 
 from common.events import Role
 from ledger.domain.task import WHOLE_TOWN, TaskStatus
@@ -22,6 +22,8 @@ class Reader:
     role: Role
     unit: str | None
     town: str | None
+    #: one of the county's own units: sees every town
+    county: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,12 @@ class TaskFilters:
 
 
 def _visible(reader: Reader) -> ColumnElement[bool]:
-    if reader.role in WHOLE_TOWN:
-        return tasks.c.town == reader.town if reader.town is not None else false()
-    return tasks.c.unit == reader.unit if reader.unit is not None else false()
+    own = tasks.c.unit == reader.unit if reader.unit is not None else false()
+    if reader.role not in WHOLE_TOWN:
+        return own
+    if reader.county:
+        return true()
+    return or_(tasks.c.town == reader.town, own) if reader.town is not None else own
 
 
 def _overdue(now: datetime) -> ColumnElement[bool]:
