@@ -12,12 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from common.events import utc_now
+from common.events import Role, utc_now
 from common.events.notices import NoticeDrafted, NoticeIssued, NoticeRevised
 from common.eventstore import EventStore
 from common.subjects import Stream
 from common.times import CHINA
 from tests.conftest import wait_until
+from tests.integration import test_ledger_pages as pages
 from tests.support.apps import token
 from tests.support.ledger import (
     LedgerService,
@@ -29,6 +30,9 @@ from tests.support.ledger import (
 )
 
 pytestmark = pytest.mark.integration
+
+# The desk and a person signed in on it, as the desk's own tests have them.
+desk, person, Person = pages.desk, pages.person, pages.Person
 
 NOTICES = "/v1/ledger/notices"
 UNKNOWN = "0" * 32
@@ -283,3 +287,38 @@ async def test_a_revision_too_long_and_a_notice_id_that_names_nothing_are_refuse
         422,
         "page_size",
     )
+
+
+async def test_the_desk_lays_an_issued_notice_out_to_print_and_hides_a_draft(
+    desk: LedgerService, person: Person
+) -> None:
+    http = desk.http
+    hostile = "<script>alert(1)</script>通报"
+    issued_id = (await drafted(http, title=hostile, content="第一段\n第二段")).json()["notice_id"]
+    assert (await command(http, issued_id, "issue", "office")).status_code == 200
+    draft_id = (await drafted(http)).json()["notice_id"]
+
+    police, _ = await person("zhang.police", Role.POLICE, "shd-police")
+    page = await police.get(f"/desk/notices/{issued_id}")
+    assert page.status_code == 200, page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;通报" in page.text
+    assert "<script>alert(1)" not in page.text
+    assert "<p>第一段</p><p>第二段</p>" in page.text
+    assert "UTC+8" in page.text
+    hidden = await police.get(f"/desk/notices/{draft_id}")
+    assert hidden.status_code == 404
+    assert "没有这份通报，或您无权查看。" in hidden.text
+    assert (await police.get(f"/desk/notices/{UNKNOWN}")).text == hidden.text.replace(
+        draft_id, UNKNOWN
+    )
+
+    office, _ = await person("li.office", Role.OFFICE, "shd-office")
+    assert (await office.get(f"/desk/notices/{draft_id}")).status_code == 200
+
+    async def listed_on_the_desk() -> bool:
+        listing = await police.get("/desk/notices")
+        assert listing.status_code == 200, listing.text
+        return issued_id in listing.text
+
+    await wait_until(listed_on_the_desk, timeout=10)
+    assert draft_id not in (await police.get("/desk/notices")).text

@@ -85,7 +85,7 @@ def _labelled(ledger: Ledger, fields: dict[str, Any]) -> NoticeOut:
     )
 
 
-def _from_events(ledger: Ledger, read: app.NoticeRead) -> NoticeOut:
+def notice_out(ledger: Ledger, read: app.NoticeRead) -> NoticeOut:
     notice: Notice = read.notice
     drafted = notice.drafted
     issued = next((s.event for s in read.history.events if isinstance(s.event, NoticeIssued)), None)
@@ -116,14 +116,14 @@ def _step(event: Event) -> NoticeStep:
     )
 
 
-def _from_row(ledger: Ledger, row: dict[str, Any]) -> NoticeOut:
+def listed_out(ledger: Ledger, row: dict[str, Any]) -> NoticeOut:
     fields = {name: row[name] for name in NoticeOut.model_fields if name in row}
     fields["facts"] = NoticeFacts.model_validate(row["facts"])
     return _labelled(ledger, fields)
 
 
 async def _answer(ledger: Ledger, principal: Principal, event: Event) -> NoticeOut:
-    return _from_events(ledger, await app.read(ledger, principal, event.subject_id or ""))
+    return notice_out(ledger, await app.read(ledger, principal, event.subject_id or ""))
 
 
 @router.get(
@@ -206,7 +206,7 @@ async def list_notices(
         limit=page_size,
         offset=(page - 1) * page_size,
     )
-    return [_from_row(ledger, row) for row in rows]
+    return [listed_out(ledger, row) for row in rows]
 
 
 @router.get(
@@ -216,7 +216,7 @@ async def list_notices(
     responses=errors(404),
 )
 async def get_notice(notice_id: NoticeId, principal: Reader, ledger: LedgerDep) -> NoticeOut:
-    return _from_events(ledger, await app.read(ledger, principal, notice_id))
+    return notice_out(ledger, await app.read(ledger, principal, notice_id))
 
 
 @router.get(
@@ -226,7 +226,7 @@ async def get_notice(notice_id: NoticeId, principal: Reader, ledger: LedgerDep) 
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **errors(404)},
 )
 async def notice_text(notice_id: NoticeId, principal: Reader, ledger: LedgerDep) -> Response:
-    shown = _from_events(ledger, await app.read(ledger, principal, notice_id))
+    shown = notice_out(ledger, await app.read(ledger, principal, notice_id))
     return Response(printable(shown), media_type="text/plain; charset=utf-8")
 
 

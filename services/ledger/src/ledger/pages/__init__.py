@@ -4,12 +4,13 @@ Included by the composition root with ``include_in_schema=False``."""
 
 from fastapi import APIRouter
 
-from ledger.pages import campaign, desk, lead, tasks
+from ledger.pages import campaign, desk, lead, notices, tasks
 
 router = APIRouter(include_in_schema=False)
 router.include_router(desk.router)
 router.include_router(campaign.router)
 router.include_router(lead.router)
 router.include_router(tasks.router)
+router.include_router(notices.router)
 
 __all__ = ["router"]

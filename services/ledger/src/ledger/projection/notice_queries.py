@@ -19,11 +19,13 @@ def facts_for(conn: Connection, unit: str, period_from: date, period_to: date) -
     """What the ledger recorded against ``unit`` in the period, oldest first."""
     start, end = period_bounds(period_from, period_to)
     rows = conn.execute(
-        select(facts.c.kind, facts.c.lead_id, facts.c.at)
-        .where((facts.c.unit == unit) & (facts.c.at >= start) & (facts.c.at < end))
-        .order_by(facts.c.at, facts.c.fact)
+        select(facts.c.kind, facts.c.lead_id, facts.c.happened_at)
+        .where(
+            (facts.c.unit == unit) & (facts.c.happened_at >= start) & (facts.c.happened_at < end)
+        )
+        .order_by(facts.c.happened_at, facts.c.fact)
     ).all()
-    return gather(Fact(kind=r.kind, lead_id=r.lead_id, at=r.at) for r in rows)
+    return gather(Fact(kind=r.kind, lead_id=r.lead_id, at=r.happened_at) for r in rows)
 
 
 def _row(found: Any) -> dict[str, Any]:

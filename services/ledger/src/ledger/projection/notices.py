@@ -77,8 +77,9 @@ facts = Table(
     Column("kind", String(20), nullable=False),
     Column("unit", String(40), nullable=False),
     Column("lead_id", String(64), nullable=False),
-    Column("at", UtcDateTime, nullable=False),
-    Index("ix_ledger_notice_facts_unit", "unit", "at"),
+    # named apart from the committee's "at": the ledger holds no column of oversight's
+    Column("happened_at", UtcDateTime, nullable=False),
+    Index("ix_ledger_notice_facts_unit", "unit", "happened_at"),
 )
 
 # Who holds each lead and the deadline in force: what a fact is counted against.
@@ -96,7 +97,10 @@ E = TypeVar("E", bound=Event)
 def _fact(db: BatchWriter, kind: FactKind, unit: str, lead_id: str, ref: str, at: Any) -> None:
     key = fact_key(kind, lead_id, ref)
     if db.get(facts, key) is None:  # the first time counts; a later one is the same fault
-        db.put(facts, {"fact": key, "kind": kind, "unit": unit, "lead_id": lead_id, "at": at})
+        db.put(
+            facts,
+            {"fact": key, "kind": kind, "unit": unit, "lead_id": lead_id, "happened_at": at},
+        )
 
 
 def _on_holder(change: Callable[[dict[str, Any], E], None]) -> Callable[[BatchWriter, E], None]:
