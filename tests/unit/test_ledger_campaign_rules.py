@@ -48,7 +48,7 @@ def opened(kind: str = "self_check", actor: Actor = OFFICE) -> CampaignOpened:
 
 def answers(*kinds: str, note: str = "正在补齐") -> list[ItemAnswer]:
     return [
-        ItemAnswer(item=n, answer=k, note="" if k == "done" else note)  # type: ignore[arg-type]
+        ItemAnswer(item=n, answer=k, note="" if k == "done" else note)
         for n, k in enumerate(kinds, start=1)
     ]
 

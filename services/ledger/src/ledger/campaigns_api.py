@@ -5,9 +5,11 @@ and findings, closing, and the report as XLSX. Included in the ledger's router
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.types import DecoratedCallable
 
 from common.auth import Principal
 from common.errors import NotPermitted
@@ -202,7 +204,7 @@ async def get_campaign(
     return await detail(ledger, principal, await app.read(ledger, principal, campaign_id))
 
 
-def _command(path: str, summary: str) -> Any:
+def _command(path: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
     return router.post(
         f"/{{campaign_id}}/{path}",
         response_model=CampaignDetail,
