@@ -37,6 +37,7 @@ from tests.support.ledger import (
     report,
     serving_ledger,
 )
+from tests.support.oversight import case_of, oversight_settings, serving_oversight
 
 pytestmark = pytest.mark.integration
 
@@ -351,3 +352,29 @@ async def test_the_county_office_takes_a_towns_lead_over(county: LedgerService) 
         ),
         "transferred",
     )
+
+
+async def test_the_committee_of_each_town_takes_the_leads_its_town_hands_it(
+    county: LedgerService, nats_target: NatsTarget, tmp_path: Path
+) -> None:
+    """Oversight in the county: a lead the township's office hands to the township's
+    committee opens a case, as one handed to 沙河店镇's does."""
+    settings = oversight_settings(
+        nats_target, f"sqlite:///{tmp_path / 'oversight.db'}", tmp_path, org_file=demo_county_file()
+    )
+    async with serving_oversight(settings) as oversight:
+        _, zxl = await two_towns(county)
+        lead = next(lead for lead in zxl if lead["unit"] == "zxl-office")
+        moved_to(
+            await act(
+                county.http,
+                lead["lead_id"],
+                "transfer",
+                "zxl.office",
+                to_unit="zxl-discipline",
+                reason="涉及公职人员",
+            ),
+            "transferred",
+        )
+        case = await case_of(oversight.http, lead["lead_id"])
+        assert "zxl-office" in case["basis"]

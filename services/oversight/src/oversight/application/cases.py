@@ -58,7 +58,7 @@ def reports_in_batches(ox: Oversight) -> ReactMany:
 
 async def on_transferred(ox: Oversight, event: Event) -> None:
     """Opens a case for every lead the ledger transfers to the discipline committee."""
-    if not isinstance(event, LeadTransferred) or event.to_unit != ox.discipline.code:
+    if not isinstance(event, LeadTransferred) or event.to_unit not in ox.committees:
         return
     reported = await ox.reported(event.lead_id)
     if reported is None:

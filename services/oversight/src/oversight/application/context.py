@@ -39,9 +39,24 @@ class Oversight:
         self.runtime = runtime
         self.settings = settings
         self.watched = settings.committee_rule
-        self.discipline = runtime.org.the(UnitKind.DISCIPLINE)
-        self.county = runtime.org.the(UnitKind.COUNTY)
+        org = runtime.org
+        self.county = org.the(UnitKind.COUNTY)
+        # Every town's committee takes the leads its town's ledger hands it; oversight's
+        # own events come from the one committee of a county of one town, else from the
+        # county.
+        committees = org.of_kind(UnitKind.DISCIPLINE)
+        self.committees = frozenset(unit.code for unit in committees)
+        self.discipline = committees[0] if len(committees) == 1 else self.county
         self.actor = Actor(role=Role.SYSTEM, unit=self.discipline.code, user="oversight")
+
+    def committee_for(self, unit: str | None) -> str:
+        """The committee of the town ``unit`` belongs to (the county's own committee, for
+        a unit of no town: :attr:`discipline`)."""
+        if unit in self.committees:
+            return unit or ""
+        town = self.runtime.org.town_of(unit)
+        found = town.of_kind(UnitKind.DISCIPLINE) if town is not None else ()
+        return found[0].code if len(found) == 1 else self.discipline.code
 
     async def execute(self, command: Command, principal: Principal) -> Event:
         """Decide ``command`` for ``principal`` and record it; the event recorded."""

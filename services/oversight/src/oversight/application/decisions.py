@@ -95,7 +95,8 @@ async def record_accountability(
 async def record_outcome(ox: Oversight, command: RecordOutcome, principal: Principal) -> Event:
     lead_id = await ox.lead_of(command.case_id)
     transfers = await ox.ledger_transfers(lead_id)
-    discipline = ox.discipline.code
+    handed = [t.to_unit for t in transfers if t.to_unit in ox.committees]
+    discipline = handed[0] if handed else ox.discipline.code
     return await ox.decide(
         lead_id,
         lambda lead: rules.discipline_outcome(

@@ -66,7 +66,7 @@ async def tell_holder(ox: Oversight, supervision: SupervisionOpened) -> Supervis
 
 async def _notice(ox: Oversight, lead_id: str, supervision_id: str) -> SupervisionNoticed | None:
     holder = await ox.holder(lead_id)
-    committee = ox.discipline.code
+    committee = ox.committee_for(holder)
     return await ox.decide(
         lead_id, lambda lead: rules.notice(lead, supervision_id, holder, committee)
     )
@@ -106,7 +106,7 @@ async def send_owed_notices(ox: Oversight) -> int:
     (a notice that failed, or a lead that had no unit when it was supervised). Returns how
     many notices it sent; when the log does not take one, the rest wait for the next round."""
     async with ox.runtime.database.async_engine.connect() as conn:
-        owed = await queries.notices_owed(conn, ox.discipline.code)
+        owed = await queries.notices_owed(conn, ox.committees)
     sent = 0
 
     async def send(item: tuple[str, str]) -> bool:

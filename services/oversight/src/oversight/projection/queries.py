@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -160,9 +161,9 @@ async def supervision_page(
     return int(total or 0), [dict(r._mapping) for r in rows]
 
 
-async def notices_owed(conn: AsyncConnection, committee: str) -> list[tuple[str, str]]:
+async def notices_owed(conn: AsyncConnection, committees: Collection[str]) -> list[tuple[str, str]]:
     """(lead, supervision) for every supervision of an open lead that a unit other than
-    the committee holds and was not told of yet, the oldest first."""
+    a committee holds and was not told of yet, the oldest first."""
     rows = await conn.execute(
         select(supervisions.c.lead_id, supervisions.c.event_id)
         .select_from(
@@ -174,7 +175,7 @@ async def notices_owed(conn: AsyncConnection, committee: str) -> list[tuple[str,
             supervisions.c.kind == "supervision",
             notices.c.event_id.is_(None),
             leads.c.holder.is_not(None),
-            leads.c.holder != committee,
+            leads.c.holder.not_in(committees),
             leads.c.concluded_at.is_(None),
             leads.c.archived_at.is_(None),
         )
