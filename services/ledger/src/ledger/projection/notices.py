@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Column, Date, Index, MetaData, String, Table, Text
+from sqlalchemy import Column, Index, MetaData, String, Table, Text
 
-from common.batchwriter import BatchWriter
+from common.batchwriter import BatchWriter, Row
 from common.database import UtcDateTime, as_utc
 from common.events import Event
 from common.events.catalogue import (
@@ -32,6 +32,7 @@ from common.events.notices import (
     NoticeRevised,
     NoticeWithdrawn,
 )
+from common.notice_rows import content_columns, content_of
 from common.projection import Handler, Projection
 from ledger.domain.notice import NoticeStatus
 from ledger.domain.notice_facts import (
@@ -51,14 +52,7 @@ notices = Table(
     metadata,
     Column("notice_id", String(64), primary_key=True),
     Column("status", String(20), nullable=False),
-    Column("kind", String(20), nullable=False),
-    Column("unit", String(40), nullable=False),
-    Column("period_from", Date, nullable=False),
-    Column("period_to", Date, nullable=False),
-    Column("title", String(100), nullable=False),
-    Column("body", Text, nullable=False),
-    # NoticeFacts as JSON: the counts and the leads cited
-    Column("facts", Text, nullable=False),
+    *content_columns(),
     Column("drafted_at", UtcDateTime, nullable=False),
     Column("drafted_by", String(64)),
     Column("issued_at", UtcDateTime),
@@ -103,33 +97,44 @@ def _fact(db: BatchWriter, kind: FactKind, unit: str, lead_id: str, ref: str, at
         )
 
 
-def _on_holder(change: Callable[[dict[str, Any], E], None]) -> Callable[[BatchWriter, E], None]:
-    def handle(db: BatchWriter, event: E) -> None:
-        row = db.get(holders, event.lead_id)
-        if row is not None:  # a lead never registered has nobody to count against
-            change(row, event)
-            db.put(holders, row)
+def _on_row(
+    table: Table, key_of: Callable[[Any], str]
+) -> Callable[[Callable[[Row, E], None]], Callable[[BatchWriter, E], None]]:
+    """A handler changing the row of ``table`` the event names; an event of a row that does
+    not exist (a lead never registered, a notice never drafted) changes nothing."""
 
-    return handle
+    def changing(change: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]:
+        def handle(db: BatchWriter, event: E) -> None:
+            row = db.get(table, key_of(event))
+            if row is not None:
+                change(row, event)
+                db.put(table, row)
+
+        return handle
+
+    return changing
+
+
+_on_holder = _on_row(holders, lambda event: event.lead_id or "")
 
 
 def _registered(db: BatchWriter, event: LeadRegistered) -> None:
     db.put(holders, {"lead_id": event.lead_id, "unit": event.unit, "deadline": None})
 
 
-def _transferred(row: dict[str, Any], event: LeadTransferred) -> None:
+def _transferred(row: Row, event: LeadTransferred) -> None:
     row.update(unit=event.to_unit, deadline=None)
 
 
-def _assigned(row: dict[str, Any], event: ResponsibilityAssigned) -> None:
+def _assigned(row: Row, event: ResponsibilityAssigned) -> None:
     row.update(unit=event.unit, deadline=event.deadline)
 
 
-def _extended(row: dict[str, Any], event: DeadlineExtended) -> None:
+def _extended(row: Row, event: DeadlineExtended) -> None:
     row["deadline"] = event.deadline
 
 
-def _reopened(row: dict[str, Any], event: LeadReopened) -> None:
+def _reopened(row: Row, event: LeadReopened) -> None:
     row["deadline"] = None
 
 
@@ -154,56 +159,41 @@ def _answered(db: BatchWriter, event: FeedbackGiven) -> None:
     _fact(db, LATE_ANSWER, row["unit"], event.lead_id, deadline.isoformat(), event.occurred_at)
 
 
-def _content(event: NoticeDrafted | NoticeIssued) -> dict[str, Any]:
-    return {
-        "kind": event.kind,
-        "unit": event.unit,
-        "period_from": event.period_from,
-        "period_to": event.period_to,
-        "title": event.title,
-        "body": event.body,
-        "facts": event.facts.model_dump_json(),
-        "updated_at": event.occurred_at,
-    }
-
-
 def _drafted(db: BatchWriter, event: NoticeDrafted) -> None:
     row = {c.name: None for c in notices.columns}
     row.update(
-        _content(event),
+        content_of(event),
         notice_id=event.notice_id,
         status=NoticeStatus.DRAFT.value,
+        updated_at=event.occurred_at,
         drafted_at=event.occurred_at,
         drafted_by=event.actor.user,
     )
     db.put(notices, row)
 
 
-def _on_notice(change: Callable[[dict[str, Any], E], None]) -> Callable[[BatchWriter, E], None]:
-    def handle(db: BatchWriter, event: E) -> None:
-        row = db.get(notices, getattr(event, "notice_id", ""))
-        if row is not None:
-            change(row, event)
-            row["updated_at"] = event.occurred_at
-            db.put(notices, row)
+def _on_notice(change: Callable[[Row, E], None]) -> Callable[[BatchWriter, E], None]:
+    def stamped(row: Row, event: E) -> None:
+        change(row, event)
+        row["updated_at"] = event.occurred_at
 
-    return handle
+    return _on_row(notices, lambda event: getattr(event, "notice_id", ""))(stamped)
 
 
-def _revised(row: dict[str, Any], event: NoticeRevised) -> None:
+def _revised(row: Row, event: NoticeRevised) -> None:
     row.update(kind=event.kind, title=event.title, body=event.body)
 
 
-def _issued(row: dict[str, Any], event: NoticeIssued) -> None:
+def _issued(row: Row, event: NoticeIssued) -> None:
     row.update(
-        _content(event),
+        content_of(event),
         status=NoticeStatus.ISSUED.value,
         issued_at=event.occurred_at,
         issued_by=event.actor.user,
     )
 
 
-def _withdrawn(row: dict[str, Any], event: NoticeWithdrawn) -> None:
+def _withdrawn(row: Row, event: NoticeWithdrawn) -> None:
     row.update(
         status=NoticeStatus.WITHDRAWN.value,
         withdrawn_at=event.occurred_at,

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from sqlalchemy import Column, Date, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
 
 from common.batchwriter import BatchWriter
 from common.database import UtcDateTime
 from common.events.notices import NoticeAccountabilityRecorded, NoticeIssued
+from common.notice_rows import content_columns, content_of
 from common.projection import Projection
 
 VERSION: Final = 1
@@ -21,14 +22,7 @@ issued_notices = Table(
     "oversight_issued_notices",
     metadata,
     Column("notice_id", String(64), primary_key=True),
-    Column("kind", String(20), nullable=False),
-    Column("unit", String(40), nullable=False),
-    Column("period_from", Date, nullable=False),
-    Column("period_to", Date, nullable=False),
-    Column("title", String(100), nullable=False),
-    Column("body", Text, nullable=False),
-    # NoticeFacts as JSON, as issued
-    Column("facts", Text, nullable=False),
+    *content_columns(),
     Column("issued_at", UtcDateTime, nullable=False),
     Column("issued_by", String(64)),
     Index("ix_oversight_issued_notices_kind", "kind", "issued_at"),
@@ -54,13 +48,7 @@ def _issued(db: BatchWriter, event: NoticeIssued) -> None:
         issued_notices,
         {
             "notice_id": event.notice_id,
-            "kind": event.kind,
-            "unit": event.unit,
-            "period_from": event.period_from,
-            "period_to": event.period_to,
-            "title": event.title,
-            "body": event.body,
-            "facts": event.facts.model_dump_json(),
+            **content_of(event),
             "issued_at": event.occurred_at,
             "issued_by": event.actor.user,
         },
