@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final
 
-import structlog
-
 from common.auth import Principal
 from common.errors import NotFound, RuleViolation
 from common.events import Event
 from common.events.notices import NoticeFacts, NoticeKind
 from common.eventstore import LeadHistory
 from common.subjects import Stream
+from ledger.application.items import record
 from ledger.application.reading import _in_one_go
 from ledger.domain import notice as rules
 from ledger.domain.notice import DRAFTERS, NO_SUCH_NOTICE, Notice, NoticeStatus
@@ -30,8 +29,6 @@ from ledger.projection import notice_queries
 
 if TYPE_CHECKING:
     from ledger.application.context import Ledger
-
-log = structlog.get_logger(__name__)
 
 KIND: Final = "notice"
 ISSUED_ONLY: Final = frozenset({NoticeStatus.ISSUED.value})
@@ -63,17 +60,6 @@ async def read(ledger: Ledger, principal: Principal, notice_id: str) -> NoticeRe
 async def _load(ledger: Ledger, notice_id: str, principal: Principal) -> tuple[Notice, int]:
     found = await read(ledger, principal, notice_id)
     return found.notice, found.history.last_sequence
-
-
-async def _record(ledger: Ledger, event: Event, sequence: int) -> Event:
-    await ledger.runtime.store(Stream.LEDGER).append(event, expected_sequence=sequence)
-    log.info(
-        "notice_event",
-        notice_id=event.subject_id,
-        event_type=event.event_type,
-        event_id=event.event_id,
-    )
-    return event
 
 
 def _unit_name(ledger: Ledger, code: str) -> str:
@@ -145,24 +131,24 @@ async def draft(
         found,
         principal.actor,
     )
-    return await _record(ledger, event, 0)
+    return await record(ledger, event, 0)
 
 
 async def revise(
     ledger: Ledger, principal: Principal, notice_id: str, kind: NoticeKind, title: str, body: str
 ) -> Event:
     notice, sequence = await _load(ledger, notice_id, principal)
-    return await _record(ledger, rules.revise(notice, kind, title, body, principal.actor), sequence)
+    return await record(ledger, rules.revise(notice, kind, title, body, principal.actor), sequence)
 
 
 async def issue(ledger: Ledger, principal: Principal, notice_id: str) -> Event:
     notice, sequence = await _load(ledger, notice_id, principal)
-    return await _record(ledger, rules.issue(notice, principal.actor), sequence)
+    return await record(ledger, rules.issue(notice, principal.actor), sequence)
 
 
 async def withdraw(ledger: Ledger, principal: Principal, notice_id: str, reason: str) -> Event:
     notice, sequence = await _load(ledger, notice_id, principal)
-    return await _record(ledger, rules.withdraw(notice, reason, principal.actor), sequence)
+    return await record(ledger, rules.withdraw(notice, reason, principal.actor), sequence)
 
 
 async def listed(
