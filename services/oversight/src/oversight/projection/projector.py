@@ -47,7 +47,7 @@ from common.projection import Handler, Projection, Subscription
 from common.subjects import Stream
 from oversight.domain.assessment import missed_by, month_of, settle
 from oversight.domain.cases import case_id_for
-from oversight.projection import reported
+from oversight.projection import reported, tasks
 from oversight.projection.tables import (
     VERSION,
     access,
@@ -567,6 +567,7 @@ _HANDLERS: dict[type[Event], Handler] = {
     LeadViewed: viewed,
     LeadsViewed: viewed_together,
     LedgerExported: exported,
+    **tasks.HANDLERS,
 }
 
 PROJECTION = Projection(
