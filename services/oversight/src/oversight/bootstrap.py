@@ -16,6 +16,7 @@ from oversight.pages import install_pages
 from oversight.projection import SUBSCRIPTIONS
 from oversight.schemas import FIELD_LABELS
 from oversight.settings import OversightSettings
+from oversight.tasks_api import router as tasks
 
 
 def create_app(settings: OversightSettings | None = None) -> FastAPI:
@@ -50,5 +51,6 @@ def create_app(settings: OversightSettings | None = None) -> FastAPI:
     runtime.every(settings.rules_check_seconds, oversight.apply_rules, "supervision-rules")
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
+    runtime.app.include_router(tasks)
     install_pages(runtime.app)
     return runtime.app
