@@ -17,9 +17,10 @@ from common.events.notices import NoticeDrafted, NoticeIssued, NoticeRevised
 from common.eventstore import EventStore
 from common.subjects import Stream
 from common.times import CHINA
-from tests.conftest import wait_until
+from tests.conftest import NatsTarget, wait_until
 from tests.integration import test_ledger_pages as pages
 from tests.support.apps import token
+from tests.support.leadctl import leadctl_beside, on, printed, succeeded
 from tests.support.ledger import (
     LedgerService,
     act,
@@ -322,3 +323,30 @@ async def test_the_desk_lays_an_issued_notice_out_to_print_and_hides_a_draft(
 
     await wait_until(listed_on_the_desk, timeout=10)
     assert draft_id not in (await police.get("/desk/notices")).text
+
+
+async def test_the_notices_and_their_facts_are_rebuilt_by_a_replay_as_they_stand(
+    service: LedgerService, nats_target: NatsTarget
+) -> None:
+    http = service.http
+    await police_record(service)
+    notice_id = (await drafted(http)).json()["notice_id"]
+    assert (await command(http, notice_id, "issue", "office")).status_code == 200
+
+    async def listed_issued() -> bool:
+        return notice_id in await listed_ids(http, "police", status="issued")
+
+    await wait_until(listed_issued, timeout=10)
+    verify = [*on(nats_target), "verify", "--projection", "ledger"]
+    result = succeeded(
+        await leadctl_beside(*verify, "--live-db", service.settings.database_url, "--json")
+    )
+    reports = {r["projection"]: r for r in printed(result)}
+    notices = reports["notices"]
+    assert notices["equal"] is True, notices
+    assert set(notices["live"]) == {
+        "ledger_notices",
+        "ledger_notice_facts",
+        "ledger_notice_holders",
+    }
+    assert reports["ledger"]["equal"] is True
