@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import structlog
-
 from common.auth import Principal
 from common.errors import NotFound, RuleViolation
 from common.events import Event, utc_now
@@ -22,6 +20,7 @@ from common.events.catalogue import Attachment, LedgerExported
 from common.events.tasks import TaskSource, TaskViewed
 from common.eventstore import LeadHistory
 from common.subjects import Stream
+from ledger.application import items
 from ledger.application.handling import _check_assignee
 from ledger.application.reading import _current, _in_one_go
 from ledger.domain import task as rules
@@ -32,7 +31,6 @@ from ledger.projection.task_queries import Reader, TaskFilters
 if TYPE_CHECKING:
     from ledger.application.context import Ledger
 
-log = structlog.get_logger(__name__)
 
 KIND: Final = "task"
 # An item that does not exist and one the principal may not see get the same answer.
@@ -114,7 +112,7 @@ async def open_task(ledger: Ledger, command: OpenTask, principal: Principal) -> 
         utc_now(),
     )
     # A new id has no events: the append expects none (an id taken twice is refused).
-    await _append(ledger, event, 0)
+    await items.record(ledger, event, 0)
     return TaskRecorded(event, rules.opened(event))
 
 
@@ -171,7 +169,7 @@ async def reassign(
     who = await _responsibility(ledger, unit, assignee, assignee_name, deadline)
     _check_town(ledger, principal, unit)
     event = rules.reassign(task, who, reason, principal.actor, utc_now())
-    await _append(ledger, event, sequence)
+    await items.record(ledger, event, sequence)
     return TaskRecorded(event, rules.evolve(task, event))
 
 
@@ -180,7 +178,7 @@ async def _decide(
 ) -> TaskRecorded:
     task, sequence = await _visible(ledger, task_id, principal)
     event = decide(task)
-    await _append(ledger, event, sequence)
+    await items.record(ledger, event, sequence)
     return TaskRecorded(event, rules.evolve(task, event))
 
 
@@ -216,16 +214,6 @@ async def _responsibility(
         raise RuleViolation(f"unknown unit {unit!r}", f"没有这个单位 {unit!r}", field="unit")
     await asyncio.to_thread(_check_assignee, ledger, unit, assignee)
     return Responsibility(unit, assignee, assignee_name, deadline, town_of(ledger, unit))
-
-
-async def _append(ledger: Ledger, event: Event, sequence: int) -> None:
-    await ledger.runtime.store(Stream.LEDGER).append(event, expected_sequence=sequence)
-    log.info(
-        "task_event",
-        task_id=event.subject_id,
-        event_type=event.event_type,
-        event_id=event.event_id,
-    )
 
 
 # --- reads ------------------------------------------------------------------------------
