@@ -24,6 +24,9 @@ from common.events.catalogue import LedgerExported
 from common.subjects import Stream
 from common.times import CHINA
 from tests.conftest import NatsTarget, wait_until
+
+# The ledger of the demo county of two towns, with its people (the rectification ledger's).
+from tests.integration.test_ledger_tasks_county import county as town_and_county  # noqa: F401
 from tests.support.accounts import open_account
 from tests.support.apps import token
 from tests.support.ledger import (
@@ -520,3 +523,37 @@ async def test_the_printable_report_shows_each_units_answers_to_the_office_alone
         assert refused.status_code == 403, refused.text
         missing = await office.get(f"/desk/campaigns/{'0' * 32}/report")
         assert missing.status_code == 404, missing.text
+
+
+async def test_in_a_county_a_towns_campaign_asks_its_own_units_and_is_its_own(
+    town_and_county: LedgerService,  # noqa: F811 - the fixture imported above
+) -> None:
+    http = town_and_county.http
+    across = await opened(http, "shd.office", units=["shd-police", "zxl-police"])
+    refused_for(across, 422, "units")
+    shd = await opened(http, "shd.office", units=["shd-police"])
+    assert shd.status_code == 201, shd.text
+    campaign_id = shd.json()["campaign_id"]
+    # The county's office asks any town's units.
+    whole_county = await opened(http, "county.office", units=["shd-police", "zxl-police"])
+    assert whole_county.status_code == 201, whole_county.text
+    county_id = whole_county.json()["campaign_id"]
+
+    async def listed_for_the_county() -> bool:
+        return {campaign_id, county_id} <= set(await listed_ids(http, "county.office"))
+
+    await wait_until(listed_for_the_county, timeout=15)
+    assert set(await listed_ids(http, "shd.office")) == {campaign_id}
+    assert set(await listed_ids(http, "zxl.office")) == set()
+    assert set(await listed_ids(http, "zhao.police")) == {county_id}
+    # The other town's office finds no such campaign, to read, report or close.
+    for what in ("", "/report.xlsx"):
+        seen = await http.get(f"{CAMPAIGNS}/{campaign_id}{what}", headers=token("zxl.office"))
+        assert seen.status_code == 404, seen.text
+    closing = await posted(http, campaign_id, "close", "zxl.office")
+    assert closing.status_code == 404, closing.text
+    # A town's office asked in the county's campaign is not its office: 403 on its acts.
+    shown = await http.get(f"{CAMPAIGNS}/{county_id}", headers=token("zhao.police"))
+    assert [u["unit"] for u in shown.json()["units"]] == ["zxl-police"]
+    assert (await posted(http, county_id, "close", "shd.office")).status_code == 404
+    assert (await posted(http, county_id, "close", "county.office")).status_code == 200

@@ -21,7 +21,7 @@ from common.events.campaigns import (
     UnitAnswered,
 )
 from ledger.domain import campaign as rules
-from ledger.domain.campaign import Campaign, Pick
+from ledger.domain.campaign import Campaign, Pick, Viewer
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 OFFICE = Actor(role=Role.OFFICE, unit="shd-office", user="office")
@@ -43,6 +43,7 @@ def opened(kind: str = "self_check", actor: Actor = OFFICE) -> CampaignOpened:
         NOW + timedelta(days=7),
         actor,
         NOW,
+        "shd",
     )
 
 
@@ -171,13 +172,18 @@ def test_a_look_back_draws_reproducibly_once_and_records_findings() -> None:
     assert refused.value.field == "campaign_kind"
 
 
-def test_a_closed_campaign_is_final_and_visibility_follows_the_units_asked() -> None:
+def test_a_closed_campaign_is_final_and_visibility_follows_town_and_units_asked() -> None:
     campaign = rules.fold([opened()])
-    assert rules.may_see(campaign, Role.POLICE, "shd-police")
-    assert rules.may_see(campaign, Role.DISCIPLINE, "shd-discipline")
-    assert not rules.may_see(campaign, Role.SCREENER, "shd-v02")
-    assert rules.may_see(campaign, Role.AUDITOR, "county")
-    assert not rules.may_see(rules.fold([opened("look_back")]), Role.POLICE, "shd-police")
+    police = Viewer(Role.POLICE, "shd-police", "shd")
+    assert rules.may_see(campaign, police)
+    assert not rules.sees_all(campaign, police)  # its own unit's part
+    assert rules.sees_all(campaign, Viewer(Role.DISCIPLINE, "shd-discipline", "shd"))
+    assert not rules.may_see(campaign, Viewer(Role.SCREENER, "shd-v02", "shd"))
+    assert rules.sees_all(campaign, Viewer(Role.AUDITOR, "county", None, county=True))
+    # Another town's office does not see it; the county's sees every town's.
+    assert not rules.may_see(campaign, Viewer(Role.OFFICE, "zxl-office", "zxl"))
+    assert not rules.may_see(campaign, Viewer(Role.OFFICE, "county", None))
+    assert not rules.may_see(rules.fold([opened("look_back")]), police)
     closed = rules.evolve(campaign, rules.close(campaign, "", OFFICE))
     with pytest.raises(Settled):
         rules.answer(closed, "shd-police", answers("done", "done", "done"), POLICE)

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.types import DecoratedCallable
 
 from common.auth import Principal
-from common.errors import NotPermitted
 from common.events import Event, utc_now
 from common.events.campaigns import CAMPAIGN_ID, ItemAnswer
 from common.http_errors import errors
@@ -36,7 +35,6 @@ from ledger.campaign_schemas import (
     TurnIn,
     UnitOut,
 )
-from ledger.domain import campaign as rules
 from ledger.domain.campaign import ANSWER_LABELS, KIND_LABELS, Campaign, Pick
 from ledger.notices_api import LedgerDep, Reader
 
@@ -119,7 +117,7 @@ async def detail(ledger: LedgerDep, principal: Principal, read: CampaignRead) ->
     committee, one's own unit's for a unit's people."""
     campaign = read.campaign
     states = await app.task_states(ledger, campaign)
-    every = rules.sees_every_unit(principal.role)
+    every = read.whole
     units = [u for u in campaign.opened.units if every or u == principal.unit]
     sampled = campaign.sample
     return CampaignDetail(
@@ -280,8 +278,7 @@ async def report_of(
     """The report's rows, for those who see every unit (the office, clerks, auditors and
     the committee); a unit's people are refused (403) once the campaign is known theirs."""
     read = await app.read(ledger, principal, campaign_id)
-    if not rules.sees_every_unit(principal.role):
-        raise NotPermitted("the campaign report is the office's, the auditors' and the committee's")
+    app.whole(read)
     states = await app.task_states(ledger, read.campaign)
     return read.campaign, rows(read.campaign, states, ledger.runtime.org, lang)
 

@@ -92,6 +92,9 @@ class CampaignOpened(_CampaignEvent):
     items: tuple[ChecklistItem, ...] = Field(default=(), max_length=MOST_ITEMS)
     units: tuple[UnitCode, ...] = Field(default=(), max_length=MOST_UNITS)
     deadline: UtcDatetime
+    #: the town whose office opened it (its units asked, its leads sampled); None for the
+    #: county's own office
+    town: str | None = Field(default=None, max_length=40)
 
     @model_validator(mode="after")
     def _period_in_order(self) -> CampaignOpened:

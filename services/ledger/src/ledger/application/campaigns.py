@@ -5,8 +5,9 @@ their list), samples concluded leads for a look-back and records what their re-r
 found, and closes the campaign.
 
 Who may see a campaign is decided first: the office, clerks, auditors and the committee see
-every one; a unit's people only those that ask their unit (any other answers as one that
-does not exist). Commands decide on the campaign's own events and append with their last
+their town's campaigns whole (the county's own, every town's); a unit's people only those
+that ask their unit, and of them their own unit's part (any other answers as one that does
+not exist). Only those who see a campaign whole act on it for the office. Commands decide on the campaign's own events and append with their last
 sequence, as commands on a lead do."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 import structlog
 
 from common.auth import Principal
-from common.errors import NotFound, RuleViolation
+from common.errors import NotFound, NotPermitted, RuleViolation
 from common.events import Event, utc_now
 from common.events.campaigns import LARGEST_SEED, CampaignKind, ItemAnswer, TurnedItem
 from common.events.catalogue import LedgerExported
@@ -31,7 +32,7 @@ from common.subjects import Stream
 from ledger.application import tasks
 from ledger.application.reading import _current, _in_one_go
 from ledger.domain import campaign as rules
-from ledger.domain.campaign import NO_SUCH_CAMPAIGN, Campaign, Pick
+from ledger.domain.campaign import NO_SUCH_CAMPAIGN, Campaign, Pick, Viewer
 from ledger.domain.notice_facts import period_bounds
 from ledger.projection import campaign_queries
 
@@ -50,6 +51,8 @@ class CampaignRead:
 
     campaign: Campaign
     history: LeadHistory
+    #: whether the reader sees it whole (every unit's answers, the sample, the report)
+    whole: bool
 
 
 @dataclass(frozen=True)
@@ -64,18 +67,39 @@ class Rectify:
     deadline: datetime
 
 
+def viewer(ledger: Ledger, principal: Principal) -> Viewer:
+    return Viewer(
+        principal.role,
+        principal.unit,
+        tasks.town_of(ledger, principal.unit),
+        ledger.runtime.org.is_county_level(principal.unit),
+    )
+
+
 async def read(ledger: Ledger, principal: Principal, campaign_id: str) -> CampaignRead:
     """The campaign from its own events, if the reader may see it; else the 404 of one
     that does not exist."""
     history = await ledger.runtime.store(Stream.LEDGER).read_item(KIND, campaign_id)
     campaign = rules.fold(e.event for e in history.events)
-    if not rules.may_see(campaign, principal.role, principal.unit):
+    mine = viewer(ledger, principal)
+    if not rules.may_see(campaign, mine):
         raise NotFound(NO_SUCH_CAMPAIGN)
-    return CampaignRead(campaign, history)
+    return CampaignRead(campaign, history, rules.sees_all(campaign, mine))
 
 
-async def _load(ledger: Ledger, principal: Principal, campaign_id: str) -> tuple[Campaign, int]:
+def whole(found: CampaignRead) -> None:
+    """The office's acts and the report are for those who see the campaign whole; a unit's
+    people, asked in another town's campaign, see their part and no more."""
+    if not found.whole:
+        raise NotPermitted("only the office, clerks, auditors and committee of its town may")
+
+
+async def _load(
+    ledger: Ledger, principal: Principal, campaign_id: str, *, office: bool = True
+) -> tuple[Campaign, int]:
     found = await read(ledger, principal, campaign_id)
+    if office:
+        whole(found)
     return found.campaign, found.history.last_sequence
 
 
@@ -90,10 +114,15 @@ async def _record(ledger: Ledger, event: Event, sequence: int) -> Event:
     return event
 
 
-def _known_units(ledger: Ledger, units: Sequence[str]) -> None:
+def _known_units(ledger: Ledger, mine: Viewer, units: Sequence[str]) -> None:
+    """Units of the organisation, and of the opener's town (the county's office asks any)."""
     for code in units:
         if ledger.runtime.org.unit(code) is None:
             raise RuleViolation(f"unknown unit {code!r}", f"没有这个单位 {code!r}", field="units")
+        if not mine.county and tasks.town_of(ledger, code) != mine.town:
+            raise RuleViolation(
+                f"{code} is not a unit of your town", f"{code} 不是本镇的单位", field="units"
+            )
 
 
 async def open_campaign(
@@ -108,9 +137,19 @@ async def open_campaign(
     deadline: datetime,
 ) -> Event:
     rules.office_only(principal.actor, "open a campaign")
-    _known_units(ledger, units)
+    mine = viewer(ledger, principal)
+    _known_units(ledger, mine, units)
     event = rules.open_campaign(
-        uuid.uuid4().hex, kind, title, period, items, units, deadline, principal.actor, utc_now()
+        uuid.uuid4().hex,
+        kind,
+        title,
+        period,
+        items,
+        units,
+        deadline,
+        principal.actor,
+        utc_now(),
+        None if mine.county else mine.town,
     )
     return await _record(ledger, event, 0)
 
@@ -122,7 +161,7 @@ async def answer(
     unit: str,
     answers: Sequence[ItemAnswer],
 ) -> Event:
-    campaign, sequence = await _load(ledger, principal, campaign_id)
+    campaign, sequence = await _load(ledger, principal, campaign_id, office=False)
     return await _record(ledger, rules.answer(campaign, unit, answers, principal.actor), sequence)
 
 
@@ -171,13 +210,16 @@ async def turn_into_tasks(
 async def sample(
     ledger: Ledger, principal: Principal, campaign_id: str, size: int, seed: int | None
 ) -> Event:
-    """Draws from the leads concluded in the campaign's period (China days), with the seed
-    given or a new one; either way the seed is recorded."""
+    """Draws from the leads concluded in the campaign's period (China days), of its town
+    (the county's: every town's), with the seed given or a new one; either way the seed is
+    recorded."""
     campaign, sequence = await _load(ledger, principal, campaign_id)
     rules.office_only(principal.actor, "sample leads for review")
     start, end = period_bounds(campaign.opened.period_from, campaign.opened.period_to)
+    town = campaign.opened.town
+    prefix = ledger.runtime.org.town_named(town).ledger_prefix if town is not None else None
     population = await _current(
-        ledger, lambda conn: campaign_queries.concluded_between(conn, start, end)
+        ledger, lambda conn: campaign_queries.concluded_between(conn, start, end, prefix)
     )
     drawn_with = seed if seed is not None else secrets.randbelow(LARGEST_SEED + 1)
     event = rules.sample(campaign, population, size, drawn_with, principal.actor)
@@ -205,12 +247,9 @@ async def close(ledger: Ledger, principal: Principal, campaign_id: str, note: st
 async def listed(
     ledger: Ledger, principal: Principal, *, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    every = rules.sees_every_unit(principal.role)
+    mine = viewer(ledger, principal)
     return await _in_one_go(
-        ledger,
-        lambda conn: campaign_queries.listed(
-            conn, principal.unit, every=every, limit=limit, offset=offset
-        ),
+        ledger, lambda conn: campaign_queries.listed(conn, mine, limit=limit, offset=offset)
     )
 
 

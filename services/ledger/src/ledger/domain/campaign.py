@@ -111,15 +111,30 @@ def evolve(campaign: Campaign, event: Event) -> Campaign:
 # --- who --------------------------------------------------------------------------------
 
 
-def may_see(campaign: Campaign, role: Role, unit: str | None) -> bool:
-    """The office, clerks, auditors and the committee see every campaign; anyone else only
-    those that ask their own unit."""
-    return role in WHOLE_TOWN or (unit is not None and unit in campaign.opened.units)
+@dataclass(frozen=True)
+class Viewer:
+    """Who reads a campaign: role, unit, the unit's town, and whether the unit is the
+    county's own (whose people see every town)."""
+
+    role: Role
+    unit: str | None
+    town: str | None
+    county: bool = False
 
 
-def sees_every_unit(role: Role) -> bool:
-    """Whether the reader sees every unit's answers (else only their own unit's)."""
-    return role in WHOLE_TOWN
+def sees_all(campaign: Campaign, viewer: Viewer) -> bool:
+    """The office, clerks, auditors and the committee see their town's campaigns whole (the
+    county's own, every one): every unit's answers, the sample, the report."""
+    return viewer.role in WHOLE_TOWN and (
+        viewer.county or (viewer.town is not None and viewer.town == campaign.opened.town)
+    )
+
+
+def may_see(campaign: Campaign, viewer: Viewer) -> bool:
+    """Those who see it whole, and the people of a unit it asks (their own unit's part)."""
+    return sees_all(campaign, viewer) or (
+        viewer.unit is not None and viewer.unit in campaign.opened.units
+    )
 
 
 def office_only(actor: Actor, doing: str) -> None:
@@ -161,6 +176,7 @@ def open_campaign(
     deadline: datetime,
     actor: Actor,
     now: datetime,
+    town: str | None = None,
 ) -> CampaignOpened:
     office_only(actor, "open a campaign")
     check_period(*period)
@@ -185,6 +201,7 @@ def open_campaign(
         items=tuple(items),
         units=tuple(units),
         deadline=deadline,
+        town=town,
         actor=actor,
     )
 

@@ -8,22 +8,27 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 
+from ledger.domain.campaign import Viewer
+from ledger.domain.task import WHOLE_TOWN
 from ledger.projection.campaigns import asked, campaigns
+from ledger.projection.queries import in_town
 from ledger.projection.tables import leads
 from ledger.projection.tasks import tasks
 
 
-def listed(
-    conn: Connection, unit: str | None, *, every: bool, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    """Every campaign (``every``), or those asking ``unit``; latest change first."""
+def listed(conn: Connection, viewer: Viewer, *, limit: int, offset: int) -> list[dict[str, Any]]:
+    """The campaigns ``viewer`` may see (ledger.domain.campaign.may_see), latest change
+    first."""
     query = select(campaigns)
-    if not every:
-        query = query.where(
-            campaigns.c.campaign_id.in_(select(asked.c.campaign_id).where(asked.c.unit == unit))
+    if not (viewer.role in WHOLE_TOWN and viewer.county):
+        asking: ColumnElement[bool] = campaigns.c.campaign_id.in_(
+            select(asked.c.campaign_id).where(asked.c.unit == viewer.unit)
         )
+        if viewer.role in WHOLE_TOWN and viewer.town is not None:
+            asking = asking | (campaigns.c.town == viewer.town)
+        query = query.where(asking)
     query = query.order_by(campaigns.c.updated_at.desc(), campaigns.c.campaign_id)
     rows = []
     for found in conn.execute(query.limit(limit).offset(offset)):
@@ -33,15 +38,15 @@ def listed(
     return rows
 
 
-def concluded_between(conn: Connection, start: datetime, end: datetime) -> list[str]:
-    """The leads concluded from ``start`` up to ``end`` (excluded), by id."""
-    return list(
-        conn.scalars(
-            select(leads.c.lead_id)
-            .where((leads.c.concluded_at >= start) & (leads.c.concluded_at < end))
-            .order_by(leads.c.lead_id)
-        )
-    )
+def concluded_between(
+    conn: Connection, start: datetime, end: datetime, prefix: str | None
+) -> list[str]:
+    """The leads concluded from ``start`` up to ``end`` (excluded), by id; of one town's
+    ledger (``prefix``) or of every town's."""
+    rule = (leads.c.concluded_at >= start) & (leads.c.concluded_at < end)
+    if prefix is not None:
+        rule = rule & in_town(prefix)
+    return list(conn.scalars(select(leads.c.lead_id).where(rule).order_by(leads.c.lead_id)))
 
 
 def task_states(conn: Connection, task_ids: list[str]) -> dict[str, dict[str, Any]]:

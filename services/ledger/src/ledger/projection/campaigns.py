@@ -26,7 +26,7 @@ from common.events.campaigns import (
 )
 from common.projection import Handler, Projection
 
-VERSION: Final = 1
+VERSION: Final = 2  # 2: the town column
 metadata = MetaData()
 
 campaigns = Table(
@@ -46,6 +46,8 @@ campaigns = Table(
     Column("finding_count", Integer, nullable=False, default=0),
     Column("deadline", UtcDateTime, nullable=False),
     Column("closed", Boolean, nullable=False, default=False),
+    # the town whose office opened it; None: the county's
+    Column("town", String(40)),
     Column("opened_at", UtcDateTime, nullable=False),
     Column("opened_by", String(64)),
     Column("closed_at", UtcDateTime),
@@ -92,6 +94,7 @@ def _opened(db: BatchWriter, event: CampaignOpened) -> None:
             "finding_count": 0,
             "deadline": event.deadline,
             "closed": False,
+            "town": event.town,
             "opened_at": event.occurred_at,
             "opened_by": event.actor.user,
             "closed_at": None,
