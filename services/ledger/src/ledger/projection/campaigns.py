@@ -26,7 +26,7 @@ from common.events.campaigns import (
 )
 from common.projection import Handler, Projection
 
-VERSION: Final = 2  # 2: the town column
+VERSION: Final = 1
 metadata = MetaData()
 
 campaigns = Table(
