@@ -379,3 +379,30 @@ async def test_a_replay_rebuilds_the_same_table_and_the_ledger_as_it_stood(
         ]
     finally:
         then.dispose()
+
+
+async def test_a_retried_opening_with_its_idempotency_key_opens_one_item(
+    service: LedgerService,
+) -> None:
+    http = service.http
+    key = {"Idempotency-Key": "retry-0123456789abcdef"}
+    answers = [
+        await http.post("/v1/ledger/tasks", json=finding(), headers={**token(user), **key})
+        for user in ("office", "office", "clerk")
+    ]
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    first, again, clerks = (a.json()["task"]["task_id"] for a in answers)
+    assert first == again
+    assert clerks != first  # the same key of another person is theirs
+
+    async def two_listed() -> bool:
+        return {t["task_id"] for t in await listed(http, "office")} == {first, clerks}
+
+    await wait_until(two_listed)
+    short = await http.post(
+        "/v1/ledger/tasks",
+        json=finding(),
+        headers={**token("office"), "Idempotency-Key": "short"},
+    )
+    assert short.status_code == 422
+    assert [d["field"] for d in short.json()["detail"]] == ["Idempotency-Key"]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from pydantic import BaseModel
 
 from common.auth import Principal, require_roles
@@ -100,9 +100,22 @@ FiltersDep = Annotated[TaskFilters, Depends(filters)]
     responses=errors(403),
 )
 async def open_task(
-    body: TaskIn, principal: Staff, ledger: LedgerDep, response: Response
+    body: TaskIn,
+    principal: Staff,
+    ledger: LedgerDep,
+    response: Response,
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=16,
+            max_length=200,
+            description="重试时发送同一值：得到同一事项，不会重复新增 / Send the same key when"
+            " retrying: the same item comes back, never a second one.",
+        ),
+    ] = None,
 ) -> TaskDone:
-    recorded = await app.open_task(ledger, opening(body), principal)
+    recorded = await app.open_task(ledger, opening(body), principal, key)
     response.headers["Location"] = f"{router.prefix}/{recorded.task.task_id}"
     return _done(ledger, recorded)
 

@@ -7,6 +7,7 @@ not exist), the rules decide, and the decision is appended with the item's last 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -94,14 +95,30 @@ def _check_town(ledger: Ledger, principal: Principal, unit: str) -> None:
 # --- commands ---------------------------------------------------------------------------
 
 
-async def open_task(ledger: Ledger, command: OpenTask, principal: Principal) -> TaskRecorded:
+def keyed_id(principal: Principal, key: str) -> str:
+    """The id of the item a person opens under an Idempotency-Key: the same for every retry
+    of theirs, never the same as another person's."""
+    return hashlib.sha256(f"{principal.user}\n{key}".encode()).hexdigest()[:32]
+
+
+async def open_task(
+    ledger: Ledger, command: OpenTask, principal: Principal, key: str | None = None
+) -> TaskRecorded:
+    """Open an item. With ``key`` (a client's Idempotency-Key), a retry gets the item the
+    first attempt opened, never a second one."""
     rules.office_only(principal.actor, "open an item")
+    task_id = keyed_id(principal, key) if key is not None else uuid.uuid4().hex
+    if key is not None:
+        earlier = await _history(ledger, task_id)
+        if earlier.events:
+            first = earlier.events[0].event
+            return TaskRecorded(first, rules.fold(e.event for e in earlier.events))
     who = await _responsibility(
         ledger, command.unit, command.assignee, command.assignee_name, command.deadline
     )
     _check_town(ledger, principal, command.unit)
     event = rules.open_task(
-        uuid.uuid4().hex,
+        task_id,
         command.source,
         command.source_ref,
         command.problem,
