@@ -6,21 +6,35 @@ and nothing of the committee's decision is stored in the ledger's database."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from nats.js import JetStreamContext
 from sqlalchemy import create_engine, inspect
 
-from common.events.notices import NoticeAccountabilityRecorded
+from common.events import Role
+from common.events.notices import NoticeAccountabilityRecorded, NoticeFacts, NoticeIssued
 from common.eventstore import EventStore
 from common.subjects import Stream
-from tests.conftest import wait_until
+from tests.conftest import NatsTarget, wait_until
 from tests.integration.test_ledger_notices import around_today
 from tests.support.apps import token
 from tests.support.ledger import LedgerService
-from tests.support.oversight import OversightService
+from tests.support.oversight import (
+    DISCIPLINE,
+    OFFICE_ACTOR,
+    POLICE,
+    OversightService,
+    desk_settings,
+    ledger_log,
+    person,
+    serving_oversight,
+    sign_in_on_page,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -175,3 +189,45 @@ async def test_praise_drafts_unknown_notices_and_hostile_input_are_refused(
     assert response.json()["accountability"] == []
     response = await http.get(NOTICES, params={"page_size": 201}, headers=token("discipline"))
     assert response.status_code == 422, response.text
+
+
+async def test_the_committee_desk_lists_issued_criticism_with_its_text_escaped(
+    streams: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
+) -> None:
+    criticism, praise = (
+        NoticeIssued(
+            notice_id=uuid.uuid4().hex,
+            kind=kind,
+            unit="shd-police",
+            period_from=date(2026, 11, 1),
+            period_to=date(2026, 11, 30),
+            title=title,
+            body="正文",
+            facts=NoticeFacts(overdue=3, returns=1),
+            actor=OFFICE_ACTOR,
+        )
+        for kind, title in (("criticism", "<b>派出所</b>通报批评"), ("praise", "司法所通报表扬"))
+    )
+    for issued in (criticism, praise):
+        await ledger_log(streams).append(issued, expected_sequence=0)
+    settings = desk_settings(nats_target, f"sqlite:///{tmp_path / 'oversight.db'}", tmp_path)
+    async with serving_oversight(settings) as desk:
+        member = await person(streams, desk.app, "sun.jiwei", Role.DISCIPLINE, DISCIPLINE)
+        await sign_in_on_page(desk.http, member)
+
+        async def listed() -> bool:
+            page = await desk.http.get("/desk/notices")
+            assert page.status_code == 200, page.text
+            return criticism.notice_id in page.text
+
+        await wait_until(listed, timeout=10)
+        page = await desk.http.get("/desk/notices")
+        assert "&lt;b&gt;派出所&lt;/b&gt;通报批评" in page.text
+        assert "<b>派出所" not in page.text
+        assert "3 / 0 / 1" in page.text
+        assert praise.notice_id not in page.text
+        assert "尚未问责" in page.text
+
+        officer = await person(streams, desk.app, "zhao.police", Role.POLICE, POLICE)
+        await sign_in_on_page(desk.http, officer)
+        assert (await desk.http.get("/desk/notices")).status_code == 403
