@@ -4,7 +4,7 @@ account on the ledger's own sign-in page; a step the rules refuse is said at its
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +29,30 @@ PEOPLE = (
     ("zhang.police", Role.POLICE, "shd-police"),
     ("liu.police", Role.POLICE, "shd-police"),
 )
+
+
+async def desk_for(
+    people: Sequence[tuple[str, Role, str]],
+    serve: Callable[[FastAPI], Awaitable[str]],
+    js: JetStreamContext,
+    nats_target: NatsTarget,
+    tmp_path: Path,
+) -> str:
+    """The ledger served over HTTP with an account for each person (password PASSWORD),
+    once it knows them all; its address."""
+    await declare_streams(js, list(Stream))
+    app = create_app(desk_settings(nats_target, f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path))
+    base = await serve(app)
+    accounts = app.state.runtime.accounts
+    for user, role, unit in people:
+        await open_account(js, user, role, unit, PASSWORD)
+    await wait_until(
+        lambda: all(
+            (found := accounts.account(user)) is not None and found.password_hash
+            for user, _, _ in people
+        )
+    )
+    return base
 
 
 async def sign_in(page: Page, screenshot: Screenshots, base: str, user: str) -> None:
@@ -63,18 +87,7 @@ async def test_a_lead_goes_from_the_office_to_the_police_and_to_the_archive(
     nats_target: NatsTarget,
     tmp_path: Path,
 ) -> None:
-    await declare_streams(js, list(Stream))
-    app = create_app(desk_settings(nats_target, f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path))
-    base = await serve(app)
-    accounts = app.state.runtime.accounts
-    for user, role, unit in PEOPLE:
-        await open_account(js, user, role, unit, PASSWORD)
-    await wait_until(
-        lambda: all(
-            (found := accounts.account(user)) is not None and found.password_hash
-            for user, _, _ in PEOPLE
-        )
-    )
+    base = await desk_for(PEOPLE, serve, js, nats_target, tmp_path)
     # A clerk takes a call on the hotline and enters it (as intake records it).
     lead_id = await report(
         js,

@@ -15,15 +15,10 @@ from nats.js import JetStreamContext
 from playwright.async_api import Page, expect
 
 from common.events import Role, utc_now
-from common.streams import declare_streams
-from common.subjects import Stream
 from common.times import CHINA
-from ledger.bootstrap import create_app
 from tests.browser.conftest import Screenshots
-from tests.browser.test_ledger_desk import PASSWORD, sign_in, sign_out
-from tests.conftest import NatsTarget, wait_until
-from tests.support.accounts import open_account
-from tests.support.ledger import desk_settings
+from tests.browser.test_ledger_desk import desk_for, sign_in, sign_out
+from tests.conftest import NatsTarget
 
 PEOPLE = (
     ("li.office", Role.OFFICE, "shd-office"),
@@ -47,18 +42,7 @@ async def test_an_inspection_finding_goes_from_the_office_to_the_police_and_is_c
     nats_target: NatsTarget,
     tmp_path: Path,
 ) -> None:
-    await declare_streams(js, list(Stream))
-    app = create_app(desk_settings(nats_target, f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path))
-    base = await serve(app)
-    accounts = app.state.runtime.accounts
-    for user, role, unit in PEOPLE:
-        await open_account(js, user, role, unit, PASSWORD)
-    await wait_until(
-        lambda: all(
-            (found := accounts.account(user)) is not None and found.password_hash
-            for user, _, _ in PEOPLE
-        )
-    )
+    base = await desk_for(PEOPLE, serve, js, nats_target, tmp_path)
 
     # The office opens the finding of the county's inspection.
     await sign_in(page, screenshot, base, "li.office")
