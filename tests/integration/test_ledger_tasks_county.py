@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from common.auth import UserRecord, hash_token, write_users_file
 from common.events import Role
 from common.organisation import demo_county_file
 from tests.conftest import NatsTarget, wait_until
 from tests.integration.test_ledger_tasks import finding, listed, opened
-from tests.support.apps import token
+from tests.support.apps import token, write_people
 from tests.support.ledger import LedgerService, ledger_settings, serving_ledger
 
 pytestmark = pytest.mark.integration
 
 # user -> (role, unit); the token is "token-<user>".
-PEOPLE: dict[str, tuple[Role, str]] = {
+PEOPLE: dict[str, tuple[Role, str | None]] = {
     "county.office": (Role.OFFICE, "county"),
     "county.auditor": (Role.AUDITOR, "county"),
     "shd.office": (Role.OFFICE, "shd-office"),
@@ -37,16 +36,7 @@ PEOPLE: dict[str, tuple[Role, str]] = {
 async def county(
     streams: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
 ) -> AsyncIterator[LedgerService]:
-    users = tmp_path / "county-users.toml"
-    write_users_file(
-        users,
-        [
-            UserRecord(
-                user=u, display_name=u, role=r, unit=unit, token_sha256=hash_token(f"token-{u}")
-            )
-            for u, (r, unit) in PEOPLE.items()
-        ],
-    )
+    users = write_people(tmp_path / "county-users.toml", PEOPLE)
     settings = ledger_settings(
         nats_target, f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, org_file=demo_county_file()
     ).model_copy(update={"users_file": users})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,13 +43,18 @@ def token(user: str) -> dict[str, str]:
 
 
 def write_staff(path: Path) -> Path:
+    return write_people(path, STAFF)
+
+
+def write_people(path: Path, people: Mapping[str, tuple[Role, str | None]]) -> Path:
+    """A users file of these people (user -> role, unit), each with the token "token-<user>"."""
     write_users_file(
         path,
         [
             UserRecord(
                 user=u, display_name=u, role=r, unit=unit, token_sha256=hash_token(f"token-{u}")
             )
-            for u, (r, unit) in STAFF.items()
+            for u, (r, unit) in people.items()
         ],
     )
     return path
