@@ -88,7 +88,8 @@ class NoticeOut(BaseModel):
     period_from: date
     period_to: date
     title: str
-    body: str
+    #: the text (``content`` as in the forms that write it)
+    content: str
     facts: NoticeFacts
     drafted_at: datetime
     issued_at: datetime | None = None
@@ -104,4 +105,4 @@ class DraftingHelp(BaseModel):
     period_to: date
     facts: NoticeFacts
     title: str
-    body: str
+    content: str

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from common.auth import Principal, require_roles
 from common.errors import RuleViolation
 from common.events import Event
-from common.events.notices import NoticeDrafted, NoticeFacts, NoticeIssued
+from common.events.notices import NoticeFacts, NoticeIssued
 from common.http_errors import errors
 from common.paths import NoticeId
 from common.times import CHINA
@@ -99,7 +99,7 @@ def notice_out(ledger: Ledger, read: app.NoticeRead) -> NoticeOut:
             "period_from": drafted.period_from,
             "period_to": drafted.period_to,
             "title": notice.title,
-            "body": notice.body,
+            "content": notice.body,
             "facts": drafted.facts,
             "drafted_at": drafted.occurred_at,
             "issued_at": issued.occurred_at if issued is not None else None,
@@ -118,7 +118,7 @@ def _step(event: Event) -> NoticeStep:
 
 def listed_out(ledger: Ledger, row: dict[str, Any]) -> NoticeOut:
     fields = {name: row[name] for name in NoticeOut.model_fields if name in row}
-    fields["facts"] = NoticeFacts.model_validate(row["facts"])
+    fields.update(content=row["body"], facts=NoticeFacts.model_validate(row["facts"]))
     return _labelled(ledger, fields)
 
 
@@ -150,11 +150,11 @@ async def drafting_help(
     first, last = period_of(month, period_from, period_to)
     found = await app.facts(ledger, principal, unit, first, last)
     unit_name = ledger.runtime.org.unit(unit)
-    title, body = app.suggested_text(
+    title, content = app.suggested_text(
         kind, unit_name.name if unit_name else unit, first, last, found
     )
     return DraftingHelp(
-        unit=unit, period_from=first, period_to=last, facts=found, title=title, body=body
+        unit=unit, period_from=first, period_to=last, facts=found, title=title, content=content
     )
 
 
@@ -177,7 +177,6 @@ async def draft(body: NoticeDraftIn, principal: Reader, ledger: LedgerDep) -> No
         title=body.title,
         body=body.content,
     )
-    assert isinstance(event, NoticeDrafted)  # noqa: S101 - what app.draft makes
     return await _answer(ledger, principal, event)
 
 
@@ -241,7 +240,7 @@ def printable(notice: NoticeOut) -> str:
     lines = [
         notice.title,
         "",
-        notice.body,
+        notice.content,
         "",
         f"被通报单位：{notice.unit_name}",
         f"通报期间：{notice.period_from:%Y-%m-%d} 至 {notice.period_to:%Y-%m-%d}",
