@@ -5,6 +5,7 @@ and one notice, and the notice as text to print. Included in the ledger's router
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Final, Literal
 
@@ -148,7 +149,7 @@ async def drafting_help(
 ) -> DraftingHelp:
     permitted(principal.actor, DRAFTERS, "draft")
     first, last = period_of(month, period_from, period_to)
-    found = await app.facts(ledger, principal, unit, first, last)
+    found = await app.facts(ledger, unit, first, last)
     unit_name = ledger.runtime.org.unit(unit)
     title, content = app.suggested_text(
         kind, unit_name.name if unit_name else unit, first, last, found
@@ -252,7 +253,7 @@ def printable(notice: NoticeOut) -> str:
     return "\n".join(lines)
 
 
-def _command(path: str, summary: str) -> Any:
+def _command(path: str, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return router.post(
         f"/{{notice_id}}/{path}",
         response_model=NoticeOut,

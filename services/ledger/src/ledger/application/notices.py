@@ -72,9 +72,7 @@ def _unit_name(ledger: Ledger, code: str) -> str:
     return unit.name
 
 
-async def facts(
-    ledger: Ledger, principal: Principal, unit: str, period_from: date, period_to: date
-) -> NoticeFacts:
+async def facts(ledger: Ledger, unit: str, period_from: date, period_to: date) -> NoticeFacts:
     """What the ledger recorded against the unit in the period: the draft's facts."""
     rules.check_period(period_from, period_to)
     _unit_name(ledger, unit)
@@ -118,7 +116,7 @@ async def draft(
 ) -> Event:
     # The role first: nobody else learns anything of a unit's facts through here.
     rules.permitted(principal.actor, DRAFTERS, "draft")
-    found = await facts(ledger, principal, unit, period_from, period_to)
+    found = await facts(ledger, unit, period_from, period_to)
     suggested = suggested_text(kind, _unit_name(ledger, unit), period_from, period_to, found)
     event = rules.draft(
         uuid.uuid4().hex,

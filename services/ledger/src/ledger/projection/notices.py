@@ -138,7 +138,11 @@ def _reopened(row: Row, event: LeadReopened) -> None:
     row["deadline"] = None
 
 
-_returned_to = _on_holder(lambda row, event: row.update(unit=event.to_unit))
+def _sent_back(row: Row, event: TransferReturned) -> None:
+    row["unit"] = event.to_unit
+
+
+_returned_to = _on_holder(_sent_back)
 
 
 def _returned(db: BatchWriter, event: TransferReturned) -> None:
@@ -160,7 +164,7 @@ def _answered(db: BatchWriter, event: FeedbackGiven) -> None:
 
 
 def _drafted(db: BatchWriter, event: NoticeDrafted) -> None:
-    row = {c.name: None for c in notices.columns}
+    row: Row = {c.name: None for c in notices.columns}
     row.update(
         content_of(event),
         notice_id=event.notice_id,
