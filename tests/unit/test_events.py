@@ -68,6 +68,7 @@ from common.events.catalogue import (
     View,
 )
 from common.vocabulary import Category, Channel, Conclusion, Flag
+from tests.unit.campaign_samples import CAMPAIGN_SAMPLES, CAMPAIGN_WIRE_NAMES
 from tests.unit.notice_samples import NOTICE_SAMPLES, NOTICE_WIRE_NAMES
 from tests.unit.task_samples import TASK_SAMPLES, TASK_WIRE_NAMES
 
@@ -124,6 +125,7 @@ WIRE_NAMES = frozenset(
     }
     | TASK_WIRE_NAMES
     | NOTICE_WIRE_NAMES
+    | CAMPAIGN_WIRE_NAMES
 )
 
 # One valid instance of every event, with optional fields filled so they round-trip too.
@@ -243,6 +245,7 @@ SAMPLES: dict[type[Event], Event] = {
     SessionEnded: SessionEnded(user="li.clerk", session_id="s" * 32),
     **TASK_SAMPLES,
     **NOTICE_SAMPLES,
+    **CAMPAIGN_SAMPLES,
 }
 
 ALL_EVENTS = pytest.mark.parametrize("cls", EVENT_CLASSES, ids=lambda cls: cls.__name__)

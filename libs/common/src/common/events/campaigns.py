@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, ClassVar, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from common.events.catalogue import Attachment
 from common.events.envelope import Event, UtcDatetime
@@ -96,12 +96,6 @@ class CampaignOpened(_CampaignEvent):
     #: county's own office
     town: str | None = Field(default=None, max_length=40)
 
-    @model_validator(mode="after")
-    def _period_in_order(self) -> CampaignOpened:
-        if self.period_to < self.period_from:
-            raise ValueError("the period ends before it begins")
-        return self
-
 
 class UnitAnswered(_CampaignEvent):
     """A unit answered every item of the checklist (a later answer of the same unit
@@ -109,7 +103,7 @@ class UnitAnswered(_CampaignEvent):
 
     event_type: Literal["UnitAnswered"] = "UnitAnswered"
     unit: str = Field(pattern=UNIT)
-    answers: tuple[ItemAnswer, ...] = Field(min_length=1, max_length=MOST_ITEMS)
+    answers: tuple[ItemAnswer, ...] = Field(max_length=MOST_ITEMS)
 
 
 class ItemsTurnedIntoTasks(_CampaignEvent):
@@ -117,7 +111,7 @@ class ItemsTurnedIntoTasks(_CampaignEvent):
     items; their ids on the rectification ledger."""
 
     event_type: Literal["ItemsTurnedIntoTasks"] = "ItemsTurnedIntoTasks"
-    items: tuple[TurnedItem, ...] = Field(min_length=1, max_length=MOST_TURNED)
+    items: tuple[TurnedItem, ...] = Field(max_length=MOST_TURNED)
 
 
 class LeadsSampledForReview(_CampaignEvent):
