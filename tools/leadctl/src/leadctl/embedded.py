@@ -1,5 +1,6 @@
 """Embedded mode (``make run``): a local nats-server, the three services on SQLite, the
-demo organisation and one demo user per role, all under ``var/``.
+demo county (赵县, two towns: 沙河店镇 and a township, common.data's county.toml, unless an
+ORG_FILE is set) and one demo user per role, all under ``var/``.
 
 The first run makes the secrets (NATS passwords, the intake keys, the receipts' signing key
 among them, the accounts key and each service's session key), the demo tokens and the demo
@@ -32,6 +33,7 @@ import httpx
 from common.auth import UserRecord, hash_token, new_token, write_users_file
 from common.events import Actor, Role
 from common.natsserver import NatsServer
+from common.organisation import demo_county_file
 from common.workauth import WorkAuth
 from leadctl.accounts import Handed, ensure_people
 from leadctl.connection import NatsConnection, run_on_nats
@@ -56,6 +58,12 @@ DEMO_USERS: Final = (
     ("custodian", "举报人信息保管员", Role.CUSTODIAN, "shd-discipline"),
     ("auditor", "县级审计员", Role.AUDITOR, "county"),
     ("admin", "系统管理员", Role.ADMIN, None),
+    # The county office sees every town's leads and may take one over (提级办理); the
+    # township's people see only the township's.
+    ("county.office", "县扫黑办 工作人员", Role.OFFICE, "county"),
+    ("zxl.clerk", "某乡 举报受理员", Role.CLERK, "zxl-office"),
+    ("zxl.office", "某乡扫黑办 工作人员", Role.OFFICE, "zxl-office"),
+    ("zxl.police", "某乡派出所 民警", Role.POLICE, "zxl-police"),
 )
 # One person per role who signs in with a password (and, where the role needs one, a code),
 # under the same name as the role's demo token: the screener of shd-v01 for the villages.
@@ -195,6 +203,16 @@ DEMO_LEADS: Final = (
             "flags": ["involves_official", "protective_umbrella"],
         },
     ),
+    (
+        "zxl.clerk",
+        "/v1/leads",
+        {
+            "channel": "walk_in",
+            "category": "mass_economic",
+            "summary": "南王村有人以高息集资为名吸收村民存款，已有多户无法取回本金",
+            "village": "zxl-v03",
+        },
+    ),
 )
 
 
@@ -237,6 +255,8 @@ def service_env(
         f"{prefix}_DATABASE_URL": f"sqlite:///{layout.database(service)}",
         f"{prefix}_HTTP_PORT": str(port),
     }
+    # The demo county, unless the operator names an organisation file of their own.
+    env.setdefault(f"{prefix}_ORG_FILE", str(demo_county_file()))
     if service == "intake":
         env["INTAKE_IDENTITY_KEY"] = values["INTAKE_IDENTITY_KEY"]
         env["INTAKE_RECEIPT_KEY"] = values["INTAKE_RECEIPT_KEY"]
