@@ -192,6 +192,10 @@ async def test_the_county_sees_both_towns_with_each_towns_counts(county: LedgerS
         )
         assert response.status_code == 200, response.text
 
+    export = await county.http.get("/v1/ledger/export.xlsx", headers=token("county.auditor"))
+    assert export.status_code == 200, export.text
+    assert "ledger-zhaoxian-" in export.headers["content-disposition"]
+
     counts = await stats(county, "county.auditor")
     assert counts["town"] == {"shd": 3, "zxl": 4}
     assert sum(counts["village"].values()) == 7  # rolled up: the county's whole ledger
@@ -241,6 +245,8 @@ async def test_a_towns_people_see_only_their_towns_leads(county: LedgerService) 
         assert export.status_code == 200, export.text
         exported = export.content.decode("utf-8-sig")
         assert not [lead for lead in other if lead["ledger_number"] in exported]
+        # Named after the town whose ledger it is.
+        assert f"ledger-{prefix.lower()}-" in export.headers["content-disposition"]
         assert len(list(csv.reader(io.StringIO(exported)))) == len(own) + 1
 
     # A command on another town's lead: 404 before anything else is said.

@@ -17,7 +17,7 @@ from common.eventstore import LeadHistory
 from common.http_errors import errors
 from common.paths import LeadId
 from common.vocabulary import LeadStatus, label
-from ledger.application import HANDLING_ROLES, LeadInFull, Ledger, Recorded
+from ledger.application import HANDLING_ROLES, LeadInFull, Ledger, Recorded, towns
 from ledger.campaigns_api import router as campaigns
 from ledger.commands import (
     Accept,
@@ -474,7 +474,7 @@ async def export(
     lang: Literal["zh", "en"] = "zh",
 ) -> Response:
     rows = await ledger.export_rows(principal, fmt, chosen)
-    town = ledger.runtime.org.town
+    town = towns.whose_ledger(ledger.runtime.org, principal)
     stamp = utc_now().strftime("%Y%m%d")
     if fmt == "csv":
         body, media = to_csv(rows, ledger.runtime.org, lang), CSV

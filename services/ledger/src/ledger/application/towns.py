@@ -18,7 +18,7 @@ from common.auth import Principal
 from common.errors import RuleViolation
 from common.events import Role
 from common.events.catalogue import LeadRegistered
-from common.organisation import Organisation, Town
+from common.organisation import County, Organisation, Town
 from ledger.domain.numbering import prefix_of
 from ledger.projection import queries, town_queries
 from ledger.projection.queries import WHOLE_LEDGER, TownReader
@@ -100,3 +100,15 @@ def check_transfer(org: Organisation, registered: LeadRegistered, to_unit: str) 
             f"{to_unit} 属于{target.name}，该线索属于{town.name}：只能移交本乡镇单位或县级单位",
             field="to_unit",
         )
+
+
+def whose_ledger(org: Organisation, principal: Principal) -> Town | County:
+    """Whose ledger the principal reads, to name an export after: their town's, or the
+    county's (the first town's, in a county of one town or one with no name)."""
+    if len(org.towns) > 1:
+        scoped = reader(org, principal)
+        if isinstance(scoped, TownReader):
+            return org.town_with_prefix(scoped.ledger_prefix) or org.town
+        if org.county is not None:
+            return org.county
+    return org.town
