@@ -410,7 +410,8 @@ class LedgerExported(_AuditEvent):
 
     event_type: Literal["LedgerExported"] = "LedgerExported"
     service: str
-    format: Literal["xlsx", "csv"]
+    #: zip: a dossier (专题材料), the period's ledgers, reports and notices in one file
+    format: Literal["xlsx", "csv", "zip"]
     filters: dict[str, str] = Field(default_factory=dict)
     row_count: int = Field(ge=0, le=MAX_SAFE_INT)
     as_of: UtcDatetime | None = None
