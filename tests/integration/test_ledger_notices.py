@@ -7,27 +7,32 @@ oversized input are refused, naming the field."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from nats.js import JetStreamContext
 
 from common.events import Role, utc_now
 from common.events.notices import NoticeDrafted, NoticeIssued, NoticeRevised
 from common.eventstore import EventStore
+from common.organisation import demo_county_file
 from common.subjects import Stream
 from common.times import CHINA
 from tests.conftest import NatsTarget, wait_until
 from tests.integration import test_ledger_pages as pages
-from tests.support.apps import token
+from tests.support.apps import token, write_people
 from tests.support.leadctl import leadctl_beside, on, printed, succeeded
 from tests.support.ledger import (
     LedgerService,
     act,
     assigned_by_police,
     handed_to_police,
+    ledger_settings,
     moved_to,
     report_and_file,
+    serving_ledger,
 )
 
 pytestmark = pytest.mark.integration
@@ -350,3 +355,44 @@ async def test_the_notices_and_their_facts_are_rebuilt_by_a_replay_as_they_stand
         "ledger_notice_holders",
     }
     assert reports["ledger"]["equal"] is True
+
+
+async def test_in_a_county_a_towns_notices_are_its_own_and_the_countys_to_read(
+    streams: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
+) -> None:
+    people: dict[str, tuple[Role, str | None]] = {
+        "county.office": (Role.OFFICE, "county"),
+        "shd.office": (Role.OFFICE, "shd-office"),
+        "wang.police": (Role.POLICE, "shd-police"),
+        "zxl.office": (Role.OFFICE, "zxl-office"),
+        "zhao.police": (Role.POLICE, "zxl-police"),
+    }
+    settings = ledger_settings(
+        nats_target, f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, org_file=demo_county_file()
+    ).model_copy(update={"users_file": write_people(tmp_path / "county-users.toml", people)})
+    async with serving_ledger(streams, settings) as county:
+        http = county.http
+        # A town's office writes about its own town's units only.
+        refused_for(await drafted(http, "shd.office", unit="zxl-police"), 422, "unit")
+        notice_id = (await drafted(http, "shd.office")).json()["notice_id"]
+        issued = await command(http, notice_id, "issue", "shd.office")
+        assert issued.status_code == 200, issued.text
+
+        async def listed_for_the_county() -> bool:
+            return notice_id in await listed_ids(http, "county.office")
+
+        await wait_until(listed_for_the_county, timeout=10)
+        for user, sees in (
+            ("county.office", True),
+            ("shd.office", True),
+            ("wang.police", True),
+            ("zxl.office", False),
+            ("zhao.police", False),
+        ):
+            one = await http.get(f"{NOTICES}/{notice_id}", headers=token(user))
+            assert one.status_code == (200 if sees else 404), (user, one.text)
+            assert (notice_id in await listed_ids(http, user)) is sees, user
+        # Nor may the other town change it (it does not exist for them).
+        assert (
+            await command(http, notice_id, "withdraw", "zxl.office", reason="撤回")
+        ).status_code == 404

@@ -20,7 +20,7 @@ from common.paths import NoticeId
 from common.times import CHINA
 from ledger.application import Ledger
 from ledger.application import notices as app
-from ledger.domain.notice import DRAFTERS, Notice, permitted
+from ledger.domain.notice import Notice
 from ledger.notice_schemas import (
     KIND_LABELS,
     MONTH,
@@ -147,15 +147,16 @@ async def drafting_help(
     period_from: Annotated[date | None, Query(alias="from")] = None,
     period_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> DraftingHelp:
-    permitted(principal.actor, DRAFTERS, "draft")
+    app.may_draft(principal)
     first, last = period_of(month, period_from, period_to)
-    found = await app.facts(ledger, unit, first, last)
-    unit_name = ledger.runtime.org.unit(unit)
-    title, content = app.suggested_text(
-        kind, unit_name.name if unit_name else unit, first, last, found
-    )
+    helped = await app.drafting_help(ledger, principal, kind, unit, first, last)
     return DraftingHelp(
-        unit=unit, period_from=first, period_to=last, facts=found, title=title, content=content
+        unit=unit,
+        period_from=first,
+        period_to=last,
+        facts=helped.facts,
+        title=helped.title,
+        content=helped.content,
     )
 
 
@@ -167,6 +168,7 @@ async def drafting_help(
     responses=errors(404),
 )
 async def draft(body: NoticeDraftIn, principal: Reader, ledger: LedgerDep) -> NoticeOut:
+    app.may_draft(principal)
     first, last = period_of(body.month, body.period_from, body.period_to)
     event = await app.draft(
         ledger,

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from common.auth import Principal
 from common.errors import NotFound, RuleViolation
-from common.events import Event
+from common.events import Event, Role
 from common.events.notices import NoticeFacts, NoticeKind
 from common.eventstore import LeadHistory
+from common.organisation import Organisation
 from common.subjects import Stream
 from ledger.application.items import record
 from ledger.application.reading import _in_one_go
@@ -47,12 +48,19 @@ def may_see_drafts(principal: Principal) -> bool:
     return principal.role in DRAFTERS
 
 
+def may_draft(principal: Principal) -> None:
+    """Asked before anything else of a draft: nobody else learns anything of it."""
+    rules.permitted(principal.actor, DRAFTERS, "draft")
+
+
 async def read(ledger: Ledger, principal: Principal, notice_id: str) -> NoticeRead:
     """The notice from its own events, if the reader may see it; else the 404 of a notice
     that does not exist."""
     history = await ledger.runtime.store(Stream.LEDGER).read_item(KIND, notice_id)
     notice = rules.fold(e.event for e in history.events)
-    if notice.status is not NoticeStatus.ISSUED and not may_see_drafts(principal):
+    if not _sees(ledger.runtime.org, principal, notice.drafted.unit) or (
+        notice.status is not NoticeStatus.ISSUED and not may_see_drafts(principal)
+    ):
         raise NotFound(NO_SUCH_NOTICE)
     return NoticeRead(notice, history)
 
@@ -62,23 +70,64 @@ async def _load(ledger: Ledger, notice_id: str, principal: Principal) -> tuple[N
     return found.notice, found.history.last_sequence
 
 
-def _unit_name(ledger: Ledger, code: str) -> str:
-    unit = ledger.runtime.org.unit(code)
-    if unit is None:
-        known = ", ".join(u.code for u in ledger.runtime.org.units)
+def towns_seen(org: Organisation, principal: Principal) -> frozenset[str] | None:
+    """The towns whose notices the principal reads, None for every one: in a county of
+    several towns a town's people read their town's (as they read its leads), the county's
+    own people and an administrator placed in no unit every town's."""
+    if (
+        len(org.towns) == 1
+        or org.is_county_level(principal.unit)
+        or (principal.unit is None and principal.role is Role.ADMIN)
+    ):
+        return None
+    town = org.town_of(principal.unit)
+    return frozenset({town.code}) if town is not None else frozenset()
+
+
+def _sees(org: Organisation, principal: Principal, unit: str) -> bool:
+    towns = towns_seen(org, principal)
+    town = org.town_of(unit)
+    return towns is None or (town is not None and town.code in towns)
+
+
+def _unit_name(ledger: Ledger, principal: Principal, code: str) -> str:
+    """The unit a notice may be about, for this drafter: one of their town's."""
+    org = ledger.runtime.org
+    unit = org.unit(code)
+    if unit is None or not _sees(org, principal, code):
+        known = ", ".join(u.code for u in org.units if _sees(org, principal, u.code))
         raise RuleViolation(
-            f"unknown unit {code!r}; one of {known}", f"没有这个单位 {code!r}", field="unit"
+            f"no unit {code!r} of your town; one of {known}",
+            f"本镇没有这个单位 {code!r}；可选：{known}",
+            field="unit",
         )
     return unit.name
 
 
-async def facts(ledger: Ledger, unit: str, period_from: date, period_to: date) -> NoticeFacts:
-    """What the ledger recorded against the unit in the period: the draft's facts."""
+@dataclass(frozen=True)
+class DraftingHelp:
+    """What the ledger recorded against the unit in the period, and a text to edit."""
+
+    facts: NoticeFacts
+    title: str
+    content: str
+
+
+async def drafting_help(
+    ledger: Ledger,
+    principal: Principal,
+    kind: NoticeKind,
+    unit: str,
+    period_from: date,
+    period_to: date,
+) -> DraftingHelp:
+    may_draft(principal)
     rules.check_period(period_from, period_to)
-    _unit_name(ledger, unit)
-    return await _in_one_go(
+    name = _unit_name(ledger, principal, unit)
+    found = await _in_one_go(
         ledger, lambda conn: notice_queries.facts_for(conn, unit, period_from, period_to)
     )
+    return DraftingHelp(found, *suggested_text(kind, name, period_from, period_to, found))
 
 
 def suggested_text(
@@ -114,19 +163,16 @@ async def draft(
     title: str | None,
     body: str | None,
 ) -> Event:
-    # The role first: nobody else learns anything of a unit's facts through here.
-    rules.permitted(principal.actor, DRAFTERS, "draft")
-    found = await facts(ledger, unit, period_from, period_to)
-    suggested = suggested_text(kind, _unit_name(ledger, unit), period_from, period_to, found)
+    helped = await drafting_help(ledger, principal, kind, unit, period_from, period_to)
     event = rules.draft(
         uuid.uuid4().hex,
         kind,
         unit,
         period_from,
         period_to,
-        title or suggested[0],
-        body or suggested[1],
-        found,
+        title or helped.title,
+        body or helped.content,
+        helped.facts,
         principal.actor,
     )
     return await record(ledger, event, 0)
@@ -160,12 +206,26 @@ async def listed(
     offset: int,
 ) -> list[dict[str, Any]]:
     """The notices the reader may see: issued ones for all, drafts and withdrawn ones for
-    the office and its clerks; ``status`` narrows that, never widens it."""
+    the office and its clerks, of the towns they see; ``status`` narrows that, never
+    widens it."""
     allowed = EVERY_STATUS if may_see_drafts(principal) else ISSUED_ONLY
     statuses = allowed & {status} if status is not None else allowed
+    org = ledger.runtime.org
+    towns = towns_seen(org, principal)
+    units = (
+        None
+        if towns is None
+        else frozenset(u.code for u in org.units if _sees(org, principal, u.code))
+    )
     return await _in_one_go(
         ledger,
         lambda conn: notice_queries.listed(
-            conn, frozenset(statuses), unit=unit, kind=kind, limit=limit, offset=offset
+            conn,
+            frozenset(statuses),
+            units=units,
+            unit=unit,
+            kind=kind,
+            limit=limit,
+            offset=offset,
         ),
     )

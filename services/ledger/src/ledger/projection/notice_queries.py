@@ -38,13 +38,17 @@ def listed(
     conn: Connection,
     statuses: frozenset[str],
     *,
+    units: frozenset[str] | None,
     unit: str | None,
     kind: str | None,
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:
-    """Notices in one of ``statuses`` (those the reader may see), latest change first."""
+    """Notices in one of ``statuses`` about one of ``units`` (None: any), those the reader
+    may see, latest change first."""
     query = select(notices).where(notices.c.status.in_(sorted(statuses)))
+    if units is not None:
+        query = query.where(notices.c.unit.in_(sorted(units)))
     if unit is not None:
         query = query.where(notices.c.unit == unit)
     if kind is not None:
