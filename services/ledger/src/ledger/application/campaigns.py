@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import structlog
-
 from common.auth import Principal
 from common.errors import NotFound, NotPermitted, RuleViolation
 from common.events import Event, utc_now
@@ -30,6 +28,7 @@ from common.events.tasks import TaskSource
 from common.eventstore import LeadHistory
 from common.subjects import Stream
 from ledger.application import tasks
+from ledger.application.items import record
 from ledger.application.reading import _current, _in_one_go
 from ledger.domain import campaign as rules
 from ledger.domain.campaign import NO_SUCH_CAMPAIGN, Campaign, Pick, Viewer
@@ -39,7 +38,6 @@ from ledger.projection import campaign_queries
 if TYPE_CHECKING:
     from ledger.application.context import Ledger
 
-log = structlog.get_logger(__name__)
 
 KIND: Final = "campaign"
 SOURCES: Final = {"self_check": TaskSource.SELF_CHECK, "look_back": TaskSource.LOOK_BACK}
@@ -103,17 +101,6 @@ async def _load(
     return found.campaign, found.history.last_sequence
 
 
-async def _record(ledger: Ledger, event: Event, sequence: int) -> Event:
-    await ledger.runtime.store(Stream.LEDGER).append(event, expected_sequence=sequence)
-    log.info(
-        "campaign_event",
-        campaign_id=event.subject_id,
-        event_type=event.event_type,
-        event_id=event.event_id,
-    )
-    return event
-
-
 def _known_units(ledger: Ledger, mine: Viewer, units: Sequence[str]) -> None:
     """Units of the organisation, and of the opener's town (the county's office asks any)."""
     for code in units:
@@ -151,7 +138,7 @@ async def open_campaign(
         utc_now(),
         None if mine.county else mine.town,
     )
-    return await _record(ledger, event, 0)
+    return await record(ledger, event, 0)
 
 
 async def answer(
@@ -162,7 +149,7 @@ async def answer(
     answers: Sequence[ItemAnswer],
 ) -> Event:
     campaign, sequence = await _load(ledger, principal, campaign_id, office=False)
-    return await _record(ledger, rules.answer(campaign, unit, answers, principal.actor), sequence)
+    return await record(ledger, rules.answer(campaign, unit, answers, principal.actor), sequence)
 
 
 async def turn_into_tasks(
@@ -204,7 +191,7 @@ async def turn_into_tasks(
                 lead_id=one.pick.lead_id,
             )
         )
-    return await _record(ledger, rules.turned(campaign, opened, principal.actor), sequence)
+    return await record(ledger, rules.turned(campaign, opened, principal.actor), sequence)
 
 
 async def sample(
@@ -223,7 +210,7 @@ async def sample(
     )
     drawn_with = seed if seed is not None else secrets.randbelow(LARGEST_SEED + 1)
     event = rules.sample(campaign, population, size, drawn_with, principal.actor)
-    return await _record(ledger, event, sequence)
+    return await record(ledger, event, sequence)
 
 
 async def record_finding(
@@ -236,12 +223,12 @@ async def record_finding(
 ) -> Event:
     campaign, sequence = await _load(ledger, principal, campaign_id)
     event = rules.record_finding(campaign, lead_id, finding, stands, principal.actor)
-    return await _record(ledger, event, sequence)
+    return await record(ledger, event, sequence)
 
 
 async def close(ledger: Ledger, principal: Principal, campaign_id: str, note: str) -> Event:
     campaign, sequence = await _load(ledger, principal, campaign_id)
-    return await _record(ledger, rules.close(campaign, note, principal.actor), sequence)
+    return await record(ledger, rules.close(campaign, note, principal.actor), sequence)
 
 
 async def listed(
