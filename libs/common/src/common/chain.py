@@ -14,11 +14,13 @@ import hashlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from nats.js import JetStreamContext
 from pydantic import BaseModel, ConfigDict
 
@@ -110,6 +112,21 @@ class Checkpoint(BaseModel):
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+def private_key(path: Path) -> Ed25519PrivateKey:
+    """An Ed25519 private key from a PEM file (as ``leadctl keygen`` writes it)."""
+    key = load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def public_key(path: Path) -> Ed25519PublicKey:
+    key = load_pem_public_key(path.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"{path} is not an Ed25519 public key")
+    return key
 
 
 def key_id(key: Ed25519PublicKey) -> str:

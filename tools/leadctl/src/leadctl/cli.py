@@ -33,6 +33,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import Engine, inspect
 
+from common import chain
 from common.auth import Directory, Principal, UserRecord, hash_token, new_token, write_users_file
 from common.chain import Checkpoint
 from common.database import sync_engine
@@ -401,7 +402,7 @@ def seal(
     as_json: AsJson = False,
 ) -> None:
     """Compute the hash chain of each stream and append a signed checkpoint to the audit stream."""
-    signing = auditing.private_key(key)
+    signing = chain.private_key(key)
     actor = Actor(role=Role.AUDITOR, user="leadctl")
 
     async def work(js: JetStreamContext) -> list[Checkpoint]:
@@ -457,7 +458,7 @@ def verify(
 ) -> None:
     """Recompute every chain and check every checkpoint, naming each sequence that is
     missing, altered or out of order. Exit 1 if anything is wrong."""
-    keys = auditing.key_ring([auditing.public_key(p) for p in public_key]) if public_key else None
+    keys = auditing.key_ring([chain.public_key(p) for p in public_key]) if public_key else None
     if projection is not None:
         _verify_projection(ctx, projection, live_db, as_json)
         return
