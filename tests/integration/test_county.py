@@ -384,3 +384,24 @@ async def test_the_committee_of_each_town_takes_the_leads_its_town_hands_it(
         )
         case = await case_of(oversight.http, lead["lead_id"])
         assert "zxl-office" in case["basis"]
+
+        # The assessment per town: each town's units' turns taken together.
+        async def assessed() -> dict[str, int]:
+            answer = await oversight.http.get(
+                "/v1/oversight/assessments/towns", headers=token("auditor")
+            )
+            assert answer.status_code == 200, answer.text
+            return {row["unit"]: row["leads"] for row in answer.json()}
+
+        async def both_towns() -> bool:
+            return set(await assessed()) >= {"shd", "zxl"}
+
+        await wait_until(both_towns)
+        by_unit = await oversight.http.get("/v1/oversight/assessments", headers=token("auditor"))
+        units = {row["unit"] for row in by_unit.json()}
+        assert {"zxl-office", "shd-office"} <= units
+        assert not {"shd", "zxl"} & units
+        refused_reader = await oversight.http.get(
+            "/v1/oversight/assessments/towns", headers=token("police")
+        )
+        assert refused_reader.status_code == 403, refused_reader.text

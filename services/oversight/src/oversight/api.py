@@ -260,6 +260,14 @@ async def assessments(principal: Reader, oversight: OversightDep) -> list[dict[s
 
 
 @router.get(
+    "/assessments/towns",
+    summary="各乡镇考核 / Per town and month: its units' facts taken together (unit: the town)",
+)
+async def assessments_by_town(principal: Reader, oversight: OversightDep) -> list[dict[str, Any]]:
+    return [a.__dict__ for a in await oversight.assessments_by_town()]
+
+
+@router.get(
     "/assessments.xlsx",
     summary="考核表导出 / The assessment as a spreadsheet",
     response_class=Response,

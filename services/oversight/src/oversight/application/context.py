@@ -178,5 +178,8 @@ class Oversight:
     async def assessments(self) -> list[Assessment]:
         return await reads.assessments(self)
 
+    async def assessments_by_town(self) -> list[Assessment]:
+        return await reads.assessments_by_town(self)
+
     async def assessment_spreadsheet(self, lang: str) -> reports.Spreadsheet:
         return await reads.assessment_spreadsheet(self, lang)

@@ -15,6 +15,9 @@ from oversight import reports
 from oversight.domain.assessment import Assessment
 from oversight.projection import queries
 
+# Where the facts of units that are no town's (the county's own) are counted.
+COUNTY_GROUP = "county"
+
 if TYPE_CHECKING:
     from oversight.application.context import Oversight
 
@@ -86,6 +89,19 @@ async def leak_risk(ox: Oversight, hours: float | None) -> list[dict[str, Any]]:
 async def assessments(ox: Oversight) -> list[Assessment]:
     async with ox.runtime.database.async_engine.connect() as conn:
         return await queries.assessments(conn)
+
+
+async def assessments_by_town(ox: Oversight) -> list[Assessment]:
+    """Each town's months, its units' facts taken together (``unit`` is the town's code;
+    the county's own units count as ``county``), as each unit's are assessed."""
+    org = ox.runtime.org
+
+    def town_of(unit: str) -> str:
+        town = org.town_of(unit)
+        return town.code if town is not None else COUNTY_GROUP
+
+    async with ox.runtime.database.async_engine.connect() as conn:
+        return await queries.assessments(conn, group=town_of)
 
 
 async def assessment_spreadsheet(ox: Oversight, lang: str) -> reports.Spreadsheet:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -424,18 +424,24 @@ async def rule_candidates(
     return found
 
 
-async def assessments(conn: AsyncConnection, now: datetime | None = None) -> list[Assessment]:
+async def assessments(
+    conn: AsyncConnection,
+    now: datetime | None = None,
+    group: Callable[[str], str] | None = None,
+) -> list[Assessment]:
     """Each unit's months (考核), every fact counted for the unit and person responsible
     when it happened (oversight.domain.assessment); deadlines still open are judged at
-    ``now``."""
+    ``now``. ``group`` assesses groups of units instead (a county's towns: each unit's
+    facts counted for the group it names)."""
     now = now or datetime.now(UTC)
+    grouped = group or _as_is
     # Only what the rules read: a moment that only has to have happened is read as such,
     # not turned into a datetime for every turn of every month. The grouping by unit and
     # month and every rule stay in oversight.domain.assessment, their one definition (an
     # open deadline is judged at ``now`` there).
     found_turns = [
         Turn(
-            unit=r.unit,
+            unit=grouped(r.unit),
             month=r.month,
             handled=r.ended is None,
             returned=r.ended == RETURNED,
@@ -471,7 +477,7 @@ async def assessments(conn: AsyncConnection, now: datetime | None = None) -> lis
         assert deadline is not None  # noqa: S101 - an assignment always has its deadline
         found_assignments.append(
             Assignment(
-                unit=r.unit,
+                unit=grouped(r.unit),
                 month=r.month,
                 person=r.person,
                 deadline=deadline,
@@ -482,3 +488,7 @@ async def assessments(conn: AsyncConnection, now: datetime | None = None) -> lis
             )
         )
     return assess(found_turns, found_assignments, now)
+
+
+def _as_is(unit: str) -> str:
+    return unit
