@@ -7,6 +7,7 @@ oversized input is refused naming the field."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,12 +18,17 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 from openpyxl import load_workbook
+from sqlalchemy import create_engine, select
+from typer.testing import CliRunner
 
+from common.database import sync_url
 from common.events import Role, utc_now
 from common.events.campaigns import MOST_ITEMS
 from common.events.catalogue import LedgerExported
 from common.subjects import Stream
 from common.times import CHINA
+from leadctl.cli import app as leadctl
+from ledger.projection import campaigns as campaign_tables
 from tests.conftest import NatsTarget, wait_until
 
 # The ledger of the demo county of two towns, with its people (the rectification ledger's).
@@ -557,3 +563,49 @@ async def test_in_a_county_a_towns_campaign_asks_its_own_units_and_is_its_own(
     assert [u["unit"] for u in shown.json()["units"]] == ["zxl-police"]
     assert (await posted(http, county_id, "close", "shd.office")).status_code == 404
     assert (await posted(http, county_id, "close", "county.office")).status_code == 200
+
+
+def campaign_rows(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the campaigns' read model, by table."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: sorted(tuple(row) for row in conn.execute(select(table)))
+                for table in campaign_tables.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+
+
+async def test_the_campaigns_read_model_is_rebuilt_by_replay_as_the_live_one_built_it(
+    service: LedgerService, nats_target: NatsTarget, tmp_path: Path
+) -> None:
+    http = service.http
+    campaign_id = await self_check_answered(http)
+    turned = await posted(
+        http,
+        campaign_id,
+        "tasks",
+        "office",
+        rectify=[rectify("shd-police", 2, "wang.police", "王警官")],
+    )
+    assert turned.status_code == 200, turned.text
+    assert (await posted(http, campaign_id, "close", "office")).status_code == 200
+
+    async def applied() -> bool:
+        [listed] = (await http.get(CAMPAIGNS, headers=token("office"))).json()
+        return (listed["answered_count"], listed["turned_count"], listed["closed"]) == (3, 1, True)
+
+    await wait_until(applied, timeout=15)
+    rebuilt = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    replay = await asyncio.to_thread(
+        CliRunner().invoke,
+        leadctl,
+        ["--nats-url", nats_target.url, "--user", "", "replay", "ledger", "--db", rebuilt],
+    )
+    assert replay.exit_code == 0, replay.output
+    live = campaign_rows(service.settings.database_url)
+    assert len(live["ledger_campaigns"]) == 1
+    assert len(live["ledger_campaign_units"]) == 3
+    assert campaign_rows(rebuilt) == live
