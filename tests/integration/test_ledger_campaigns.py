@@ -476,9 +476,19 @@ async def test_a_look_back_samples_concluded_leads_reproducibly_and_records_a_fi
     book = load_workbook(io.BytesIO(xlsx.content))
     review = book["回头看抽查"]
     rows = [list(r) for r in review.iter_rows(values_only=True)]
-    assert rows[0] == ["线索编号", "复查结论", "原处理是否维持", "整改事项编号", "整改状态"]
-    assert {r[0]: r[2] for r in rows[1:]} == {kept: "维持", wrong: "不维持"}
-    assert next(r for r in rows[1:] if r[0] == wrong)[3] == task_id
+    assert rows[0] == [
+        "台账编号",
+        "线索标识",
+        "复查结论",
+        "原处理是否维持",
+        "整改事项编号",
+        "整改状态",
+    ]
+    assert {r[1]: r[3] for r in rows[1:]} == {kept: "维持", wrong: "不维持"}
+    numbers = {r["lead_id"]: r["ledger_number"] for r in recorded.json()["reviews"]}
+    assert {r[1]: r[0] for r in rows[1:]} == numbers
+    assert all(n.startswith("SHD-") for n in numbers.values()), numbers
+    assert next(r for r in rows[1:] if r[1] == wrong)[4] == task_id
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from common.organisation import Organisation
 from common.vocabulary import Language
+from ledger.application.campaigns import Outcomes
 from ledger.domain.campaign import ANSWER_LABELS, Campaign
 from ledger.domain.task import status_label
 from ledger.export import _inert, _time, _unit
@@ -32,7 +33,8 @@ ANSWER_HEADERS: Final = (
     ("整改状态", "Rectification status", 14),
 )
 REVIEW_HEADERS: Final = (
-    ("线索编号", "Lead", 34),
+    ("台账编号", "Ledger number", 20),
+    ("线索标识", "Lead id", 34),
     ("复查结论", "Finding", 50),
     ("原处理是否维持", "Decision stands", 14),
     ("整改事项编号", "Rectification item", 34),
@@ -66,10 +68,9 @@ def _task(
     return [turned.task_id, shown]
 
 
-def rows(
-    campaign: Campaign, states: dict[str, dict[str, Any]], org: Organisation, lang: Language
-) -> Report:
+def rows(campaign: Campaign, found: Outcomes, org: Organisation, lang: Language) -> Report:
     """Every unit asked, every item (a unit that has not answered says so on each)."""
+    states = found.states
     answers = []
     for unit in campaign.opened.units:
         given = campaign.answers.get(unit)
@@ -96,15 +97,16 @@ def rows(
             )
     reviews = []
     for lead_id in campaign.sample.lead_ids if campaign.sample else ():
-        found = campaign.findings.get(lead_id)
+        review = campaign.findings.get(lead_id)
         reviews.append(
             [
+                found.numbers.get(lead_id, ""),
                 lead_id,
-                found.finding if found else _pick(lang, "尚未复查", "not reviewed yet"),
+                review.finding if review else _pick(lang, "尚未复查", "not reviewed yet"),
                 ""
-                if found is None
+                if review is None
                 else _pick(lang, "维持", "stands")
-                if found.decision_stands
+                if review.decision_stands
                 else _pick(lang, "不维持", "does not stand"),
                 *_task(campaign, states, lang, "", None, lead_id),
             ]

@@ -148,6 +148,7 @@ class UnitOut(BaseModel):
 
 class ReviewOut(BaseModel):
     lead_id: str
+    ledger_number: str | None = None
     finding: str | None = None
     decision_stands: bool | None = None
     task_id: str | None = None

@@ -99,12 +99,13 @@ def _unit_out(
     )
 
 
-def _review(campaign: Campaign, lead_id: str, states: dict[str, dict[str, Any]]) -> ReviewOut:
+def _review(campaign: Campaign, lead_id: str, outcomes: app.Outcomes) -> ReviewOut:
     found = campaign.findings.get(lead_id)
     turned = campaign.turned_for("", None, lead_id)
-    state = states.get(turned.task_id) if turned else None
+    state = outcomes.states.get(turned.task_id) if turned else None
     return ReviewOut(
         lead_id=lead_id,
+        ledger_number=outcomes.numbers.get(lead_id),
         finding=found.finding if found else None,
         decision_stands=found.decision_stands if found else None,
         task_id=turned.task_id if turned else None,
@@ -116,13 +117,13 @@ async def detail(ledger: LedgerDep, principal: Principal, read: CampaignRead) ->
     """The campaign for this reader: every unit's answers for the office and the
     committee, one's own unit's for a unit's people."""
     campaign = read.campaign
-    states = await app.task_states(ledger, campaign)
+    outcomes = await app.outcomes(ledger, campaign)
     every = read.whole
     units = [u for u in campaign.opened.units if every or u == principal.unit]
     sampled = campaign.sample
     return CampaignDetail(
         **_summary(campaign),
-        units=[_unit_out(campaign, u, ledger.runtime.org, states) for u in units],
+        units=[_unit_out(campaign, u, ledger.runtime.org, outcomes.states) for u in units],
         sample=SampleOut(
             seed=sampled.seed,
             size=sampled.size,
@@ -131,7 +132,7 @@ async def detail(ledger: LedgerDep, principal: Principal, read: CampaignRead) ->
         )
         if sampled and every
         else None,
-        reviews=[_review(campaign, lead, states) for lead in sampled.lead_ids]
+        reviews=[_review(campaign, lead, outcomes) for lead in sampled.lead_ids]
         if sampled and every
         else [],
     )
@@ -279,8 +280,8 @@ async def report_of(
     the committee); a unit's people are refused (403) once the campaign is known theirs."""
     read = await app.read(ledger, principal, campaign_id)
     app.whole(read)
-    states = await app.task_states(ledger, read.campaign)
-    return read.campaign, rows(read.campaign, states, ledger.runtime.org, lang)
+    found = await app.outcomes(ledger, read.campaign)
+    return read.campaign, rows(read.campaign, found, ledger.runtime.org, lang)
 
 
 @router.get(

@@ -240,10 +240,26 @@ async def listed(
     )
 
 
-async def task_states(ledger: Ledger, campaign: Campaign) -> dict[str, dict[str, Any]]:
-    """What became of the campaign's rectification items, as the 整改台账 has them."""
-    ids = [t.task_id for t in campaign.turned]
-    return await _in_one_go(ledger, lambda conn: campaign_queries.task_states(conn, ids))
+@dataclass(frozen=True)
+class Outcomes:
+    """What became of the campaign's rectification items (as the 整改台账 has them, by id),
+    and its sampled leads' ledger numbers (by id)."""
+
+    states: dict[str, dict[str, Any]]
+    numbers: dict[str, str]
+
+
+async def outcomes(ledger: Ledger, campaign: Campaign) -> Outcomes:
+    task_ids = [t.task_id for t in campaign.turned]
+    lead_ids = list(campaign.sample.lead_ids) if campaign.sample else []
+
+    def read(conn: Any) -> Outcomes:
+        return Outcomes(
+            campaign_queries.task_states(conn, task_ids),
+            campaign_queries.ledger_numbers(conn, lead_ids),
+        )
+
+    return await _in_one_go(ledger, read)
 
 
 async def exported(ledger: Ledger, principal: Principal, campaign: Campaign, rows: int) -> None:

@@ -49,6 +49,16 @@ def concluded_between(
     return list(conn.scalars(select(leads.c.lead_id).where(rule).order_by(leads.c.lead_id)))
 
 
+def ledger_numbers(conn: Connection, lead_ids: list[str]) -> dict[str, str]:
+    """The sampled leads' ledger numbers (台账编号), by id."""
+    if not lead_ids:
+        return {}
+    rows = conn.execute(
+        select(leads.c.lead_id, leads.c.ledger_number).where(leads.c.lead_id.in_(lead_ids))
+    )
+    return {r.lead_id: r.ledger_number for r in rows}
+
+
 def task_states(conn: Connection, task_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The rectification items' status and latest progress, by id (those the read model has
     applied)."""
