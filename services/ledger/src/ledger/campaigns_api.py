@@ -10,6 +10,7 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.types import DecoratedCallable
+from pydantic import BaseModel
 
 from common.auth import Principal
 from common.events import Event, utc_now
@@ -17,6 +18,7 @@ from common.events.campaigns import CAMPAIGN_ID, ItemAnswer
 from common.http_errors import errors
 from common.organisation import Organisation
 from common.vocabulary import Language
+from ledger.application import Ledger
 from ledger.application import campaigns as app
 from ledger.application.campaigns import CampaignRead, Rectify
 from ledger.campaign_report import rows, to_xlsx
@@ -143,6 +145,57 @@ async def _answer(ledger: LedgerDep, principal: Principal, event: Event) -> Camp
     return await detail(ledger, principal, read)
 
 
+async def opening(ledger: Ledger, principal: Principal, body: CampaignIn) -> Event:
+    """A campaign opened as the body asks (the API's and the desk's form alike)."""
+    return await app.open_campaign(
+        ledger,
+        principal,
+        kind=body.campaign_kind,
+        title=body.title,
+        period=(body.period_from, body.period_to),
+        items=body.checklist,
+        units=body.units,
+        deadline=body.deadline,
+    )
+
+
+async def perform(ledger: Ledger, principal: Principal, campaign_id: str, body: BaseModel) -> Event:
+    """One act on a campaign, by the body that asks for it."""
+    match body:
+        case AnswersIn():
+            given = [
+                ItemAnswer(
+                    item=a.item,
+                    answer=a.answer,
+                    note=a.remark,
+                    evidence=tuple(e.recorded() for e in a.evidence),
+                )
+                for a in body.answers
+            ]
+            return await app.answer(ledger, principal, campaign_id, body.unit, given)
+        case TurnIn():
+            chosen = [
+                Rectify(
+                    pick=Pick(unit=r.unit, item=r.item, lead_id=r.lead_id),
+                    measures=tuple(r.measures),
+                    assignee=r.assignee,
+                    assignee_name=r.assignee_name,
+                    deadline=r.deadline,
+                )
+                for r in body.rectify
+            ]
+            return await app.turn_into_tasks(ledger, principal, campaign_id, chosen)
+        case SampleIn():
+            return await app.sample(ledger, principal, campaign_id, body.size, body.seed)
+        case FindingIn():
+            return await app.record_finding(
+                ledger, principal, campaign_id, body.lead_id, body.finding, body.decision_stands
+            )
+        case CloseIn():
+            return await app.close(ledger, principal, campaign_id, body.closing_remark)
+    raise TypeError(f"no act is asked for by {type(body).__name__}")
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -153,16 +206,7 @@ async def _answer(ledger: LedgerDep, principal: Principal, event: Event) -> Camp
 async def open_campaign(
     body: CampaignIn, principal: Reader, ledger: LedgerDep, response: Response
 ) -> CampaignDetail:
-    event = await app.open_campaign(
-        ledger,
-        principal,
-        kind=body.campaign_kind,
-        title=body.title,
-        period=(body.period_from, body.period_to),
-        items=body.checklist,
-        units=body.units,
-        deadline=body.deadline,
-    )
+    event = await opening(ledger, principal, body)
     response.headers["Location"] = f"/v1/ledger/campaigns/{event.subject_id}"
     return await _answer(ledger, principal, event)
 
@@ -216,61 +260,35 @@ def _command(path: str, summary: str) -> Callable[[DecoratedCallable], Decorated
 async def answer(
     campaign_id: CampaignId, body: AnswersIn, principal: Reader, ledger: LedgerDep
 ) -> CampaignDetail:
-    given = [
-        ItemAnswer(
-            item=a.item,
-            answer=a.answer,
-            note=a.remark,
-            evidence=tuple(e.recorded() for e in a.evidence),
-        )
-        for a in body.answers
-    ]
-    event = await app.answer(ledger, principal, campaign_id, body.unit, given)
-    return await _answer(ledger, principal, event)
+    return await _answer(ledger, principal, await perform(ledger, principal, campaign_id, body))
 
 
 @_command("tasks", "转为整改事项 / Turn open answers into rectification items (office)")
 async def turn_into_tasks(
     campaign_id: CampaignId, body: TurnIn, principal: Reader, ledger: LedgerDep
 ) -> CampaignDetail:
-    chosen = [
-        Rectify(
-            pick=Pick(unit=r.unit, item=r.item, lead_id=r.lead_id),
-            measures=tuple(r.measures),
-            assignee=r.assignee,
-            assignee_name=r.assignee_name,
-            deadline=r.deadline,
-        )
-        for r in body.rectify
-    ]
-    event = await app.turn_into_tasks(ledger, principal, campaign_id, chosen)
-    return await _answer(ledger, principal, event)
+    return await _answer(ledger, principal, await perform(ledger, principal, campaign_id, body))
 
 
 @_command("sample", "回头看抽取已办结线索 / Sample concluded leads for re-review (seed recorded)")
 async def sample(
     campaign_id: CampaignId, body: SampleIn, principal: Reader, ledger: LedgerDep
 ) -> CampaignDetail:
-    event = await app.sample(ledger, principal, campaign_id, body.size, body.seed)
-    return await _answer(ledger, principal, event)
+    return await _answer(ledger, principal, await perform(ledger, principal, campaign_id, body))
 
 
 @_command("findings", "记录复查结论 / Record what the re-review of a sampled lead found")
 async def record_finding(
     campaign_id: CampaignId, body: FindingIn, principal: Reader, ledger: LedgerDep
 ) -> CampaignDetail:
-    event = await app.record_finding(
-        ledger, principal, campaign_id, body.lead_id, body.finding, body.decision_stands
-    )
-    return await _answer(ledger, principal, event)
+    return await _answer(ledger, principal, await perform(ledger, principal, campaign_id, body))
 
 
 @_command("close", "结束 / Close the campaign: final from now on (office)")
 async def close(
     campaign_id: CampaignId, body: CloseIn, principal: Reader, ledger: LedgerDep
 ) -> CampaignDetail:
-    event = await app.close(ledger, principal, campaign_id, body.closing_remark)
-    return await _answer(ledger, principal, event)
+    return await _answer(ledger, principal, await perform(ledger, principal, campaign_id, body))
 
 
 async def report_of(
