@@ -20,8 +20,12 @@ from ledger.projection.tasks import tasks
 
 def listed(conn: Connection, viewer: Viewer, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """The campaigns ``viewer`` may see (ledger.domain.campaign.may_see), latest change
-    first."""
-    query = select(campaigns)
+    first; with when the viewer's own unit answered (``unit_answered_at``: None when it has
+    not, or is not asked)."""
+    mine = asked.alias("mine")
+    query = select(campaigns, mine.c.answered_at.label("unit_answered_at")).outerjoin(
+        mine, (mine.c.campaign_id == campaigns.c.campaign_id) & (mine.c.unit == viewer.unit)
+    )
     if not (viewer.role in WHOLE_TOWN and viewer.county):
         asking: ColumnElement[bool] = campaigns.c.campaign_id.in_(
             select(asked.c.campaign_id).where(asked.c.unit == viewer.unit)
