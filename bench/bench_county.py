@@ -39,7 +39,7 @@ import httpx
 import nats
 from nats.js import JetStreamContext
 
-from bench.bench_registration import publish_all, rate_of, registrations, wait_registered
+from bench.bench_registration import live_then_backlog, rate_of, registrations
 from bench.stack import database_kind, running_stack
 from common.events import Actor, Role
 from common.events.catalogue import LeadRegistered, LeadReported, ReporterRef
@@ -155,15 +155,8 @@ async def main() -> int:
             admin = await nats.connect(stack.nats_url, user="admin", password=stack.admin_password)
             try:
                 js = admin.jetstream()
-                published = await publish_all(intake.jetstream(), reports)
-                if not await wait_registered(js, LEADS):
-                    print(f"county: {LEADS} leads not numbered in time")
-                    return 1
-                stack.suite.kill_service("ledger")
-                await publish_all(intake.jetstream(), backlog)
-                stack.suite.start_service("ledger")
-                if not await wait_registered(js, 2 * LEADS):
-                    print(f"county: a backlog of {LEADS} not numbered in time")
+                published = await live_then_backlog(stack, intake.jetstream(), js, reports, backlog)
+                if published is None:
                     return 1
                 found = await registrations(js)
                 fault = gap_free_per_town(found)

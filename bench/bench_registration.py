@@ -160,6 +160,29 @@ async def wait_registered(js: JetStreamContext, count: int) -> bool:
     return True
 
 
+async def live_then_backlog(
+    stack: Stack,
+    intake: JetStreamContext,
+    js: JetStreamContext,
+    live: list[LeadReported],
+    backlog: list[LeadReported],
+) -> float | None:
+    """Appends ``live`` while the registrar numbers them, then ``backlog`` while the ledger
+    is down, and starts it to catch up; the seconds ``live`` took to append, or None (said)
+    when either is not numbered within DEADLINE."""
+    published = await publish_all(intake, live)
+    if not await wait_registered(js, len(live)):
+        print(f"registration: {len(live)} leads not numbered in {DEADLINE:.0f} s")
+        return None
+    stack.suite.kill_service("ledger")
+    await publish_all(intake, backlog)
+    stack.suite.start_service("ledger")
+    if not await wait_registered(js, len(live) + len(backlog)):
+        print(f"registration: a backlog of {len(backlog)} not numbered in {DEADLINE:.0f} s")
+        return None
+    return published
+
+
 def rate_of(found: list[tuple[int, int, LeadRegistered]]) -> float:
     """Registrations per second between the first and the last one stored."""
     stamps = sorted(stamp for _, stamp, _ in found)
@@ -182,17 +205,8 @@ async def main() -> int:
         try:
             js = reader.jetstream()
             atomic = await allow_atomic_batches(stack)
-            # Live: the registrar numbers while the reports come in.
-            published = await publish_all(nc.jetstream(), live)
-            if not await wait_registered(js, LEADS):
-                print(f"registration: {LEADS} leads not numbered in {DEADLINE:.0f} s")
-                return 1
-            # Backlog: the ledger was down while reports came in, and catches up.
-            stack.suite.kill_service("ledger")
-            await publish_all(nc.jetstream(), backlog)
-            stack.suite.start_service("ledger")
-            if not await wait_registered(js, 2 * LEADS):
-                print(f"registration: a backlog of {LEADS} not numbered in {DEADLINE:.0f} s")
+            published = await live_then_backlog(stack, nc.jetstream(), js, live, backlog)
+            if published is None:
                 return 1
             found = await registrations(js)
             limit = await chained_append_limit(js)

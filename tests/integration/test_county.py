@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from nats.js import JetStreamContext
 
-from common.auth import UserRecord, hash_token, write_users_file
 from common.events import Actor, Role
 from common.events.catalogue import LeadRegistered, LeadReported, LeadTransferred, ReporterRef
 from common.eventstore import EventStore
@@ -23,7 +22,7 @@ from common.organisation import demo_county_file
 from common.subjects import Stream
 from common.vocabulary import Category, Channel, Flag
 from tests.conftest import NatsTarget, wait_until
-from tests.support.apps import token
+from tests.support.apps import token, write_people
 from tests.support.factories import new_lead_id
 from tests.support.ledger import (
     LedgerService,
@@ -64,16 +63,7 @@ ZXL_SUMMARY = "某乡 砂石盗采团伙威胁村民"
 async def county(
     streams: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
 ) -> AsyncIterator[LedgerService]:
-    users = tmp_path / "county-users.toml"
-    write_users_file(
-        users,
-        [
-            UserRecord(
-                user=u, display_name=u, role=r, unit=unit, token_sha256=hash_token(f"token-{u}")
-            )
-            for u, (r, unit) in COUNTY_STAFF.items()
-        ],
-    )
+    users = write_people(tmp_path / "county-users.toml", COUNTY_STAFF)
     settings = ledger_settings(
         nats_target, f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, org_file=demo_county_file()
     ).model_copy(update={"users_file": users})
