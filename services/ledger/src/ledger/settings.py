@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from common.chain import private_key
 from common.routing import COMMITTEE_CATEGORIES, COMMITTEE_FLAGS, CommitteeRule
 from common.settings import ServiceSettings
 from common.subjects import Service
@@ -40,6 +44,21 @@ class LedgerSettings(ServiceSettings):
     deadline_check_seconds: float = Field(default=60.0, gt=0)
     #: a lead with neither answer nor result this many days after filing is "unanswered"
     unanswered_after_days: int = Field(default=15, ge=1)
+    #: signs dossiers' manifests: an Ed25519 private key in PEM, as `leadctl keygen` writes
+    #: it; unset, a dossier carries hashes only and says it is unsigned
+    dossier_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _dossier_key_readable(self) -> Self:
+        try:
+            self.dossier_signing_key  # noqa: B018 - refused at start, not at the first export
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"dossier_key: no Ed25519 private key in PEM to read: {exc}") from exc
+        return self
+
+    @property
+    def dossier_signing_key(self) -> Ed25519PrivateKey | None:
+        return private_key(self.dossier_key) if self.dossier_key is not None else None
 
     @property
     def committee_rule(self) -> CommitteeRule:

@@ -1,0 +1,217 @@
+"""What a dossier (专题材料) of a period holds, gathered as far as the principal may see it:
+the leads filed in the period, the rectification items open at some time in it, the
+campaigns whose period meets it (seen whole), the notices issued in it and the work traces
+(the evidence named on progress reports and campaign answers made in it).
+
+Each part is read through the same queries and application calls as its own export or
+page, with the principal's town scoping decided first: a town's office, clerks and
+auditors get their town's, the county's own every town's. The dossier is recorded once as
+an export (LedgerExported, format zip, with the period); the parts are not recorded again."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from common.auth import Principal
+from common.errors import RuleViolation
+from common.events import utc_now
+from common.events.catalogue import LedgerExported
+from common.events.tasks import TaskProgressReported
+from common.organisation import Town
+from common.subjects import Stream
+from ledger.application import campaigns, notices, tasks, towns
+from ledger.application.reading import _in_one_go
+from ledger.domain.campaign import Campaign
+from ledger.domain.notice_facts import period_bounds
+from ledger.projection import campaign_queries, queries, task_queries
+from ledger.projection.queries import Filters, TownReader
+from ledger.projection.task_queries import TaskFilters
+
+if TYPE_CHECKING:
+    from ledger.application.context import Ledger
+
+#: a year, a leap day included
+LONGEST_PERIOD_DAYS: Final = 366
+# Pages of campaigns and notices read: a township opens a few a year.
+_PAGE: Final = 200
+_MOST_PAGES: Final = 10
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date
+
+    @property
+    def bounds(self) -> tuple[datetime, datetime]:
+        """From the first day's midnight to the next day's after the last, China time."""
+        return period_bounds(self.first, self.last)
+
+    def holds(self, moment: datetime | None) -> bool:
+        start, end = self.bounds
+        return moment is not None and start <= moment < end
+
+    def as_dict(self) -> dict[str, str]:
+        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+
+
+def period(first: date, last: date) -> Period:
+    if last < first:
+        raise RuleViolation(
+            "the period ends before it begins ('to' is before 'from')",
+            "截止日期早于起始日期",
+            field="to",
+        )
+    if (last - first).days + 1 > LONGEST_PERIOD_DAYS:
+        raise RuleViolation(
+            f"a dossier covers at most {LONGEST_PERIOD_DAYS} days",
+            f"专题材料最长涵盖 {LONGEST_PERIOD_DAYS} 天",
+            field="to",
+        )
+    return Period(first, last)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One piece of evidence named on a progress report or a campaign answer."""
+
+    source: str  # "task" or "campaign"
+    ref: str
+    unit: str
+    at: datetime
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Contents:
+    period: Period
+    towns: tuple[Town, ...]
+    leads: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    #: each campaign seen whole, with its report (ledger.campaign_report.Report)
+    campaigns: list[tuple[Campaign, Any]]
+    notices: list[notices.NoticeRead]
+    traces: list[Trace]
+
+
+def towns_of(ledger: Ledger, principal: Principal) -> tuple[Town, ...]:
+    """The towns whose material the principal's dossier holds."""
+    org = ledger.runtime.org
+    reader = towns.reader(org, principal)
+    if isinstance(reader, TownReader):
+        town = org.town_with_prefix(reader.ledger_prefix)
+        return (town,) if town is not None else ()
+    return org.towns
+
+
+#: a campaign's report as its own download makes it; None for one not seen whole
+Reporter = Callable[[str], Awaitable[tuple[Campaign, Any] | None]]
+
+
+async def gather(
+    ledger: Ledger, principal: Principal, chosen: Period, report: Reporter
+) -> Contents:
+    org, now = ledger.runtime.org, utc_now()
+    start, end = chosen.bounds
+    lead_reader = towns.reader(org, principal)
+    task_reader = tasks.reader(ledger, principal)
+    viewer = campaigns.viewer(ledger, principal)
+
+    def read(conn: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+        filed = Filters(registered_from=start, registered_to=end)
+        leads = queries.rows_of(conn, lead_reader, filed, now)
+        items = [
+            row
+            for row in task_queries.exported(conn, task_reader, TaskFilters(), now)
+            if row["opened_at"] < end and (row["closed_at"] is None or row["closed_at"] >= start)
+        ]
+        met = [
+            row["campaign_id"]
+            for page in range(_MOST_PAGES)
+            for row in campaign_queries.listed(conn, viewer, limit=_PAGE, offset=page * _PAGE)
+            if row["period_from"] <= chosen.last and row["period_to"] >= chosen.first
+        ]
+        return leads, items, met
+
+    leads, items, met = await _in_one_go(ledger, read)
+    reported = [found for found in [await report(c) for c in met] if found is not None]
+    issued = await _issued(ledger, principal, chosen)
+    traces = await _task_traces(ledger, items, chosen) + _campaign_traces(reported, chosen)
+    return Contents(
+        chosen,
+        towns_of(ledger, principal),
+        leads,
+        items,
+        reported,
+        issued,
+        sorted(traces, key=lambda t: (t.at, t.ref, t.name)),
+    )
+
+
+async def _issued(ledger: Ledger, principal: Principal, chosen: Period) -> list[notices.NoticeRead]:
+    """The notices issued in the period, each read from its events, oldest first."""
+    rows: list[dict[str, Any]] = []
+    for page in range(_MOST_PAGES):
+        listed = await notices.listed(
+            ledger,
+            principal,
+            status="issued",
+            unit=None,
+            kind=None,
+            limit=_PAGE,
+            offset=page * _PAGE,
+        )
+        rows += [row for row in listed if chosen.holds(row["issued_at"])]
+        if len(listed) < _PAGE:
+            break
+    rows.sort(key=lambda row: (row["issued_at"], row["notice_id"]))
+    return [await notices.read(ledger, principal, row["notice_id"]) for row in rows]
+
+
+async def _task_traces(ledger: Ledger, items: list[dict[str, Any]], chosen: Period) -> list[Trace]:
+    store = ledger.runtime.store(Stream.LEDGER)
+    found = []
+    for row in items:
+        if not row["progress_count"]:
+            continue
+        history = await store.read_item(tasks.KIND, row["task_id"])
+        for stored in history.events:
+            event = stored.event
+            if isinstance(event, TaskProgressReported) and chosen.holds(event.occurred_at):
+                found += [
+                    Trace("task", row["task_id"], row["unit"], event.occurred_at, *_named(e))
+                    for e in event.evidence
+                ]
+    return found
+
+
+def _campaign_traces(reported: list[tuple[Campaign, Any]], chosen: Period) -> list[Trace]:
+    return [
+        Trace("campaign", campaign.campaign_id, unit, given.occurred_at, *_named(e))
+        for campaign, _ in reported
+        for unit, given in campaign.answers.items()
+        if chosen.holds(given.occurred_at)
+        for answer in given.answers
+        for e in answer.evidence
+    ]
+
+
+def _named(evidence: Any) -> tuple[str, int, str]:
+    return evidence.name, evidence.size, evidence.sha256
+
+
+async def exported(ledger: Ledger, principal: Principal, chosen: Period, entries: int) -> None:
+    await ledger.runtime.record_access(
+        LedgerExported(
+            service="ledger",
+            format="zip",
+            filters={"ledger": "dossier", **chosen.as_dict()},
+            row_count=entries,
+            actor=principal.actor,
+        )
+    )
