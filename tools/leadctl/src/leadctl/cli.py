@@ -43,6 +43,7 @@ from common.projection import Subscription, Tracker
 from common.replay import ReplayReport, replay
 from common.subjects import Service, Stream
 from leadctl import auditing, operations, receipts
+from leadctl import dossier as dossier_check
 from leadctl.accounts import accounts_app
 from leadctl.backup import commands as backup_commands
 from leadctl.connection import NatsConnection, run_on_nats
@@ -454,11 +455,22 @@ def verify(
     live_db: Annotated[
         str | None, typer.Option(help="with --projection: the live database URL")
     ] = None,
+    dossier: Annotated[
+        Path | None,
+        typer.Option(help="check a dossier ZIP (专题材料) against its manifest, offline"),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Recompute every chain and check every checkpoint, naming each sequence that is
     missing, altered or out of order. Exit 1 if anything is wrong."""
     keys = auditing.key_ring([chain.public_key(p) for p in public_key]) if public_key else None
+    if dossier is not None:
+        found = dossier_check.check(dossier, keys)
+        if as_json:
+            _emit(found.as_dict(), as_json)
+        else:
+            typer.echo("\n".join(dossier_check.lines_of(found)))
+        raise typer.Exit(0 if found.ok else 1)
     if projection is not None:
         _verify_projection(ctx, projection, live_db, as_json)
         return
