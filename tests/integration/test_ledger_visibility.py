@@ -114,7 +114,11 @@ async def test_a_lead_handed_over_a_moment_ago_is_acted_on_by_its_new_unit_at_on
     http = service.http
     lead_id = (await report_and_file(service))["lead_id"]
     runtime = service.app.state.runtime
-    [runner] = [r for r in runtime.runners if r.stream is Stream.LEDGER]
+    [runner] = [
+        r
+        for r in runtime.runners
+        if r.stream is Stream.LEDGER and r.tracker.projection.name == "ledger"
+    ]
 
     found_missing = asyncio.Event()
     loop = asyncio.get_running_loop()
