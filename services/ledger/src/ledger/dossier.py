@@ -14,7 +14,7 @@ import io
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Final
@@ -93,45 +93,29 @@ def write(
     return manifest
 
 
-def _parts(contents: Contents, made: Made) -> list[tuple[str, bytes]]:
+def _parts(contents: Contents, made: Made) -> Iterator[tuple[str, bytes]]:
+    """Each entry in turn: made, then written and let go before the next is made."""
     org, lang, now = made.org, made.lang, made.at
     place = (
         "、".join(t.name for t in contents.towns)
         if lang == "zh"
         else ", ".join(t.name_en for t in contents.towns)
     )
-    parts = [
-        (
-            LEADS,
-            export.to_xlsx(
-                contents.leads, org, lang, _pick(lang, f"{place}线索台账", f"{place} lead ledger")
-            ),
-        ),
-        (
-            TASKS,
-            task_export.to_xlsx(
-                contents.tasks,
-                org,
-                lang,
-                _pick(lang, f"{place}整改台账", f"{place} rectification ledger"),
-                now,
-            ),
-        ),
-    ]
+    leads_title = _pick(lang, f"{place}线索台账", f"{place} lead ledger")
+    yield LEADS, export.to_xlsx(contents.leads, org, lang, leads_title)
+    tasks_title = _pick(lang, f"{place}整改台账", f"{place} rectification ledger")
+    yield TASKS, task_export.to_xlsx(contents.tasks, org, lang, tasks_title, now)
     for campaign, report in contents.campaigns:
         kind = _pick(lang, *KIND_LABELS[campaign.kind])
         title = campaign.opened.title + _pick(lang, "情况表", ": report")
-        parts.append(
-            (
-                f"{CAMPAIGNS}/{kind}-{campaign.campaign_id}.xlsx",
-                campaign_report.to_xlsx(report, lang, title, campaign.kind == "look_back"),
-            )
+        yield (
+            f"{CAMPAIGNS}/{kind}-{campaign.campaign_id}.xlsx",
+            campaign_report.to_xlsx(report, lang, title, campaign.kind == "look_back"),
         )
     for read, text in zip(contents.notices, made.notice_texts, strict=True):
-        parts.append((f"{NOTICES}/{read.notice.notice_id}.txt", text.encode()))
-    parts.append((STATISTICS, _statistics(contents, made, place).encode()))
-    parts.append((TRACES, _traces(contents, made)))
-    return parts
+        yield f"{NOTICES}/{read.notice.notice_id}.txt", text.encode()
+    yield STATISTICS, _statistics(contents, made, place).encode()
+    yield TRACES, _traces(contents, made)
 
 
 def _manifest(contents: Contents, made: Made, entries: list[dict[str, Any]]) -> dict[str, Any]:

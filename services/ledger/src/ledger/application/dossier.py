@@ -130,12 +130,16 @@ async def gather(
             for row in task_queries.exported(conn, task_reader, TaskFilters(), now)
             if row["opened_at"] < end and (row["closed_at"] is None or row["closed_at"] >= start)
         ]
-        met = [
-            row["campaign_id"]
-            for page in range(_MOST_PAGES)
-            for row in campaign_queries.listed(conn, viewer, limit=_PAGE, offset=page * _PAGE)
-            if row["period_from"] <= chosen.last and row["period_to"] >= chosen.first
-        ]
+        met = []
+        for page in range(_MOST_PAGES):
+            rows = campaign_queries.listed(conn, viewer, limit=_PAGE, offset=page * _PAGE)
+            met += [
+                row["campaign_id"]
+                for row in rows
+                if row["period_from"] <= chosen.last and row["period_to"] >= chosen.first
+            ]
+            if len(rows) < _PAGE:
+                break
         return leads, items, met
 
     leads, items, met = await _in_one_go(ledger, read)
