@@ -29,6 +29,7 @@ from common.events.catalogue import (
     LeadViewed,
     SupervisionListed,
 )
+from common.events.notices import NoticeAccountabilityRecorded, NoticeIssued
 from common.eventstore import EventStore, read_messages
 from common.projection import NOT_APPENDED
 from common.service import ServiceRuntime
@@ -64,6 +65,11 @@ PROJECTED = {
     Stream.ACCOUNTS: "AccountOpened",
     Stream.SESSIONS: "SignInFailed",
 }
+# A projection of its own that handles none of those: sent a type it does handle.
+OWN_TYPE = {
+    "oversight-notices-LEDGER": "NoticeIssued",
+    "oversight-notices-OVERSIGHT": "NoticeAccountabilityRecorded",
+}
 MOMENT = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
@@ -95,6 +101,24 @@ def valid(event_type: str, lead_id: str) -> Event:
             user=f"u.{lead_id[:20]}", display_name="张三", role=Role.CLERK, unit="shd-office"
         ),
         "SignInFailed": SignInFailed(user=f"u.{lead_id[:20]}", why="password"),
+        # About a notice (stored on ledger.notice.<id> / oversight.notice.<id>).
+        "NoticeIssued": NoticeIssued(
+            notice_id=lead_id,
+            kind="criticism",
+            unit="shd-police",
+            period_from=MOMENT.date(),
+            period_to=MOMENT.date(),
+            title="通报批评",
+            body="超期未办结",
+        ),
+        "NoticeAccountabilityRecorded": NoticeAccountabilityRecorded(
+            notice_id=lead_id,
+            person="wang.police",
+            unit="shd-police",
+            kind="public_criticism",
+            form=1,
+            reason="态度消极",
+        ),
     }
     return made[event_type]
 
@@ -107,8 +131,8 @@ class Sent:
     what: str  # the attack, or "valid"
 
 
-def subject(stream: Stream, lead_id: str, event_type: str) -> str:
-    return f"{PREFIX[stream]}.lead.{lead_id}.{event_type}"
+def subject(stream: Stream, lead_id: str, event_type: str, kind: str = "lead") -> str:
+    return f"{PREFIX[stream]}.{kind}.{lead_id}.{event_type}"
 
 
 async def send_hostile(js: JetStreamContext, stream: Stream, event_type: str) -> list[Sent]:
@@ -126,14 +150,16 @@ async def send_hostile(js: JetStreamContext, stream: Stream, event_type: str) ->
         ),
         ("another lead", new_lead_id(), encode(other), other.event_id),
         ("near the size limit", new_lead_id(), b'{"summary": "' + b"x" * near_limit + b'"}', None),
-        ("no Nats-Msg-Id", unstored.lead_id, encode(unstored), ""),
+        # On the event's own subject, whatever it belongs to (a lead, a notice).
+        ("no Nats-Msg-Id", unstored.subject_id, encode(unstored), ""),
     ]
     sent = []
     for what, lead_id, data, msg_id in attacks:
         headers = {"Nats-Msg-Id": msg_id or str(uuid.uuid4())} if msg_id != "" else None
         # An event about no lead (an account) is stored on its stream's global subject.
+        kind = unstored.subject_kind if what == "no Nats-Msg-Id" else "lead"
         where = (
-            subject(stream, lead_id, event_type)
+            subject(stream, lead_id, event_type, kind)
             if lead_id
             else f"{PREFIX[stream]}.global.{event_type}"
         )
@@ -162,7 +188,7 @@ def target_type(durable: Durable) -> str:
     if durable.kind is Kind.REACTOR:
         assert durable.filter_subject is not None
         return durable.filter_subject.rsplit(".", 1)[-1]
-    return PROJECTED[durable.stream]
+    return OWN_TYPE.get(durable.name, PROJECTED[durable.stream])
 
 
 def reads(handled: dict[str, set[str]], durable: Durable, sent: Sent) -> bool:
