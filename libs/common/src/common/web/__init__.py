@@ -61,6 +61,7 @@ NAVIGATION: Final[tuple[tuple[Service, str, str, str], ...]] = (
     (Service.INTAKE, "/desk/entry", "线索录入", "Enter a lead"),
     (Service.LEDGER, "/desk", "线索台账", "Ledger"),
     (Service.LEDGER, "/desk/tasks", "整改台账", "Rectification"),
+    (Service.LEDGER, "/desk/campaigns", "自查自纠", "Self-inspections"),
     (Service.OVERSIGHT, "/desk", "纪委监督", "Committee"),
 )
 

@@ -4,11 +4,12 @@ Included by the composition root with ``include_in_schema=False``."""
 
 from fastapi import APIRouter
 
-from ledger.pages import campaign, desk, lead, notices, tasks
+from ledger.pages import campaign, campaigns_desk, desk, lead, notices, tasks
 
 router = APIRouter(include_in_schema=False)
 router.include_router(desk.router)
 router.include_router(campaign.router)
+router.include_router(campaigns_desk.router)
 router.include_router(lead.router)
 router.include_router(tasks.router)
 router.include_router(notices.router)
