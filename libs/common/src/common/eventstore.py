@@ -35,12 +35,14 @@ _WRONG_LAST_SEQUENCE: Final = 10071
 
 
 class ConcurrencyConflict(Exception):
-    """Another event was appended to the lead after the writer read it."""
+    """Another event was appended to the lead (or the notice, the task: ``kind``) after the
+    writer read it."""
 
-    def __init__(self, lead_id: str | None, expected: int) -> None:
-        super().__init__(f"lead {lead_id} changed after sequence {expected}")
+    def __init__(self, lead_id: str | None, expected: int, kind: str = "lead") -> None:
+        super().__init__(f"{kind} {lead_id} changed after sequence {expected}")
         self.lead_id = lead_id
         self.expected = expected
+        self.kind = kind
 
 
 # The largest event any service appends. NATS refuses a message over its max_payload (1 MiB
@@ -166,7 +168,9 @@ class EventStore:
             )
         except APIError as exc:
             if exc.err_code == _WRONG_LAST_SEQUENCE and expected_sequence is not None:
-                raise ConcurrencyConflict(event.subject_id, expected_sequence) from exc
+                raise ConcurrencyConflict(
+                    event.subject_id, expected_sequence, event.subject_kind
+                ) from exc
             raise
         except nats.errors.NoRespondersError as exc:
             raise LogUnavailable(self.stream.value) from exc

@@ -318,13 +318,16 @@ def install_error_handlers(app: FastAPI, labels: Mapping[str, tuple[str, str]]) 
 
     @app.exception_handler(ConcurrencyConflict)
     async def conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        # A lead is named as people know it; anything else (a notice, a task) as "this".
+        what_zh, what_en = ("该线索", "this lead") if exc.kind == "lead" else ("该记录", "this")
         return JSONResponse(
             {
                 "detail": [
                     {
                         "field": "",
-                        "message": "该线索刚被他人修改，请刷新后重试",
-                        "message_en": "someone else changed this lead just now; reload and try again",
+                        "message": f"{what_zh}刚被他人修改，请刷新后重试",
+                        "message_en": f"someone else changed {what_en} just now;"
+                        " reload and try again",
                     }
                 ]
             },
