@@ -14,12 +14,14 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
+from common.auth import Principal
 from common.events import Role, utc_now
 from common.events.notices import NoticeDrafted, NoticeIssued, NoticeRevised
 from common.eventstore import EventStore
 from common.organisation import demo_county_file
 from common.subjects import Stream
 from common.times import CHINA
+from ledger.application import notices as notices_app
 from tests.conftest import NatsTarget, wait_until
 from tests.integration import test_ledger_pages as pages
 from tests.support.apps import token, write_people
@@ -396,3 +398,29 @@ async def test_in_a_county_a_towns_notices_are_its_own_and_the_countys_to_read(
         assert (
             await command(http, notice_id, "withdraw", "zxl.office", reason="撤回")
         ).status_code == 404
+
+
+async def test_a_revision_decided_on_a_notice_changed_meanwhile_is_refused_409(
+    service: LedgerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    http = service.http
+    notice_id = (await drafted(http)).json()["notice_id"]
+    clerk = Principal(user="clerk", display_name="clerk", role=Role.CLERK, unit="shd-office")
+    as_read_before = await notices_app.read(service.app.state.ledger, clerk, notice_id)
+    first = await command(
+        http, notice_id, "revise", "clerk", kind="criticism", title="第一稿", content="正文"
+    )
+    assert first.status_code == 200, first.text
+
+    async def read_before(*_: Any) -> notices_app.NoticeRead:
+        return as_read_before  # what a second clerk read before the first one's revision
+
+    monkeypatch.setattr(notices_app, "read", read_before)
+    second = await command(
+        http, notice_id, "revise", "office", kind="criticism", title="第二稿", content="正文"
+    )
+    problem = refused_for(second, 409, "")
+    assert problem["message"] == "该记录刚被他人修改，请刷新后重试"
+    monkeypatch.undo()
+    shown = await http.get(f"{NOTICES}/{notice_id}", headers=token("office"))
+    assert shown.json()["title"] == "第一稿"
