@@ -23,7 +23,7 @@ def listed(conn: Connection, viewer: Viewer, *, limit: int, offset: int) -> list
     first; with when the viewer's own unit answered (``unit_answered_at``: None when it has
     not, or is not asked)."""
     mine = asked.alias("mine")
-    query = select(campaigns, mine.c.answered_at.label("unit_answered_at")).outerjoin(
+    query = select(campaigns, mine.c.unit_answered_at).outerjoin(
         mine, (mine.c.campaign_id == campaigns.c.campaign_id) & (mine.c.unit == viewer.unit)
     )
     if not (viewer.role in WHOLE_TOWN and viewer.county):

@@ -60,7 +60,9 @@ asked = Table(
     metadata,
     Column("campaign_id", String(64), primary_key=True),
     Column("unit", String(40), primary_key=True),
-    Column("answered_at", UtcDateTime),
+    # Named apart from every column of the committee's read model: the ledger's database
+    # holds no column named as one of oversight's (tests/integration/test_oversight_directives).
+    Column("unit_answered_at", UtcDateTime),
     Column("answered_by", String(64)),
     Index("ix_ledger_campaign_units_unit", "unit"),
 )
@@ -107,7 +109,7 @@ def _opened(db: BatchWriter, event: CampaignOpened) -> None:
             {
                 "campaign_id": event.campaign_id,
                 "unit": unit,
-                "answered_at": None,
+                "unit_answered_at": None,
                 "answered_by": None,
             },
         )
@@ -130,9 +132,9 @@ def _answered(db: BatchWriter, row: dict[str, Any], event: UnitAnswered) -> None
     unit = db.get(asked, event.campaign_id, event.unit)
     if unit is None:
         return
-    if unit["answered_at"] is None:
+    if unit["unit_answered_at"] is None:
         row["answered_count"] += 1
-    unit.update(answered_at=event.occurred_at, answered_by=event.actor.user)
+    unit.update(unit_answered_at=event.occurred_at, answered_by=event.actor.user)
     db.put(asked, unit)
 
 
