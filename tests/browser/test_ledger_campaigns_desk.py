@@ -211,3 +211,35 @@ async def test_a_self_inspection_is_opened_answered_by_each_unit_and_turned_into
     await expect(listed.locator(".answered")).to_have_text("2/2 个单位已填报")
     await expect(listed).to_contain_text("已结束")
     await screenshot(page, "the list")
+
+
+async def test_a_look_back_with_nothing_concluded_in_its_period_is_refused_at_the_sample_form(
+    page: Page,
+    screenshot: Screenshots,
+    serve: Callable[[FastAPI], Awaitable[str]],
+    js: JetStreamContext,
+    nats_target: NatsTarget,
+    tmp_path: Path,
+) -> None:
+    base = await desk_for(PEOPLE[:1], serve, js, nats_target, tmp_path)
+    await sign_in(page, screenshot, base, "li.office")
+    await page.goto(f"{base}/desk/campaigns")
+    await page.select_option("#open-campaign_kind", "look_back")
+    await page.fill("#open-title", "回头看：已办结线索复查")
+    await page.fill("#open-from", china_day(-30))
+    await page.fill("#open-to", china_day(0))
+    await page.fill("#open-deadline", china_day(7))
+    await send(page, screenshot, "open", "开展工作")
+    await expect(page.locator("#kind")).to_have_text("回头看")
+    # No sample yet: no findings to record, and no sample size out of bounds accepted.
+    await expect(page.locator("#form-findings")).to_have_count(0)
+    await page.fill("#sample-size", "201")
+    await refused(page, "sample", 422)
+    await expect(page.locator("#form-sample [role=alert]")).to_contain_text("抽查数量")
+    await page.fill("#sample-size", "5")
+    await refused(page, "sample", 422)
+    await expect(page.locator("#form-sample [role=alert]")).to_contain_text(
+        "检查期间内没有已办结的线索"
+    )
+    await expect(page.locator("#sample-size")).to_have_value("5")
+    await screenshot(page, "nothing to sample")
