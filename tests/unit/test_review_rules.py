@@ -14,7 +14,7 @@ from common.vocabulary import Category, Channel, Conclusion
 from intake.importer import row_lead_id
 from ledger.domain import lead as rules
 from ledger.domain.numbering import next_number
-from ledger.export import _inert
+from ledger.export import inert_text
 
 OFFICE = Actor(role=Role.OFFICE, unit="shd-office", user="office")
 COMMITTEE = Actor(role=Role.DISCIPLINE, unit="shd-discipline")
@@ -22,11 +22,11 @@ COMMITTEE = Actor(role=Role.DISCIPLINE, unit="shd-discipline")
 
 @pytest.mark.parametrize("planted", ['=WEBSERVICE("http://x")', "+1+1", "-2", "@SUM(A1)"])
 def test_a_summary_that_starts_like_a_formula_is_exported_as_text(planted: str) -> None:
-    assert _inert(planted) == "'" + planted
+    assert inert_text(planted) == "'" + planted
 
 
 def test_an_ordinary_summary_is_exported_as_it_is() -> None:
-    assert _inert("村霸强占鱼塘") == "村霸强占鱼塘"
+    assert inert_text("村霸强占鱼塘") == "村霸强占鱼塘"
 
 
 def test_a_clock_still_in_the_old_year_continues_the_new_years_numbers() -> None:

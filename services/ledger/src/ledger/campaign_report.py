@@ -19,7 +19,7 @@ from common.vocabulary import Language
 from ledger.application.campaigns import Outcomes
 from ledger.domain.campaign import ANSWER_LABELS, Campaign
 from ledger.domain.task import status_label
-from ledger.export import _inert, _time, _unit
+from ledger.export import china_time, inert_text, unit_label
 
 ANSWER_HEADERS: Final = (
     ("单位", "Unit", 18),
@@ -79,7 +79,7 @@ def rows(campaign: Campaign, found: Outcomes, org: Organisation, lang: Language)
             answer = by_item.get(number)
             answers.append(
                 [
-                    _unit(unit, org, lang),
+                    unit_label(unit, org, lang),
                     str(number),
                     text,
                     _pick(lang, *ANSWER_LABELS[answer.answer])
@@ -91,7 +91,7 @@ def rows(campaign: Campaign, found: Outcomes, org: Organisation, lang: Language)
                     )
                     if answer
                     else "",
-                    _time(given.occurred_at) if given else "",
+                    china_time(given.occurred_at) if given else "",
                     *_task(campaign, states, lang, unit, number, None),
                 ]
             )
@@ -125,7 +125,7 @@ def _sheet(
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in body:
-        sheet.append([_inert(value) for value in row])
+        sheet.append([inert_text(value) for value in row])
     for index, (_, _, width) in enumerate(columns, start=1):
         sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
     for cells in sheet.iter_rows(min_row=2):

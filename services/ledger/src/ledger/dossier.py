@@ -31,7 +31,7 @@ from ledger import campaign_report, export, task_export
 from ledger.application.dossier import Contents
 from ledger.domain.campaign import KIND_LABELS
 from ledger.domain.task import status_label
-from ledger.export import _inert, _time, _unit
+from ledger.export import china_time, inert_text, unit_label
 from ledger.pages import charts
 
 LEADS: Final = "线索台账.xlsx"
@@ -156,9 +156,9 @@ def _traces(contents: Contents, made: Made) -> bytes:
             [
                 _pick(lang, *TRACE_SOURCES[trace.source]),
                 trace.ref,
-                _unit(trace.unit, made.org, lang),
-                _time(trace.at),
-                _inert(trace.name),
+                unit_label(trace.unit, made.org, lang),
+                china_time(trace.at),
+                inert_text(trace.name),
                 str(trace.size),
                 trace.sha256,
             ]
@@ -174,7 +174,9 @@ def _statistics(contents: Contents, made: Made, place: str) -> str:
         return _pick(lang, zh, en)
 
     leads = contents.leads
-    villages = Counter(_unit(r["village"], org, lang) or t("未注明村", "no village") for r in leads)
+    villages = Counter(
+        unit_label(r["village"], org, lang) or t("未注明村", "no village") for r in leads
+    )
     months = Counter(as_utc(r["registered_at"]).astimezone(CHINA).strftime("%Y-%m") for r in leads)
     categories = Counter(label(Category(r["category"]), lang) for r in leads)
     statuses = Counter(label(LeadStatus(r["status"]), lang) for r in leads)

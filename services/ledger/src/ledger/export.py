@@ -21,25 +21,25 @@ from common.vocabulary import Category, Channel, Conclusion, Language, LeadStatu
 Column = tuple[str, str, Callable[[dict[str, Any], Organisation, Language], str]]
 
 
-def _time(value: datetime | None) -> str:
+def china_time(value: datetime | None) -> str:
     return "" if value is None else as_utc(value).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
-def _unit(code: str | None, org: Organisation, lang: Language) -> str:
+def unit_label(code: str | None, org: Organisation, lang: Language) -> str:
     unit = org.unit(code) if code else None
     return unit.label(lang) if unit else (code or "")
 
 
 COLUMNS: Final[Sequence[Column]] = (
     ("编号", "Ledger number", lambda r, o, lang: r["ledger_number"]),
-    ("受理时间", "Received", lambda r, o, lang: _time(r["reported_at"])),
+    ("受理时间", "Received", lambda r, o, lang: china_time(r["reported_at"])),
     ("来源渠道", "Channel", lambda r, o, lang: label(Channel(r["channel"]), lang)),
     ("线索类别", "Category", lambda r, o, lang: label(Category(r["category"]), lang)),
-    ("所属村", "Village", lambda r, o, lang: _unit(r["village"], o, lang)),
+    ("所属村", "Village", lambda r, o, lang: unit_label(r["village"], o, lang)),
     ("简要内容", "Summary", lambda r, o, lang: r["summary"]),
-    ("移交单位", "Handled by", lambda r, o, lang: _unit(r["unit"], o, lang)),
+    ("移交单位", "Handled by", lambda r, o, lang: unit_label(r["unit"], o, lang)),
     ("责任人", "Responsible", lambda r, o, lang: r["assignee_name"] or ""),
-    ("办理时限", "Deadline", lambda r, o, lang: _time(r["deadline"])),
+    ("办理时限", "Deadline", lambda r, o, lang: china_time(r["deadline"])),
     ("办理状态", "Status", lambda r, o, lang: label(LeadStatus(r["status"]), lang)),
     (
         "核查结果",
@@ -47,7 +47,7 @@ COLUMNS: Final[Sequence[Column]] = (
         lambda r, o, lang: label(Conclusion(r["conclusion"]), lang) if r["conclusion"] else "",
     ),
     ("反馈情况", "Feedback", lambda r, o, lang: r["feedback"] or ""),
-    ("归档时间", "Archived", lambda r, o, lang: _time(r["archived_at"])),
+    ("归档时间", "Archived", lambda r, o, lang: china_time(r["archived_at"])),
 )
 
 
@@ -56,7 +56,7 @@ def headers(lang: Language) -> list[str]:
 
 
 def cells(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language) -> list[list[str]]:
-    return [[_inert(show(row, org, lang)) for _, _, show in COLUMNS] for row in rows]
+    return [[inert_text(show(row, org, lang)) for _, _, show in COLUMNS] for row in rows]
 
 
 # Control characters XML 1.0 cannot carry (openpyxl refuses the whole sheet for one), and
@@ -65,7 +65,7 @@ def cells(rows: Sequence[dict[str, Any]], org: Organisation, lang: Language) -> 
 _UNPRINTABLE: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
-def _inert(text: str) -> str:
+def inert_text(text: str) -> str:
     text = _UNPRINTABLE.sub("\ufffd", text)
     # A public report's summary reaches this sheet: a leading = + - @ would make a
     # spreadsheet run it as a formula when the office opens the file.

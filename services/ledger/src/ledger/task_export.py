@@ -11,7 +11,7 @@ from typing import Any, Final
 from common.organisation import Organisation
 from common.vocabulary import Language
 from ledger.domain.task import TaskStatus, source_label, status_label
-from ledger.export import _inert, _time, _unit, workbook
+from ledger.export import china_time, inert_text, unit_label, workbook
 
 Show = Callable[[dict[str, Any], Organisation, Language, datetime], str]
 
@@ -34,12 +34,12 @@ COLUMNS: Final[Sequence[tuple[str, str, int, Show]]] = (
     ("来源依据", "Source reference", 20, lambda r, o, lang, now: r["source_ref"]),
     ("存在问题", "Problem", 40, lambda r, o, lang, now: r["problem"]),
     ("整改措施", "Measures", 40, lambda r, o, lang, now: _measures(r)),
-    ("责任单位", "Responsible unit", 18, lambda r, o, lang, now: _unit(r["unit"], o, lang)),
+    ("责任单位", "Responsible unit", 18, lambda r, o, lang, now: unit_label(r["unit"], o, lang)),
     ("责任人", "Responsible person", 10, lambda r, o, lang, now: r["assignee_name"]),
-    ("整改时限", "Deadline", 17, lambda r, o, lang, now: _time(r["deadline"])),
+    ("整改时限", "Deadline", 17, lambda r, o, lang, now: china_time(r["deadline"])),
     ("整改进展", "Progress", 40, lambda r, o, lang, now: r["latest_progress"] or ""),
     ("整改状态", "Status", 14, lambda r, o, lang, now: _status(r, lang, now)),
-    ("销号时间", "Closed", 17, lambda r, o, lang, now: _time(r["closed_at"])),
+    ("销号时间", "Closed", 17, lambda r, o, lang, now: china_time(r["closed_at"])),
 )
 
 
@@ -58,7 +58,7 @@ def to_xlsx(
         "整改台账" if lang == "zh" else "Rectification",
         headers(lang),
         [
-            [number, *(_inert(show(row, org, lang, now)) for _, _, _, show in COLUMNS)]
+            [number, *(inert_text(show(row, org, lang, now)) for _, _, _, show in COLUMNS)]
             for number, row in enumerate(rows, start=1)
         ],
         (6, *(width for _, _, width, _ in COLUMNS)),

@@ -29,7 +29,7 @@ from common.eventstore import LeadHistory
 from common.subjects import Stream
 from ledger.application import tasks
 from ledger.application.items import record
-from ledger.application.reading import _current, _in_one_go
+from ledger.application.reading import in_one_go, read_current
 from ledger.domain import campaign as rules
 from ledger.domain.campaign import NO_SUCH_CAMPAIGN, Campaign, Pick, Viewer
 from ledger.domain.notice_facts import period_bounds
@@ -163,7 +163,7 @@ async def turn_into_tasks(
     rules.check_picks(campaign, [c.pick for c in chosen], principal.actor)
     # Every unit and person checked before any item is opened: one wrong name opens none.
     for one in chosen:
-        await tasks._responsibility(
+        await tasks.checked_responsibility(
             ledger, one.pick.unit, one.assignee, one.assignee_name, one.deadline
         )
     opened: list[TurnedItem] = []
@@ -205,7 +205,7 @@ async def sample(
     start, end = period_bounds(campaign.opened.period_from, campaign.opened.period_to)
     town = campaign.opened.town
     prefix = ledger.runtime.org.town_named(town).ledger_prefix if town is not None else None
-    population = await _current(
+    population = await read_current(
         ledger, lambda conn: campaign_queries.concluded_between(conn, start, end, prefix)
     )
     drawn_with = seed if seed is not None else secrets.randbelow(LARGEST_SEED + 1)
@@ -235,7 +235,7 @@ async def listed(
     ledger: Ledger, principal: Principal, *, limit: int, offset: int
 ) -> list[dict[str, Any]]:
     mine = viewer(ledger, principal)
-    return await _in_one_go(
+    return await in_one_go(
         ledger, lambda conn: campaign_queries.listed(conn, mine, limit=limit, offset=offset)
     )
 
@@ -259,7 +259,7 @@ async def outcomes(ledger: Ledger, campaign: Campaign) -> Outcomes:
             campaign_queries.ledger_numbers(conn, lead_ids),
         )
 
-    return await _in_one_go(ledger, read)
+    return await in_one_go(ledger, read)
 
 
 async def exported(ledger: Ledger, principal: Principal, campaign: Campaign, rows: int) -> None:

@@ -23,7 +23,7 @@ from common.events.tasks import TaskProgressReported
 from common.organisation import Town
 from common.subjects import Stream
 from ledger.application import campaigns, notices, tasks, towns
-from ledger.application.reading import _in_one_go
+from ledger.application.reading import in_one_go
 from ledger.domain.campaign import Campaign
 from ledger.domain.notice_facts import period_bounds
 from ledger.projection import campaign_queries, queries, task_queries
@@ -142,7 +142,7 @@ async def gather(
                 break
         return leads, items, met
 
-    leads, items, met = await _in_one_go(ledger, read)
+    leads, items, met = await in_one_go(ledger, read)
     reported = [found for found in [await report(c) for c in met] if found is not None]
     issued = await _issued(ledger, principal, chosen)
     traces = await _task_traces(ledger, items, chosen) + _campaign_traces(reported, chosen)

@@ -83,7 +83,7 @@ async def assign(ledger: Ledger, command: Assign, principal: Principal) -> Recor
         principal.actor,
         now,
     )
-    await asyncio.to_thread(_check_assignee, ledger, event.unit, command.assignee)
+    await asyncio.to_thread(check_assignee, ledger, event.unit, command.assignee)
     return await _record(ledger, lead, sequence, event)
 
 
@@ -160,7 +160,7 @@ async def _record(ledger: Ledger, lead: LedgerLead, sequence: int, event: Event)
     return Recorded(event=event, lead=rules.evolve(lead, event))
 
 
-def _check_assignee(ledger: Ledger, unit: str, user: str) -> None:
+def check_assignee(ledger: Ledger, unit: str, user: str) -> None:
     """A lead is handed to a person of the unit holding it who can sign in: an account that
     works, or a user of the users file. A name typed by mistake, a colleague of another unit
     or a disabled account would leave the lead with nobody responsible."""

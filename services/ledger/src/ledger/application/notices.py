@@ -23,7 +23,7 @@ from common.eventstore import LeadHistory
 from common.organisation import Organisation
 from common.subjects import Stream
 from ledger.application.items import record
-from ledger.application.reading import _in_one_go
+from ledger.application.reading import in_one_go
 from ledger.domain import notice as rules
 from ledger.domain.notice import DRAFTERS, NO_SUCH_NOTICE, Notice, NoticeStatus
 from ledger.projection import notice_queries
@@ -124,7 +124,7 @@ async def drafting_help(
     may_draft(principal)
     rules.check_period(period_from, period_to)
     name = _unit_name(ledger, principal, unit)
-    found = await _in_one_go(
+    found = await in_one_go(
         ledger, lambda conn: notice_queries.facts_for(conn, unit, period_from, period_to)
     )
     return DraftingHelp(found, *suggested_text(kind, name, period_from, period_to, found))
@@ -217,7 +217,7 @@ async def listed(
         if towns is None
         else frozenset(u.code for u in org.units if _sees(org, principal, u.code))
     )
-    return await _in_one_go(
+    return await in_one_go(
         ledger,
         lambda conn: notice_queries.listed(
             conn,

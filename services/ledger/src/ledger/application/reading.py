@@ -6,7 +6,7 @@ number, and a list or a search never looks into it. Every read of one lead in fu
 recorded (LeadViewed on AUDIT) once it is known the reader may read it.
 
 Each read runs its queries in one go on a worker thread, over a pool of connections of its
-own (see :func:`_in_one_go`)."""
+own (see :func:`in_one_go`)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def _applied(conn: Connection) -> int:
     return int(conn.execute(_APPLIED).scalar() or 0)
 
 
-async def _in_one_go(ledger: Ledger, work: Callable[[Connection], T]) -> T:
+async def in_one_go(ledger: Ledger, work: Callable[[Connection], T]) -> T:
     """``work``'s queries on one connection, on a worker thread: the asyncio SQLite driver
     hands every statement and fetch to a thread of its own and back (and opened a
     connection per read), which held the ledger near a hundred reads a second."""
@@ -123,9 +123,9 @@ async def visible(ledger: Ledger, lead_id: str, principal: Principal) -> dict[st
     ago is not hidden, only not projected yet. When the row is missing, the answer waits
     (briefly) for the read model to apply the lead's last event."""
     principal = towns.reader(ledger.runtime.org, principal)
-    row = await _in_one_go(ledger, lambda conn: queries.one(conn, principal, lead_id))
+    row = await in_one_go(ledger, lambda conn: queries.one(conn, principal, lead_id))
     if row is None and await _caught_up_with(ledger, lead_id):
-        row = await _in_one_go(ledger, lambda conn: queries.one(conn, principal, lead_id))
+        row = await in_one_go(ledger, lambda conn: queries.one(conn, principal, lead_id))
     if row is None:
         raise NotFound(NO_SUCH_LEAD)
     return row
@@ -163,9 +163,9 @@ async def read_in_full(ledger: Ledger, key: str, principal: Principal, purpose: 
             return queries.one_by_number(conn, principal, number)
         return queries.one(conn, principal, key)
 
-    read = await _in_one_go(ledger, lambda conn: _rest(conn, principal, by_key))
+    read = await in_one_go(ledger, lambda conn: _rest(conn, principal, by_key))
     if read.row is None and not by_number and await _caught_up_with(ledger, key):
-        read = await _in_one_go(ledger, lambda conn: _rest(conn, principal, by_key))
+        read = await in_one_go(ledger, lambda conn: _rest(conn, principal, by_key))
     if read.row is None:
         raise NotFound(NO_SUCH_LEAD)
     lead_id: str = read.row["lead_id"]
@@ -176,7 +176,7 @@ async def read_in_full(ledger: Ledger, key: str, principal: Principal, purpose: 
     if read.applied < ledger_history.last_sequence and await _applied_up_to(
         ledger, ledger_history.last_sequence, lead_id
     ):
-        read = await _in_one_go(
+        read = await in_one_go(
             ledger,
             lambda conn: _rest(conn, principal, lambda c: queries.one(c, principal, lead_id)),
         )
@@ -274,7 +274,7 @@ def _last_sequence(runtime: ServiceRuntime) -> _LastSequence:
     return found
 
 
-async def _current(ledger: Ledger, work: Callable[[Connection], T]) -> T:
+async def read_current(ledger: Ledger, work: Callable[[Connection], T]) -> T:
     """``work`` on a read model that has applied everything LEDGER held when the read
     began: a list asked for right after a command (a lead handed to a unit, then that
     unit's desk) shows what the command did. One direct read of the stream's last message
@@ -282,15 +282,15 @@ async def _current(ledger: Ledger, work: Callable[[Connection], T]) -> T:
     rows; a wait only when the projector is behind."""
     wanted = await _last_sequence(ledger.runtime).now()
     if wanted == 0:
-        return await _in_one_go(ledger, work)
+        return await in_one_go(ledger, work)
 
     def positioned(conn: Connection) -> tuple[int, T]:
         # The position first: the rows read after it show at least what it says.
         return _applied(conn), work(conn)
 
-    applied, found = await _in_one_go(ledger, positioned)
+    applied, found = await in_one_go(ledger, positioned)
     if applied < wanted and await _applied_up_to(ledger, wanted, None, LIST_CATCH_UP_SECONDS):
-        applied, found = await _in_one_go(ledger, positioned)
+        applied, found = await in_one_go(ledger, positioned)
     return found
 
 
@@ -299,7 +299,7 @@ async def page(
 ) -> queries.LeadPage:
     principal = towns.reader(ledger.runtime.org, principal)
     now = utc_now()
-    return await _current(
+    return await read_current(
         ledger, lambda conn: queries.page_of(conn, principal, filters, now, number, size)
     )
 
@@ -310,13 +310,15 @@ async def unanswered(
     principal = towns.reader(ledger.runtime.org, principal)
     older_than: timedelta = ledger.settings.unanswered_after(days)
     now = utc_now()
-    return await _current(ledger, lambda conn: queries.unanswered(conn, principal, older_than, now))
+    return await read_current(
+        ledger, lambda conn: queries.unanswered(conn, principal, older_than, now)
+    )
 
 
 async def statistics(ledger: Ledger, principal: Principal) -> dict[str, dict[str, int]]:
     org = ledger.runtime.org
     reader = towns.reader(org, principal)
-    return await _current(ledger, lambda conn: towns.statistics(conn, org, reader))
+    return await read_current(ledger, lambda conn: towns.statistics(conn, org, reader))
 
 
 async def statistics_by_town(
@@ -324,7 +326,7 @@ async def statistics_by_town(
 ) -> dict[str, dict[str, dict[str, int]]]:
     org = ledger.runtime.org
     reader = towns.reader(org, principal)
-    return await _current(ledger, lambda conn: towns.statistics_by_town(conn, org, reader))
+    return await read_current(ledger, lambda conn: towns.statistics_by_town(conn, org, reader))
 
 
 async def export_rows(
@@ -333,7 +335,7 @@ async def export_rows(
     """The rows of an export, recorded as exported."""
     principal = towns.reader(ledger.runtime.org, principal)
     now = utc_now()
-    rows = await _in_one_go(ledger, lambda conn: queries.rows_of(conn, principal, filters, now))
+    rows = await in_one_go(ledger, lambda conn: queries.rows_of(conn, principal, filters, now))
     await exported(ledger, principal, fmt, filters, len(rows))
     return rows
 
@@ -341,7 +343,7 @@ async def export_rows(
 async def timeliness(ledger: Ledger, principal: Principal) -> queries.Timeliness:
     principal = towns.reader(ledger.runtime.org, principal)
     now = utc_now()
-    return await _in_one_go(ledger, lambda conn: queries.timeliness(conn, principal, now))
+    return await in_one_go(ledger, lambda conn: queries.timeliness(conn, principal, now))
 
 
 async def caught_up(ledger: Ledger, lead_id: str) -> bool:
@@ -372,7 +374,7 @@ async def _applied_up_to(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
     while True:
-        applied = await _in_one_go(ledger, _applied)
+        applied = await in_one_go(ledger, _applied)
         if applied >= sequence:
             return True
         if loop.time() > deadline:

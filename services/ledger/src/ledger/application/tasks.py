@@ -22,8 +22,8 @@ from common.events.tasks import TaskSource, TaskViewed
 from common.eventstore import LeadHistory
 from common.subjects import Stream
 from ledger.application import items
-from ledger.application.handling import _check_assignee
-from ledger.application.reading import _current, _in_one_go
+from ledger.application.handling import check_assignee
+from ledger.application.reading import in_one_go, read_current
 from ledger.domain import task as rules
 from ledger.domain.task import Responsibility, Task
 from ledger.projection import task_queries
@@ -113,7 +113,7 @@ async def open_task(
         if earlier.events:
             first = earlier.events[0].event
             return TaskRecorded(first, rules.fold(e.event for e in earlier.events))
-    who = await _responsibility(
+    who = await checked_responsibility(
         ledger, command.unit, command.assignee, command.assignee_name, command.deadline
     )
     _check_town(ledger, principal, command.unit)
@@ -183,7 +183,7 @@ async def reassign(
     task, sequence = await _visible(ledger, task_id, principal)
     # Who may is said before the unit and person asked for are looked into.
     rules.office_only(principal.actor, "reassign an item")
-    who = await _responsibility(ledger, unit, assignee, assignee_name, deadline)
+    who = await checked_responsibility(ledger, unit, assignee, assignee_name, deadline)
     _check_town(ledger, principal, unit)
     event = rules.reassign(task, who, reason, principal.actor, utc_now())
     await items.record(ledger, event, sequence)
@@ -222,14 +222,14 @@ async def _seen(ledger: Ledger, task_id: str, principal: Principal) -> tuple[Tas
     return task, history
 
 
-async def _responsibility(
+async def checked_responsibility(
     ledger: Ledger, unit: str, assignee: str, assignee_name: str, deadline: datetime
 ) -> Responsibility:
     """The responsible unit and person, checked: a unit of the organisation, and a person
     of it who can sign in."""
     if ledger.runtime.org.unit(unit) is None:
         raise RuleViolation(f"unknown unit {unit!r}", f"没有这个单位 {unit!r}", field="unit")
-    await asyncio.to_thread(_check_assignee, ledger, unit, assignee)
+    await asyncio.to_thread(check_assignee, ledger, unit, assignee)
     return Responsibility(unit, assignee, assignee_name, deadline, town_of(ledger, unit))
 
 
@@ -249,7 +249,7 @@ async def page(
     ledger: Ledger, principal: Principal, chosen: TaskFilters, number: int, size: int
 ) -> tuple[int, list[dict[str, Any]]]:
     now, mine = utc_now(), reader(ledger, principal)
-    return await _current(
+    return await read_current(
         ledger, lambda conn: task_queries.page(conn, mine, chosen, now, number, size)
     )
 
@@ -259,7 +259,7 @@ async def export_rows(
 ) -> list[dict[str, Any]]:
     """The rows of the 整改台账 export, recorded as exported."""
     now, mine = utc_now(), reader(ledger, principal)
-    rows = await _in_one_go(ledger, lambda conn: task_queries.exported(conn, mine, chosen, now))
+    rows = await in_one_go(ledger, lambda conn: task_queries.exported(conn, mine, chosen, now))
     await ledger.runtime.record_access(
         LedgerExported(
             service="ledger",

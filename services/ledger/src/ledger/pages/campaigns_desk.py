@@ -28,7 +28,7 @@ from ledger.campaigns_api import detail, opening, perform
 from ledger.domain.campaign import ANSWER_LABELS, KIND_LABELS, OPEN_ANSWERS
 from ledger.domain.task import OFFICE_ROLES, STATUS_LABELS, WHOLE_TOWN
 from ledger.pages.campaign import NO_SUCH_CAMPAIGN
-from ledger.pages.lead import _stale
+from ledger.pages.lead import stale_page
 from ledger.pages.shared import Staff, address, message, render, staff
 from ledger.pages.tasks import LABELS
 
@@ -207,7 +207,7 @@ async def open_form(request: Request, lang: LangQuery = "zh") -> Response:
     who = staff(request)
     sent = await _received(request, who)
     if sent is None:
-        return _stale(request, who, lang)
+        return stale_page(request, who, lang)
     try:
         body = CampaignIn.model_validate(_body(sent, "open", who))
         event = await opening(who.ledger, who.principal, body)
@@ -296,7 +296,7 @@ async def send_form(
     who = staff(request)
     sent = await _received(request, who)
     if sent is None:
-        return _stale(request, who, lang)
+        return stale_page(request, who, lang)
     if name not in FORMS:
         return message(request, who, lang, 404, NOT_FOUND, NO_SUCH_CAMPAIGN)
     try:

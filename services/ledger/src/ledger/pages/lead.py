@@ -132,7 +132,7 @@ async def send_form(
     try:
         check_form(who.session, sent.get("csrf_token", ""))
     except HTTPException:
-        return _stale(request, who, lang)
+        return stale_page(request, who, lang)
     if not who.may_read:
         return may_not_read(request, who, lang)
     form = BY_NAME.get(name)
@@ -170,7 +170,7 @@ async def send_form(
     )
 
 
-def _stale(request: Request, who: Staff, lang: Language) -> HTMLResponse:
+def stale_page(request: Request, who: Staff, lang: Language) -> HTMLResponse:
     return message(
         request,
         who,

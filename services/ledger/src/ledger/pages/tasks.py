@@ -22,7 +22,7 @@ from common.web import Language
 from common.web.people import LangQuery, check_form
 from ledger.application import tasks as app
 from ledger.domain.task import OFFICE_ROLES, SOURCE_LABELS, STATUS_LABELS, Task, TaskStatus
-from ledger.pages.lead import _stale
+from ledger.pages.lead import stale_page
 from ledger.pages.shared import Staff, address, message, render, staff
 from ledger.projection.task_queries import TaskFilters
 from ledger.projection.tasks import as_task
@@ -162,7 +162,7 @@ async def open_form(request: Request, lang: LangQuery = "zh") -> Response:
     try:
         check_form(who.session, sent.get("csrf_token", ""))
     except HTTPException:
-        return _stale(request, who, lang)
+        return stale_page(request, who, lang)
     shown: dict[str, Any] = {"sent": sent}
     try:
         body = TaskIn.model_validate(_body(sent, "open"))
@@ -240,7 +240,7 @@ async def send_form(
     try:
         check_form(who.session, sent.get("csrf_token", ""))
     except HTTPException:
-        return _stale(request, who, lang)
+        return stale_page(request, who, lang)
     if name not in FORMS:
         return message(request, who, lang, 404, ("未找到事项", "No such item"), NO_SUCH_TASK)
     shown: dict[str, Any] = {"failed": name, "sent": sent}
