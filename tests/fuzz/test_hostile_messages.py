@@ -21,6 +21,7 @@ from common.consumers import Durable, Kind, durables_of
 from common.deadletter import HEADER_CONSUMER, HEADER_REASON, HEADER_SEQUENCE
 from common.events import Event, Role, encode
 from common.events.accounts import AccountOpened, SignInFailed
+from common.events.campaigns import CampaignClosed
 from common.events.catalogue import (
     CaseOpened,
     DisciplineOutcome,
@@ -67,6 +68,7 @@ PROJECTED = {
 }
 # A projection of its own that handles none of those: sent a type it does handle.
 OWN_TYPE = {
+    "ledger-campaigns-LEDGER": "CampaignClosed",
     "oversight-notices-LEDGER": "NoticeIssued",
     "oversight-notices-OVERSIGHT": "NoticeAccountabilityRecorded",
 }
@@ -111,6 +113,7 @@ def valid(event_type: str, lead_id: str) -> Event:
             title="通报批评",
             body="超期未办结",
         ),
+        "CampaignClosed": CampaignClosed(campaign_id=lead_id),
         "NoticeAccountabilityRecorded": NoticeAccountabilityRecorded(
             notice_id=lead_id,
             person="wang.police",
