@@ -275,17 +275,19 @@ def refused(response: httpx.Response, zh: str) -> None:
     assert zh in response.text, response.text
 
 
-async def listed_cases(http: httpx.AsyncClient) -> list[dict[str, Any]]:
-    cases: list[dict[str, Any]] = await get(http, "/v1/oversight/cases")
+async def listed_cases(http: httpx.AsyncClient, user: str = "discipline") -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = await get(http, "/v1/oversight/cases", user)
     return cases
 
 
-async def case_of(http: httpx.AsyncClient, lead_id: str) -> dict[str, Any]:
-    """The committee's case on ``lead_id``, once it is listed."""
+async def case_of(
+    http: httpx.AsyncClient, lead_id: str, user: str = "discipline"
+) -> dict[str, Any]:
+    """The committee's case on ``lead_id``, once ``user`` sees it listed."""
     found: dict[str, Any] = {}
 
     async def listed() -> bool:
-        for case in await listed_cases(http):
+        for case in await listed_cases(http, user):
             if case["lead_id"] == lead_id:
                 found.update(case)
                 return True
