@@ -157,6 +157,11 @@ class Organisation(BaseModel):
         found = self.unit(unit) if unit is not None else None
         return found is not None and found.kind is UnitKind.COUNTY
 
+    def sees_every_town(self, unit: str | None, *, admin: bool) -> bool:
+        """Whether a person placed in ``unit`` reads every town's: anyone in a county of one
+        town; else the county's own units, and an administrator placed in no unit."""
+        return len(self.towns) == 1 or self.is_county_level(unit) or (unit is None and admin)
+
 
 def load_organisation(path: Path | None = None) -> Organisation:
     """Load the organisation file; without a path, the demo organisation shipped here."""
