@@ -69,6 +69,7 @@ from common.events.catalogue import (
 )
 from common.vocabulary import Category, Channel, Conclusion, Flag
 from tests.unit.campaign_samples import CAMPAIGN_SAMPLES, CAMPAIGN_WIRE_NAMES
+from tests.unit.custody_samples import CUSTODY_SAMPLES, CUSTODY_WIRE_NAMES
 from tests.unit.notice_samples import NOTICE_SAMPLES, NOTICE_WIRE_NAMES
 from tests.unit.task_samples import TASK_SAMPLES, TASK_WIRE_NAMES
 
@@ -126,6 +127,7 @@ WIRE_NAMES = frozenset(
     | TASK_WIRE_NAMES
     | NOTICE_WIRE_NAMES
     | CAMPAIGN_WIRE_NAMES
+    | CUSTODY_WIRE_NAMES
 )
 
 # One valid instance of every event, with optional fields filled so they round-trip too.
@@ -148,7 +150,9 @@ SAMPLES: dict[type[Event], Event] = {
         lead_id=LEAD, text="also at night", attachments=(ATTACHMENT,)
     ),
     ReporterMessagePosted: ReporterMessagePosted(lead_id=LEAD, text="any news?"),
-    IdentityDisclosed: IdentityDisclosed(lead_id=LEAD, reason="witness interview"),
+    IdentityDisclosed: IdentityDisclosed(
+        lead_id=LEAD, reason="witness interview", request_id="req-1", reason_category="statement"
+    ),
     IdentityShredded: IdentityShredded(lead_id=LEAD, reason="retention expired"),
     DuplicateSuspected: DuplicateSuspected(
         lead_id=LEAD, duplicate_of="lead-0000", basis="same matter"
@@ -246,6 +250,7 @@ SAMPLES: dict[type[Event], Event] = {
     **TASK_SAMPLES,
     **NOTICE_SAMPLES,
     **CAMPAIGN_SAMPLES,
+    **CUSTODY_SAMPLES,
 }
 
 ALL_EVENTS = pytest.mark.parametrize("cls", EVENT_CLASSES, ids=lambda cls: cls.__name__)

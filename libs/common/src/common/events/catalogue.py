@@ -90,12 +90,16 @@ class ReporterMessagePosted(_IntakeEvent):
 
 
 class IdentityDisclosed(_IntakeEvent):
-    """A custodian opened a named reporter's identity, with a reason. The identity itself
-    never leaves intake's response to that custodian."""
+    """A named reporter's identity was read, with a reason: by the requester of an approved
+    request (``request_id``, common.events.custody), or before requests existed by a
+    custodian alone. The identity itself never leaves intake's response to the reader."""
 
     event_type: Literal["IdentityDisclosed"] = "IdentityDisclosed"
     lead_id: str
     reason: str
+    request_id: str | None = None
+    #: the request's :class:`common.events.custody.ReasonCategory`, told to the reporter
+    reason_category: str | None = None
 
 
 class IdentityShredded(_IntakeEvent):
