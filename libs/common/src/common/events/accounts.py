@@ -126,3 +126,47 @@ class SessionEnded(_SessionEvent):
 
     event_type: Literal["SessionEnded"] = "SessionEnded"
     session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")
+
+
+# --- what a person declares about themselves ----------------------------------------------
+# Recorded on SESSIONS by the service the person used, as sign-ins are: a person states their
+# own ties; nobody is given a role by it. Every service projects them beside the accounts, so
+# the ledger refuses to hand a lead to someone tied to it (common.accounts).
+
+RelationshipKind = Literal["village", "person", "business"]
+# A name as people write it: letters of any script, digits, spaces, a few marks; no markup.
+DECLARED_NAME = r"^[^\x00-\x1f<>\"'`]{1,100}$"
+
+
+class RelationshipDeclared(_SessionEvent):
+    """The person is tied to a village (its code), a person or a business (their name):
+    family, property, work, friendship. A lead that names it is not handed to them."""
+
+    event_type: Literal["RelationshipDeclared"] = "RelationshipDeclared"
+    kind: RelationshipKind
+    name: str = Field(pattern=DECLARED_NAME)
+    note: str = Field(default="", max_length=500)
+
+
+class RelationshipWithdrawn(_SessionEvent):
+    """A tie declared earlier no longer holds (or an alias is no longer used)."""
+
+    event_type: Literal["RelationshipWithdrawn"] = "RelationshipWithdrawn"
+    kind: Literal["village", "person", "business", "alias"]
+    name: str = Field(pattern=DECLARED_NAME)
+
+
+class AliasDeclared(_SessionEvent):
+    """Another name the person is known by (a former name, a nickname): a lead naming it
+    names them."""
+
+    event_type: Literal["AliasDeclared"] = "AliasDeclared"
+    name: str = Field(pattern=DECLARED_NAME)
+
+
+class Recused(_SessionEvent):
+    """The person withdraws from one lead (回避), with the reason: it is not handed to them."""
+
+    event_type: Literal["Recused"] = "Recused"
+    lead_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    reason: str = Field(min_length=1, max_length=500)

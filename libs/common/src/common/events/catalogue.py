@@ -196,6 +196,9 @@ class ResponsibilityAssigned(_LedgerEvent):
     assignee_name: str
     deadline: UtcDatetime
     reason: str = ""
+    #: handed over despite a conflict of interest, with the committee's approval
+    #: (common.events.conflict)
+    conflict_override: bool = False
 
 
 class DeadlineExtended(_LedgerEvent):

@@ -20,6 +20,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 import common.events.accounts
 import common.events.campaigns
 import common.events.catalogue
+import common.events.conflict
 import common.events.custody
 import common.events.notices
 import common.events.tasks  # noqa: F401 - these modules define (and so register) every event type
