@@ -2,8 +2,10 @@
 reported and the exchange with the reporter), supervision and the list of every supervision,
 escalation, joint investigation, accountability, outcomes, the responsibility trace, the
 access audit, the leak-risk report and the assessment. Only discipline, auditor and admin
-roles; auditors read, they do not decide. Routes translate: the decisions and the reads are the
-application's (oversight.application)."""
+roles; auditors read, they do not decide. In a county of several towns a town's committee and
+auditors read and decide on their town's alone (another town's case or lead is 404), the
+county's own units on every town's (oversight.application.towns). Routes translate: the
+decisions and the reads are the application's (oversight.application)."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ LEAD_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 async def list_cases(
     principal: Reader, oversight: OversightDep, status: str | None = None
 ) -> list[dict[str, Any]]:
-    return await oversight.cases(status)
+    return await oversight.cases(principal, status)
 
 
 @router.get(
@@ -211,7 +213,7 @@ async def list_supervisions(
     ] = 50,
 ) -> SupervisionPage:
     total, rows = await oversight.supervisions(
-        rule=rule, unit=unit, since=since, page=page, page_size=page_size
+        principal, rule=rule, unit=unit, since=since, page=page, page_size=page_size
     )
     return SupervisionPage(
         total=total, page=page, page_size=page_size, items=[supervision_out(r) for r in rows]
@@ -233,7 +235,7 @@ async def access_log(
     lead_id: Annotated[str | None, Query(pattern=LEAD_ID_PATTERN)] = None,
     outsiders_only: bool = False,
 ) -> list[AccessOut]:
-    return [AccessOut(**e) for e in await oversight.access_log(lead_id, outsiders_only)]
+    return [AccessOut(**e) for e in await oversight.access_log(principal, lead_id, outsiders_only)]
 
 
 @router.get(
@@ -249,14 +251,14 @@ async def leak_risk(
     oversight: OversightDep,
     hours: Annotated[float | None, Query(gt=0, le=24 * 30)] = None,
 ) -> list[LeakRiskOut]:
-    return [LeakRiskOut(**r) for r in await oversight.leak_risk(hours)]
+    return [LeakRiskOut(**r) for r in await oversight.leak_risk(principal, hours)]
 
 
 @router.get(
     "/assessments", summary="Per unit and month: response times, rates, overdue count, score (考核)"
 )
 async def assessments(principal: Reader, oversight: OversightDep) -> list[dict[str, Any]]:
-    return [a.__dict__ for a in await oversight.assessments()]
+    return [a.__dict__ for a in await oversight.assessments(principal)]
 
 
 @router.get(
@@ -264,7 +266,7 @@ async def assessments(principal: Reader, oversight: OversightDep) -> list[dict[s
     summary="各乡镇考核 / Per town and month: its units' facts taken together (unit: the town)",
 )
 async def assessments_by_town(principal: Reader, oversight: OversightDep) -> list[dict[str, Any]]:
-    return [a.__dict__ for a in await oversight.assessments_by_town()]
+    return [a.__dict__ for a in await oversight.assessments_by_town(principal)]
 
 
 @router.get(
@@ -281,7 +283,7 @@ async def assessments_by_town(principal: Reader, oversight: OversightDep) -> lis
 async def assessments_xlsx(
     principal: Reader, oversight: OversightDep, lang: str = "zh"
 ) -> Response:
-    sheet = await oversight.assessment_spreadsheet(lang)
+    sheet = await oversight.assessment_spreadsheet(principal, lang)
     return Response(
         sheet.content,
         media_type=sheet.media_type,

@@ -83,7 +83,7 @@ async def list_notices(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=LARGEST_PAGE)] = 50,
 ) -> list[dict[str, Any]]:
-    return await app.issued(oversight, kind, page_size, (page - 1) * page_size)
+    return await app.issued(oversight, principal, kind, page_size, (page - 1) * page_size)
 
 
 @router.get(
@@ -95,7 +95,7 @@ async def list_notices(
 async def get_notice(
     notice_id: NoticeId, principal: Reader, oversight: OversightDep
 ) -> dict[str, Any]:
-    return await app.one(oversight, notice_id)
+    return await app.one(oversight, principal, notice_id)
 
 
 @router.post(

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from common.auth import Principal, require_roles
 from common.events import Role, utc_now
 from common.http_errors import errors
+from oversight.application.towns import towns_seen
 from oversight.projection.tasks import overdue
 
 router = APIRouter(prefix="/v1/oversight/tasks", tags=["oversight"], responses=errors(503))
@@ -47,10 +48,11 @@ async def overdue_tasks(
     unit: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{2,40}$")] = None,
 ) -> list[OverdueTask]:
     runtime = request.app.state.runtime
+    org = runtime.org
+    towns = towns_seen(org, principal)
     now = utc_now()
     async with runtime.database.async_engine.connect() as conn:
-        rows = await overdue(conn, now, unit, MOST_LISTED)
-    org = runtime.org
+        rows = await overdue(conn, towns, now, unit, MOST_LISTED)
     return [
         OverdueTask(
             **row,

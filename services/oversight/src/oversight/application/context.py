@@ -22,6 +22,7 @@ from common.service import ServiceRuntime
 from common.subjects import Stream
 from oversight import reports
 from oversight.application import cases, decisions, reads, supervision
+from oversight.application.towns import towns_seen
 from oversight.commands import Command
 from oversight.domain import cases as rules
 from oversight.domain.assessment import Assessment
@@ -101,13 +102,23 @@ class Oversight:
             LeadViewed(lead_id=lead_id, service="oversight", purpose=purpose, actor=principal.actor)
         )
 
-    async def lead_of(self, case_id: str) -> str:
-        """The lead a case is about (404 when there is no such case)."""
+    async def lead_of(self, case_id: str, principal: Principal) -> str:
+        """The lead a case is about (404 when there is no such case, or it is another
+        town's than the principal's)."""
+        towns = towns_seen(self.runtime.org, principal)
         async with self.runtime.database.async_engine.connect() as conn:
-            found = await queries.case(conn, case_id)
+            found = await queries.case_row(conn, case_id, towns)
         if found is None:
             raise NotFound("no such case")
         return str(found["lead_id"])
+
+    async def sees_lead(self, lead_id: str, principal: Principal) -> bool:
+        """Whether the lead is one of the principal's towns' (always, for every town's)."""
+        towns = towns_seen(self.runtime.org, principal)
+        if towns.every:
+            return True
+        async with self.runtime.database.async_engine.connect() as conn:
+            return await queries.lead_seen(conn, lead_id, towns)
 
     async def holder(self, lead_id: str) -> str | None:
         """The unit holding the lead, as oversight's projection of the ledger last saw it
@@ -145,14 +156,15 @@ class Oversight:
 
     # --- what the committee reads --------------------------------------------------
 
-    async def cases(self, status: str | None) -> list[dict[str, Any]]:
-        return await reads.cases(self, status)
+    async def cases(self, principal: Principal, status: str | None) -> list[dict[str, Any]]:
+        return await reads.cases(self, principal, status)
 
     async def case(self, case_id: str, principal: Principal, purpose: str) -> dict[str, Any]:
         return await reads.case(self, case_id, principal, purpose)
 
     async def supervisions(
         self,
+        principal: Principal,
         *,
         rule: str | None = None,
         unit: str | None = None,
@@ -161,7 +173,7 @@ class Oversight:
         page_size: int = 50,
     ) -> tuple[int, list[dict[str, Any]]]:
         return await reads.supervisions(
-            self, rule=rule, unit=unit, since=since, page=page, page_size=page_size
+            self, principal, rule=rule, unit=unit, since=since, page=page, page_size=page_size
         )
 
     async def responsibility_trace(
@@ -169,17 +181,19 @@ class Oversight:
     ) -> list[queries.Period]:
         return await reads.responsibility_trace(self, lead_id, principal)
 
-    async def access_log(self, lead_id: str | None, outsiders_only: bool) -> list[dict[str, Any]]:
-        return await reads.access_log(self, lead_id, outsiders_only)
+    async def access_log(
+        self, principal: Principal, lead_id: str | None, outsiders_only: bool
+    ) -> list[dict[str, Any]]:
+        return await reads.access_log(self, principal, lead_id, outsiders_only)
 
-    async def leak_risk(self, hours: float | None) -> list[dict[str, Any]]:
-        return await reads.leak_risk(self, hours)
+    async def leak_risk(self, principal: Principal, hours: float | None) -> list[dict[str, Any]]:
+        return await reads.leak_risk(self, principal, hours)
 
-    async def assessments(self) -> list[Assessment]:
-        return await reads.assessments(self)
+    async def assessments(self, principal: Principal) -> list[Assessment]:
+        return await reads.assessments(self, principal)
 
-    async def assessments_by_town(self) -> list[Assessment]:
-        return await reads.assessments_by_town(self)
+    async def assessments_by_town(self, principal: Principal) -> list[Assessment]:
+        return await reads.assessments_by_town(self, principal)
 
-    async def assessment_spreadsheet(self, lang: str) -> reports.Spreadsheet:
-        return await reads.assessment_spreadsheet(self, lang)
+    async def assessment_spreadsheet(self, principal: Principal, lang: str) -> reports.Spreadsheet:
+        return await reads.assessment_spreadsheet(self, principal, lang)

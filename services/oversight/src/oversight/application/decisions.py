@@ -12,6 +12,7 @@ from common.errors import RuleViolation
 from common.events import Actor, Event, utc_now
 from common.organisation import UnitKind
 from oversight.application.supervision import open_supervision
+from oversight.application.towns import may_name, towns_seen
 from oversight.commands import (
     Escalate,
     LinkUmbrella,
@@ -32,21 +33,26 @@ def _as_unit(principal: Principal) -> Actor:
 
 
 async def supervise(ox: Oversight, command: Supervise, principal: Principal) -> Event:
-    lead_id = await ox.lead_of(command.case_id)
+    lead_id = await ox.lead_of(command.case_id, principal)
     return await open_supervision(
         ox, lead_id, lambda lead: rules.supervise(lead, command.reason, principal.actor)
     )
 
 
 async def list_supervision(ox: Oversight, command: ListSupervision, principal: Principal) -> Event:
-    unit = ox.runtime.org.unit(command.unit)
-    if unit is None or unit.kind is UnitKind.VILLAGE:
+    lead_id = await ox.lead_of(command.case_id, principal)
+    org = ox.runtime.org
+    unit = org.unit(command.unit)
+    if (
+        unit is None
+        or unit.kind is UnitKind.VILLAGE
+        or not may_name(org, towns_seen(org, principal), unit.code)
+    ):
         raise RuleViolation(
             f"{command.unit!r} is not a handling unit of the township",
             f"{command.unit} 不是本镇的承办单位",
             field="unit",
         )
-    lead_id = await ox.lead_of(command.case_id)
     now = utc_now()
     return await ox.decide(
         lead_id,
@@ -57,7 +63,7 @@ async def list_supervision(ox: Oversight, command: ListSupervision, principal: P
 
 
 async def escalate(ox: Oversight, command: Escalate, principal: Principal) -> Event:
-    lead_id = await ox.lead_of(command.case_id)
+    lead_id = await ox.lead_of(command.case_id, principal)
     county = ox.county.code
     return await ox.decide(
         lead_id, lambda lead: rules.escalate(lead, county, command.reason, principal.actor)
@@ -65,9 +71,10 @@ async def escalate(ox: Oversight, command: Escalate, principal: Principal) -> Ev
 
 
 async def link_umbrella(ox: Oversight, command: LinkUmbrella, principal: Principal) -> Event:
-    lead_id = await ox.lead_of(command.case_id)
+    lead_id = await ox.lead_of(command.case_id, principal)
     gang = command.gang_lead_id
-    if await ox.reported(gang) is None:
+    # Another town's lead is, to a town's committee, one that was never reported.
+    if not await ox.sees_lead(gang, principal) or await ox.reported(gang) is None:
         raise RuleViolation(
             f"no lead {gang!r} was ever reported", f"没有编号为 {gang} 的线索", field="gang_lead_id"
         )
@@ -77,7 +84,7 @@ async def link_umbrella(ox: Oversight, command: LinkUmbrella, principal: Princip
 async def record_accountability(
     ox: Oversight, command: RecordAccountability, principal: Principal
 ) -> Event:
-    lead_id = await ox.lead_of(command.case_id)
+    lead_id = await ox.lead_of(command.case_id, principal)
     return await ox.decide(
         lead_id,
         lambda lead: rules.hold_accountable(
@@ -93,7 +100,7 @@ async def record_accountability(
 
 
 async def record_outcome(ox: Oversight, command: RecordOutcome, principal: Principal) -> Event:
-    lead_id = await ox.lead_of(command.case_id)
+    lead_id = await ox.lead_of(command.case_id, principal)
     transfers = await ox.ledger_transfers(lead_id)
     handed = [t.to_unit for t in transfers if t.to_unit in ox.committees]
     discipline = handed[0] if handed else ox.discipline.code

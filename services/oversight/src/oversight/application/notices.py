@@ -14,6 +14,7 @@ from common.errors import NotFound
 from common.events import Event
 from common.events.notices import NoticeIssued
 from common.subjects import Stream
+from oversight.application.towns import towns_seen
 from oversight.domain import notices as rules
 from oversight.projection import notice_queries
 
@@ -44,6 +45,9 @@ async def hold_accountable(
     by their subjects), appended with the last sequence of those."""
     store = ox.runtime.store(Stream.OVERSIGHT)
     issued = await _issued(ox, notice_id)
+    if issued is not None and not towns_seen(ox.runtime.org, principal).has_unit(issued.unit):
+        # Another town's notice is, to a town's committee, one that was never issued.
+        issued = None
     decided = await store.read_item(KIND, notice_id)
     event = rules.hold_accountable(issued, person, kind, form, reason, principal.actor)
     await store.append(event, expected_sequence=decided.last_sequence)
@@ -51,14 +55,18 @@ async def hold_accountable(
     return event
 
 
-async def issued(ox: Oversight, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+async def issued(
+    ox: Oversight, principal: Principal, kind: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    towns = towns_seen(ox.runtime.org, principal)
     async with ox.runtime.database.async_engine.connect() as conn:
-        return await conn.run_sync(lambda c: notice_queries.issued(c, kind, limit, offset))
+        return await conn.run_sync(lambda c: notice_queries.issued(c, towns, kind, limit, offset))
 
 
-async def one(ox: Oversight, notice_id: str) -> dict[str, Any]:
+async def one(ox: Oversight, principal: Principal, notice_id: str) -> dict[str, Any]:
+    towns = towns_seen(ox.runtime.org, principal)
     async with ox.runtime.database.async_engine.connect() as conn:
-        found = await conn.run_sync(lambda c: notice_queries.one(c, notice_id))
+        found = await conn.run_sync(lambda c: notice_queries.one(c, notice_id, towns))
     if found is None:
         raise NotFound(rules.NO_SUCH_NOTICE)
     return found

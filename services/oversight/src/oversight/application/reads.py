@@ -1,7 +1,8 @@
 """What the committee reads: its cases, every supervision, the responsibility trace, the
 access log and the leak-risk report (a person's repeated reads of a lead counted as one
 view, oversight.domain.views), and the assessment. A read of one lead is recorded like
-anyone else's."""
+anyone else's. Each read is of the towns its reader sees (oversight.application.towns),
+decided before anything is read."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from common.auth import Principal
 from common.errors import NotFound, RuleViolation
 from common.events import utc_now
 from oversight import reports
+from oversight.application.towns import may_name, towns_seen
 from oversight.domain.assessment import Assessment
 from oversight.projection import queries
 
@@ -22,14 +24,16 @@ if TYPE_CHECKING:
     from oversight.application.context import Oversight
 
 
-async def cases(ox: Oversight, status: str | None) -> list[dict[str, Any]]:
+async def cases(ox: Oversight, principal: Principal, status: str | None) -> list[dict[str, Any]]:
+    towns = towns_seen(ox.runtime.org, principal)
     async with ox.runtime.database.async_engine.connect() as conn:
-        return await queries.case_list(conn, status)
+        return await queries.case_list(conn, towns, status)
 
 
 async def case(ox: Oversight, case_id: str, principal: Principal, purpose: str) -> dict[str, Any]:
+    towns = towns_seen(ox.runtime.org, principal)
     async with ox.runtime.database.async_engine.connect() as conn:
-        found = await queries.case(conn, case_id)
+        found = await queries.case(conn, case_id, towns)
     if found is None:
         raise NotFound("no such case")
     await ox.viewed(found["lead_id"], principal, purpose)
@@ -38,6 +42,7 @@ async def case(ox: Oversight, case_id: str, principal: Principal, purpose: str) 
 
 async def supervisions(
     ox: Oversight,
+    principal: Principal,
     *,
     rule: str | None,
     unit: str | None,
@@ -45,22 +50,27 @@ async def supervisions(
     page: int,
     page_size: int,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Every supervision, the newest first: how many match, and the page asked for."""
-    if unit is not None and ox.runtime.org.unit(unit) is None:
+    """Every supervision of the reader's towns, the newest first: how many match, and the
+    page asked for."""
+    org = ox.runtime.org
+    towns = towns_seen(org, principal)
+    if unit is not None and (org.unit(unit) is None or not may_name(org, towns, unit)):
         raise RuleViolation(
             f"{unit!r} is not a unit of the township", f"{unit} 不是本镇的单位", field="unit"
         )
     async with ox.runtime.database.async_engine.connect() as conn:
         return await queries.supervision_page(
-            conn, rule=rule, unit=unit, since=since, page=page, page_size=page_size
+            conn, towns=towns, rule=rule, unit=unit, since=since, page=page, page_size=page_size
         )
 
 
 async def responsibility_trace(
     ox: Oversight, lead_id: str, principal: Principal
 ) -> list[queries.Period]:
-    async with ox.runtime.database.async_engine.connect() as conn:
-        periods = await queries.responsibility_trace(conn, lead_id)
+    periods = []
+    if await ox.sees_lead(lead_id, principal):
+        async with ox.runtime.database.async_engine.connect() as conn:
+            periods = await queries.responsibility_trace(conn, lead_id)
     if not periods:
         raise NotFound("no custody is known for this lead")
     await ox.viewed(lead_id, principal, "responsibility trace")
@@ -72,37 +82,48 @@ def _one_view(ox: Oversight) -> timedelta:
 
 
 async def access_log(
-    ox: Oversight, lead_id: str | None, outsiders_only: bool
+    ox: Oversight, principal: Principal, lead_id: str | None, outsiders_only: bool
 ) -> list[dict[str, Any]]:
+    towns = towns_seen(ox.runtime.org, principal)
     async with ox.runtime.database.async_engine.connect() as conn:
-        return await queries.access_log(conn, lead_id, outsiders_only, _one_view(ox))
+        return await queries.access_log(conn, towns, lead_id, outsiders_only, _one_view(ox))
 
 
-async def leak_risk(ox: Oversight, hours: float | None) -> list[dict[str, Any]]:
+async def leak_risk(
+    ox: Oversight, principal: Principal, hours: float | None
+) -> list[dict[str, Any]]:
     """Outsiders' views within ``hours`` (the configured window if not given) before a key
     moment."""
+    towns = towns_seen(ox.runtime.org, principal)
     window = timedelta(hours=hours or ox.settings.leak_window_hours)
     async with ox.runtime.database.async_engine.connect() as conn:
-        return await queries.leak_risk(conn, window, _one_view(ox))
+        return await queries.leak_risk(conn, towns, window, _one_view(ox))
 
 
-async def assessments(ox: Oversight) -> list[Assessment]:
+async def assessments(ox: Oversight, principal: Principal) -> list[Assessment]:
+    """Each unit's months, of the units of the reader's towns."""
+    towns = towns_seen(ox.runtime.org, principal)
     async with ox.runtime.database.async_engine.connect() as conn:
-        return await queries.assessments(conn)
+        return await queries.assessments(conn, towns=towns)
 
 
-async def assessments_by_town(ox: Oversight) -> list[Assessment]:
+async def assessments_by_town(ox: Oversight, principal: Principal) -> list[Assessment]:
     """Each town's months, its units' facts taken together (``unit`` is the town's code;
-    the county's own units count as ``county``), as each unit's are assessed."""
+    the county's own units count as ``county``), as each unit's are assessed: a town's
+    reader gets their town's alone."""
     org = ox.runtime.org
+    towns = towns_seen(org, principal)
 
     def town_of(unit: str) -> str:
         town = org.town_of(unit)
         return town.code if town is not None else COUNTY_GROUP
 
     async with ox.runtime.database.async_engine.connect() as conn:
-        return await queries.assessments(conn, group=town_of)
+        return await queries.assessments(conn, group=town_of, towns=towns)
 
 
-async def assessment_spreadsheet(ox: Oversight, lang: str) -> reports.Spreadsheet:
-    return reports.assessment_spreadsheet(await assessments(ox), ox.runtime.org, lang, utc_now())
+async def assessment_spreadsheet(
+    ox: Oversight, principal: Principal, lang: str
+) -> reports.Spreadsheet:
+    rows = await assessments(ox, principal)
+    return reports.assessment_spreadsheet(rows, ox.runtime.org, lang, utc_now())

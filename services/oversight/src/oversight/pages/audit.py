@@ -13,6 +13,7 @@ from pydantic import BeforeValidator
 from common.errors import RuleViolation
 from common.http_errors import describe_violation
 from common.vocabulary import ROLES
+from oversight.application.towns import units_named
 from oversight.domain.cases import BY_HAND, BY_HAND_LABEL, SUPERVISION_RULES
 from oversight.pages.desk import ACCESS_KINDS, MOMENTS, DeskDep
 from oversight.schemas import FIELD_LABELS, RuleFilter, supervision_out
@@ -50,7 +51,7 @@ async def supervisions_page(
     problems = []
     try:
         total, rows = await desk.oversight.supervisions(
-            rule=rule, unit=unit, page=page, page_size=PAGE_SIZE
+            desk.principal, rule=rule, unit=unit, page=page, page_size=PAGE_SIZE
         )
     except RuleViolation as violation:
         problems, total, rows = describe_violation(violation, FIELD_LABELS), 0, []
@@ -64,7 +65,7 @@ async def supervisions_page(
         rule=rule or "",
         unit=unit or "",
         rules=rules,
-        units=desk.oversight.runtime.org.units,
+        units=units_named(desk.oversight.runtime.org, desk.principal),
         problems=problems,
     )
 
@@ -79,7 +80,7 @@ async def access_log_page(
     ] = None,
     outsiders_only: Annotated[bool, Query(description="仅看无关人员 / Outsiders only")] = False,
 ) -> Response:
-    views = await desk.oversight.access_log(lead_id, outsiders_only)
+    views = await desk.oversight.access_log(desk.principal, lead_id, outsiders_only)
     return desk.render(
         "access_log.html",
         views=views,
@@ -99,7 +100,7 @@ async def leak_risk_page(
         Query(gt=0, le=24 * 30, description="时间窗口（小时）/ The window in hours"),
     ] = None,
 ) -> Response:
-    risks = await desk.oversight.leak_risk(hours)
+    risks = await desk.oversight.leak_risk(desk.principal, hours)
     return desk.render(
         "leak_risk.html",
         risks=risks,
@@ -112,5 +113,5 @@ async def leak_risk_page(
 
 @router.get("/desk/assessments")
 async def assessments_page(desk: DeskDep) -> Response:
-    rows = await desk.oversight.assessments()
+    rows = await desk.oversight.assessments(desk.principal)
     return desk.render("assessments.html", rows=rows)

@@ -17,6 +17,7 @@ from common.http_errors import describe_errors, describe_violation
 from common.organisation import UnitKind
 from common.paths import CaseId
 from common.vocabulary import AccountabilityForm, AccountabilityKind, Conclusion
+from oversight.application.towns import units_named
 from oversight.domain.cases import BY_HAND, BY_HAND_LABEL, SUPERVISION_RULES
 from oversight.pages.desk import CASE_STATUS, SUPERVISION_KINDS, Desk, DeskDep
 from oversight.schemas import (
@@ -65,7 +66,7 @@ async def desk_page(
     desk: DeskDep,
     status: Annotated[Status | Literal[""], Query(description="案件状态 / The cases' status")] = "",
 ) -> Response:
-    cases = await desk.oversight.cases(status or None)
+    cases = await desk.oversight.cases(desk.principal, status or None)
     return desk.render("desk.html", cases=cases, status=status, statuses=CASE_STATUS)
 
 
@@ -124,7 +125,8 @@ async def show_case(
         trace = await desk.oversight.responsibility_trace(case.lead_id, desk.principal)
     except NotFound:
         trace = []  # the lead is not filed yet: nobody has held it
-    org = desk.oversight.runtime.org
+    # A town's member names their town's units and the county's, never another town's.
+    units = units_named(desk.oversight.runtime.org, desk.principal)
     return desk.render(
         "case.html",
         status_code,
@@ -138,8 +140,8 @@ async def show_case(
         failed=failed,
         failed_problems=list(problems) if failed is not None else [],
         given=given or {},
-        handling_units=[u for u in org.units if u.kind is not UnitKind.VILLAGE],
-        units=org.units,
+        handling_units=[u for u in units if u.kind is not UnitKind.VILLAGE],
+        units=units,
         kinds=list(AccountabilityKind),
         sanction_forms=list(AccountabilityForm),
         results=list(Conclusion),

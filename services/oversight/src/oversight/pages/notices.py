@@ -14,5 +14,5 @@ router = APIRouter()
 
 @router.get("/desk/notices")
 async def notices_page(desk: DeskDep) -> Response:
-    found = await app.issued(desk.oversight, "criticism", 200, 0)
+    found = await app.issued(desk.oversight, desk.principal, "criticism", 200, 0)
     return desk.render("notices.html", notices=found)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from oversight.projection.notices import issued_notices, notice_accountability
+from oversight.projection.scope import Towns, units_in
 
 
 def _with_accountability(conn: Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -27,9 +28,12 @@ def _with_accountability(conn: Connection, rows: list[dict[str, Any]]) -> list[d
     ]
 
 
-def issued(conn: Connection, kind: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Issued notices, latest first (of one kind if given), with their accountability."""
-    query = select(issued_notices)
+def issued(
+    conn: Connection, towns: Towns, kind: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """Issued notices about units of ``towns``, latest first (of one kind if given), with
+    their accountability."""
+    query = select(issued_notices).where(units_in(towns, issued_notices.c.unit))
     if kind is not None:
         query = query.where(issued_notices.c.kind == kind)
     query = query.order_by(issued_notices.c.issued_at.desc(), issued_notices.c.notice_id)
@@ -37,9 +41,14 @@ def issued(conn: Connection, kind: str | None, limit: int, offset: int) -> list[
     return _with_accountability(conn, rows)
 
 
-def one(conn: Connection, notice_id: str) -> dict[str, Any] | None:
+def one(conn: Connection, notice_id: str, towns: Towns) -> dict[str, Any] | None:
+    """The notice, if it is about a unit of ``towns``."""
     found = (
-        conn.execute(select(issued_notices).where(issued_notices.c.notice_id == notice_id))
+        conn.execute(
+            select(issued_notices).where(
+                issued_notices.c.notice_id == notice_id, units_in(towns, issued_notices.c.unit)
+            )
+        )
         .mappings()
         .first()
     )

@@ -19,6 +19,7 @@ from common.database import as_utc
 from oversight.domain.assessment import Assessment, Assignment, Turn, assess
 from oversight.domain.cases import BY_HAND
 from oversight.domain.views import Read, View, views
+from oversight.projection.scope import EVERY_TOWN, Towns, leads_in, units_in
 from oversight.projection.tables import (
     access,
     accountability,
@@ -38,28 +39,47 @@ _COMMITTEE: Final = "\x00discipline-committee"  # a marker no user name can equa
 RETURNED: Final = "returned"  # a turn the unit ended by sending the lead back
 
 
-async def case_list(conn: AsyncConnection, status: str | None = None) -> list[dict[str, Any]]:
-    """Umbrella cases first (保护伞 are handled first), then the oldest open case."""
-    query = select(
-        cases, leads.c.ledger_number, leads.c.category, leads.c.village, leads.c.summary
-    ).join(leads, leads.c.lead_id == cases.c.lead_id, isouter=True)
+async def case_list(
+    conn: AsyncConnection, towns: Towns, status: str | None = None
+) -> list[dict[str, Any]]:
+    """The cases on leads of ``towns``: umbrella cases first (保护伞 are handled first), then
+    the oldest open case."""
+    query = (
+        select(cases, leads.c.ledger_number, leads.c.category, leads.c.village, leads.c.summary)
+        .join(leads, leads.c.lead_id == cases.c.lead_id, isouter=True)
+        .where(leads_in(towns))
+    )
     if status is not None:
         query = query.where(cases.c.status == status)
     rows = await conn.execute(query.order_by(cases.c.umbrella.desc(), cases.c.opened_at))
     return [dict(r._mapping) for r in rows]
 
 
-async def case(conn: AsyncConnection, case_id: str) -> dict[str, Any] | None:
+async def case_row(conn: AsyncConnection, case_id: str, towns: Towns) -> dict[str, Any] | None:
+    """The case, if it is on a lead of ``towns`` (None as for no such case)."""
     row = (
         await conn.execute(
             select(cases, leads.c.ledger_number, leads.c.category, leads.c.village, leads.c.summary)
             .join(leads, leads.c.lead_id == cases.c.lead_id, isouter=True)
-            .where(cases.c.case_id == case_id)
+            .where(cases.c.case_id == case_id, leads_in(towns))
         )
     ).first()
-    if row is None:
+    return dict(row._mapping) if row is not None else None
+
+
+async def lead_seen(conn: AsyncConnection, lead_id: str, towns: Towns) -> bool:
+    """Whether oversight knows the lead as one of ``towns``'s."""
+    found = await conn.scalar(
+        select(leads.c.lead_id).where(leads.c.lead_id == lead_id, leads_in(towns))
+    )
+    return found is not None
+
+
+async def case(conn: AsyncConnection, case_id: str, towns: Towns) -> dict[str, Any] | None:
+    """The case in full, if it is on a lead of ``towns``."""
+    found = await case_row(conn, case_id, towns)
+    if found is None:
         return None
-    found = dict(row._mapping)
     found["supervision"] = [
         dict(r._mapping)
         for r in await conn.execute(
@@ -117,16 +137,17 @@ async def holder(conn: AsyncConnection, lead_id: str) -> str | None:
 async def supervision_page(
     conn: AsyncConnection,
     *,
+    towns: Towns,
     rule: str | None,
     unit: str | None,
     since: datetime | None,
     page: int,
     page_size: int,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Every supervision (by hand or by a rule, with or without a case), the newest first:
-    how many match, and the page asked for. ``rule`` BY_HAND is those opened by hand;
-    ``unit`` is the unit holding the lead now."""
-    chosen: list[ColumnElement[bool]] = [supervisions.c.kind == "supervision"]
+    """Every supervision of a lead of ``towns`` (by hand or by a rule, with or without a
+    case), the newest first: how many match, and the page asked for. ``rule`` BY_HAND is
+    those opened by hand; ``unit`` is the unit holding the lead now."""
+    chosen: list[ColumnElement[bool]] = [supervisions.c.kind == "supervision", leads_in(towns)]
     if rule == BY_HAND:
         chosen.append(supervisions.c.rule.is_(None))
     elif rule is not None:
@@ -264,24 +285,30 @@ def _ended(period: Period, at: datetime) -> Period:
 
 async def access_log(
     conn: AsyncConnection,
+    towns: Towns,
     lead_id: str | None = None,
     outsiders_only: bool = False,
     within: timedelta = timedelta(0),
 ) -> list[dict[str, Any]]:
-    """Every recorded read as views (a person's reads of a lead ``within`` the first of
-    them are one, oversight.domain.views), the latest first, each marked whether the
-    reader was neither responsible for the lead nor in a unit that held it."""
+    """Every recorded read of a lead of ``towns`` (and, of no lead, by one of their units)
+    as views (a person's reads of a lead ``within`` the first of them are one,
+    oversight.domain.views), the latest first, each marked whether the reader was neither
+    responsible for the lead nor in a unit that held it."""
     return [
         _entry(view, outsider)
-        for view, outsider in await _views(conn, lead_id, within)
+        for view, outsider in await _views(conn, towns, lead_id, within)
         if outsider or not outsiders_only
     ]
 
 
 async def _views(
-    conn: AsyncConnection, lead_id: str | None, within: timedelta
+    conn: AsyncConnection, towns: Towns, lead_id: str | None, within: timedelta
 ) -> list[tuple[View, bool]]:
     query = select(access)
+    if not towns.every:
+        query = query.outerjoin(leads, leads.c.lead_id == access.c.lead_id).where(
+            leads_in(towns) | (access.c.lead_id.is_(None) & units_in(towns, access.c.unit))
+        )
     if lead_id is not None:
         query = query.where(access.c.lead_id == lead_id)
     reads = [
@@ -358,14 +385,14 @@ async def _insiders(
 
 
 async def leak_risk(
-    conn: AsyncConnection, window: timedelta, within: timedelta = timedelta(0)
+    conn: AsyncConnection, towns: Towns, window: timedelta, within: timedelta = timedelta(0)
 ) -> list[dict[str, Any]]:
     """Outsiders' views with a read within ``window`` before one of the lead's key moments
     (a transfer, an assignment, a case, supervision, a result): who could have tipped off.
     One entry per view and moment, however many times the view was refreshed: ``viewed_at``
     is its last read before the moment, ``count`` how many reads the whole view took."""
     by_lead: dict[str, list[View]] = defaultdict(list)
-    for view, outsider in await _views(conn, None, within):
+    for view, outsider in await _views(conn, towns, None, within):
         if outsider and view.first.lead_id is not None:
             by_lead[view.first.lead_id].append(view)
     if not by_lead:
@@ -428,11 +455,12 @@ async def assessments(
     conn: AsyncConnection,
     now: datetime | None = None,
     group: Callable[[str], str] | None = None,
+    towns: Towns = EVERY_TOWN,
 ) -> list[Assessment]:
-    """Each unit's months (考核), every fact counted for the unit and person responsible
-    when it happened (oversight.domain.assessment); deadlines still open are judged at
-    ``now``. ``group`` assesses groups of units instead (a county's towns: each unit's
-    facts counted for the group it names)."""
+    """Each unit's months (考核) of the units of ``towns``, every fact counted for the unit
+    and person responsible when it happened (oversight.domain.assessment); deadlines still
+    open are judged at ``now``. ``group`` assesses groups of units instead (a county's
+    towns: each unit's facts counted for the group it names)."""
     now = now or datetime.now(UTC)
     grouped = group or _as_is
     # Only what the rules read: a moment that only has to have happened is read as such,
@@ -457,7 +485,7 @@ async def assessments(
                 turns.c.concluded_at.is_not(None).label("concluded"),
                 turns.c.answered_at.is_not(None).label("answered"),
                 turns.c.hours_to_register,
-            )
+            ).where(units_in(towns, turns.c.unit))
         )
     ]
     found_assignments = []
@@ -471,7 +499,7 @@ async def assessments(
             assignments.c.on_time,
             assignments.c.missed,
             assignments.c.missed_through,
-        )
+        ).where(units_in(towns, assignments.c.unit))
     ):
         deadline = as_utc(r.deadline)
         assert deadline is not None  # noqa: S101 - an assignment always has its deadline

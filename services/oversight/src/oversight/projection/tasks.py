@@ -23,6 +23,7 @@ from common.events.tasks import (
     TaskReturned,
 )
 from common.projection import Handler, versioned
+from oversight.projection.scope import Towns, units_in
 from oversight.projection.tables import VERSION, metadata
 
 CLOSED: Final = "closed"
@@ -104,10 +105,11 @@ HANDLERS: Final[dict[type[Event], Handler]] = {
 
 
 async def overdue(
-    conn: AsyncConnection, now: datetime, unit: str | None, limit: int
+    conn: AsyncConnection, towns: Towns, now: datetime, unit: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    """The items past their deadline and not closed, the longest overdue first."""
-    where = (tasks.c.status != CLOSED) & (tasks.c.deadline < now)
+    """The items of units of ``towns`` past their deadline and not closed, the longest
+    overdue first."""
+    where = (tasks.c.status != CLOSED) & (tasks.c.deadline < now) & units_in(towns, tasks.c.unit)
     if unit is not None:
         where &= tasks.c.unit == unit
     rows = await conn.execute(
