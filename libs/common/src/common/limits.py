@@ -27,7 +27,8 @@ class BodyLimits:
 
     def allow(self, path_prefix: str, max_bytes: int) -> None:
         """Bodies up to ``max_bytes`` on ``path_prefix`` and the paths below it (whole path
-        segments: ``/v1/leads/import`` does not cover ``/v1/leads/imports``)."""
+        segments: ``/v1/leads/import`` does not cover ``/v1/leads/imports``; a segment
+        ``*`` stands for any one segment, as in ``/v1/reports/*/files``)."""
         if not path_prefix.startswith("/") or max_bytes < 0:
             raise ValueError(f"a path starting with '/' and a size >= 0: {path_prefix!r}")
         self._by_prefix[path_prefix.rstrip("/") or "/"] = max_bytes
@@ -36,10 +37,18 @@ class BodyLimits:
         """The limit of the longest prefix covering ``path``."""
         best, limit = -1, self.default
         for prefix, max_bytes in self._by_prefix.items():
-            covers = prefix == "/" or path == prefix or path.startswith(prefix + "/")
-            if covers and len(prefix) > best:
+            if _covers(prefix, path) and len(prefix) > best:
                 best, limit = len(prefix), max_bytes
         return limit
+
+
+def _covers(prefix: str, path: str) -> bool:
+    if prefix == "/":
+        return True
+    wanted, given = prefix.split("/"), path.split("/")
+    return len(given) >= len(wanted) and all(
+        w == g or (w == "*" and g != "") for w, g in zip(wanted, given, strict=False)
+    )
 
 
 def _size(max_bytes: int) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import httpx
 
 from common.work import HEADER, Purpose, solve
 
-_RECEIPT_PATH: Final = re.compile(r"^/v1/reports/[^/]+(/messages)?$")
+_RECEIPT_PATH: Final = re.compile(r"^/v1/reports/[^/]+(/messages|/files)?$")
 
 
 def public_purpose(request: httpx.Request) -> Purpose | None:
