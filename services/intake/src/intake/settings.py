@@ -59,6 +59,12 @@ class IntakeSettings(ServiceSettings):
     import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     #: rows per imported ledger; a village's ledger has hundreds
     import_max_rows: int = Field(default=5_000, ge=1, le=100_000)
+    #: the largest evidence file a reporter may send (bytes); larger ones are refused (413)
+    evidence_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    #: the largest photo (bytes): a photo is held whole in memory to find and strip metadata
+    evidence_photo_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: evidence files a lead may hold
+    evidence_max_files: int = Field(default=20, ge=1, le=1000)
     #: the town's reporting telephone, given on the report page to whoever cannot report
     #: there (no JavaScript for the proof of work); unset, the page names the office only
     hotline: str = Field(default="", max_length=40, pattern=r"^[0-9+\- ()]*$")
