@@ -108,26 +108,31 @@ async def declare_streams(
     """Create each stream that is missing (creating an identical one is a no-op).
 
     Returns the streams whose stored configuration differs from this code's."""
-    drifted = []
-    for stream in streams:
-        wanted = stream_config(stream, replicas)
-        try:
-            await _add(js, wanted)
-        except BadRequestError as exc:
-            if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
-                raise
-            stored = (await js.stream_info(stream.value)).config
-            differences = config_differences(wanted, stored)
-            if not differences:
-                continue  # grown by an administrator: not a drift
-            drifted.append(stream)
-            log.warning(
-                "stream_configuration_differs",
-                stream=stream.value,
-                error=exc.description,
-                differences=differences,
-            )
-    return drifted
+    return [
+        stream for stream in streams if await declare_stream(js, stream_config(stream, replicas))
+    ]
+
+
+async def declare_stream(js: JetStreamContext, wanted: StreamConfig) -> bool:
+    """Create the stream if it is missing; True if it exists with another configuration
+    (left as it is, and reported)."""
+    try:
+        await _add(js, wanted)
+    except BadRequestError as exc:
+        if exc.err_code != _EXISTS_WITH_OTHER_CONFIG:
+            raise
+        stored = (await js.stream_info(wanted.name or "")).config
+        differences = config_differences(wanted, stored)
+        if not differences:
+            return False  # grown by an administrator: not a drift
+        log.warning(
+            "stream_configuration_differs",
+            stream=wanted.name,
+            error=exc.description,
+            differences=differences,
+        )
+        return True
+    return False
 
 
 # What this code sets on a stream; the server fills in the rest.

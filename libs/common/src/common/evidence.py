@@ -1,0 +1,264 @@
+"""Evidence files in a JetStream object store, encrypted chunk by chunk.
+
+A file is never whole in memory, on the way in or out: it is cut into chunks of
+:data:`CHUNK_BYTES`, each sealed with AES-256-GCM under the data key its owner keeps (per
+lead) and published as one message of the bucket's stream as it arrives; a read fetches
+the chunks one by one (a direct get of the next message on the object's chunk subject) and
+yields each as soon as it is opened. nats-py's own ``ObjectStore.get`` gathers the object
+whole (or hands chunks to a blocking writer in a thread), and its ``put`` reads through a
+blocking ``readinto``, so both sides are done here; the messages are laid out as nats-py
+lays them out (chunks on ``$O.<bucket>.C.<nuid>``, the object's description rolled up on
+``$O.<bucket>.M.<name>``), so ``ObjectStore.get_info``, ``list`` and ``delete`` and the
+``nats object`` tools see the objects as they are: ciphertext.
+
+Each object has a random 96-bit base nonce (in its first message); chunk ``i``'s nonce is
+the base with ``i`` added into its last four bytes, and the chunk's associated data binds
+the object's name, ``i`` and whether it is the last chunk: a chunk moved, dropped, swapped
+with another object's or cut off at the end fails to open. Object names are random
+(uuid4 hex): they say nothing of the lead, the file or who sent it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    ObjectInfo,
+    ObjectMetaOptions,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+from common.streams import DUPLICATE_WINDOW, GIB
+from common.subjects import Service
+
+#: plaintext bytes per chunk (nats-py's own chunk size); a sealed chunk is 16 bytes more
+CHUNK_BYTES: Final = 128 * 1024
+#: what an evidence bucket may hold until an administrator grows it (discard new beyond)
+BUCKET_MAX_BYTES: Final = 8 * GIB
+
+_MAGIC: Final = b"LEV1"
+_NONCE: Final = 12
+_COUNTER: Final = 4
+_ROLLUP: Final = {"Nats-Rollup": "sub"}
+
+
+class EvidenceUnreadable(Exception):
+    """The object is missing, or a chunk does not open with the key given (another key,
+    a destroyed one, or chunks moved, dropped or cut off)."""
+
+
+class EvidenceTooLarge(Exception):
+    """More bytes came than the limit allows; nothing of the object is kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class StoredEvidence:
+    """What was stored: the object's name, and the plaintext's size and SHA-256 (hex)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+def evidence_bucket(service: Service) -> str:
+    """The object store bucket a service keeps its evidence files in (one per service)."""
+    return f"{service.value.upper()}_EVIDENCE"
+
+
+def bucket_stream(bucket: str) -> str:
+    return f"OBJ_{bucket}"
+
+
+def bucket_config(bucket: str, replicas: int = 1) -> StreamConfig:
+    """The bucket's stream, as nats-py's ``create_object_store`` makes it, file-backed and
+    bounded; single messages may not be deleted, whole objects may be purged (an upload
+    refused halfway is removed)."""
+    return StreamConfig(
+        name=bucket_stream(bucket),
+        description=f"evidence files ({bucket}), encrypted per lead",
+        subjects=[f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.NEW,
+        max_bytes=BUCKET_MAX_BYTES,
+        num_replicas=replicas,
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        allow_rollup_hdrs=True,
+        allow_direct=True,
+        deny_delete=True,
+        deny_purge=False,
+    )
+
+
+def new_data_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+class EvidenceStore:
+    """One bucket's objects, written and read chunk by chunk."""
+
+    def __init__(self, js: JetStreamContext, bucket: str) -> None:
+        self._js = js
+        self.bucket = bucket
+        self.stream = bucket_stream(bucket)
+
+    async def put(self, key: bytes, data: AsyncIterable[bytes], max_bytes: int) -> StoredEvidence:
+        """Seal and store what ``data`` yields, a chunk at a time, under a new random name.
+        :class:`EvidenceTooLarge` as soon as more than ``max_bytes`` came (what was
+        stored of it is purged)."""
+        name, nuid = uuid.uuid4().hex, uuid.uuid4().hex
+        subject = self._chunks(nuid)
+        base = os.urandom(_NONCE)
+        aead = AESGCM(key)
+        plain_digest, stored_digest = hashlib.sha256(), hashlib.sha256()
+        size = stored = sent = 0
+
+        async def publish(payload: bytes) -> None:
+            nonlocal stored, sent
+            await self._js.publish(subject, payload, stream=self.stream)
+            stored_digest.update(payload)
+            stored += len(payload)
+            sent += 1
+
+        try:
+            await publish(_MAGIC + base)
+            index = 0
+            held: bytes | None = None
+            async for piece in _rechunked(data):
+                size += len(piece)
+                if size > max_bytes:
+                    raise EvidenceTooLarge(max_bytes)
+                plain_digest.update(piece)
+                if held is not None:
+                    await publish(
+                        aead.encrypt(_nonce(base, index), held, _bound(name, index, False))
+                    )
+                    index += 1
+                held = piece
+            # The last chunk says so (an empty file is one empty last chunk).
+            last = held if held is not None else b""
+            await publish(aead.encrypt(_nonce(base, index), last, _bound(name, index, True)))
+            info = ObjectInfo(
+                name=name,
+                bucket=self.bucket,
+                nuid=nuid,
+                size=stored,
+                chunks=sent,
+                digest="SHA-256=" + base64.urlsafe_b64encode(stored_digest.digest()).decode(),
+                mtime=datetime.now(UTC).isoformat(),
+                options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES + 16),
+            )
+            await self._js.publish(
+                self._meta(name), json.dumps(info.as_dict()).encode(), headers=_ROLLUP
+            )
+        except BaseException:
+            await self._js.purge_stream(self.stream, subject=subject)
+            raise
+        return StoredEvidence(name, size, plain_digest.hexdigest())
+
+    async def get(self, key: bytes, name: str) -> AsyncIterator[bytes]:
+        """The plaintext, a chunk at a time (:class:`EvidenceUnreadable` on the way if the
+        object is missing or a chunk does not open). A caller answering a request should
+        take the first chunk before it answers: a wrong key fails there."""
+        aead = AESGCM(key)
+        info = await self.info(name)
+        chunks = self._messages(name, info)
+        try:
+            header = await anext(chunks)
+        except StopAsyncIteration:
+            raise EvidenceUnreadable(name) from None
+        if len(header) != len(_MAGIC) + _NONCE or not header.startswith(_MAGIC):
+            raise EvidenceUnreadable(name)
+        base = header[len(_MAGIC) :]
+        count = (info.chunks or 0) - 1
+        index = 0
+        async for sealed in chunks:
+            try:
+                plain: bytes = aead.decrypt(
+                    _nonce(base, index), sealed, _bound(name, index, index == count - 1)
+                )
+            except InvalidTag:
+                raise EvidenceUnreadable(name) from None
+            yield plain
+            index += 1
+        if index != count or count < 1:
+            raise EvidenceUnreadable(name)
+
+    async def raw(self, name: str) -> AsyncIterator[bytes]:
+        """The object's stored messages as they are (ciphertext), one at a time."""
+        async for message in self._messages(name, await self.info(name)):
+            yield message
+
+    async def _messages(self, name: str, info: ObjectInfo) -> AsyncIterator[bytes]:
+        subject, sequence = self._chunks(info.nuid), 1
+        for _ in range(info.chunks or 0):
+            try:
+                msg = await self._js.get_msg(
+                    self.stream, seq=sequence, subject=subject, direct=True, next=True
+                )
+            except NotFoundError:
+                raise EvidenceUnreadable(name) from None
+            yield msg.data or b""
+            sequence = (msg.seq or sequence) + 1
+
+    async def info(self, name: str) -> ObjectInfo:
+        try:
+            msg = await self._js.get_msg(self.stream, subject=self._meta(name), direct=True)
+            info: ObjectInfo = ObjectInfo.from_response(json.loads(msg.data or b"{}"))
+        except (NotFoundError, ValueError, TypeError):
+            raise EvidenceUnreadable(name) from None
+        if info.deleted or not info.nuid:
+            raise EvidenceUnreadable(name)
+        return info
+
+    async def remove(self, name: str) -> None:
+        """Purge an object's chunks (an upload refused after it was stored)."""
+        info = await self.info(name)
+        await self._js.purge_stream(self.stream, subject=self._chunks(info.nuid))
+        await self._js.purge_stream(self.stream, subject=self._meta(name))
+
+    def _chunks(self, nuid: str) -> str:
+        return f"$O.{self.bucket}.C.{nuid}"
+
+    def _meta(self, name: str) -> str:
+        return f"$O.{self.bucket}.M.{base64.urlsafe_b64encode(name.encode()).decode()}"
+
+
+async def _rechunked(data: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+    """What ``data`` yields, in pieces of exactly CHUNK_BYTES (the last one shorter)."""
+    pending = bytearray()
+    async for part in data:
+        pending += part
+        while len(pending) >= CHUNK_BYTES:
+            yield bytes(pending[:CHUNK_BYTES])
+            del pending[:CHUNK_BYTES]
+    if pending:
+        yield bytes(pending)
+
+
+def _nonce(base: bytes, index: int) -> bytes:
+    counter = (int.from_bytes(base[-_COUNTER:], "big") + index) % (1 << (8 * _COUNTER))
+    return base[:-_COUNTER] + counter.to_bytes(_COUNTER, "big")
+
+
+def _bound(name: str, index: int, last: bool) -> bytes:
+    return b"evidence:%s:%d:%d" % (name.encode(), index, 1 if last else 0)
