@@ -47,6 +47,17 @@ identity_keys = Table(
     Column("shredded_at", UtcDateTime, nullable=True),
 )
 
+# Each lead's evidence data key (common.evidence), beside the identity key and apart from
+# it: shredding the identity leaves the files readable; destroying this key is its own act.
+evidence_keys = Table(
+    "evidence_keys",
+    vault_metadata,
+    Column("lead_id", String(64), primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("destroyed_at", UtcDateTime, nullable=True),
+)
+
 _NONCE = 12
 _KEPT_DEAD = re.compile(r"(\d+) dead row versions cannot be removed yet")
 
@@ -151,8 +162,8 @@ class Vault:
 
 
 def scrub_destroyed_keys(engine: Engine) -> bool:
-    """Leave no copy of a destroyed key in the database's files; False if the database was
-    too busy (try again later).
+    """Leave no copy of a destroyed key (an identity's or evidence's) in the database's
+    files; False if the database was too busy (try again later).
 
     Overwriting the row is not enough. SQLite keeps the page as it was in the write-ahead log
     until a checkpoint, and a checkpoint only copies pages back: the log file is truncated
@@ -177,7 +188,9 @@ def scrub_destroyed_keys(engine: Engine) -> bool:
 
         driver.add_notice_handler(keep)
         try:
-            conn.exec_driver_sql(f"VACUUM (FULL, VERBOSE) {identity_keys.name}")
+            conn.exec_driver_sql(
+                f"VACUUM (FULL, VERBOSE) {identity_keys.name}, {evidence_keys.name}"
+            )
         finally:
             driver.remove_notice_handler(keep)
     kept = [int(m.group(1)) for d in details for m in [_KEPT_DEAD.search(d)] if m]

@@ -1,0 +1,211 @@
+"""Reporters' evidence files: added with the receipt, read by staff, their key destroyed.
+
+An upload is judged before its bytes are stored: the lead must have room for another file
+and its key must live (asked before the body is read), the type is sniffed from the first
+bytes. A photo is then held whole (bounded by ``evidence_photo_max_bytes``) to find and, as
+asked, strip its metadata; anything else goes to the bucket as it arrives, a chunk at a
+time, never whole in memory. The file is recorded (EvidenceAttached) only once stored; one
+refused after it was stored is purged from the bucket.
+
+Every download is recorded on AUDIT before a byte is sent. Destroying the key is recorded
+first (EvidenceKeyDestroyed), then the key goes and the database is scrubbed as after an
+identity's shredding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from common.application import retry_on_conflict
+from common.auth import Principal
+from common.events import Actor, utc_now
+from common.events.catalogue import LeadViewed
+from common.events.evidence import EvidenceAttached
+from common.evidence import (
+    CHUNK_BYTES,
+    EvidenceStore,
+    EvidenceTooLarge,
+    EvidenceUnreadable,
+    evidence_bucket,
+)
+from common.subjects import Service
+from intake.application.receipt_holder import status
+from intake.application.reporting import PUBLIC
+from intake.domain import evidence as decisions
+from intake.domain import lead as leads
+from intake.evidence_files import SNIFF_BYTES, Kind, MarkerScan, inspect_photo, sniff
+from intake.evidence_keys import EvidenceKeys
+
+if TYPE_CHECKING:
+    from intake.application.context import Intake
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Upload:
+    receipt: str
+    body: AsyncIterable[bytes]
+    #: the reporter asks for location and author fields to be taken out of a photo
+    strip_metadata: bool
+
+
+@dataclass(frozen=True)
+class Download:
+    attached: EvidenceAttached
+    chunks: AsyncIterator[bytes]
+
+
+class Evidence:
+    """What the evidence commands share: the bucket and the key store."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.keys = EvidenceKeys(intake.engine, intake.settings.identity_key_bytes)
+
+    @property
+    def store(self) -> EvidenceStore:
+        return EvidenceStore(self.intake.runtime.js, evidence_bucket(Service.INTAKE))
+
+    async def evidence(self, lead_id: str) -> tuple[leads.IntakeLead, decisions.LeadEvidence, int]:
+        history = await self.intake.store.read_lead(lead_id)
+        events = [e.event for e in history.events]
+        return leads.fold(events), decisions.evidence_of(events), history.last_sequence
+
+    async def upload(self, command: Upload) -> EvidenceAttached:
+        settings = self.intake.settings
+        lead_id = (await status(self.intake, command.receipt)).lead_id
+        _, evidence, _ = await self.evidence(lead_id)
+        decisions.check_room(evidence, settings.evidence_max_files)
+        body = aiter(command.body)
+        head = await _first_bytes(body, SNIFF_BYTES)
+        media_type, kind = sniff(head)
+        key = await self.keys.for_new_file(lead_id)
+        if kind is Kind.PHOTO:
+            whole = await _whole(head, body, settings.evidence_photo_max_bytes)
+            photo = await asyncio.to_thread(
+                inspect_photo, whole, media_type, command.strip_metadata
+            )
+            content: AsyncIterable[bytes] = _pieces(photo.data)
+            metadata = (photo.metadata_found, photo.stripped)
+        else:
+            scan = MarkerScan(kind)
+            content = _scanned(head, body, scan)
+        stored = await self.store.put(key, content, settings.evidence_max_bytes)
+        if kind is not Kind.PHOTO:
+            metadata = (scan.found, False)
+
+        async def record() -> EvidenceAttached:
+            lead, evidence, sequence = await self.evidence(lead_id)
+            attached = decisions.attach(
+                lead,
+                evidence,
+                decisions.Stored(stored.name, stored.size, stored.sha256, media_type),
+                metadata,
+                settings.evidence_max_files,
+                PUBLIC,
+            )
+            await self.intake.store.append(attached, expected_sequence=sequence)
+            return attached
+
+        try:
+            attached = await retry_on_conflict(record)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.store.remove(stored.name)
+            raise
+        log.info("evidence_attached", lead_id=lead_id, file_id=stored.name, size=stored.size)
+        return attached
+
+    async def download(self, lead_id: str, file_id: str, principal: Principal) -> Download:
+        """The file's plaintext, a chunk at a time; the read recorded before it is given."""
+        _, evidence, _ = await self.evidence(lead_id)
+        attached = decisions.file_of(evidence, file_id)
+        if evidence.key_destroyed:
+            raise decisions.EvidenceKeyGone
+        key = await self.keys.key(lead_id)
+        assert key is not None  # noqa: S101 - key() raises for a lead without one
+        await self.intake.runtime.record_access(
+            LeadViewed(
+                lead_id=lead_id,
+                service=Service.INTAKE.value,
+                purpose=f"evidence file {file_id}",
+                actor=principal.actor,
+            )
+        )
+        chunks = self.store.get(key, file_id)
+        # The first chunk opened before answering: a key that does not open it is a 410
+        # now, not a broken download later.
+        try:
+            first = await anext(chunks)
+        except (EvidenceUnreadable, StopAsyncIteration):
+            raise decisions.EvidenceKeyGone from None
+        return Download(attached, _then(first, chunks))
+
+    async def destroy_key(self, lead_id: str, reason: str, actor: Actor) -> None:
+        """Record the destruction, then destroy the key, then scrub the database's files.
+        Recorded first, as a shredding is: no key goes without an event saying who and
+        when. Should the process die in between, calling again finishes it."""
+        lead, evidence, sequence = await self.evidence(lead_id)
+        try:
+            event = decisions.destroy_key(lead, evidence, reason, actor)
+        except decisions.EvidenceKeyGone:
+            await self._destroy(lead_id)
+            raise
+        await self.intake.store.append(event, expected_sequence=sequence)
+        log.warning("evidence_key_destroyed", lead_id=lead_id, event_id=event.event_id)
+        await self._destroy(lead_id)
+
+    async def _destroy(self, lead_id: str) -> None:
+        async with self.intake.engine.begin() as conn:
+            destroyed = await self.keys.destroy(conn, lead_id, utc_now())
+        if destroyed:
+            self.intake.scrubber.pending = True
+            await self.intake.scrubber.scrub()
+
+
+async def _first_bytes(body: AsyncIterator[bytes], wanted: int) -> bytes:
+    head = bytearray()
+    async for part in body:
+        head += part
+        if len(head) >= wanted:
+            break
+    return bytes(head)
+
+
+async def _whole(head: bytes, body: AsyncIterator[bytes], limit: int) -> bytes:
+    data = bytearray(head)
+    if len(data) > limit:
+        raise EvidenceTooLarge(limit)
+    async for part in body:
+        data += part
+        if len(data) > limit:
+            raise EvidenceTooLarge(limit)
+    return bytes(data)
+
+
+async def _pieces(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), CHUNK_BYTES):
+        yield data[start : start + CHUNK_BYTES]
+
+
+async def _scanned(
+    head: bytes, body: AsyncIterator[bytes], scan: MarkerScan
+) -> AsyncIterator[bytes]:
+    scan.feed(head)
+    yield head
+    async for part in body:
+        scan.feed(part)
+        yield part
+
+
+async def _then(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
