@@ -13,6 +13,8 @@ from common.service import ServiceRuntime
 from common.subjects import Stream
 from intake.api import EXCEPTION_HANDLERS, router
 from intake.application import Intake
+from intake.application.evidence import Evidence
+from intake.evidence_api import install_evidence
 from intake.importer import MULTIPART_ENVELOPE
 from intake.matching import check_duplicates
 from intake.pages import install_pages
@@ -52,6 +54,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     for refusal, answer in EXCEPTION_HANDLERS.items():
         runtime.app.add_exception_handler(refusal, answer)
     runtime.app.include_router(router)
+    install_evidence(runtime, Evidence(intake))
     install_pages(runtime, settings.import_max_bytes)
     return runtime.app
 
