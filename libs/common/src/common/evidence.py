@@ -54,7 +54,6 @@ BUCKET_MAX_BYTES: Final = 8 * GIB
 _MAGIC: Final = b"LEV1"
 _NONCE: Final = 12
 _COUNTER: Final = 4
-_ROLLUP: Final = {"Nats-Rollup": "sub"}
 
 
 class EvidenceUnreadable(Exception):
@@ -84,14 +83,21 @@ def evidence_bucket(service: Service) -> str:
     return f"{service.value.upper()}_EVIDENCE"
 
 
+#: every service's bucket, for provisioning (the administrator creates them up front)
+EVIDENCE_BUCKETS: Final = (evidence_bucket(Service.INTAKE),)
+
+
 def bucket_stream(bucket: str) -> str:
     return f"OBJ_{bucket}"
 
 
 def bucket_config(bucket: str, replicas: int = 1) -> StreamConfig:
-    """The bucket's stream, as nats-py's ``create_object_store`` makes it, file-backed and
-    bounded; single messages may not be deleted, whole objects may be purged (an upload
-    refused halfway is removed)."""
+    """The bucket's stream: nats-py's ``create_object_store`` layout, append-only like every
+    stream of record (nothing deleted or purged, so no one with the service's credentials
+    can make evidence disappear), file-backed and bounded. An object's description is
+    written once (its name is new), so no roll-up is needed. An upload refused halfway
+    leaves its chunks without a description: ciphertext no event names, counted against
+    the bucket's size."""
     return StreamConfig(
         name=bucket_stream(bucket),
         description=f"evidence files ({bucket}), encrypted per lead",
@@ -102,10 +108,9 @@ def bucket_config(bucket: str, replicas: int = 1) -> StreamConfig:
         max_bytes=BUCKET_MAX_BYTES,
         num_replicas=replicas,
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
-        allow_rollup_hdrs=True,
         allow_direct=True,
         deny_delete=True,
-        deny_purge=False,
+        deny_purge=True,
     )
 
 
@@ -123,8 +128,8 @@ class EvidenceStore:
 
     async def put(self, key: bytes, data: AsyncIterable[bytes], max_bytes: int) -> StoredEvidence:
         """Seal and store what ``data`` yields, a chunk at a time, under a new random name.
-        :class:`EvidenceTooLarge` as soon as more than ``max_bytes`` came (what was
-        stored of it is purged)."""
+        :class:`EvidenceTooLarge` as soon as more than ``max_bytes`` came (the chunks
+        stored by then stay, with no description: no one can ever ask for them)."""
         name, nuid = uuid.uuid4().hex, uuid.uuid4().hex
         subject = self._chunks(nuid)
         base = os.urandom(_NONCE)
@@ -139,40 +144,34 @@ class EvidenceStore:
             stored += len(payload)
             sent += 1
 
-        try:
-            await publish(_MAGIC + base)
-            index = 0
-            held: bytes | None = None
-            async for piece in _rechunked(data):
-                size += len(piece)
-                if size > max_bytes:
-                    raise EvidenceTooLarge(max_bytes)
-                plain_digest.update(piece)
-                if held is not None:
-                    await publish(
-                        aead.encrypt(_nonce(base, index), held, _bound(name, index, False))
-                    )
-                    index += 1
-                held = piece
-            # The last chunk says so (an empty file is one empty last chunk).
-            last = held if held is not None else b""
-            await publish(aead.encrypt(_nonce(base, index), last, _bound(name, index, True)))
-            info = ObjectInfo(
-                name=name,
-                bucket=self.bucket,
-                nuid=nuid,
-                size=stored,
-                chunks=sent,
-                digest="SHA-256=" + base64.urlsafe_b64encode(stored_digest.digest()).decode(),
-                mtime=datetime.now(UTC).isoformat(),
-                options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES + 16),
-            )
-            await self._js.publish(
-                self._meta(name), json.dumps(info.as_dict()).encode(), headers=_ROLLUP
-            )
-        except BaseException:
-            await self._js.purge_stream(self.stream, subject=subject)
-            raise
+        await publish(_MAGIC + base)
+        index = 0
+        held: bytes | None = None
+        async for piece in _rechunked(data):
+            size += len(piece)
+            if size > max_bytes:
+                raise EvidenceTooLarge(max_bytes)
+            plain_digest.update(piece)
+            if held is not None:
+                await publish(aead.encrypt(_nonce(base, index), held, _bound(name, index, False)))
+                index += 1
+            held = piece
+        # The last chunk says so (an empty file is one empty last chunk).
+        last = held if held is not None else b""
+        await publish(aead.encrypt(_nonce(base, index), last, _bound(name, index, True)))
+        info = ObjectInfo(
+            name=name,
+            bucket=self.bucket,
+            nuid=nuid,
+            size=stored,
+            chunks=sent,
+            digest="SHA-256=" + base64.urlsafe_b64encode(stored_digest.digest()).decode(),
+            mtime=datetime.now(UTC).isoformat(),
+            options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES + 16),
+        )
+        await self._js.publish(
+            self._meta(name), json.dumps(info.as_dict()).encode(), stream=self.stream
+        )
         return StoredEvidence(name, size, plain_digest.hexdigest())
 
     async def get(self, key: bytes, name: str) -> AsyncIterator[bytes]:
@@ -229,12 +228,6 @@ class EvidenceStore:
         if info.deleted or not info.nuid:
             raise EvidenceUnreadable(name)
         return info
-
-    async def remove(self, name: str) -> None:
-        """Purge an object's chunks (an upload refused after it was stored)."""
-        info = await self.info(name)
-        await self._js.purge_stream(self.stream, subject=self._chunks(info.nuid))
-        await self._js.purge_stream(self.stream, subject=self._meta(name))
 
     def _chunks(self, nuid: str) -> str:
         return f"$O.{self.bucket}.C.{nuid}"

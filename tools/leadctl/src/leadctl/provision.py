@@ -28,7 +28,8 @@ import nats
 from nats.js import JetStreamContext
 
 from common.consumers import DURABLES, Durable, provision_durables
-from common.streams import config_differences, declare_streams, stream_config
+from common.evidence import EVIDENCE_BUCKETS, bucket_config, bucket_stream
+from common.streams import config_differences, declare_stream, declare_streams, stream_config
 from common.subjects import Stream
 from common.tls import client_context
 
@@ -83,6 +84,12 @@ async def provision(
         drifted = [
             await _stream_drift(js, stream, replicas)
             for stream in await declare_streams(js, list(Stream), replicas)
+        ]
+        # The evidence buckets, replicated as the streams are.
+        drifted += [
+            f"stream {bucket_stream(bucket)}: its stored configuration differs (logged)"
+            for bucket in EVIDENCE_BUCKETS
+            if await declare_stream(js, bucket_config(bucket, replicas))
         ]
         by_name = {f"{d.stream.value}/{d.name}": d for d in DURABLES}
         drifted += [

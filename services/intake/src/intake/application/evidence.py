@@ -15,7 +15,6 @@ identity's shredding.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -114,12 +113,9 @@ class Evidence:
             await self.intake.store.append(attached, expected_sequence=sequence)
             return attached
 
-        try:
-            attached = await retry_on_conflict(record)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await self.store.remove(stored.name)
-            raise
+        # Refused now (the last file slot taken meanwhile, the key destroyed), the object
+        # stays in the append-only bucket, named by no event: nothing ever serves it.
+        attached = await retry_on_conflict(record)
         log.info("evidence_attached", lead_id=lead_id, file_id=stored.name, size=stored.size)
         return attached
 
