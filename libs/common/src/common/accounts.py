@@ -22,7 +22,11 @@ from common.events.accounts import (
     AccountDisabled,
     AccountEnabled,
     AccountOpened,
+    AliasDeclared,
     PasswordSet,
+    Recused,
+    RelationshipDeclared,
+    RelationshipWithdrawn,
     SecondFactorRemoved,
     SecondFactorSet,
     SessionEnded,
@@ -88,6 +92,20 @@ sign_in_failures = Table(
     Column("user", String(64), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Index("ix_account_sign_in_failures_user_at", "user", "at"),
+)
+
+# What each person declared about themselves: ties (kind village/person/business, the
+# village's code or the name), aliases (kind alias) and recusals (kind recusal, the lead id).
+# A withdrawn one keeps its row, withdrawn_at set: what was declared when stays answerable.
+account_declarations = Table(
+    "account_declarations",
+    metadata,
+    Column("user", String(64), primary_key=True),
+    Column("kind", String(10), primary_key=True),
+    Column("name", String(100), primary_key=True),
+    Column("note", String(500), nullable=False, default=""),
+    Column("declared_at", UtcDateTime, nullable=False),
+    Column("withdrawn_at", UtcDateTime),
 )
 
 
@@ -184,6 +202,39 @@ def _sign_in_failed(db: BatchWriter, event: SignInFailed) -> None:
     )
 
 
+def _declared(kind: str, name: str, note: str, event: Event, db: BatchWriter) -> None:
+    db.put(
+        account_declarations,
+        {
+            "user": event.user,  # type: ignore[attr-defined]
+            "kind": kind,
+            "name": name,
+            "note": note,
+            "declared_at": event.occurred_at,
+            "withdrawn_at": None,
+        },
+    )
+
+
+def _relationship_declared(db: BatchWriter, event: RelationshipDeclared) -> None:
+    _declared(event.kind, event.name, event.note, event, db)
+
+
+def _alias_declared(db: BatchWriter, event: AliasDeclared) -> None:
+    _declared("alias", event.name, "", event, db)
+
+
+def _recused(db: BatchWriter, event: Recused) -> None:
+    _declared("recusal", event.lead_id, event.reason, event, db)
+
+
+def _relationship_withdrawn(db: BatchWriter, event: RelationshipWithdrawn) -> None:
+    row = db.get(account_declarations, event.user, event.kind, event.name)
+    if row is not None:
+        row["withdrawn_at"] = event.occurred_at
+        db.put(account_declarations, row)
+
+
 def _opened_and_released(db: BatchWriter, event: AccountOpened) -> None:
     _opened(db, event)
     db.release_deferred(f"user:{event.user}", lambda waiting: PROJECTION.apply(db, waiting))
@@ -202,6 +253,10 @@ _HANDLERS: Final[dict[type[Event], Any]] = {
     SessionEnded: _session_ended,
     SignedIn: _signed_in,
     SignInFailed: _sign_in_failed,
+    RelationshipDeclared: _relationship_declared,
+    RelationshipWithdrawn: _relationship_withdrawn,
+    AliasDeclared: _alias_declared,
+    Recused: _recused,
 }
 
 PROJECTION: Final = Projection(
@@ -235,10 +290,22 @@ class Account:
 # Sign-in attempts: after this many failures in the window, each further attempt waits,
 # the wait doubling up to the longest. The account is never locked: its owner waits minutes,
 # an attacker guessing gets a handful of tries an hour.
+# A person's standing declarations read at most: a hand-over checks them all.
+MAX_DECLARATIONS: Final = 500
 FREE_FAILURES: Final = 5
 FAILURE_WINDOW: Final = timedelta(minutes=15)
 FIRST_WAIT: Final = timedelta(seconds=30)
 LONGEST_WAIT: Final = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """One thing a person declared and has not withdrawn: a tie, an alias or a recusal."""
+
+    kind: str
+    name: str
+    note: str
+    declared_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +402,20 @@ class AccountBook:
             )
             for r in rows
         ]
+
+    def declarations_of(self, user: str) -> list[Declaration]:
+        """What the person declared and still stands by, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(account_declarations)
+                .where(
+                    (account_declarations.c.user == user)
+                    & account_declarations.c.withdrawn_at.is_(None)
+                )
+                .order_by(account_declarations.c.declared_at)
+                .limit(MAX_DECLARATIONS)
+            ).all()
+        return [Declaration(r.kind, r.name, r.note, as_utc(r.declared_at)) for r in rows]
 
     def wait_before_next_attempt(self, user: str, now: datetime) -> timedelta:
         """How long the next sign-in attempt for ``user`` must wait (zero: it may go on)."""
