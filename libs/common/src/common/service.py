@@ -44,6 +44,7 @@ from common.database import Database, once_unlocked
 from common.deadletter import (
     DeadLetters,
 )
+from common.declarations import declaration_routes
 from common.events import Event
 from common.eventstore import EventStore
 from common.limits import BodyLimit, BodyLimits
@@ -190,6 +191,7 @@ class ServiceRuntime:
         self.app.include_router(contract_routes(self.contract))
         self.app.include_router(vocabulary_routes(self.org))
         self.app.include_router(signin_routes(self))
+        self.app.include_router(declaration_routes(self))
         # People's pages: the service's own templates (``<service>/templates``) over the
         # shared ones, the shared static files and security headers, signing in and out.
         self.pages = Pages(
