@@ -17,7 +17,7 @@ from common.events import Event, Role, utc_now
 from common.events.catalogue import Attachment
 from common.organisation import UnitKind
 from common.subjects import Stream
-from ledger.application import towns
+from ledger.application import conflict, towns
 from ledger.application.reading import NO_SUCH_LEAD, visible
 from ledger.commands import (
     Accept,
@@ -84,6 +84,8 @@ async def assign(ledger: Ledger, command: Assign, principal: Principal) -> Recor
         now,
     )
     await asyncio.to_thread(check_assignee, ledger, event.unit, command.assignee)
+    if await conflict.check_conflict(ledger, lead.registered, command.assignee):
+        event = event.model_copy(update={"conflict_override": True})
     return await _record(ledger, lead, sequence, event)
 
 
