@@ -17,6 +17,7 @@ from common.subjects import Stream
 from ledger import fastreads
 from ledger.api import router
 from ledger.application import Ledger
+from ledger.conflict_api import router as conflict
 from ledger.dossier_api import router as dossier
 from ledger.outcomes import OutcomeRecorder
 from ledger.pages import router as pages
@@ -75,6 +76,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     runtime.app.include_router(router)
     runtime.app.include_router(tasks)
     runtime.app.include_router(dossier)
+    runtime.app.include_router(conflict)
     runtime.app.include_router(pages, include_in_schema=False)
     fastreads.install(runtime.app)
     return runtime.app
