@@ -12,6 +12,7 @@ from common.service import ServiceRuntime
 from common.subjects import Stream
 from oversight.api import router
 from oversight.application import Oversight
+from oversight.conflict_api import router as conflict
 from oversight.pages import install_pages
 from oversight.projection import SUBSCRIPTIONS
 from oversight.schemas import FIELD_LABELS
@@ -52,5 +53,6 @@ def create_app(settings: OversightSettings | None = None) -> FastAPI:
     install_error_handlers(runtime.app, FIELD_LABELS)
     runtime.app.include_router(router)
     runtime.app.include_router(tasks)
+    runtime.app.include_router(conflict)
     install_pages(runtime.app)
     return runtime.app
