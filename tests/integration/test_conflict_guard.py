@@ -46,7 +46,8 @@ def conflicted(response: httpx.Response, why: str) -> None:
     assert why in problem["message"], problem
     assert "conflict of interest" in problem["message_en"]
     # The lead's own words never come back in a refusal.
-    assert "通风报信" not in response.text and "好处" not in response.text
+    assert "通风报信" not in response.text
+    assert "好处" not in response.text
 
 
 async def declare(http: httpx.AsyncClient, user: str, path: str, **body: Any) -> httpx.Response:
@@ -130,12 +131,14 @@ async def test_ties_recusals_and_the_committees_guard_refuse_until_an_override_i
     needless = await http.post(
         path, json={**ask, "assignee": "wang.police"}, headers=token("office")
     )
-    assert needless.status_code == 422 and "无需报批" in needless.text
+    assert needless.status_code == 422
+    assert "无需报批" in needless.text
     decision = {"lead_id": lead_id, "account": "officer.2", "decision": "approve"}
     unasked = await committee.post(
         "/v1/conflict/overrides", json=decision, headers=token("discipline")
     )
-    assert unasked.status_code == 422 and "未就该人员和线索报批" in unasked.text
+    assert unasked.status_code == 422
+    assert "未就该人员和线索报批" in unasked.text
     asked = await http.post(path, json=ask, headers=token("office"))
     assert asked.status_code == 202, asked.text
     assert asked.json()["grounds"] == ["guard"]
@@ -171,7 +174,8 @@ async def test_ties_recusals_and_the_committees_guard_refuse_until_an_override_i
         "officer.2",
         "approved",
     )
-    assert shown["requested_by"] == "office" and shown["decided_by"] == "discipline"
+    assert shown["requested_by"] == "office"
+    assert shown["decided_by"] == "discipline"
     assert shown["used_at"] is not None
     assert (
         await committee.get("/v1/leak-risk/conflict-overrides", headers=token("police"))

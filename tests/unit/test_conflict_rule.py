@@ -69,4 +69,5 @@ def test_the_committee_s_guards_and_overrides_follow_their_last_word() -> None:
 
 def test_the_reason_never_quotes_the_lead() -> None:
     [ground] = refusals("lead-1", texts(details="陈建国每次检查前都打电话"), CHEN, {})
-    assert "检查" not in ground.zh + ground.en and "陈建国" not in ground.zh + ground.en
+    assert "检查" not in ground.zh + ground.en
+    assert "陈建国" not in ground.zh + ground.en
