@@ -27,6 +27,8 @@ STAFF = {
     "judicial": (Role.JUDICIAL, "shd-judicial"),
     "discipline": (Role.DISCIPLINE, "shd-discipline"),
     "custodian": (Role.CUSTODIAN, "shd-discipline"),
+    # A second custodian: a request for an identity is decided by one other than the asker.
+    "custodian.2": (Role.CUSTODIAN, "shd-discipline"),
     "auditor": (Role.AUDITOR, "county"),
     "admin": (Role.ADMIN, None),
     # People a lead is handed to (an assignee is a person of the unit holding the lead).
