@@ -154,6 +154,13 @@ async def test_a_reporters_video_and_photo_are_ciphertext_in_the_bucket_and_read
         assert attached[0].metadata_found is False
         assert all(lead_id not in a.file_id for a in attached)
 
+        listed = await intake.get(f"/v1/leads/{lead_id}/files", headers=token("auditor"))
+        assert listed.status_code == 200, listed.text
+        assert [f["file_id"] for f in listed.json()["files"]] == [a.file_id for a in attached]
+        assert listed.json()["files"][1]["metadata_stripped"] is True
+        not_listed = await intake.get(f"/v1/leads/{lead_id}/files", headers=token("police"))
+        assert not_listed.status_code == 403, not_listed.text
+
         # The bucket holds ciphertext only: no stretch of the video, no photo in it.
         bucket = EvidenceStore(streams, BUCKET)
         raw = b"".join([chunk async for chunk in bucket.raw(video_id)])

@@ -83,6 +83,32 @@ async def upload(
 
 
 @router.get(
+    "/leads/{lead_id}/files",
+    summary="证据材料清单 / A lead's evidence files: ids, sizes, hashes, types, metadata flags",
+    responses=errors(404, 410),
+)
+async def files(lead_id: LeadId, _: Reader, evidence: EvidenceDep) -> dict[str, Any]:
+    """The list says what is held, never what is in it: no read is recorded for it."""
+    found = await evidence.files(lead_id)
+    return {
+        "lead_id": lead_id,
+        "key_destroyed": found.key_destroyed,
+        "files": [
+            {
+                "file_id": a.file_id,
+                "size": a.size,
+                "sha256": a.sha256,
+                "media_type": a.media_type,
+                "metadata_found": a.metadata_found,
+                "metadata_stripped": a.metadata_stripped,
+                "attached_at": a.occurred_at.isoformat(),
+            }
+            for a in found.files
+        ],
+    }
+
+
+@router.get(
     "/leads/{lead_id}/files/{file_id}",
     summary="下载证据材料 / Download a lead's evidence file, decrypted (recorded)",
     response_class=StreamingResponse,

@@ -119,6 +119,11 @@ class Evidence:
         log.info("evidence_attached", lead_id=lead_id, file_id=stored.name, size=stored.size)
         return attached
 
+    async def files(self, lead_id: str) -> decisions.LeadEvidence:
+        """The lead's files as the log records them (LeadNotFound for no such lead)."""
+        _, evidence, _ = await self.evidence(lead_id)
+        return evidence
+
     async def download(self, lead_id: str, file_id: str, principal: Principal) -> Download:
         """The file's plaintext, a chunk at a time; the read recorded before it is given."""
         _, evidence, _ = await self.evidence(lead_id)
