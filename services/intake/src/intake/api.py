@@ -264,13 +264,12 @@ async def import_leads(file: UploadFile, principal: Staff, intake: IntakeDep) ->
 
 @router.post(
     "/leads/{lead_id}/identity/disclose",
-    summary="查阅实名举报人身份 / Disclose a named reporter's identity (custodian, with a reason; recorded)",
-    responses=errors(404, 410),
+    summary="查阅实名举报人身份（已停用）/ A custodian's read alone: refused, ask through"
+    " /identity/requests (another custodian approves)",
+    responses=errors(403, 404, 410),
 )
-async def disclose(
-    lead_id: LeadId, body: Reason, principal: Custodian, intake: IntakeDep
-) -> Identity:
-    return await intake.disclose(DiscloseIdentity(lead_id, body.reason), principal)
+async def disclose(lead_id: LeadId, body: Reason, _: Custodian, intake: IntakeDep) -> Identity:
+    await intake.disclose(DiscloseIdentity(lead_id, body.reason))
 
 
 @router.post(

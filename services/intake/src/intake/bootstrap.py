@@ -15,6 +15,7 @@ from intake.api import EXCEPTION_HANDLERS, router
 from intake.application import Intake
 from intake.application.evidence import Evidence
 from intake.evidence_api import install_evidence
+from intake.identity_requests_api import router as identity_requests
 from intake.importer import MULTIPART_ENVELOPE
 from intake.matching import check_duplicates
 from intake.pages import install_pages
@@ -55,6 +56,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         runtime.app.add_exception_handler(refusal, answer)
     runtime.app.include_router(router)
     install_evidence(runtime, Evidence(intake))
+    runtime.app.include_router(identity_requests)
     install_pages(runtime, settings.import_max_bytes)
     return runtime.app
 

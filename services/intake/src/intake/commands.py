@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from common.events.catalogue import Attachment
+from common.events.custody import ReasonCategory
 from common.vocabulary import Category, Channel, Flag
 from intake.vault import Identity
 
@@ -68,6 +69,34 @@ class DiscloseIdentity:
 
     lead_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class AskForIdentity:
+    """A handler asks to read a named reporter's identity, for a reason that is recorded."""
+
+    lead_id: str
+    reason_category: ReasonCategory
+    reason: str
+
+
+@dataclass(frozen=True)
+class DecideOnIdentity:
+    """A custodian approves (for ``valid_hours``) or refuses (for ``reason``) a request."""
+
+    lead_id: str
+    request_id: str
+    approve: bool
+    valid_hours: int = 24
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReadIdentity:
+    """The requester reads the identity an approved request lets them read."""
+
+    lead_id: str
+    request_id: str
 
 
 @dataclass(frozen=True)

@@ -159,8 +159,9 @@ class AccessOut(BaseModel):
     last_at: datetime = Field(description="最后一次访问时间 / The last read")
     count: int = Field(description="这次查看包含的访问次数 / How many reads the view took")
     kind: str = Field(
-        description="viewed 查看、exported 导出、identity_disclosed 披露身份"
-        " / viewed, exported or identity_disclosed"
+        description="viewed 查看、exported 导出、identity_disclosed 披露身份、identity_requested"
+        " 申请查阅身份、identity_approved 批准、identity_refused 拒绝 / viewed, exported,"
+        " identity_disclosed, or a step of an identity request"
     )
     service: str = Field(description="在哪个系统中访问 / The service read in")
     user: str | None = Field(description="访问人 / Who")

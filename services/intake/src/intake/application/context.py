@@ -5,6 +5,7 @@ point per command or job, each a call into the module that holds it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,18 +15,22 @@ from common.eventstore import EventStore
 from common.organisation import Organisation
 from common.service import ServiceRuntime
 from common.subjects import Stream
-from intake.application import custody, receipt_holder, reporting, retention
+from intake.application import custody, identity_requests, receipt_holder, reporting, retention
 from intake.application.custody import KeyScrubber
 from intake.application.receipt_holder import FollowedReport
 from intake.application.reporting import Accepted
 from intake.commands import (
     AddToReport,
+    AskForIdentity,
+    DecideOnIdentity,
     DiscloseIdentity,
     EnterLead,
+    ReadIdentity,
     ReportPublicly,
     ShredIdentity,
 )
 from intake.domain import lead as decisions
+from intake.domain.custody import AccessRequest
 from intake.idempotency import Claims
 from intake.projection.queries import ReceiptView
 from intake.receipts import ReceiptKeeper
@@ -94,8 +99,24 @@ class Intake:
 
     # --- identity custody -----------------------------------------------------------
 
-    async def disclose(self, command: DiscloseIdentity, principal: Principal) -> Identity:
-        return await custody.disclose_identity(self, command, principal)
+    async def disclose(self, command: DiscloseIdentity) -> NoReturn:
+        await custody.disclose_identity(self, command)
+
+    async def ask_for_identity(
+        self, command: AskForIdentity, principal: Principal
+    ) -> AccessRequest:
+        return await identity_requests.ask(self, command, principal)
+
+    async def decide_on_identity(
+        self, command: DecideOnIdentity, principal: Principal
+    ) -> AccessRequest:
+        return await identity_requests.decide(self, command, principal)
+
+    async def read_identity(self, command: ReadIdentity, principal: Principal) -> Identity:
+        return await identity_requests.read(self, command, principal)
+
+    async def identity_requests(self, lead_id: str, principal: Principal) -> list[AccessRequest]:
+        return await identity_requests.listed(self, lead_id, principal)
 
     async def shred(self, command: ShredIdentity, actor: Actor) -> None:
         await custody.shred_identity(self, command, actor)

@@ -1,21 +1,21 @@
-"""The custody of named reporters' identities: disclosed to the custodian for a recorded
-reason, shredded for good (the key destroyed, then scrubbed from the database's files)."""
+"""The custody of named reporters' identities: read only on a request another custodian
+approved (intake.application.identity_requests), shredded for good (the key destroyed, then scrubbed from the database's files)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NoReturn
 
 import structlog
 from sqlalchemy import Engine
 
 from common.application import retry_on_conflict
-from common.auth import Principal
 from common.events import Actor, utc_now
 from common.events.catalogue import IdentityShredded
 from intake.commands import DiscloseIdentity, ShredIdentity
 from intake.domain import lead as decisions
-from intake.vault import Identity, scrub_destroyed_keys
+from intake.domain.custody import DirectReadEnded
+from intake.vault import scrub_destroyed_keys
 
 if TYPE_CHECKING:
     from intake.application.context import Intake
@@ -25,18 +25,14 @@ log = structlog.get_logger(__name__)
 _SCRUB_ATTEMPTS: Final = 5
 
 
-async def disclose_identity(
-    intake: Intake, command: DiscloseIdentity, principal: Principal
-) -> Identity:
-    lead, sequence = await intake.load(command.lead_id)
-    event = decisions.disclose(lead, command.reason, principal.actor)
-    async with intake.engine.connect() as conn:
-        wrapped = await intake.vault.wrapped_key(conn, command.lead_id)
-    identity = intake.vault.open(command.lead_id, lead.ciphertext or "", wrapped)
-    # Recorded before it is shown: a disclosure nobody can see happened must not exist.
-    await intake.store.append(event, expected_sequence=sequence)
-    log.warning("identity_disclosed", lead_id=command.lead_id, event_id=event.event_id)
-    return identity
+async def disclose_identity(intake: Intake, command: DiscloseIdentity) -> NoReturn:
+    """A custodian's read on their own word alone, refused: it too goes through a request
+    another custodian approves (intake.application.identity_requests). Safer than a lone
+    read recorded after the fact: a record deters, a second person prevents. The lead is
+    checked first, so an anonymous or shredded identity is still said to be so."""
+    lead, _ = await intake.load(command.lead_id)
+    decisions.identity_still_held(lead)
+    raise DirectReadEnded
 
 
 async def shred_identity(intake: Intake, command: ShredIdentity, actor: Actor) -> None:

@@ -11,10 +11,11 @@ from prometheus_client import Counter
 
 from common.errors import NotFound
 from common.events import Event, Role
-from common.events.catalogue import LeadSupplemented, ReporterMessagePosted
+from common.events.catalogue import IdentityDisclosed, LeadSupplemented, ReporterMessagePosted
 from intake.application.reporting import PUBLIC
 from intake.commands import AdditionKind, AddToReport
 from intake.domain import lead as decisions
+from intake.domain.custody import reason_label
 from intake.projection.queries import ReceiptView, by_receipt
 
 if TYPE_CHECKING:
@@ -43,12 +44,22 @@ class Addition:
 
 
 @dataclass(frozen=True)
+class Disclosure:
+    """That the reporter's identity was read, when and why (a reason category), never by
+    whom: a request pending or refused is not one."""
+
+    at: datetime
+    reason: tuple[str, str]
+
+
+@dataclass(frozen=True)
 class FollowedReport:
-    """What the holder of a receipt sees: the report's progress, the answers given, and
-    what they themselves added since (never what staff added)."""
+    """What the holder of a receipt sees: the report's progress, the answers given, what
+    they themselves added since (never what staff added), and each read of their identity."""
 
     view: ReceiptView
     additions: tuple[Addition, ...]
+    disclosures: tuple[Disclosure, ...] = ()
 
 
 async def status(intake: Intake, receipt: str) -> ReceiptView:
@@ -61,8 +72,11 @@ async def follow(intake: Intake, receipt: str) -> FollowedReport:
     view = await _by_receipt(intake, receipt)
     history = await intake.store.read_lead(view.lead_id)
     additions = []
+    disclosures = []
     for stored in history.events:
         event = stored.event
+        if isinstance(event, IdentityDisclosed):
+            disclosures.append(Disclosure(event.occurred_at, reason_label(event.reason_category)))
         if event.actor.role is not Role.REPORTER:
             continue
         if isinstance(event, LeadSupplemented):
@@ -70,7 +84,7 @@ async def follow(intake: Intake, receipt: str) -> FollowedReport:
             additions.append(Addition("supplement", event.text, event.occurred_at, names))
         elif isinstance(event, ReporterMessagePosted):
             additions.append(Addition("message", event.text, event.occurred_at))
-    return FollowedReport(view, tuple(additions))
+    return FollowedReport(view, tuple(additions), tuple(disclosures))
 
 
 async def add_to_report(intake: Intake, command: AddToReport) -> str:

@@ -90,21 +90,32 @@ def post_message(lead: IntakeLead, text: str, actor: Actor) -> ReporterMessagePo
     )
 
 
-def disclose(lead: IntakeLead, reason: str, actor: Actor) -> IdentityDisclosed:
-    _identity_still_held(lead)
+def disclose(
+    lead: IntakeLead,
+    reason: str,
+    actor: Actor,
+    request_id: str | None = None,
+    reason_category: str | None = None,
+) -> IdentityDisclosed:
+    identity_still_held(lead)
     return IdentityDisclosed(
-        lead_id=lead.reported.lead_id, reason=reason, actor=actor, **lead.reported.caused()
+        lead_id=lead.reported.lead_id,
+        reason=reason,
+        actor=actor,
+        request_id=request_id,
+        reason_category=reason_category,
+        **lead.reported.caused(),
     )
 
 
 def shred(lead: IntakeLead, reason: str, actor: Actor) -> IdentityShredded:
-    _identity_still_held(lead)
+    identity_still_held(lead)
     return IdentityShredded(
         lead_id=lead.reported.lead_id, reason=reason, actor=actor, **lead.reported.caused()
     )
 
 
-def _identity_still_held(lead: IntakeLead) -> None:
+def identity_still_held(lead: IntakeLead) -> None:
     if not lead.named:
         raise NotNamed
     if lead.shredded:

@@ -16,6 +16,7 @@ from common.accounts import Account
 from common.auth import Principal
 from common.database import as_utc
 from common.events import Role
+from common.eventstore import AppendOutcomeUnknown, LogUnavailable
 from common.sessions import Session
 from common.times import CHINA
 from common.vocabulary import (
@@ -51,6 +52,9 @@ ACCESS_KINDS: Final[dict[str, tuple[str, str]]] = {
     "viewed": ("查看", "viewed"),
     "exported": ("导出", "exported"),
     "identity_disclosed": ("披露身份", "identity disclosed"),
+    "identity_requested": ("申请查阅身份", "identity requested"),
+    "identity_approved": ("批准查阅身份", "identity request approved"),
+    "identity_refused": ("拒绝查阅身份", "identity request refused"),
 }
 #: Key moments of a lead, as the leak-risk report names them (event types).
 MOMENTS: Final[dict[str, tuple[str, str]]] = {
@@ -62,6 +66,20 @@ MOMENTS: Final[dict[str, tuple[str, str]]] = {
     "EscalatedToHigherLevel": ("提级办理", "escalation"),
     "LeadConcluded": ("办结", "conclusion"),
     "DisciplineOutcome": ("纪律处理结果", "discipline outcome"),
+}
+
+#: What a person is told when the event log did not take a decision, by what went wrong.
+STORE_FAILURES: Final[dict[type[Exception], dict[str, str]]] = {
+    AppendOutcomeUnknown: {
+        "message": "消息服务未确认是否已保存：可能已经保存。请刷新页面查看，再决定是否重试。",
+        "message_en": "The event log did not confirm the write: it may have been"
+        " stored. Reload the page to see, then decide whether to try again.",
+    },
+    LogUnavailable: {
+        "message": "消息服务暂时不可用，未作任何保存，请稍后重试。",
+        "message_en": "The event log is unavailable for the moment; nothing was"
+        " stored. Try again shortly.",
+    },
 }
 
 

@@ -43,6 +43,11 @@ from common.events.catalogue import (
     UmbrellaLinked,
     View,
 )
+from common.events.custody import (
+    IdentityAccessApproved,
+    IdentityAccessRefused,
+    IdentityAccessRequested,
+)
 from common.projection import Handler, Projection, Subscription
 from common.subjects import Stream
 from oversight.domain.assessment import missed_by, month_of, settle
@@ -262,7 +267,26 @@ def duplicate(db: BatchWriter, event: DuplicateSuspected) -> None:
 
 
 def disclosed(db: BatchWriter, event: IdentityDisclosed) -> None:
-    _access(db, event, "identity_disclosed", "intake", event.reason)
+    on_request = f"request {event.request_id}: " if event.request_id else ""
+    _access(db, event, "identity_disclosed", "intake", on_request + event.reason)
+
+
+# Each step of a request for a reporter's identity is an entry of the access log, under
+# the person who took it: the committee sees who asked, who decided and who read.
+
+
+def identity_requested(db: BatchWriter, event: IdentityAccessRequested) -> None:
+    purpose = f"request {event.request_id}: {event.reason_category.value}: {event.reason}"
+    _access(db, event, "identity_requested", "intake", purpose)
+
+
+def identity_approved(db: BatchWriter, event: IdentityAccessApproved) -> None:
+    purpose = f"request {event.request_id}: valid until {event.valid_until.isoformat()}"
+    _access(db, event, "identity_approved", "intake", purpose)
+
+
+def identity_refused(db: BatchWriter, event: IdentityAccessRefused) -> None:
+    _access(db, event, "identity_refused", "intake", f"request {event.request_id}: {event.reason}")
 
 
 # --- ledger ---------------------------------------------------------------------------
@@ -545,6 +569,9 @@ _HANDLERS: dict[type[Event], Handler] = {
     ReporterMessagePosted: reported.message_posted,
     DuplicateSuspected: duplicate,
     IdentityDisclosed: disclosed,
+    IdentityAccessRequested: identity_requested,
+    IdentityAccessApproved: identity_approved,
+    IdentityAccessRefused: identity_refused,
     LeadRegistered: registered,
     LeadTransferred: transferred,
     TransferAccepted: accepted,
