@@ -4,21 +4,19 @@ and not closed (销号), watched like overdue leads."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from common.auth import Principal, require_roles
-from common.events import Role, utc_now
+from common.events import Role
 from common.http_errors import errors
-from oversight.application.towns import towns_seen
-from oversight.projection.tasks import overdue
+from oversight.application import Oversight
+from oversight.application.tasks import overdue_items
 
 router = APIRouter(prefix="/v1/oversight/tasks", tags=["oversight"], responses=errors(503))
 Reader = Annotated[Principal, Depends(require_roles(Role.DISCIPLINE, Role.AUDITOR, Role.ADMIN))]
-#: Far over the overdue items of a county.
-MOST_LISTED: Final = 1000
 
 
 class OverdueTask(BaseModel):
@@ -47,17 +45,5 @@ async def overdue_tasks(
     principal: Reader,
     unit: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{2,40}$")] = None,
 ) -> list[OverdueTask]:
-    runtime = request.app.state.runtime
-    org = runtime.org
-    towns = towns_seen(org, principal)
-    now = utc_now()
-    async with runtime.database.async_engine.connect() as conn:
-        rows = await overdue(conn, towns, now, unit, MOST_LISTED)
-    return [
-        OverdueTask(
-            **row,
-            unit_name=found.name if (found := org.unit(row["unit"])) else row["unit"],
-            days_overdue=(now - row["deadline"]).days,
-        )
-        for row in rows
-    ]
+    oversight: Oversight = request.app.state.oversight
+    return [OverdueTask(**row) for row in await overdue_items(oversight, principal, unit)]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from oversight.pages import audit, cases, notices
+from oversight.pages import audit, cases, notices, tasks
 from oversight.pages.desk import Refused, refused_page
 
 router = APIRouter(include_in_schema=False)
 router.include_router(cases.router)
 router.include_router(audit.router)
 router.include_router(notices.router)
+router.include_router(tasks.router)
 
 
 def install_pages(app: FastAPI) -> None:

@@ -19,7 +19,13 @@ from common.paths import CaseId
 from common.vocabulary import AccountabilityForm, AccountabilityKind, Conclusion
 from oversight.application.towns import units_named
 from oversight.domain.cases import BY_HAND, BY_HAND_LABEL, SUPERVISION_RULES
-from oversight.pages.desk import CASE_STATUS, SUPERVISION_KINDS, Desk, DeskDep
+from oversight.pages.desk import (
+    CASE_STATUS,
+    STORE_FAILURES,
+    SUPERVISION_KINDS,
+    Desk,
+    DeskDep,
+)
 from oversight.schemas import (
     FIELD_LABELS,
     AccountabilityIn,
@@ -171,34 +177,13 @@ async def decide(case_id: CaseId, decision: Decision, desk: DeskDep) -> Response
         return await show_case(desk, case_id)
     except ConcurrencyConflict:
         return _redirect(desk.url(f"/desk/cases/{case_id}", changed="true"))
-    except AppendOutcomeUnknown:
+    except (AppendOutcomeUnknown, LogUnavailable) as failed:
         return await _refused(
             desk,
             case_id,
             decision,
             fields,
-            [
-                {
-                    "message": "消息服务未确认是否已保存：可能已经保存。请刷新页面查看，再决定是否重试。",
-                    "message_en": "The event log did not confirm the write: it may have been"
-                    " stored. Reload the page to see, then decide whether to try again.",
-                }
-            ],
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
-    except LogUnavailable:
-        return await _refused(
-            desk,
-            case_id,
-            decision,
-            fields,
-            [
-                {
-                    "message": "消息服务暂时不可用，未作任何保存，请稍后重试。",
-                    "message_en": "The event log is unavailable for the moment; nothing was"
-                    " stored. Try again shortly.",
-                }
-            ],
+            [STORE_FAILURES[type(failed)]],
             status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     return _redirect(desk.url(f"/desk/cases/{case_id}", done=decision))
