@@ -69,6 +69,7 @@ from common.events.catalogue import (
 )
 from common.vocabulary import Category, Channel, Conclusion, Flag
 from tests.unit.campaign_samples import CAMPAIGN_SAMPLES, CAMPAIGN_WIRE_NAMES
+from tests.unit.conflict_samples import CONFLICT_SAMPLES, CONFLICT_WIRE_NAMES
 from tests.unit.custody_samples import CUSTODY_SAMPLES, CUSTODY_WIRE_NAMES
 from tests.unit.evidence_samples import EVIDENCE_SAMPLES, EVIDENCE_WIRE_NAMES
 from tests.unit.notice_samples import NOTICE_SAMPLES, NOTICE_WIRE_NAMES
@@ -130,6 +131,7 @@ WIRE_NAMES = frozenset(
     | CAMPAIGN_WIRE_NAMES
     | CUSTODY_WIRE_NAMES
     | EVIDENCE_WIRE_NAMES
+    | CONFLICT_WIRE_NAMES
 )
 
 # One valid instance of every event, with optional fields filled so they round-trip too.
@@ -254,6 +256,7 @@ SAMPLES: dict[type[Event], Event] = {
     **CAMPAIGN_SAMPLES,
     **CUSTODY_SAMPLES,
     **EVIDENCE_SAMPLES,
+    **CONFLICT_SAMPLES,
 }
 
 ALL_EVENTS = pytest.mark.parametrize("cls", EVENT_CLASSES, ids=lambda cls: cls.__name__)
