@@ -48,13 +48,12 @@ from tests.support.backup import (
     the_suite,
     wait_settled,
 )
+from tests.support.identity_requests import read_on_approval
 from tests.support.intake import Keys, PlantedIdentity, lead, unique, wait_until_projected
 from tests.support.leadctl import leadctl_beside, on, printed
 from tests.support.ledger import filed
 
 pytestmark = pytest.mark.integration
-
-REASON = {"reason": "核实举报人身份以便回访"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -101,9 +100,7 @@ async def report_anonymous(intake: httpx.AsyncClient, flags: list[str] | None = 
 
 
 async def disclose(intake: httpx.AsyncClient, lead_id: str) -> httpx.Response:
-    return await intake.post(
-        f"/v1/leads/{lead_id}/identity/disclose", json=REASON, headers=token("custodian")
-    )
+    return await read_on_approval(intake, lead_id)
 
 
 async def shred(intake: httpx.AsyncClient, lead_id: str) -> None:

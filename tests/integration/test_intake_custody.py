@@ -1,6 +1,6 @@
 """The custody of a named reporter's identity: it is never in the clear (not in any
-stream, database, rebuilt database or log), the custodian discloses it and a clerk may not,
-and once shredded (on request, or by itself once its lead has been archived long enough) it
+stream, database, rebuilt database or log), it is read on a request a custodian approved
+(a custodian's or a clerk's read alone is refused), and once shredded (on request, or by itself once its lead has been archived long enough) it
 is gone, from a replay too."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from intake.bootstrap import create_app
 from intake.projection.tables import reports
 from tests.conftest import NatsTarget, wait_until
 from tests.support.apps import token
+from tests.support.identity_requests import read_on_approval
 from tests.support.intake import (
     Keys,
     PlantedIdentity,
@@ -76,9 +77,11 @@ async def test_a_named_reporters_identity_is_never_in_the_clear_and_once_shredde
             f"/v1/leads/{lead_id}/identity/disclose", json=reason, headers=token("clerk")
         )
         assert by_clerk.status_code == 403, by_clerk.text
-        disclosed = await intake.post(
+        alone = await intake.post(
             f"/v1/leads/{lead_id}/identity/disclose", json=reason, headers=token("custodian")
         )
+        assert alone.status_code == 403, alone.text
+        disclosed = await read_on_approval(intake, lead_id)
         assert disclosed.status_code == 200, disclosed.text
         assert disclosed.json() == planted.as_json()
         assert planted.found_in(disclosed.content) == list(planted.as_json().values())
