@@ -16,7 +16,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, Field
 
-from common.organisation import Organisation
+from common.organisation import Organisation, UnitKind
 from common.vocabulary import (
     LANGUAGES,
     UNIT_KINDS,
@@ -62,10 +62,19 @@ class UnitTerm(Term):
     kind: str = Field(description="The unit's kind, one of unit_kinds")
 
 
+class TownTerm(Term):
+    """A town of the county: its code, names, the prefix of its ledger numbers and its
+    villages."""
+
+    ledger_prefix: str = Field(description="台账编号前缀 / the prefix of its ledger numbers")
+    villages: list[Term] = Field(description="本镇行政村 / the town's villages")
+
+
 class Vocabulary(BaseModel):
     """Every code the services' APIs take or answer, with its labels."""
 
-    town: Term = Field(description="本镇 / the town")
+    town: Term = Field(description="本镇（多镇县为第一个镇）/ the town (a county's first town)")
+    towns: list[TownTerm] = Field(description="各乡镇及其行政村 / every town, with its villages")
     unit_kinds: list[Term] = Field(description="单位类型 / kinds of unit")
     units: list[UnitTerm] = Field(description="单位（含各村）/ units, villages included")
     villages: list[Term] = Field(description="行政村 / the villages (units of kind village)")
@@ -112,6 +121,18 @@ def vocabulary(org: Organisation) -> Vocabulary:
     return Vocabulary.model_validate(
         {
             "town": pair(org.town.code, (org.town.name, org.town.name_en)),
+            "towns": [
+                TownTerm(
+                    code=town.code,
+                    label=town.name,
+                    label_en=town.name_en,
+                    ledger_prefix=town.ledger_prefix,
+                    villages=[
+                        pair(u.code, (u.name, u.name_en)) for u in town.of_kind(UnitKind.VILLAGE)
+                    ],
+                )
+                for town in org.towns
+            ],
             "unit_kinds": [pair(code, text) for code, text in UNIT_KINDS.items()],
             "units": [
                 UnitTerm(code=u.code, kind=u.kind.value, label=u.name, label_en=u.name_en)
