@@ -80,6 +80,13 @@ def prefixes(org: Organisation) -> dict[str, str]:
     return {town.code: town.ledger_prefix for town in org.towns}
 
 
+def own_prefixes(org: Organisation, principal: Principal) -> tuple[str, ...]:
+    """The prefixes of the ledger numbers the principal works with: their town's, or every
+    town's for the county's own units and anyone placed in no town."""
+    town = org.town_of(principal.unit)
+    return (town.ledger_prefix,) if town is not None else tuple(prefixes(org).values())
+
+
 def town_of_lead(org: Organisation, registered: LeadRegistered) -> Town:
     """The town whose ledger numbered a lead (one filed before towns were recorded: the
     town of its prefix, else the first)."""

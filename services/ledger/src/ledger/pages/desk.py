@@ -20,6 +20,7 @@ from common.vocabulary import Category, Channel, LeadStatus, label
 from common.web import Language
 from common.web.people import LangQuery
 from ledger.api import LEDGER_NUMBER, LONGEST_SEARCH, MAX_PAGE, PRINTABLE
+from ledger.application.towns import own_prefixes
 from ledger.pages import charts
 from ledger.pages.shared import Show, Staff, may_not_read, render, staff
 from ledger.projection.queries import Filters, is_overdue, is_unanswered
@@ -159,7 +160,9 @@ async def desk(
         "page": page,
         "pages": 1,
         "problems": [],
-        "number_hint": f"{who.runtime.org.town.ledger_prefix}-YYYY-NNNNNN",
+        "number_hint": " / ".join(
+            f"{prefix}-YYYY-NNNNNN" for prefix in own_prefixes(who.runtime.org, who.principal)
+        ),
     }
     if who.principal.role in RECEIVING:
         handed = Filters(status=LeadStatus.TRANSFERRED.value, unit=who.principal.unit)
