@@ -424,3 +424,39 @@ async def test_a_revision_decided_on_a_notice_changed_meanwhile_is_refused_409(
     monkeypatch.undo()
     shown = await http.get(f"{NOTICES}/{notice_id}", headers=token("office"))
     assert shown.json()["title"] == "第一稿"
+
+
+async def test_a_retried_draft_with_its_idempotency_key_drafts_one_notice(
+    service: LedgerService,
+) -> None:
+    http = service.http
+    key = {"Idempotency-Key": "draft-0123456789abcdef"}
+    body = {"kind": "criticism", "unit": "shd-police", **around_today()}
+    answers = [
+        await http.post(NOTICES, json=body, headers={**token(user), **key})
+        for user in ("clerk", "clerk", "office")
+    ]
+    assert [a.status_code for a in answers] == [201, 201, 201], [a.text for a in answers]
+    first, again, offices = (a.json()["notice_id"] for a in answers)
+    assert first == again
+    assert offices != first  # the same key of another person is theirs
+    assert answers[1].json()["title"] == answers[0].json()["title"]
+
+    # Issued meanwhile, a late retry still answers the same notice, as it stands now.
+    issued = await http.post(f"{NOTICES}/{first}/issue", json={}, headers=token("office"))
+    assert issued.status_code == 200, issued.text
+    late = await http.post(NOTICES, json=body, headers={**token("clerk"), **key})
+    assert late.status_code == 201, late.text
+    assert (late.json()["notice_id"], late.json()["status"]) == (first, "issued")
+
+    history = await EventStore(service.js, Stream.LEDGER, "ledger").read_item("notice", first)
+    assert [type(s.event) for s in history.events] == [NoticeDrafted, NoticeIssued]
+
+    # A key too short, or one for a role that may not draft, is refused before anything.
+    short = await http.post(
+        NOTICES, json=body, headers={**token("clerk"), "Idempotency-Key": "short"}
+    )
+    assert short.status_code == 422
+    assert [d["field"] for d in short.json()["detail"]] == ["Idempotency-Key"]
+    police = await http.post(NOTICES, json=body, headers={**token("police"), **key})
+    assert police.status_code == 403, police.text

@@ -21,6 +21,7 @@ from common.times import CHINA
 from ledger.application import Ledger
 from ledger.application import notices as app
 from ledger.domain.notice import Notice
+from ledger.idempotency import IdempotencyKey
 from ledger.notice_schemas import (
     KIND_LABELS,
     MONTH,
@@ -167,7 +168,9 @@ async def drafting_help(
     summary="起草通报 / Draft a notice of praise or criticism, with the ledger's facts",
     responses=errors(404),
 )
-async def draft(body: NoticeDraftIn, principal: Reader, ledger: LedgerDep) -> NoticeOut:
+async def draft(
+    body: NoticeDraftIn, principal: Reader, ledger: LedgerDep, key: IdempotencyKey = None
+) -> NoticeOut:
     app.may_draft(principal)
     first, last = period_of(body.month, body.period_from, body.period_to)
     event = await app.draft(
@@ -179,6 +182,7 @@ async def draft(body: NoticeDraftIn, principal: Reader, ledger: LedgerDep) -> No
         period_to=last,
         title=body.title,
         body=body.content,
+        key=key,
     )
     return await _answer(ledger, principal, event)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel
 
 from common.auth import Principal, require_roles
@@ -26,6 +26,7 @@ from ledger.application import Ledger
 from ledger.application import tasks as app
 from ledger.application.tasks import OpenTask, TaskRecorded
 from ledger.domain.task import SOURCE_LABELS, STATUS_LABELS, Task, TaskStatus
+from ledger.idempotency import IdempotencyKey
 from ledger.projection.task_queries import TaskFilters
 from ledger.projection.tasks import as_task
 from ledger.task_export import to_xlsx
@@ -104,16 +105,7 @@ async def open_task(
     principal: Staff,
     ledger: LedgerDep,
     response: Response,
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=16,
-            max_length=200,
-            description="重试时发送同一值：得到同一事项，不会重复新增 / Send the same key when"
-            " retrying: the same item comes back, never a second one.",
-        ),
-    ] = None,
+    key: IdempotencyKey = None,
 ) -> TaskDone:
     recorded = await app.open_task(ledger, opening(body), principal, key)
     response.headers["Location"] = f"{router.prefix}/{recorded.task.task_id}"

@@ -4,10 +4,12 @@ people acting on it at once cannot both win, and logged by its kind and id."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import structlog
 
+from common.auth import Principal
 from common.events import Event
 from common.subjects import Stream
 
@@ -28,3 +30,9 @@ async def record(ledger: Ledger, event: Event, sequence: int) -> Event:
         event_id=event.event_id,
     )
     return event
+
+
+def keyed_id(principal: Principal, key: str) -> str:
+    """The id of the thing a person makes under an Idempotency-Key: the same for every
+    retry of theirs, never the same as another person's."""
+    return hashlib.sha256(f"{principal.user}\n{key}".encode()).hexdigest()[:32]

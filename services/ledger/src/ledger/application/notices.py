@@ -22,7 +22,7 @@ from common.events.notices import NoticeFacts, NoticeKind
 from common.eventstore import LeadHistory
 from common.organisation import Organisation
 from common.subjects import Stream
-from ledger.application.items import record
+from ledger.application.items import keyed_id, record
 from ledger.application.reading import in_one_go
 from ledger.domain import notice as rules
 from ledger.domain.notice import DRAFTERS, NO_SUCH_NOTICE, Notice, NoticeStatus
@@ -162,10 +162,19 @@ async def draft(
     period_to: date,
     title: str | None,
     body: str | None,
+    key: str | None = None,
 ) -> Event:
+    """Draft a notice. With ``key`` (a client's Idempotency-Key), a retry gets the draft the
+    first attempt made, never a second one."""
+    may_draft(principal)
+    notice_id = keyed_id(principal, key) if key is not None else uuid.uuid4().hex
+    if key is not None:
+        earlier = await ledger.runtime.store(Stream.LEDGER).read_item(KIND, notice_id)
+        if earlier.events:
+            return earlier.events[0].event
     helped = await drafting_help(ledger, principal, kind, unit, period_from, period_to)
     event = rules.draft(
-        uuid.uuid4().hex,
+        notice_id,
         kind,
         unit,
         period_from,

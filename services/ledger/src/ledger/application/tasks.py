@@ -7,7 +7,6 @@ not exist), the rules decide, and the decision is appended with the item's last 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -95,19 +94,13 @@ def _check_town(ledger: Ledger, principal: Principal, unit: str) -> None:
 # --- commands ---------------------------------------------------------------------------
 
 
-def keyed_id(principal: Principal, key: str) -> str:
-    """The id of the item a person opens under an Idempotency-Key: the same for every retry
-    of theirs, never the same as another person's."""
-    return hashlib.sha256(f"{principal.user}\n{key}".encode()).hexdigest()[:32]
-
-
 async def open_task(
     ledger: Ledger, command: OpenTask, principal: Principal, key: str | None = None
 ) -> TaskRecorded:
     """Open an item. With ``key`` (a client's Idempotency-Key), a retry gets the item the
     first attempt opened, never a second one."""
     rules.office_only(principal.actor, "open an item")
-    task_id = keyed_id(principal, key) if key is not None else uuid.uuid4().hex
+    task_id = items.keyed_id(principal, key) if key is not None else uuid.uuid4().hex
     if key is not None:
         earlier = await _history(ledger, task_id)
         if earlier.events:
