@@ -245,6 +245,66 @@ VOCABULARIES: Final[tuple[type[Enum], ...]] = (
 )
 
 
+# --- the office's work beyond leads, and the people's declarations -----------------------
+# Codes of the events' own types (common.events.tasks, .campaigns, .notices, .custody,
+# .conflict, .accounts), labelled here once: /v1/vocabulary lists them, and the pages and
+# exports of every service take their words from here.
+Labels = dict[str, tuple[str, str]]
+
+TASK_SOURCES: Final[Labels] = {
+    "plan": ("工作任务清单", "work plan"),
+    "inspection": ("督导反馈问题", "inspection finding"),
+    "self_check": ("自查自纠", "self-inspection"),
+    "look_back": ("回头看", "look-back review"),
+}
+TASK_STATUSES: Final[Labels] = {
+    "open": ("整改中", "in progress"),
+    "closure_requested": ("申请销号", "closure requested"),
+    "returned": ("退回整改", "returned"),
+    "closed": ("已销号", "closed"),
+}
+CAMPAIGN_KINDS: Final[Labels] = {
+    "self_check": ("自查自纠", "self-inspection"),
+    "look_back": ("回头看", "look-back review"),
+}
+CAMPAIGN_ANSWERS: Final[Labels] = {
+    "done": ("已完成", "done"),
+    "partly": ("部分完成", "partly done"),
+    "not": ("未完成", "not done"),
+}
+NOTICE_KINDS: Final[Labels] = {
+    "praise": ("通报表扬", "praise"),
+    "criticism": ("通报批评", "criticism"),
+}
+NOTICE_STATUSES: Final[Labels] = {
+    "draft": ("草稿", "draft"),
+    "issued": ("已印发", "issued"),
+    "withdrawn": ("已撤回", "withdrawn"),
+}
+DECLARATION_KINDS: Final[Labels] = {
+    "village": ("与某村有利害关系", "a tie to a village"),
+    "person": ("与某人有利害关系", "a tie to a person"),
+    "business": ("与某企业有利害关系", "a tie to a business"),
+    "alias": ("曾用名、别名", "another name one goes by"),
+}
+IDENTITY_REASONS: Final[Labels] = {
+    "protect": ("保护举报人或证人安全", "to protect the reporter or a witness"),
+    "statement": ("调查取证、制作询问笔录", "to take a statement"),
+    "verify": ("核实举报内容", "to verify what was reported"),
+    "reward": ("兑现举报奖励", "to pay a reward for the report"),
+    "answer": ("向举报人反馈办理结果", "to tell the reporter the outcome"),
+}
+GUARD_REASONS: Final[Labels] = {
+    "accountability": ("涉及问责案件", "subject of an accountability case"),
+    "umbrella": ("涉及保护伞案件", "subject of an umbrella case"),
+    "other": ("其他利害关系", "another conflict of interest"),
+}
+OVERRIDE_DECISIONS: Final[Labels] = {
+    "approve": ("同意", "approve"),
+    "refuse": ("不同意", "refuse"),
+}
+
+
 def label(code: Enum, lang: Language = "zh") -> str:
     """The label of a vocabulary code in the given language (zh-CN by default)."""
     zh, en = _LABELS[(type(code), code.value)]

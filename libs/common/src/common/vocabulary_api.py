@@ -18,7 +18,17 @@ from pydantic import BaseModel, Field
 
 from common.organisation import Organisation, UnitKind
 from common.vocabulary import (
+    CAMPAIGN_ANSWERS,
+    CAMPAIGN_KINDS,
+    DECLARATION_KINDS,
+    GUARD_REASONS,
+    IDENTITY_REASONS,
     LANGUAGES,
+    NOTICE_KINDS,
+    NOTICE_STATUSES,
+    OVERRIDE_DECISIONS,
+    TASK_SOURCES,
+    TASK_STATUSES,
     UNIT_KINDS,
     AccountabilityForm,
     AccountabilityKind,
@@ -90,6 +100,18 @@ class Vocabulary(BaseModel):
     addition_kinds: list[Term] = Field(description="举报人补充类型 / reporter's additions")
     export_formats: list[Term] = Field(description="台账导出格式 / ledger export formats")
     languages: list[Term] = Field(description="语言 / languages of labels and exports")
+    task_sources: list[Term] = Field(
+        description="整改事项来源 / where a task or finding comes from"
+    )
+    task_statuses: list[Term] = Field(description="整改状态 / states of a rectification item")
+    campaign_kinds: list[Term] = Field(description="专项工作类型 / kinds of campaign")
+    campaign_answers: list[Term] = Field(description="自查结果 / a unit's answer to an item")
+    notice_kinds: list[Term] = Field(description="通报类型 / kinds of notice")
+    notice_statuses: list[Term] = Field(description="通报状态 / states of a notice")
+    declaration_kinds: list[Term] = Field(description="利害关系申报 / what a person declares")
+    identity_reasons: list[Term] = Field(description="查阅身份理由 / why an identity is asked for")
+    guard_reasons: list[Term] = Field(description="回避缘由 / why the committee keeps someone off")
+    override_decisions: list[Term] = Field(description="回避例外决定 / decisions on an override")
 
 
 #: Each vocabulary of common.vocabulary, by the section that lists it.
@@ -105,6 +127,21 @@ SECTIONS: Final[dict[str, type[Enum]]] = {
     "supervision_rules": SupervisionRule,
     "addition_kinds": AdditionKind,
     "export_formats": ExportFormat,
+}
+
+
+#: The codes of the office's other work and of people's declarations, by section.
+LABELLED: Final[dict[str, dict[str, tuple[str, str]]]] = {
+    "task_sources": TASK_SOURCES,
+    "task_statuses": TASK_STATUSES,
+    "campaign_kinds": CAMPAIGN_KINDS,
+    "campaign_answers": CAMPAIGN_ANSWERS,
+    "notice_kinds": NOTICE_KINDS,
+    "notice_statuses": NOTICE_STATUSES,
+    "declaration_kinds": DECLARATION_KINDS,
+    "identity_reasons": IDENTITY_REASONS,
+    "guard_reasons": GUARD_REASONS,
+    "override_decisions": OVERRIDE_DECISIONS,
 }
 
 
@@ -141,6 +178,10 @@ def vocabulary(org: Organisation) -> Vocabulary:
             "villages": [pair(u.code, (u.name, u.name_en)) for u in org.villages],
             **{section: terms(codes) for section, codes in SECTIONS.items()},
             "languages": [pair(code, text) for code, text in LANGUAGES.items()],
+            **{
+                section: [pair(code, text) for code, text in labels.items()]
+                for section, labels in LABELLED.items()
+            },
         }
     )
 

@@ -8,6 +8,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.events.notices import LONGEST_BODY, LONGEST_REASON, LONGEST_TITLE, NoticeFacts
+from common.vocabulary import NOTICE_KINDS, NOTICE_STATUSES
 
 NOTICE_LABELS: Final[dict[str, tuple[str, str]]] = {
     "kind": ("通报类型", "kind of notice"),
@@ -26,12 +27,8 @@ LINES: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 UNIT: Final = r"^[a-z0-9-]{2,40}$"
 MONTH: Final = r"^\d{4}-(0[1-9]|1[0-2])$"
 
-KIND_LABELS: Final = {"praise": ("通报表扬", "praise"), "criticism": ("通报批评", "criticism")}
-STATUS_LABELS: Final = {
-    "draft": ("草稿", "draft"),
-    "issued": ("已印发", "issued"),
-    "withdrawn": ("已撤回", "withdrawn"),
-}
+KIND_LABELS: Final = NOTICE_KINDS
+STATUS_LABELS: Final = NOTICE_STATUSES
 
 
 class _In(BaseModel):

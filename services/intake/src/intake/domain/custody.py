@@ -19,6 +19,7 @@ from common.events.custody import (
     IdentityAccessRequested,
     ReasonCategory,
 )
+from common.vocabulary import IDENTITY_REASONS
 from intake.domain.lead import IntakeLead, disclose, identity_still_held
 
 #: The roles that handle leads and so may need to reach the reporter; a custodian may ask
@@ -31,11 +32,7 @@ Status = Literal["pending", "approved", "refused"]
 
 #: Why, in words: shown to the custodian deciding, the committee, and the reporter.
 REASON_LABELS: Final[dict[ReasonCategory, tuple[str, str]]] = {
-    ReasonCategory.PROTECT: ("保护举报人或证人安全", "to protect the reporter or a witness"),
-    ReasonCategory.STATEMENT: ("调查取证、制作询问笔录", "to take a statement"),
-    ReasonCategory.VERIFY: ("核实举报内容", "to verify what was reported"),
-    ReasonCategory.REWARD: ("兑现举报奖励", "to pay a reward for the report"),
-    ReasonCategory.ANSWER: ("向举报人反馈办理结果", "to tell the reporter the outcome"),
+    ReasonCategory(code): text for code, text in IDENTITY_REASONS.items()
 }
 #: A read before requests existed: a custodian's own, with no category.
 UNCATEGORISED: Final = ("依规核查", "a check under the rules")

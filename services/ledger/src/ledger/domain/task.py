@@ -36,7 +36,7 @@ from common.events.tasks import (
     TaskReturned,
     TaskSource,
 )
-from common.vocabulary import Language
+from common.vocabulary import TASK_SOURCES, TASK_STATUSES, Language
 
 
 class TaskStatus(StrEnum):
@@ -47,16 +47,10 @@ class TaskStatus(StrEnum):
 
 
 STATUS_LABELS: Final[dict[TaskStatus, tuple[str, str]]] = {
-    TaskStatus.OPEN: ("整改中", "in progress"),
-    TaskStatus.CLOSURE_REQUESTED: ("申请销号", "closure requested"),
-    TaskStatus.RETURNED: ("退回整改", "returned"),
-    TaskStatus.CLOSED: ("已销号", "closed"),
+    TaskStatus(code): text for code, text in TASK_STATUSES.items()
 }
 SOURCE_LABELS: Final[dict[TaskSource, tuple[str, str]]] = {
-    TaskSource.PLAN: ("工作任务清单", "work plan"),
-    TaskSource.INSPECTION: ("督导反馈问题", "inspection finding"),
-    TaskSource.SELF_CHECK: ("自查自纠", "self-inspection"),
-    TaskSource.LOOK_BACK: ("回头看", "look-back review"),
+    TaskSource(code): text for code, text in TASK_SOURCES.items()
 }
 
 

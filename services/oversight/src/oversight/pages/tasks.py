@@ -8,6 +8,7 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from common.vocabulary import TASK_STATUSES
 from oversight.application.tasks import overdue_items
 from oversight.application.towns import units_named
 from oversight.pages.desk import DeskDep
@@ -16,9 +17,7 @@ router = APIRouter()
 
 #: Where an overdue item stands (never closed: a closed item is not overdue).
 TASK_STATUS: Final[dict[str, tuple[str, str]]] = {
-    "open": ("整改中", "in progress"),
-    "closure_requested": ("申请销号", "closure requested"),
-    "returned": ("退回整改", "returned"),
+    code: text for code, text in TASK_STATUSES.items() if code != "closed"
 }
 
 
