@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,12 +23,14 @@ from sqlalchemy import create_engine, select
 from typer.testing import CliRunner
 
 from common.database import sync_url
-from common.events import Role, utc_now
-from common.events.campaigns import MOST_ITEMS
+from common.events import Actor, Role, utc_now
+from common.events.campaigns import MOST_ITEMS, ItemAnswer
 from common.events.catalogue import LedgerExported
+from common.eventstore import EventStore
 from common.subjects import Stream
 from common.times import CHINA
 from leadctl.cli import app as leadctl
+from ledger.domain import campaign as rules
 from ledger.projection import campaigns as campaign_tables
 from tests.conftest import NatsTarget, wait_until
 
@@ -65,6 +68,7 @@ HEADERS_ZH = [
     "情况说明",
     "佐证材料",
     "填报时间",
+    "是否逾期",
     "整改事项编号",
     "整改状态",
 ]
@@ -230,11 +234,11 @@ async def test_a_self_check_collects_every_units_answers_and_turns_two_into_rect
     assert len(rows) == 1 + 3 * 3
     police_row = next(r for r in rows if r[0] == "沙河店派出所" and r[1] == "2")
     assert police_row[3:5] == ["未完成", "尚有两条线索未建档，正在补录"]
-    assert police_row[7:] == [police_item["task_id"], "整改中"]
+    assert police_row[7:] == ["", police_item["task_id"], "整改中"]
     assert "台账.xlsx" in next(r for r in rows if r[0] == "沙河店派出所" and r[1] == "1")[5]
     judicial_rows = [r for r in rows if r[0] == "沙河店司法所"]
     assert [r[3] for r in judicial_rows] == ["已完成"] * 3
-    assert all(r[7] == "" for r in judicial_rows)
+    assert all(r[7:9] == ["", ""] for r in judicial_rows)
     english = await http.get(
         f"{CAMPAIGNS}/{campaign_id}/report.xlsx", params={"lang": "en"}, headers=token("auditor")
     )
@@ -619,3 +623,95 @@ async def test_the_campaigns_read_model_is_rebuilt_by_replay_as_the_live_one_bui
     assert len(live["ledger_campaigns"]) == 1
     assert len(live["ledger_campaign_units"]) == 3
     assert campaign_rows(rebuilt) == live
+
+
+async def test_an_answer_after_the_deadline_is_taken_and_marked_late_in_the_report(
+    desk: LedgerService,
+) -> None:
+    # A campaign opened two days ago whose deadline passed an hour ago, the judicial office
+    # having answered before it: written as the log holds them, no clock waited on.
+    http, now = desk.http, utc_now()
+    opened_at, deadline = now - timedelta(days=2), now - timedelta(hours=1)
+    office = Actor(role=Role.OFFICE, unit="shd-office", user="office")
+    judicial = Actor(role=Role.JUDICIAL, unit="shd-judicial", user="judicial")
+    today = now.astimezone(CHINA).date()
+    campaign = rules.open_campaign(
+        uuid.uuid4().hex,
+        "self_check",
+        "2026年扫黑除恶专项斗争自查自纠",
+        (today - timedelta(days=3), today),
+        CHECKLIST,
+        ("shd-police", "shd-judicial"),
+        deadline,
+        office,
+        opened_at,
+        "shd",
+    ).model_copy(update={"occurred_at": opened_at})
+    in_time = rules.answer(
+        rules.fold([campaign]),
+        "shd-judicial",
+        [ItemAnswer(item=n, answer="done") for n in range(1, len(CHECKLIST) + 1)],
+        judicial,
+    ).model_copy(update={"occurred_at": deadline - timedelta(hours=1)})
+    log = EventStore(desk.js, Stream.LEDGER, "ledger")
+    await log.append(campaign, expected_sequence=0)
+    await log.append(in_time)
+    campaign_id = campaign.campaign_id
+
+    # Past the deadline the police's answer is taken, not refused.
+    late = await posted(
+        http,
+        campaign_id,
+        "answers",
+        "police",
+        unit="shd-police",
+        answers=answers("done", "done", "done"),
+    )
+    assert late.status_code == 200, late.text
+    assert [u["answered_late"] for u in late.json()["units"]] == [True]  # the police's own
+    read = await http.get(f"{CAMPAIGNS}/{campaign_id}", headers=token("office"))
+    shown = {u["unit"]: u for u in read.json()["units"]}
+    assert (shown["shd-police"]["answered"], shown["shd-police"]["answered_late"]) == (True, True)
+    assert (shown["shd-judicial"]["answered"], shown["shd-judicial"]["answered_late"]) == (
+        True,
+        False,
+    )
+
+    xlsx = await http.get(f"{CAMPAIGNS}/{campaign_id}/report.xlsx", headers=token("office"))
+    assert xlsx.status_code == 200, xlsx.text
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    rows = [[c if c is not None else "" for c in r] for r in sheet.iter_rows(values_only=True)]
+    assert rows[0][7] == "是否逾期"
+    assert {r[0]: r[7] for r in rows[1:]} == {"沙河店派出所": "逾期填报", "沙河店司法所": ""}
+    english = await http.get(
+        f"{CAMPAIGNS}/{campaign_id}/report.xlsx", params={"lang": "en"}, headers=token("office")
+    )
+    sheet = load_workbook(io.BytesIO(english.content)).active
+    assert sheet is not None
+    assert (sheet["H1"].value, sheet["H2"].value) == ("Late", "answered late")
+
+    password = "沙河店镇自查自纠的密码"
+    transport = httpx.ASGITransport(app=desk.app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://service") as office_page,
+        httpx.AsyncClient(transport=transport, base_url="http://service") as police_page,
+    ):
+        for page, user, role, unit in (
+            (office_page, "office.desk", Role.OFFICE, "shd-office"),
+            (police_page, "police.desk", Role.POLICE, "shd-police"),
+        ):
+            await open_account(desk.js, user, role, unit, password)
+            await signed_in_on_page(page, user, password)
+        printed_report = await office_page.get(f"/desk/campaigns/{campaign_id}/report")
+        assert printed_report.status_code == 200, printed_report.text
+        assert printed_report.text.count("<td>逾期填报</td>") == len(CHECKLIST)
+
+        # The police's own list, read from the campaigns' read model, says so too.
+        async def marked_in_the_list() -> bool:
+            listing = await police_page.get("/desk/campaigns")
+            assert listing.status_code == 200, listing.text
+            row = listing.text.split(f'data-campaign="{campaign_id}"', 1)
+            return len(row) == 2 and "逾期填报" in row[1].split("</tr>", 1)[0]
+
+        await wait_until(marked_in_the_list, timeout=15)

@@ -195,3 +195,26 @@ def test_a_closed_campaign_is_final_and_visibility_follows_town_and_units_asked(
         )
     with pytest.raises(NotPermitted):
         rules.answer(campaign, "shd-office", answers("done", "done", "done"), JUDICIAL)
+
+
+def test_an_answer_after_the_deadline_is_taken_and_marked_late() -> None:
+    campaign = Campaign(opened=opened())
+    deadline = campaign.opened.deadline
+    assert not rules.unit_answered_late(deadline, None)
+    assert not rules.unit_answered_late(deadline, deadline)  # on the stroke is in time
+    assert rules.unit_answered_late(deadline, deadline + timedelta(seconds=1))
+
+    def at(moment: datetime, actor: Actor, *kinds: str) -> UnitAnswered:
+        event = rules.answer(campaign, actor.unit or "", answers(*kinds), actor)
+        return event.model_copy(update={"occurred_at": moment})
+
+    in_time = at(deadline - timedelta(hours=1), POLICE, "done", "done", "done")
+    # Past the deadline the answer is still taken: the rules refuse nothing for lateness.
+    late = at(deadline + timedelta(days=2), JUDICIAL, "done", "not", "done")
+    campaign = rules.evolve(rules.evolve(campaign, in_time), late)
+    assert not campaign.answered_late("shd-police")
+    assert campaign.answered_late("shd-judicial")
+    assert not campaign.answered_late("shd-v01")  # not answered is not late: it is missing
+    # A unit's later answer replaces its earlier one, and is judged by its own time.
+    again = at(deadline + timedelta(minutes=5), POLICE, "done", "done", "partly")
+    assert rules.evolve(campaign, again).answered_late("shd-police")

@@ -17,7 +17,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from common.organisation import Organisation
 from common.vocabulary import Language
 from ledger.application.campaigns import Outcomes
-from ledger.domain.campaign import ANSWER_LABELS, Campaign
+from ledger.domain.campaign import ANSWER_LABELS, LATE_LABEL, Campaign
 from ledger.domain.task import status_label
 from ledger.export import china_time, inert_text, unit_label
 
@@ -29,6 +29,7 @@ ANSWER_HEADERS: Final = (
     ("情况说明", "Note", 40),
     ("佐证材料", "Evidence", 30),
     ("填报时间", "Answered", 17),
+    ("是否逾期", "Late", 10),
     ("整改事项编号", "Rectification item", 34),
     ("整改状态", "Rectification status", 14),
 )
@@ -74,6 +75,7 @@ def rows(campaign: Campaign, found: Outcomes, org: Organisation, lang: Language)
     answers = []
     for unit in campaign.opened.units:
         given = campaign.answers.get(unit)
+        late = campaign.answered_late(unit)
         by_item = {a.item: a for a in given.answers} if given else {}
         for number, text in enumerate(campaign.opened.items, start=1):
             answer = by_item.get(number)
@@ -92,6 +94,7 @@ def rows(campaign: Campaign, found: Outcomes, org: Organisation, lang: Language)
                     if answer
                     else "",
                     china_time(given.occurred_at) if given else "",
+                    _pick(lang, *LATE_LABEL) if late else "",
                     *_task(campaign, states, lang, unit, number, None),
                 ]
             )

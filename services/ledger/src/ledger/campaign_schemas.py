@@ -142,6 +142,8 @@ class UnitOut(BaseModel):
     unit_name: str
     answered: bool
     answered_at: datetime | None = None
+    #: answered after the campaign's deadline (逾期填报): taken, and marked
+    answered_late: bool = False
     answered_by: str | None = None
     answers: list[ItemAnswerOut] = Field(default_factory=list)
 

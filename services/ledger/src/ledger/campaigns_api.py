@@ -96,6 +96,7 @@ def _unit_out(
         unit_name=known.name if known else unit,
         answered=given is not None,
         answered_at=given.occurred_at if given else None,
+        answered_late=campaign.answered_late(unit),
         answered_by=given.actor.user if given else None,
         answers=answers,
     )

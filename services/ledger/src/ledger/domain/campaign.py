@@ -45,6 +45,8 @@ ANSWER_LABELS: Final[dict[str, tuple[str, str]]] = {
     "partly": ("部分完成", "partly done"),
     "not": ("未完成", "not done"),
 }
+#: an answer given after the campaign's deadline: taken, and marked so
+LATE_LABEL: Final = ("逾期填报", "answered late")
 KIND_LABELS: Final[dict[str, tuple[str, str]]] = {
     "self_check": ("自查自纠", "self-inspection"),
     "look_back": ("回头看", "look-back review"),
@@ -69,6 +71,11 @@ class Campaign:
     def kind(self) -> CampaignKind:
         return self.opened.kind
 
+    def answered_late(self, unit: str) -> bool:
+        """Whether the unit's answer, as it stands, came after the deadline."""
+        given = self.answers.get(unit)
+        return unit_answered_late(self.opened.deadline, given.occurred_at if given else None)
+
     def turned_for(self, unit: str, item: int | None, lead_id: str | None) -> TurnedItem | None:
         return next(
             (
@@ -79,6 +86,14 @@ class Campaign:
             ),
             None,
         )
+
+
+def unit_answered_late(deadline: datetime, answered_at: datetime | None) -> bool:
+    """A unit's answer given after the campaign's deadline (逾期填报). It is taken, not
+    refused (the office wants the answer late rather than never), and marked wherever the
+    answer is shown. A unit's later answer replaces its earlier one, and is judged by its
+    own time."""
+    return answered_at is not None and answered_at > deadline
 
 
 def fold(events: Iterable[Event]) -> Campaign:

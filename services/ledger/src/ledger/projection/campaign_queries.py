@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
-from ledger.domain.campaign import Viewer
+from ledger.domain.campaign import Viewer, unit_answered_late
 from ledger.domain.task import WHOLE_TOWN
 from ledger.projection.campaigns import asked, campaigns
 from ledger.projection.queries import in_town
@@ -21,7 +21,7 @@ from ledger.projection.tasks import tasks
 def listed(conn: Connection, viewer: Viewer, *, limit: int, offset: int) -> list[dict[str, Any]]:
     """The campaigns ``viewer`` may see (ledger.domain.campaign.may_see), latest change
     first; with when the viewer's own unit answered (``unit_answered_at``: None when it has
-    not, or is not asked)."""
+    not, or is not asked) and whether that was after the deadline (``unit_answered_late``)."""
     mine = asked.alias("mine")
     query = select(campaigns, mine.c.unit_answered_at).outerjoin(
         mine, (mine.c.campaign_id == campaigns.c.campaign_id) & (mine.c.unit == viewer.unit)
@@ -38,6 +38,7 @@ def listed(conn: Connection, viewer: Viewer, *, limit: int, offset: int) -> list
     for found in conn.execute(query.limit(limit).offset(offset)):
         row = dict(found._mapping)
         row["items"] = json.loads(row["items"])
+        row["unit_answered_late"] = unit_answered_late(row["deadline"], row["unit_answered_at"])
         rows.append(row)
     return rows
 
