@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from nats.js import JetStreamContext
-from playwright.async_api import Page
+from playwright.async_api import APIResponse, Page
 
 from common.events import Actor, Role
 from common.events.notices import NoticeAccountabilityRecorded, NoticeFacts, NoticeIssued
@@ -38,6 +38,22 @@ def criticism(title: str = "关于沙河店派出所线索办理超期的通报�
         body="正文",
         facts=NoticeFacts(overdue=2, returns=1),
         actor=OFFICE_ACTOR,
+    )
+
+
+async def posted_by_hand(
+    page: Page, desk: Desk, notice_id: str, csrf_token: str, reason: str
+) -> APIResponse:
+    """The accountability form posted with the page's cookies, not through the page."""
+    return await page.request.post(
+        f"{desk.url}/desk/notices/{notice_id}/accountability",
+        form={
+            "csrf_token": csrf_token,
+            "person": "李某",
+            "kind": "accountability",
+            "form": "1",
+            "reason": reason,
+        },
     )
 
 
@@ -92,16 +108,7 @@ async def test_a_member_holds_a_person_accountable_on_a_criticism_notice(
     assert stored.actor.user == "sun.jiwei"
 
     # A form with a token not made for this session is refused, and nothing is stored.
-    answer = await page.request.post(
-        f"{desk.url}/desk/notices/{issued.notice_id}/accountability",
-        form={
-            "csrf_token": "forged",
-            "person": "李某",
-            "kind": "accountability",
-            "form": "1",
-            "reason": "伪造的表单",
-        },
-    )
+    answer = await posted_by_hand(page, desk, issued.notice_id, "forged", "伪造的表单")
     assert answer.status == 403
     assert "表单已失效" in await answer.text()
     assert (
@@ -132,16 +139,7 @@ async def test_an_auditor_reads_the_notices_with_no_form_and_may_not_post_one(
 
     # With the session's own token (the sign-out form's): refused for the role.
     token = await page.locator("input[name=csrf_token]").first.input_value()
-    answer = await page.request.post(
-        f"{desk.url}/desk/notices/{issued.notice_id}/accountability",
-        form={
-            "csrf_token": token,
-            "person": "李某",
-            "kind": "accountability",
-            "form": "1",
-            "reason": "审计人员不能问责",
-        },
-    )
+    answer = await posted_by_hand(page, desk, issued.notice_id, token, "审计人员不能问责")
     assert answer.status == 403
     assert "只能查阅" in await answer.text()
     assert await events_on(js, Stream.OVERSIGHT, f"oversight.notice.{issued.notice_id}.>") == []

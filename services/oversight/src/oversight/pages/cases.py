@@ -118,13 +118,10 @@ async def show_case(
     try:
         found = await desk.oversight.case(case_id, desk.principal, purpose)
     except NotFound:
-        return desk.render(
-            "message.html",
-            status.HTTP_404_NOT_FOUND,
-            heading=desk.t("没有这个案件", "No such case"),
-            text=desk.t("纪委没有编号为此的案件。", "The committee has no case by this id."),
-            problem=True,
-            back=desk.url("/desk"),
+        return desk.missing(
+            ("没有这个案件", "No such case"),
+            ("纪委没有编号为此的案件。", "The committee has no case by this id."),
+            "/desk",
         )
     case = case_detail(found)
     try:

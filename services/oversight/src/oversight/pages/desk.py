@@ -157,6 +157,17 @@ class Desk:
         )
         return response
 
+    def missing(self, heading: tuple[str, str], text: tuple[str, str], back: str) -> HTMLResponse:
+        """The 404 of something the reader may not see, or that does not exist: one page."""
+        return self.render(
+            "message.html",
+            404,
+            heading=self.t(*heading),
+            text=self.t(*text),
+            problem=True,
+            back=self.url(back),
+        )
+
     # --- how things are shown ----------------------------------------------------------
 
     def when(self, moment: datetime | None) -> str:

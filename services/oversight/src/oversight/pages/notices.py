@@ -62,13 +62,10 @@ async def hold_accountable(notice_id: NoticeId, desk: DeskDep) -> Response:
         problems = describe_violation(violation, FIELD_LABELS)
         return await _show(desk, notice_id, fields, problems, status.HTTP_422_UNPROCESSABLE_CONTENT)
     except NotFound:
-        return desk.render(
-            "message.html",
-            status.HTTP_404_NOT_FOUND,
-            heading=desk.t("没有这份通报", "No such notice"),
-            text=desk.t("没有编号为此的已印发通报。", "No issued notice has this id."),
-            problem=True,
-            back=desk.url("/desk/notices"),
+        return desk.missing(
+            ("没有这份通报", "No such notice"),
+            ("没有编号为此的已印发通报。", "No issued notice has this id."),
+            "/desk/notices",
         )
     except ConcurrencyConflict:
         return _redirect(desk.url("/desk/notices", changed="true"))
