@@ -546,6 +546,7 @@ PUBLIC_ROUTES = {
     "/v1/reports",
     "/v1/reports/{receipt}",
     "/v1/reports/{receipt}/messages",
+    "/v1/reports/{receipt}/files",
     "/v1/receipts/public-key",
     "/v1/receipts/verify",
     "/static/common",

@@ -61,7 +61,7 @@ def test_the_revision_indexes_every_report_in_the_bands_the_detector_probes(
         }
         assert indexed(engine) == forty
 
-        upgrade(engine, "intake")
+        upgrade(engine, "intake", "0003_matter_bands_64")
         assert current_revision(engine) == "0003_matter_bands_64"
         now = {
             "told": set(band_keys("village_tyrant", shingles(TOLD))),
