@@ -27,6 +27,7 @@ from pyrage import x25519
 from sqlalchemy import Engine, event
 
 from common.database import is_sqlite, sync_engine
+from common.evidence import EVIDENCE_BUCKETS, bucket_config, bucket_stream
 from common.subjects import STREAM_SUBJECTS, Stream
 from leadctl.backup import jetstream, manifest, tables
 from leadctl.backup.manifest import BackupUnusable, DatabaseEntry, Manifest, StreamEntry
@@ -45,6 +46,13 @@ SNAPSHOT_ORDER: Final = (
     Stream.INTAKE,
 )
 assert set(SNAPSHOT_ORDER) == set(Stream)  # noqa: S101 - a new stream must be placed here
+# Every stream backed up, by name, with the subjects it must capture: the suite's streams,
+# then the evidence buckets' (an INTAKE event names an object stored before it, so the
+# bucket's snapshot, taken after INTAKE's, holds every object INTAKE names).
+BACKED_UP: Final[dict[str, list[str]]] = {
+    **{stream.value: [STREAM_SUBJECTS[stream]] for stream in SNAPSHOT_ORDER},
+    **{bucket_stream(b): list(bucket_config(b).subjects or []) for b in EVIDENCE_BUCKETS},
+}
 SERVICES: Final = ("intake", "ledger", "oversight")
 
 Say = Callable[[str], None]
@@ -97,20 +105,20 @@ async def take(
     streams: list[StreamEntry] = []
     missing: list[str] = []
     with tempfile.TemporaryDirectory(dir=directory, prefix=".partial-") as scratch:
-        for stream in SNAPSHOT_ORDER:
-            if await jetstream.stream_state(nc, stream.value) is None:
-                missing.append(stream.value)
-                say(f"{stream.value}: no such stream, skipped")
+        for stream in BACKED_UP:
+            if await jetstream.stream_state(nc, stream) is None:
+                missing.append(stream)
+                say(f"{stream}: no such stream, skipped")
                 continue
-            plain = Path(scratch) / f"{stream.value}.tar.s2"
+            plain = Path(scratch) / f"{stream}.tar.s2"
             with plain.open("wb") as out:
-                snap = await jetstream.snapshot(nc, stream.value, out)
-            sealed = directory / "streams" / f"{stream.value}.tar.s2.age"
+                snap = await jetstream.snapshot(nc, stream, out)
+            sealed = directory / "streams" / f"{stream}.tar.s2.age"
             await asyncio.to_thread(pyrage.encrypt_file, str(plain), str(sealed), [recipient])
             plain.unlink()
             streams.append(
                 StreamEntry(
-                    stream=stream.value,
+                    stream=stream,
                     file=manifest.entry_for(directory, sealed),
                     config=snap.config,
                     state=snap.state,
@@ -118,7 +126,7 @@ async def take(
                 )
             )
             say(
-                f"{stream.value}: {snap.state.get('messages', 0)} messages,"
+                f"{stream}: {snap.state.get('messages', 0)} messages,"
                 f" seq {snap.state.get('first_seq')}–{snap.state.get('last_seq')}"
             )
     dumped: list[DatabaseEntry] = []
@@ -268,21 +276,20 @@ def _refuse_foreign_configuration(entry: StreamEntry) -> None:
     """The manifest is plain text beside the encrypted files, and anyone holding the public
     key can make files that decrypt: a configuration is restored only if it is one of this
     suite's streams, capturing exactly its own subjects."""
-    try:
-        stream = Stream(entry.stream)
-    except ValueError:
-        raise RestoreRefused(f"{entry.stream}: not a stream of this suite") from None
+    stream = entry.stream
+    subjects = BACKED_UP.get(stream)
+    if subjects is None:
+        raise RestoreRefused(f"{stream}: not a stream of this suite")
     config = entry.config
-    if config.get("name") != stream.value:
-        raise RestoreRefused(f"{stream.value}: the configuration names {config.get('name')!r}")
-    if config.get("subjects") != [STREAM_SUBJECTS[stream]]:
+    if config.get("name") != stream:
+        raise RestoreRefused(f"{stream}: the configuration names {config.get('name')!r}")
+    if config.get("subjects") != subjects:
         raise RestoreRefused(
-            f"{stream.value}: subjects {config.get('subjects')!r},"
-            f" this suite's are [{STREAM_SUBJECTS[stream]!r}]"
+            f"{stream}: subjects {config.get('subjects')!r}, this suite's are {subjects!r}"
         )
     present = [k for k in _FOREIGN_KEYS if config.get(k)]
     if present:
-        raise RestoreRefused(f"{stream.value}: the configuration carries {', '.join(present)}")
+        raise RestoreRefused(f"{stream}: the configuration carries {', '.join(present)}")
 
 
 async def _refuse_what_is_not_empty(
