@@ -27,10 +27,12 @@ pytestmark = pytest.mark.integration
 __all__ = ["desk"]  # the fixture, shared with the desk's other tests
 
 
-def criticism(title: str = "关于沙河店派出所线索办理超期的通报批评") -> NoticeIssued:
+def criticism(
+    title: str = "关于沙河店派出所线索办理超期的通报批评", kind: str = "criticism"
+) -> NoticeIssued:
     return NoticeIssued(
         notice_id=uuid.uuid4().hex,
-        kind="criticism",
+        kind=kind,  # type: ignore[arg-type]
         unit=POLICE,
         period_from=date(2026, 11, 1),
         period_to=date(2026, 11, 30),
@@ -121,6 +123,30 @@ async def test_a_member_holds_a_person_accountable_on_a_criticism_notice(
         )
         == 1
     )
+
+    # A praise notice has no form here; posted by hand it is refused, said on the page.
+    praise = criticism("关于司法所办理及时的通报表扬", kind="praise")
+    await record(js, praise)
+    token = await page.locator(f"{form} input[name=csrf_token]").input_value()
+
+    # The notice is read from the log as the ledger issued it: known at once.
+    answer = await posted_by_hand(page, desk, praise.notice_id, token, "表扬不应问责")
+    assert answer.status == 422
+    assert "通报表扬不适用" in await answer.text()
+    # A level that is not one of the four forms is refused naming the field.
+    answer = await page.request.post(
+        f"{desk.url}/desk/notices/{issued.notice_id}/accountability",
+        form={
+            "csrf_token": token,
+            "person": "李某",
+            "kind": "accountability",
+            "form": "9",
+            "reason": "第九种形态",
+        },
+    )
+    assert answer.status == 422
+    assert "四种形态" in await answer.text()
+    assert len(await events_on(js, Stream.OVERSIGHT, "oversight.notice.>")) == 1
 
 
 async def test_an_auditor_reads_the_notices_with_no_form_and_may_not_post_one(

@@ -86,6 +86,8 @@ async def _show(
     """The notices as the API lists them; a refused form keeps what was typed and says why
     next to it (the other problems above the list)."""
     found = await app.issued(desk.oversight, desk.principal, "criticism", 200, 0)
+    if failed is not None and failed not in {n["notice_id"] for n in found}:
+        failed = None  # no form of it on the page (a praise notice): said above the list
     return desk.render(
         "notices.html",
         status_code,
