@@ -242,9 +242,11 @@ async def bring_back(
                     f"{entry.stream}: restored, last seq {done.streams[entry.stream].get('last_seq')}"
                 )
     shredded: dict[str, datetime] = {}
+    evidence_gone: dict[str, datetime] = {}
     if "intake" in databases:
         recorded = importlib.import_module("intake.recorded_shreds")
         shredded = await recorded.shreds_in_log(js)
+        evidence_gone = await recorded.evidence_keys_destroyed_in_log(js)
         done.shreds_in_log = len(shredded)
     for dumped in found.databases:
         if dumped.service not in databases:
@@ -258,6 +260,7 @@ async def bring_back(
             force,
             shredded,
             done.keys_loaded_destroyed,
+            evidence_gone,
         )
         done.tables[dumped.service] = loaded
         done.keys_destroyed_after += destroyed_after
@@ -355,6 +358,7 @@ def _load_database(
     force: bool,
     shredded: dict[str, datetime],
     loaded_destroyed: list[str],
+    evidence_gone: dict[str, datetime],
 ) -> tuple[dict[str, int], list[str], bool]:
     sealed = manifest.inside(directory, entry.file.path)
     plain = pyrage.decrypt(sealed.read_bytes(), [identity])
@@ -363,7 +367,7 @@ def _load_database(
         row_filter = None
         if entry.service == "intake":
             recorded = importlib.import_module("intake.recorded_shreds")
-            row_filter = recorded.without_shredded_keys(shredded, loaded_destroyed)
+            row_filter = recorded.without_shredded_keys(shredded, loaded_destroyed, evidence_gone)
         loaded = tables.load(engine, entry.service, io.BytesIO(plain), force, row_filter)
         counts = {t.table: t.rows for t in loaded}
         if counts != entry.tables:
@@ -374,8 +378,8 @@ def _load_database(
         scrubbed = True
         if entry.service == "intake":
             # Keys a forced restore kept, or shreddings newer than the dump: none normally.
-            destroyed = recorded.destroy_shredded_keys(engine, shredded)
-            if destroyed or force:
+            destroyed = recorded.destroy_shredded_keys(engine, shredded, evidence_gone)
+            if destroyed or evidence_gone or force:
                 scrubbed = recorded.scrub(engine)
         return counts, destroyed, scrubbed
     finally:
