@@ -33,6 +33,7 @@ from common.events.campaigns import (
     TurnedItem,
     UnitAnswered,
 )
+from common.vocabulary import CAMPAIGN_ANSWERS, CAMPAIGN_KINDS
 from ledger.domain.task import OFFICE_ROLES, WHOLE_TOWN
 
 NO_SUCH_CAMPAIGN: Final = "no such campaign, or not one you may see"
@@ -40,17 +41,10 @@ NO_SUCH_CAMPAIGN: Final = "no such campaign, or not one you may see"
 LONGEST_PERIOD_DAYS: Final = 366
 #: answers that leave something to rectify
 OPEN_ANSWERS: Final = frozenset({"partly", "not"})
-ANSWER_LABELS: Final[dict[str, tuple[str, str]]] = {
-    "done": ("已完成", "done"),
-    "partly": ("部分完成", "partly done"),
-    "not": ("未完成", "not done"),
-}
+ANSWER_LABELS: Final = CAMPAIGN_ANSWERS
 #: an answer given after the campaign's deadline: taken, and marked so
 LATE_LABEL: Final = ("逾期填报", "answered late")
-KIND_LABELS: Final[dict[str, tuple[str, str]]] = {
-    "self_check": ("自查自纠", "self-inspection"),
-    "look_back": ("回头看", "look-back review"),
-}
+KIND_LABELS: Final = CAMPAIGN_KINDS
 
 
 @dataclass(frozen=True)
