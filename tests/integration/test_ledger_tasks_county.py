@@ -87,3 +87,14 @@ async def test_each_town_sees_its_own_items_and_the_county_sees_all(
             f"/v1/ledger/tasks/{task_id}/return", json={"reason": "不合格"}, headers=token(user)
         )
         assert returned.status_code == 404, user
+
+    # Each export is named after the reader's town, or the county's for its own units.
+    for user, named in (
+        ("zxl.office", "tasks-zxl-"),
+        ("zhao.police", "tasks-zxl-"),
+        ("shd.office", "tasks-shd-"),
+        ("county.auditor", "tasks-zhaoxian-"),
+    ):
+        exported = await http.get("/v1/ledger/tasks/export.xlsx", headers=token(user))
+        assert exported.status_code == 200, user
+        assert f'filename="{named}' in exported.headers["content-disposition"], user

@@ -22,7 +22,7 @@ from common.eventstore import LeadHistory
 from common.http_errors import errors
 from common.organisation import Organisation
 from ledger.api import DEFAULT_PAGE_SIZE, LARGEST_PAGE_SIZE, MAX_PAGE, XLSX, LedgerDep, history
-from ledger.application import Ledger
+from ledger.application import Ledger, towns
 from ledger.application import tasks as app
 from ledger.application.tasks import OpenTask, TaskRecorded
 from ledger.domain.task import SOURCE_LABELS, STATUS_LABELS, Task, TaskStatus
@@ -145,15 +145,16 @@ async def export(
 ) -> Response:
     rows = await app.export_rows(ledger, principal, chosen)
     org, now = ledger.runtime.org, utc_now()
-    title = (
-        f"{org.town.name}整改台账" if lang == "zh" else f"{org.town.name_en} rectification ledger"
-    )
+    # Named after the reader's own town (a unit's people read their unit's items of it),
+    # else the ledger they read: the county's for its own units.
+    town = org.town_of(principal.unit) or towns.whose_ledger(org, principal)
+    title = f"{town.name}整改台账" if lang == "zh" else f"{town.name_en} rectification ledger"
     return Response(
         to_xlsx(rows, org, lang, title, now),
         media_type=XLSX,
         headers={
             "Content-Disposition": (
-                f'attachment; filename="tasks-{org.town.code}-{now.strftime("%Y%m%d")}.xlsx"'
+                f'attachment; filename="tasks-{town.code}-{now.strftime("%Y%m%d")}.xlsx"'
             )
         },
     )
