@@ -16,7 +16,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from common.auth import Principal
-from common.errors import RuleViolation
 from common.events import utc_now
 from common.events.catalogue import LedgerExported
 from common.events.tasks import TaskProgressReported
@@ -26,6 +25,7 @@ from ledger.application import campaigns, notices, tasks, towns
 from ledger.application.reading import in_one_go
 from ledger.domain.campaign import Campaign
 from ledger.domain.notice_facts import period_bounds
+from ledger.domain.periods import LONGEST_PERIOD_DAYS, check_period
 from ledger.projection import campaign_queries, queries, task_queries
 from ledger.projection.queries import Filters, TownReader
 from ledger.projection.task_queries import TaskFilters
@@ -33,8 +33,6 @@ from ledger.projection.task_queries import TaskFilters
 if TYPE_CHECKING:
     from ledger.application.context import Ledger
 
-#: a year, a leap day included
-LONGEST_PERIOD_DAYS: Final = 366
 # Pages of campaigns and notices read: a township opens a few a year.
 _PAGE: Final = 200
 _MOST_PAGES: Final = 10
@@ -59,18 +57,18 @@ class Period:
 
 
 def period(first: date, last: date) -> Period:
-    if last < first:
-        raise RuleViolation(
+    check_period(
+        first,
+        last,
+        backwards=(
             "the period ends before it begins ('to' is before 'from')",
             "截止日期早于起始日期",
-            field="to",
-        )
-    if (last - first).days + 1 > LONGEST_PERIOD_DAYS:
-        raise RuleViolation(
+        ),
+        too_long=(
             f"a dossier covers at most {LONGEST_PERIOD_DAYS} days",
             f"专题材料最长涵盖 {LONGEST_PERIOD_DAYS} 天",
-            field="to",
-        )
+        ),
+    )
     return Period(first, last)
 
 

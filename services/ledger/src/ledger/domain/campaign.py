@@ -34,11 +34,11 @@ from common.events.campaigns import (
     UnitAnswered,
 )
 from common.vocabulary import CAMPAIGN_ANSWERS, CAMPAIGN_KINDS
+from ledger.domain import periods
+from ledger.domain.periods import LONGEST_PERIOD_DAYS
 from ledger.domain.task import OFFICE_ROLES, WHOLE_TOWN
 
 NO_SUCH_CAMPAIGN: Final = "no such campaign, or not one you may see"
-#: the longest period a campaign looks at (a year and a day)
-LONGEST_PERIOD_DAYS: Final = 366
 #: answers that leave something to rectify
 OPEN_ANSWERS: Final = frozenset({"partly", "not"})
 ANSWER_LABELS: Final = CAMPAIGN_ANSWERS
@@ -160,16 +160,15 @@ def _open(campaign: Campaign, doing_zh: str) -> None:
 
 
 def check_period(period_from: date, period_to: date) -> None:
-    if period_to < period_from:
-        raise RuleViolation(
-            "the period ends before it begins", "检查期间的结束日期早于开始日期", field="to"
-        )
-    if (period_to - period_from).days >= LONGEST_PERIOD_DAYS:
-        raise RuleViolation(
+    periods.check_period(
+        period_from,
+        period_to,
+        backwards=("the period ends before it begins", "检查期间的结束日期早于开始日期"),
+        too_long=(
             f"a campaign looks at most {LONGEST_PERIOD_DAYS} days",
             f"检查期间最长 {LONGEST_PERIOD_DAYS} 天",
-            field="to",
-        )
+        ),
+    )
 
 
 # --- decisions --------------------------------------------------------------------------

@@ -23,14 +23,14 @@ from common.events.notices import (
     NoticeRevised,
     NoticeWithdrawn,
 )
+from ledger.domain import periods
+from ledger.domain.periods import LONGEST_PERIOD_DAYS
 
 NO_SUCH_NOTICE: Final = "no such notice, or not one you may see"
 #: who drafts, revises and withdraws drafts
 DRAFTERS: Final = frozenset({Role.OFFICE, Role.CLERK})
 #: who issues: the office signs a notice off, the clerk prepares it
 ISSUERS: Final = frozenset({Role.OFFICE})
-#: the longest period a notice covers (a year and a day: a yearly review)
-LONGEST_PERIOD_DAYS: Final = 366
 
 
 class NoticeStatus(StrEnum):
@@ -98,16 +98,15 @@ def _a_draft(notice: Notice, doing: str, doing_zh: str) -> None:
 
 
 def check_period(period_from: date, period_to: date) -> None:
-    if period_to < period_from:
-        raise RuleViolation(
-            "the period ends before it begins", "通报期间的结束日期早于开始日期", field="to"
-        )
-    if (period_to - period_from).days >= LONGEST_PERIOD_DAYS:
-        raise RuleViolation(
+    periods.check_period(
+        period_from,
+        period_to,
+        backwards=("the period ends before it begins", "通报期间的结束日期早于开始日期"),
+        too_long=(
             f"a notice covers at most {LONGEST_PERIOD_DAYS} days",
             f"通报期间最长 {LONGEST_PERIOD_DAYS} 天",
-            field="to",
-        )
+        ),
+    )
 
 
 # --- decisions ------------------------------------------------------------------------
