@@ -4,7 +4,7 @@ of the town download, the custodian destroys a lead's evidence key.
 An upload's body is the file's bytes as they are (no multipart), read as they arrive:
 ``POST /v1/reports/{receipt}/files?strip_metadata=true`` with a solved challenge, as for
 any look-up by receipt. Its name and Content-Type are not read: the type is judged from
-the bytes (intake.evidence_files).
+the bytes (common.evidence_files).
 
 Intake does not know which unit holds a lead (the ledger does), so downloads are open only
 to the roles that see every lead of their town: the office, the clerk, the custodian, the
@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from common.auth import Principal, require_roles
 from common.events import Role
 from common.evidence import EvidenceTooLarge, bucket_config, evidence_bucket
+from common.evidence_files import ACCEPTED_WORDS, FileRefused
 from common.http_errors import errors
 from common.paths import LeadId
 from common.service import ServiceRuntime
@@ -28,7 +29,6 @@ from common.streams import declare_stream
 from common.subjects import Service
 from intake.api import Custodian, ReceiptWork
 from intake.application.evidence import Evidence, Upload
-from intake.evidence_files import ACCEPTED_WORDS, FileRefused
 from intake.schemas import Reason
 
 #: the roles that see every lead of their town, and so may read any lead's files

@@ -33,12 +33,12 @@ from common.evidence import (
     EvidenceUnreadable,
     evidence_bucket,
 )
+from common.evidence_files import SNIFF_BYTES, Kind, MarkerScan, inspect_photo, sniff
 from common.subjects import Service
 from intake.application.receipt_holder import status
 from intake.application.reporting import PUBLIC
 from intake.domain import evidence as decisions
 from intake.domain import lead as leads
-from intake.evidence_files import SNIFF_BYTES, Kind, MarkerScan, inspect_photo, sniff
 from intake.evidence_keys import EvidenceKeys
 
 if TYPE_CHECKING:

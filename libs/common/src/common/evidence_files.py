@@ -1,4 +1,4 @@
-"""What a reporter's file is, judged from its bytes (never its name or Content-Type), and
+"""What an evidence file is, judged from its bytes (never its name or Content-Type), and
 the metadata that could give its sender away.
 
 Photos (JPEG, PNG, WebP) are opened with Pillow: location (EXIF GPS) and author fields
