@@ -84,7 +84,7 @@ def evidence_bucket(service: Service) -> str:
 
 
 #: every service's bucket, for provisioning (the administrator creates them up front)
-EVIDENCE_BUCKETS: Final = (evidence_bucket(Service.INTAKE),)
+EVIDENCE_BUCKETS: Final = (evidence_bucket(Service.INTAKE), evidence_bucket(Service.LEDGER))
 
 
 def bucket_stream(bucket: str) -> str:
