@@ -4,7 +4,13 @@ request to the committee to let a refused hand-over through (ledger.domain.confl
 What the rule reads: the lead's texts as the ledger holds them (its row, intake's report,
 the reporter's additions), the person's name and declarations from the accounts projection,
 and the committee's directives about the lead, read from the stream by the lead's subject
-(never oversight's private stream)."""
+(never oversight's private stream).
+
+A task or rectification item given a responsible person (opened, or reassigned to another
+person) is judged by the same rule on the item's problem and measures, its unit when that
+is a village, and the committee's accountability and umbrella guards standing on any lead
+(ledger.domain.conflict says why those and why no override); the refusal is the lead's:
+422 on the field ``assignee`` with the reasons."""
 
 from __future__ import annotations
 
@@ -17,7 +23,11 @@ from common.auth import Principal
 from common.errors import NotPermitted, RuleViolation
 from common.events import Event, Role
 from common.events.catalogue import LeadRegistered
-from common.events.conflict import ConflictOverrideRequested
+from common.events.conflict import (
+    ConflictGuardLifted,
+    ConflictGuardSet,
+    ConflictOverrideRequested,
+)
 from common.organisation import UnitKind
 from common.subjects import Stream
 from ledger.application.reading import in_one_go, visible
@@ -125,3 +135,43 @@ async def request_override(
     )
     await ledger.runtime.store(Stream.LEDGER).append(event)
     return event
+
+
+async def guards_on_any_lead(ledger: Ledger) -> dict[str, str]:
+    """The committee's accountability and umbrella guards standing on any lead, read from
+    DIRECTIVES by the guards' own subjects (two short reads: guards are one per person a
+    case is about, not one per lead)."""
+    store = ledger.runtime.store(Stream.DIRECTIVES)
+    sets, lifts = await asyncio.gather(
+        store.read_subject(f"{store.subject_prefix}.lead.*.{ConflictGuardSet.type_name()}"),
+        store.read_subject(f"{store.subject_prefix}.lead.*.{ConflictGuardLifted.type_name()}"),
+    )
+    in_order = sorted((*sets.events, *lifts.events), key=lambda stored: stored.sequence)
+    return conflict.guards_on_any_lead(stored.event for stored in in_order)
+
+
+async def check_task_conflict(
+    ledger: Ledger, task_id: str, problem: str, measures: tuple[str, ...], unit: str, user: str
+) -> None:
+    """Refuses (422, naming the assignee) making ``user`` responsible for an item the rule
+    stops; an item has no override (ledger.domain.conflict says why)."""
+    org = ledger.runtime.org
+    villages = {u.code: u.name for u in org.units if u.kind is UnitKind.VILLAGE}
+    target, guards = await asyncio.gather(
+        asyncio.to_thread(_target, ledger, user), guards_on_any_lead(ledger)
+    )
+    texts = conflict.TaskTexts(
+        problem=problem,
+        measures=measures,
+        village=unit if unit in villages else None,
+        villages=villages,
+    )
+    found = conflict.task_refusals(task_id, texts, target, guards)
+    if found:
+        raise RuleViolation(
+            "conflict of interest: "
+            + "; ".join(g.en for g in found)
+            + " (make another person responsible)",
+            "存在利害关系，不得指派：" + "；".join(g.zh for g in found) + "（请另行确定责任人）",
+            field="assignee",
+        )

@@ -20,7 +20,7 @@ from common.events.catalogue import Attachment, LedgerExported
 from common.events.tasks import TaskSource, TaskViewed
 from common.eventstore import LeadHistory
 from common.subjects import Stream
-from ledger.application import items
+from ledger.application import conflict, items
 from ledger.application.handling import check_assignee
 from ledger.application.reading import in_one_go, read_current
 from ledger.domain import task as rules
@@ -121,6 +121,9 @@ async def open_task(
         principal.actor,
         utc_now(),
     )
+    await conflict.check_task_conflict(
+        ledger, task_id, event.problem, event.measures, event.unit, event.assignee
+    )
     # A new id has no events: the append expects none (an id taken twice is refused).
     await items.record(ledger, event, 0)
     return TaskRecorded(event, rules.opened(event))
@@ -179,6 +182,11 @@ async def reassign(
     who = await checked_responsibility(ledger, unit, assignee, assignee_name, deadline)
     _check_town(ledger, principal, unit)
     event = rules.reassign(task, who, reason, principal.actor, utc_now())
+    if event.assignee != task.assignee:
+        # A person kept on (only the deadline changes) was judged when made responsible.
+        await conflict.check_task_conflict(
+            ledger, task.task_id, task.problem, task.measures, event.unit, event.assignee
+        )
     await items.record(ledger, event, sequence)
     return TaskRecorded(event, rules.evolve(task, event))
 
