@@ -11,6 +11,7 @@ from common.auth import Principal
 from common.errors import RuleViolation
 from common.events import Actor, Event, utc_now
 from common.organisation import UnitKind
+from oversight.application.cases import align_guards
 from oversight.application.supervision import open_supervision
 from oversight.application.towns import may_name, towns_seen
 from oversight.commands import (
@@ -85,7 +86,7 @@ async def record_accountability(
     ox: Oversight, command: RecordAccountability, principal: Principal
 ) -> Event:
     lead_id = await ox.lead_of(command.case_id, principal)
-    return await ox.decide(
+    event = await ox.decide(
         lead_id,
         lambda lead: rules.hold_accountable(
             lead,
@@ -97,6 +98,9 @@ async def record_accountability(
             principal.actor,
         ),
     )
+    # The person held to account is kept off the lead while the case is open.
+    await align_guards(ox, lead_id)
+    return event
 
 
 async def record_outcome(ox: Oversight, command: RecordOutcome, principal: Principal) -> Event:
@@ -104,12 +108,15 @@ async def record_outcome(ox: Oversight, command: RecordOutcome, principal: Princ
     transfers = await ox.ledger_transfers(lead_id)
     handed = [t.to_unit for t in transfers if t.to_unit in ox.committees]
     discipline = handed[0] if handed else ox.discipline.code
-    return await ox.decide(
+    event = await ox.decide(
         lead_id,
         lambda lead: rules.discipline_outcome(
             lead, command.result, transfers, discipline, _as_unit(principal)
         ),
     )
+    # The case is closed: the guards it set are lifted.
+    await align_guards(ox, lead_id)
+    return event
 
 
 Handler = Callable[["Oversight", Any, Principal], Awaitable[Event]]

@@ -23,6 +23,7 @@ from common.events.catalogue import (
     SupervisionOpened,
     UmbrellaLinked,
 )
+from common.events.conflict import ConflictGuardLifted, ConflictGuardSet
 from common.vocabulary import Conclusion
 
 _NAMESPACE: Final = uuid.UUID("c2f4a6b8-1d3e-4f50-9a7b-8c6d5e4f3a2b")
@@ -242,3 +243,68 @@ def discipline_outcome(
     if lead.outcome is not None:
         raise RuleViolation("the outcome was sent already", "处理结果已反馈")
     return DisciplineOutcome(lead_id=lead.lead_id, result=result, actor=actor)
+
+
+# --- the committee's guards its cases set by themselves ---------------------------------
+
+
+def case_guard_id(lead_id: str, account: str, accountability_id: str) -> str:
+    """The guard a case's accountability record sets: derived from the record, so a retry,
+    a second round or a replay is the same guard (Nats-Msg-Id deduplicates it)."""
+    return str(uuid.uuid5(_NAMESPACE, f"guard:{lead_id}:{account}:{accountability_id}"))
+
+
+def case_guards(
+    lead_id: str,
+    case: CaseOpened | None,
+    subjects: Iterable[tuple[str, AccountabilityRecorded]],
+    closed: bool,
+    directives: Iterable[Event],
+    committee: Actor,
+) -> list[ConflictGuardSet | ConflictGuardLifted]:
+    """What brings the committee's guards on the lead in line with its case: while the case
+    is open, each person it holds to account (``subjects``: their account and the record)
+    is kept off the lead, for the case's category (umbrella or accountability); once it is
+    closed (its outcome sent), the guards the case set are lifted. A guard a member set by
+    hand, or set again by hand over the case's, stands until a member lifts it."""
+    standing: dict[str, str] = {}
+    for event in directives:
+        if isinstance(event, ConflictGuardSet):
+            standing[event.account] = event.event_id
+        elif isinstance(event, ConflictGuardLifted):
+            standing.pop(event.account, None)
+    ours = {case_guard_id(lead_id, account, record.event_id) for account, record in subjects}
+    if case is None:
+        return []
+    reason: Literal["umbrella", "accountability"] = (
+        "umbrella" if case.umbrella else "accountability"
+    )
+    changes: list[ConflictGuardSet | ConflictGuardLifted] = []
+    if closed:
+        for account, guard_id in sorted(standing.items()):
+            if guard_id in ours:
+                changes.append(
+                    ConflictGuardLifted(
+                        event_id=str(uuid.uuid5(_NAMESPACE, f"lifted:{guard_id}")),
+                        lead_id=lead_id,
+                        account=account,
+                        actor=committee,
+                    )
+                )
+        return changes
+    for account, record in subjects:
+        if account in standing or any(
+            isinstance(c, ConflictGuardSet) and c.account == account for c in changes
+        ):
+            continue
+        changes.append(
+            ConflictGuardSet(
+                event_id=case_guard_id(lead_id, account, record.event_id),
+                lead_id=lead_id,
+                account=account,
+                reason=reason,
+                # Nothing of the record goes with it: the ledger is told the category only.
+                actor=committee,
+            )
+        )
+    return changes
