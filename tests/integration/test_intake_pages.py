@@ -217,7 +217,8 @@ async def test_nothing_of_a_report_is_shown_without_a_solved_proof_of_work(
     shown = Page(proven.text)
     assert shown.text("#progress") == "received"
     assert "/my-report/add?lang=en" in shown.targets
-    assert shown.inputs["receipt"] == [receipt, receipt]  # in the forms, never in a link
+    # in the forms (look again, add, add files), never in a link
+    assert shown.inputs["receipt"] == [receipt, receipt, receipt]
     assert [t for t in shown.targets if receipt in t] == []
 
 

@@ -12,6 +12,7 @@ from prometheus_client import Counter
 from common.errors import NotFound
 from common.events import Event, Role
 from common.events.catalogue import IdentityDisclosed, LeadSupplemented, ReporterMessagePosted
+from common.events.evidence import EvidenceAttached, EvidenceKeyDestroyed
 from intake.application.reporting import PUBLIC
 from intake.commands import AdditionKind, AddToReport
 from intake.domain import lead as decisions
@@ -53,13 +54,29 @@ class Disclosure:
 
 
 @dataclass(frozen=True)
+class HeldFile:
+    """A file the receipt holder sent, as they may see it: what kind, how large, when, and
+    whether location or author data was found and taken out. Not its id nor its hash: the
+    receipt is all it takes to read this, and nothing here needs to be more."""
+
+    media_type: str
+    size: int
+    at: datetime
+    metadata_found: bool
+    metadata_stripped: bool
+
+
+@dataclass(frozen=True)
 class FollowedReport:
     """What the holder of a receipt sees: the report's progress, the answers given, what
-    they themselves added since (never what staff added), and each read of their identity."""
+    they themselves added since (never what staff added), each read of their identity, and
+    the files they sent (``files_destroyed``: their key is gone, nobody can open them)."""
 
     view: ReceiptView
     additions: tuple[Addition, ...]
     disclosures: tuple[Disclosure, ...] = ()
+    files: tuple[HeldFile, ...] = ()
+    files_destroyed: bool = False
 
 
 async def status(intake: Intake, receipt: str) -> ReceiptView:
@@ -73,10 +90,14 @@ async def follow(intake: Intake, receipt: str) -> FollowedReport:
     history = await intake.store.read_lead(view.lead_id)
     additions = []
     disclosures = []
+    files = []
+    destroyed = False
     for stored in history.events:
         event = stored.event
         if isinstance(event, IdentityDisclosed):
             disclosures.append(Disclosure(event.occurred_at, reason_label(event.reason_category)))
+        if isinstance(event, EvidenceKeyDestroyed):
+            destroyed = True
         if event.actor.role is not Role.REPORTER:
             continue
         if isinstance(event, LeadSupplemented):
@@ -84,7 +105,19 @@ async def follow(intake: Intake, receipt: str) -> FollowedReport:
             additions.append(Addition("supplement", event.text, event.occurred_at, names))
         elif isinstance(event, ReporterMessagePosted):
             additions.append(Addition("message", event.text, event.occurred_at))
-    return FollowedReport(view, tuple(additions), tuple(disclosures))
+        elif isinstance(event, EvidenceAttached):
+            files.append(
+                HeldFile(
+                    event.media_type,
+                    event.size,
+                    event.occurred_at,
+                    event.metadata_found,
+                    event.metadata_stripped,
+                )
+            )
+    return FollowedReport(
+        view, tuple(additions), tuple(disclosures), tuple(files), destroyed and bool(files)
+    )
 
 
 async def add_to_report(intake: Intake, command: AddToReport) -> str:

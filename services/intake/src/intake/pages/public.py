@@ -3,7 +3,11 @@
 Each form carries a solved proof of work (common.work) in its ``work`` field, solved in the
 browser by ``static/work.js``, and checked here as the API checks its X-Work header. The
 receipt is never put in a URL or a cookie: it is shown once in the answer to the report,
-and every later step is a POST carrying it in the form."""
+and every later step is a POST carrying it in the form.
+
+The report's form and the receipt holder's file form send files: their bodies are read as
+they arrive (pages.uploads), the text fields first, the files each handed to the evidence
+store a chunk at a time, never spooled to disk (pages.sent_files)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from starlette.datastructures import FormData
 
 from common.errors import RuleViolation
 from common.eventstore import AppendOutcomeUnknown, LogUnavailable
+from common.evidence_files import ACCEPTED_WORDS
+from common.service import ServiceRuntime
 from common.vocabulary import AdditionKind, Flag, label
 from common.web import Language
 from common.web.people import LangQuery
@@ -33,9 +39,60 @@ from intake.pages.forms import (
     text_of,
 )
 from intake.pages.rendering import intake_of, render
+from intake.pages.sent_files import Sent, kind_words, send_files, size_words
+from intake.pages.uploads import (
+    FORM_ENVELOPE,
+    FormRefused,
+    StreamedForm,
+    is_multipart,
+    plain_form,
+    streamed_form,
+)
 from intake.schemas import PublicReport, ReporterMessage
 
 router = APIRouter(include_in_schema=False)
+
+#: the pages whose forms carry files
+REPORT: Final = "/report"
+ADD_FILES: Final = "/my-report/files"
+#: the checkbox asking for a photo's location and author data to be taken out
+STRIP: Final = "strip_metadata"
+
+
+def allow_files(runtime: ServiceRuntime) -> None:
+    """The pages that take files take a body of one file at its limit and the form around
+    it; a declared length over that is refused before a byte is read. Several smaller files
+    go in one sending; larger sets in several."""
+    intake: Intake = runtime.app.state.intake
+    for path in (REPORT, ADD_FILES):
+        runtime.allow_body(path, intake.settings.evidence_max_bytes + FORM_ENVELOPE)
+
+
+async def _read_form(request: Request) -> tuple[FormData, StreamedForm | None]:
+    """The text fields, read and bounded; and, for a form with files, the rest of the body
+    still unread, to be read file by file."""
+    content_type = request.headers.get("content-type", "")
+    if not is_multipart(content_type):
+        return await plain_form(request.stream()), None
+    streamed = streamed_form(content_type, request.stream())
+    return await streamed.fields(), streamed
+
+
+def _file_limits(request: Request, lang: Language) -> dict[str, Any]:
+    """What the file inputs say of their limits."""
+    settings = intake_of(request).settings
+    zh, en = ACCEPTED_WORDS
+    return {
+        "max_files": settings.evidence_max_files,
+        "max_mib": settings.evidence_max_bytes // (1024 * 1024),
+        "photo_max_mib": settings.evidence_photo_max_bytes // (1024 * 1024),
+        "accepted_words": zh if lang == "zh" else en,
+    }
+
+
+def _sent_words(lang: Language) -> dict[str, Any]:
+    return {"kind_words": lambda media_type: kind_words(media_type, lang), "size": size_words}
+
 
 #: the flags worth asking a villager, in plain words
 PUBLIC_QUESTIONS: Final[dict[Flag, tuple[str, str]]] = {
@@ -129,6 +186,8 @@ def _report_page(
         ],
         hotline=intake.settings.hotline,
         retention_years=round(days / 365.25),
+        strip_checked=values.get(STRIP, True),
+        **_file_limits(request, lang),
     )
 
 
@@ -138,11 +197,19 @@ async def report_form(request: Request, lang: LangQuery = "zh") -> Response:
     return _report_page(request, lang, blank | {"flags": []}, new_key(), Problems(lang))
 
 
-@router.post("/report")
+@router.post(REPORT)
 async def report(request: Request, lang: LangQuery = "zh") -> Response:
     intake = intake_of(request)
-    form = await request.form()
-    values, key, problems = lead_values(form), key_of(form), Problems(lang)
+    problems = Problems(lang)
+    try:
+        form, streamed = await _read_form(request)
+    except FormRefused as exc:
+        problems.add(exc.words(lang), exc.field)
+        refused_values = lead_values(exc.so_far) | {STRIP: bool(exc.so_far.get(STRIP))}
+        return _report_page(
+            request, lang, refused_values, key_of(exc.so_far), problems, exc.status_code
+        )
+    values, key = lead_values(form) | {STRIP: bool(form.get(STRIP))}, key_of(form)
 
     def refused(status_code: int) -> Response:
         return _report_page(request, lang, values, key, problems, status_code)
@@ -159,6 +226,15 @@ async def report(request: Request, lang: LangQuery = "zh") -> Response:
         return refused(status.HTTP_422_UNPROCESSABLE_CONTENT)
     except (StillInProgress, LogUnavailable, AppendOutcomeUnknown) as exc:
         return refused(_unsaved(problems, exc))
+    sent: list[Sent] = []
+    if streamed is not None and accepted.receipt is not None:
+        sent = await send_files(
+            request.app.state.evidence,
+            accepted.receipt,
+            streamed.files(),
+            strip_metadata=bool(values[STRIP]),
+            lead_id=accepted.lead_id,
+        )
     # Shown in this answer only (no redirect: a receipt never goes in a URL or a cookie).
     answer = render(
         request,
@@ -169,6 +245,8 @@ async def report(request: Request, lang: LangQuery = "zh") -> Response:
         named=body.identity is not None,
         signed_receipt=accepted.signed_receipt,
         receipt_file=f"signed-receipt-{accepted.lead_id[:8]}.json",
+        sent=sent,
+        **_sent_words(lang),
     )
     answer.headers["Cache-Control"] = "no-store"
     return answer
@@ -201,6 +279,8 @@ def _followed_page(
     *,
     added: bool = False,
     values: dict[str, str] | None = None,
+    sent: list[Sent] | None = None,
+    strip_checked: bool = True,
     status_code: int = 200,
 ) -> Response:
     progress = None
@@ -221,6 +301,10 @@ def _followed_page(
         added=added,
         values=values or {"kind": AdditionKind.SUPPLEMENT.value, "text": ""},
         hotline=intake_of(request).settings.hotline,
+        sent=sent or [],
+        strip_checked=strip_checked,
+        **_file_limits(request, lang),
+        **_sent_words(lang),
     )
 
 
@@ -287,3 +371,71 @@ async def add_to_report(request: Request, lang: LangQuery = "zh") -> Response:
     return _followed_page(
         request, lang, receipt, followed, problems, added=added, values=values, status_code=code
     )
+
+
+@router.post(ADD_FILES)
+async def add_files(request: Request, lang: LangQuery = "zh") -> Response:
+    """Files added later with the receipt, which comes in the form (never the URL): the
+    work is checked, then the receipt, before a byte of a file is read."""
+    intake = intake_of(request)
+    problems = Problems(lang)
+    try:
+        form, streamed = await _read_form(request)
+    except FormRefused as exc:
+        problems.add(exc.words(lang), "files" if exc.field == "form" else exc.field)
+        receipt = text_of(exc.so_far, "receipt").strip()
+        return _no_store(
+            _followed_page(request, lang, receipt, None, problems, status_code=exc.status_code)
+        )
+    receipt, strip = text_of(form, "receipt").strip(), bool(form.get(STRIP))
+    if not await _work_done(intake, form, Purpose.RECEIPT, problems):
+        return _no_store(
+            _followed_page(
+                request,
+                lang,
+                receipt,
+                None,
+                problems,
+                strip_checked=strip,
+                status_code=status.HTTP_428_PRECONDITION_REQUIRED,
+            )
+        )
+    try:
+        followed = await intake.follow(receipt)
+        sent: list[Sent] = []
+        if streamed is not None:
+            sent = await send_files(
+                request.app.state.evidence, receipt, streamed.files(), strip_metadata=strip
+            )
+        if not sent:
+            problems.add(
+                "请先选择要添加的文件。" if lang == "zh" else "Choose the files to add first.",
+                "files",
+            )
+        else:
+            followed = await intake.follow(receipt)
+    except ReceiptUnknown:
+        _unknown_receipt(problems)
+        return _no_store(_lookup_page(request, lang, receipt, problems, status.HTTP_404_NOT_FOUND))
+    except (LogUnavailable, AppendOutcomeUnknown) as exc:
+        code = _unsaved(problems, exc, keyed=False)
+        return _no_store(_followed_page(request, lang, receipt, None, problems, status_code=code))
+    stored = any(s.stored is not None for s in sent)
+    return _no_store(
+        _followed_page(
+            request,
+            lang,
+            receipt,
+            followed,
+            problems,
+            sent=sent,
+            strip_checked=strip,
+            status_code=200 if stored else status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    )
+
+
+def _no_store(answer: Response) -> Response:
+    """An answer that shows the receipt is kept by no cache."""
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
