@@ -2,7 +2,8 @@
 
 A file is never whole in memory, on the way in or out: it is cut into chunks of
 :data:`CHUNK_BYTES`, each sealed with AES-256-GCM under the data key its owner keeps (per
-lead) and published as one message of the bucket's stream as it arrives; a read fetches
+lead) as it arrives and spooled to disk sealed, then published, one message of the
+bucket's stream per chunk, once the whole file came within its limit; a read fetches
 the chunks one by one (a direct get of the next message on the object's chunk subject) and
 yields each as soon as it is opened. nats-py's own ``ObjectStore.get`` gathers the object
 whole (or hands chunks to a blocking writer in a thread), and its ``put`` reads through a
@@ -20,15 +21,20 @@ with another object's or cut off at the end fails to open. Object names are rand
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from pathlib import Path
+from typing import BinaryIO, Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -51,6 +57,9 @@ CHUNK_BYTES: Final = 128 * 1024
 #: what an evidence bucket may hold until an administrator grows it (discard new beyond)
 BUCKET_MAX_BYTES: Final = 8 * GIB
 
+#: what a spool leaves free on its disk at the least
+SPOOL_FLOOR_BYTES: Final = 256 * 1024 * 1024
+
 _MAGIC: Final = b"LEV1"
 _NONCE: Final = 12
 _COUNTER: Final = 4
@@ -67,6 +76,10 @@ class EvidenceTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"more than {limit} bytes")
         self.limit = limit
+
+
+class EvidenceSpoolFull(Exception):
+    """No room on the spool's disk for one more upload now; it may be sent again later."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +108,9 @@ def bucket_config(bucket: str, replicas: int = 1) -> StreamConfig:
     """The bucket's stream: nats-py's ``create_object_store`` layout, append-only like every
     stream of record (nothing deleted or purged, so no one with the service's credentials
     can make evidence disappear), file-backed and bounded. An object's description is
-    written once (its name is new), so no roll-up is needed. An upload refused halfway
-    leaves its chunks without a description: ciphertext no event names, counted against
-    the bucket's size."""
+    written once (its name is new), so no roll-up is needed. Nothing is published of an
+    upload until all of it came within its limit (:meth:`EvidenceStore.put` spools it
+    first), so an upload refused halfway takes none of the bucket's size."""
     return StreamConfig(
         name=bucket_stream(bucket),
         description=f"evidence files ({bucket}), encrypted per lead",
@@ -121,50 +134,90 @@ def new_data_key() -> bytes:
 class EvidenceStore:
     """One bucket's objects, written and read chunk by chunk."""
 
-    def __init__(self, js: JetStreamContext, bucket: str) -> None:
+    def __init__(self, js: JetStreamContext, bucket: str, spool_dir: Path | None = None) -> None:
         self._js = js
         self.bucket = bucket
         self.stream = bucket_stream(bucket)
+        #: where uploads are sealed before they are published (None: the system's temp
+        #: directory, TMPDIR)
+        self.spool_dir = spool_dir
 
-    async def put(self, key: bytes, data: AsyncIterable[bytes], max_bytes: int) -> StoredEvidence:
-        """Seal and store what ``data`` yields, a chunk at a time, under a new random name.
-        :class:`EvidenceTooLarge` as soon as more than ``max_bytes`` came (the chunks
-        stored by then stay, with no description: no one can ever ask for them)."""
+    async def put(
+        self,
+        key: bytes,
+        data: AsyncIterable[bytes],
+        max_bytes: int,
+        *,
+        before_publish: Callable[[], Awaitable[None]] | None = None,
+    ) -> StoredEvidence:
+        """Seal what ``data`` yields, a chunk at a time, into a spool file, and once all of
+        it came within ``max_bytes`` store it under a new random name. Refused halfway
+        (:class:`EvidenceTooLarge` as soon as more than ``max_bytes`` came, the sender
+        gone, ``before_publish`` raising), nothing reaches the bucket: an append-only
+        bucket keeps whatever is published to it, counted against its size for good.
+
+        The spool holds ciphertext only (each chunk is sealed before it is written) in an
+        unnamed temporary file of ``spool_dir``, gone when closed or when the process dies.
+        Spools are bounded by the disk: each reserves room for its limit's worth of sealed
+        chunks before its first byte, and one that would leave the spool directory's disk
+        with less than :data:`SPOOL_FLOOR_BYTES` free, counting what this process's other
+        spools reserved, is refused (:class:`EvidenceSpoolFull`, to be tried again later).
+        Only a failure of the broker while publishing can leave chunks without a
+        description."""
         name, nuid = uuid.uuid4().hex, uuid.uuid4().hex
-        subject = self._chunks(nuid)
         base = os.urandom(_NONCE)
         aead = AESGCM(key)
-        plain_digest, stored_digest = hashlib.sha256(), hashlib.sha256()
-        size = stored = sent = 0
+        plain_digest = hashlib.sha256()
+        size = 0
+        sealed: list[int] = []
+        async with _room(self.spool_dir, _sealed_bytes(max_bytes)):
+            spool = tempfile.TemporaryFile(dir=self.spool_dir)  # noqa: SIM115 - closed below
+            try:
 
-        async def publish(payload: bytes) -> None:
-            nonlocal stored, sent
+                def seal(index: int, plain: bytes, last: bool) -> None:
+                    message = aead.encrypt(_nonce(base, index), plain, _bound(name, index, last))
+                    spool.write(message)
+                    sealed.append(len(message))
+
+                index = 0
+                held: bytes | None = None
+                async for piece in _rechunked(data):
+                    size += len(piece)
+                    if size > max_bytes:
+                        raise EvidenceTooLarge(max_bytes)
+                    plain_digest.update(piece)
+                    if held is not None:
+                        await asyncio.to_thread(seal, index, held, False)
+                        index += 1
+                    held = piece
+                # The last chunk says so (an empty file is one empty last chunk).
+                await asyncio.to_thread(seal, index, held if held is not None else b"", True)
+                if before_publish is not None:
+                    await before_publish()
+                await asyncio.to_thread(spool.seek, 0)
+                await self._publish(name, nuid, _MAGIC + base, spool, sealed)
+            finally:
+                spool.close()
+        return StoredEvidence(name, size, plain_digest.hexdigest())
+
+    async def _publish(
+        self, name: str, nuid: str, header: bytes, spool: BinaryIO, sealed: list[int]
+    ) -> None:
+        """The object's messages as nats-py lays them out: its chunks, then its description."""
+        subject = self._chunks(nuid)
+        stored_digest = hashlib.sha256()
+        stored = 0
+        for length in (None, *sealed):
+            payload = header if length is None else await asyncio.to_thread(spool.read, length)
             await self._js.publish(subject, payload, stream=self.stream)
             stored_digest.update(payload)
             stored += len(payload)
-            sent += 1
-
-        await publish(_MAGIC + base)
-        index = 0
-        held: bytes | None = None
-        async for piece in _rechunked(data):
-            size += len(piece)
-            if size > max_bytes:
-                raise EvidenceTooLarge(max_bytes)
-            plain_digest.update(piece)
-            if held is not None:
-                await publish(aead.encrypt(_nonce(base, index), held, _bound(name, index, False)))
-                index += 1
-            held = piece
-        # The last chunk says so (an empty file is one empty last chunk).
-        last = held if held is not None else b""
-        await publish(aead.encrypt(_nonce(base, index), last, _bound(name, index, True)))
         info = ObjectInfo(
             name=name,
             bucket=self.bucket,
             nuid=nuid,
             size=stored,
-            chunks=sent,
+            chunks=1 + len(sealed),
             digest="SHA-256=" + base64.urlsafe_b64encode(stored_digest.digest()).decode(),
             mtime=datetime.now(UTC).isoformat(),
             options=ObjectMetaOptions(max_chunk_size=CHUNK_BYTES + 16),
@@ -172,7 +225,6 @@ class EvidenceStore:
         await self._js.publish(
             self._meta(name), json.dumps(info.as_dict()).encode(), stream=self.stream
         )
-        return StoredEvidence(name, size, plain_digest.hexdigest())
 
     async def get(self, key: bytes, name: str) -> AsyncIterator[bytes]:
         """The plaintext, a chunk at a time (:class:`EvidenceUnreadable` on the way if the
@@ -246,6 +298,29 @@ async def _rechunked(data: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
             del pending[:CHUNK_BYTES]
     if pending:
         yield bytes(pending)
+
+
+# What the spools of this process reserved on their disks (puts run on one event loop: the
+# look at the free space and the reservation happen with no await between them).
+_reserved: dict[str, int] = {}
+
+
+@asynccontextmanager
+async def _room(spool_dir: Path | None, wanted: int) -> AsyncIterator[None]:
+    where = str(spool_dir) if spool_dir is not None else tempfile.gettempdir()
+    free = (await asyncio.to_thread(shutil.disk_usage, where)).free
+    if free - _reserved.get(where, 0) - wanted < SPOOL_FLOOR_BYTES:
+        raise EvidenceSpoolFull(where)
+    _reserved[where] = _reserved.get(where, 0) + wanted
+    try:
+        yield
+    finally:
+        _reserved[where] -= wanted
+
+
+def _sealed_bytes(max_bytes: int) -> int:
+    """The spool's size for a file of ``max_bytes``: 16 bytes of tag more per chunk."""
+    return max_bytes + 16 * (max_bytes // CHUNK_BYTES + 1)
 
 
 def _nonce(base: bytes, index: int) -> bytes:
