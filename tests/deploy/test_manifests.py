@@ -541,6 +541,7 @@ PUBLIC_ROUTES = {
     "/report",
     "/my-report",
     "/my-report/add",
+    "/my-report/files",
     "/verify-receipt",
     "/v1/work/{purpose}",
     "/v1/reports",
