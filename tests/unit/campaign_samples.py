@@ -10,6 +10,7 @@ from common.events import Actor, Event, Role
 from common.events.campaigns import (
     CampaignClosed,
     CampaignOpened,
+    CampaignViewed,
     ItemAnswer,
     ItemsTurnedIntoTasks,
     LeadsSampledForReview,
@@ -31,6 +32,7 @@ CAMPAIGN_WIRE_NAMES: Final = frozenset(
         "LeadsSampledForReview",
         "ReviewFindingRecorded",
         "CampaignClosed",
+        "CampaignViewed",
     }
 )
 
@@ -84,4 +86,7 @@ CAMPAIGN_SAMPLES: Final[dict[type[Event], Event]] = {
         actor=OFFICE,
     ),
     CampaignClosed: CampaignClosed(campaign_id=CAMPAIGN, note="自查工作结束", actor=OFFICE),
+    CampaignViewed: CampaignViewed(
+        campaign_id=CAMPAIGN, service="ledger", part="report", actor=POLICE
+    ),
 }

@@ -116,11 +116,16 @@ def _review(campaign: Campaign, lead_id: str, outcomes: app.Outcomes) -> ReviewO
     )
 
 
-async def detail(ledger: LedgerDep, principal: Principal, read: CampaignRead) -> CampaignDetail:
+async def detail(
+    ledger: LedgerDep, principal: Principal, read: CampaignRead, *, viewed: bool = True
+) -> CampaignDetail:
     """The campaign for this reader: every unit's answers for the office and the
-    committee, one's own unit's for a unit's people."""
+    committee, one's own unit's for a unit's people. Recorded as read (the API's and the
+    desk's alike) unless it is only the answer to a command of the reader's."""
     campaign = read.campaign
     outcomes = await app.outcomes(ledger, campaign)
+    if viewed:
+        await app.viewed(ledger, principal, campaign, "campaign")
     every = read.whole
     units = [u for u in campaign.opened.units if every or u == principal.unit]
     sampled = campaign.sample
@@ -143,7 +148,7 @@ async def detail(ledger: LedgerDep, principal: Principal, read: CampaignRead) ->
 
 async def _answer(ledger: LedgerDep, principal: Principal, event: Event) -> CampaignDetail:
     read = await app.read(ledger, principal, event.subject_id or "")
-    return await detail(ledger, principal, read)
+    return await detail(ledger, principal, read, viewed=False)
 
 
 async def opening(ledger: Ledger, principal: Principal, body: CampaignIn) -> Event:
@@ -293,13 +298,22 @@ async def close(
 
 
 async def report_of(
-    ledger: LedgerDep, principal: Principal, campaign_id: str, lang: Language
+    ledger: LedgerDep,
+    principal: Principal,
+    campaign_id: str,
+    lang: Language,
+    *,
+    viewed: Literal["report", "print"] | None = "print",
 ) -> tuple[Campaign, Any]:
     """The report's rows, for those who see every unit (the office, clerks, auditors and
-    the committee); a unit's people are refused (403) once the campaign is known theirs."""
+    the committee); a unit's people are refused (403) once the campaign is known theirs.
+    Recorded as read as ``viewed`` says (the print page's, unless told; None for the
+    download, which is recorded as an export)."""
     read = await app.read(ledger, principal, campaign_id)
     app.whole(read)
     found = await app.outcomes(ledger, read.campaign)
+    if viewed is not None:
+        await app.viewed(ledger, principal, read.campaign, viewed)
     return read.campaign, rows(read.campaign, found, ledger.runtime.org, lang)
 
 
@@ -318,7 +332,7 @@ async def report_xlsx(
     ledger: LedgerDep,
     lang: Literal["zh", "en"] = "zh",
 ) -> Response:
-    campaign, report = await report_of(ledger, principal, campaign_id, lang)
+    campaign, report = await report_of(ledger, principal, campaign_id, lang, viewed=None)
     title = f"{campaign.opened.title}情况表" if lang == "zh" else f"{campaign.opened.title}: report"
     body = to_xlsx(report, lang, title, campaign.kind == "look_back")
     await app.exported(ledger, principal, campaign, len(report.answers) + len(report.reviews))

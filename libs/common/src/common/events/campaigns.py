@@ -8,7 +8,8 @@ the campaign. A look-back review also samples concluded leads of a period for re
 with the seed that makes the sample reproducible, and records a finding for each.
 
 Evidence is named by file name, size and SHA-256 (:class:`Attachment`); the files are kept
-elsewhere."""
+elsewhere. Reads of a campaign, its report and its print page are recorded on AUDIT
+(:class:`CampaignViewed`), as reads of an item are."""
 
 from __future__ import annotations
 
@@ -140,3 +141,13 @@ class CampaignClosed(_CampaignEvent):
 
     event_type: Literal["CampaignClosed"] = "CampaignClosed"
     note: str = Field(default="", max_length=LONGEST_REASON)
+
+
+class CampaignViewed(_CampaignEvent):
+    """Someone read a campaign (its answers), its report or its print page."""
+
+    prefix: ClassVar[str] = "audit"
+    event_type: Literal["CampaignViewed"] = "CampaignViewed"
+    service: str = Field(max_length=20)
+    #: what was read: the campaign with its answers, the report, the report to print
+    part: Literal["campaign", "report", "print"] = "campaign"

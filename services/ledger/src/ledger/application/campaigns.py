@@ -17,12 +17,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from common.auth import Principal
 from common.errors import NotFound, NotPermitted, RuleViolation
 from common.events import Event, utc_now
-from common.events.campaigns import LARGEST_SEED, CampaignKind, ItemAnswer, TurnedItem
+from common.events.campaigns import (
+    LARGEST_SEED,
+    CampaignKind,
+    CampaignViewed,
+    ItemAnswer,
+    TurnedItem,
+)
 from common.events.catalogue import LedgerExported
 from common.events.tasks import TaskSource
 from common.eventstore import LeadHistory
@@ -260,6 +266,21 @@ async def outcomes(ledger: Ledger, campaign: Campaign) -> Outcomes:
         )
 
     return await in_one_go(ledger, read)
+
+
+async def viewed(
+    ledger: Ledger,
+    principal: Principal,
+    campaign: Campaign,
+    part: Literal["campaign", "report", "print"],
+) -> None:
+    """The campaign (its answers), its report or its print page was shown to the reader:
+    recorded as reads of an item are (TaskViewed), once it is known the reader may."""
+    await ledger.runtime.record_access(
+        CampaignViewed(
+            campaign_id=campaign.campaign_id, service="ledger", part=part, actor=principal.actor
+        )
+    )
 
 
 async def exported(ledger: Ledger, principal: Principal, campaign: Campaign, rows: int) -> None:
