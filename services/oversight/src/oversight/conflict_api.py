@@ -6,34 +6,22 @@ overrides in the leak-risk report (requested, decided, used)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.auth import Principal, require_roles
-from common.errors import RuleViolation
 from common.events import Event, Role
 from common.events.accounts import USER_NAME
-from common.events.catalogue import ResponsibilityAssigned
-from common.events.conflict import (
-    ConflictGuardLifted,
-    ConflictGuardSet,
-    ConflictOverrideApproved,
-    ConflictOverrideRefused,
-    ConflictOverrideRequested,
-    GuardReason,
-)
+from common.events.conflict import GuardReason
 from common.http_errors import errors
 from common.service import ServiceRuntime
-from common.subjects import Stream, check_token
+from oversight.application import conflict as app
 
 router = APIRouter(tags=["conflict of interest"])
 Member = Annotated[Principal, Depends(require_roles(Role.DISCIPLINE))]
 Reader = Annotated[Principal, Depends(require_roles(Role.DISCIPLINE, Role.AUDITOR, Role.ADMIN))]
-# The report shows the newest requests; overrides are rare, each one a decision of the
-# committee's.
-MOST_SHOWN: Final = 200
 LEAD_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -48,6 +36,10 @@ class GuardIn(_In):
     reason: GuardReason = Field(
         description="accountability 问责案件当事人 / umbrella 保护伞案件当事人 / other 其他"
     )
+
+
+class LiftIn(_In):
+    pass
 
 
 class DecisionIn(_In):
@@ -78,14 +70,8 @@ def _runtime(request: Request) -> ServiceRuntime:
     return runtime
 
 
-async def _append(request: Request, event: Event) -> Recorded:
-    await _runtime(request).store(Stream.DIRECTIVES).append(event)
+def _recorded(event: Event) -> Recorded:
     return Recorded(event_type=event.event_type, event_id=event.event_id)
-
-
-async def _events(request: Request, stream: Stream, subject: str) -> list[Event]:
-    history = await _runtime(request).store(stream).read_subject(subject)
-    return [e.event for e in history.events]
 
 
 @router.post(
@@ -96,11 +82,8 @@ async def _events(request: Request, stream: Stream, subject: str) -> list[Event]
     responses=errors(403, 503),
 )
 async def set_guard(body: GuardIn, request: Request, principal: Member) -> Recorded:
-    return await _append(
-        request,
-        ConflictGuardSet(
-            lead_id=body.lead_id, account=body.account, reason=body.reason, actor=principal.actor
-        ),
+    return _recorded(
+        await app.set_guard(_runtime(request), principal, body.lead_id, body.account, body.reason)
     )
 
 
@@ -111,11 +94,8 @@ async def set_guard(body: GuardIn, request: Request, principal: Member) -> Recor
     status_code=status.HTTP_202_ACCEPTED,
     responses=errors(403, 503),
 )
-async def lift_guard(body: _In, request: Request, principal: Member) -> Recorded:
-    return await _append(
-        request,
-        ConflictGuardLifted(lead_id=body.lead_id, account=body.account, actor=principal.actor),
-    )
+async def lift_guard(body: LiftIn, request: Request, principal: Member) -> Recorded:
+    return _recorded(await app.lift_guard(_runtime(request), principal, body.lead_id, body.account))
 
 
 @router.post(
@@ -126,21 +106,11 @@ async def lift_guard(body: _In, request: Request, principal: Member) -> Recorded
     responses=errors(403, 422, 503),
 )
 async def decide(body: DecisionIn, request: Request, principal: Member) -> Recorded:
-    asked = await _events(
-        request, Stream.LEDGER, f"ledger.lead.{check_token(body.lead_id)}.ConflictOverrideRequested"
-    )
-    if not any(
-        isinstance(e, ConflictOverrideRequested) and e.account == body.account for e in asked
-    ):
-        raise RuleViolation(
-            "the office asked for no override for this person on this lead",
-            "扫黑办未就该人员和线索报批",
-            field="account",
+    approve = body.decision == "approve"
+    return _recorded(
+        await app.decide(
+            _runtime(request), principal, body.lead_id, body.account, approve, body.note
         )
-    kind = ConflictOverrideApproved if body.decision == "approve" else ConflictOverrideRefused
-    return await _append(
-        request,
-        kind(lead_id=body.lead_id, account=body.account, note=body.note, actor=principal.actor),
     )
 
 
@@ -152,43 +122,18 @@ async def decide(body: DecisionIn, request: Request, principal: Member) -> Recor
     responses=errors(403, 503),
 )
 async def overrides(request: Request, principal: Reader) -> list[OverrideOut]:
-    asked = await _events(request, Stream.LEDGER, "ledger.lead.*.ConflictOverrideRequested")
-    shown: list[OverrideOut] = []
-    for ask in reversed(asked[-MOST_SHOWN:]):
-        assert isinstance(ask, ConflictOverrideRequested)  # noqa: S101 - the subject says so
-        lead = check_token(ask.lead_id)
-        decisions = [
-            e
-            for e in await _events(request, Stream.DIRECTIVES, f"directive.lead.{lead}.>")
-            if isinstance(e, ConflictOverrideApproved | ConflictOverrideRefused)
-            and e.account == ask.account
-            and e.occurred_at >= ask.occurred_at
-        ]
-        last = decisions[-1] if decisions else None
-        used = [
-            e
-            for e in await _events(
-                request, Stream.LEDGER, f"ledger.lead.{lead}.ResponsibilityAssigned"
-            )
-            if isinstance(e, ResponsibilityAssigned)
-            and e.conflict_override
-            and e.assignee == ask.account
-            and e.occurred_at >= ask.occurred_at
-        ]
-        shown.append(
-            OverrideOut(
-                lead_id=ask.lead_id,
-                account=ask.account,
-                requested_at=ask.occurred_at,
-                requested_by=ask.actor.user,
-                reason=ask.reason,
-                grounds=list(ask.grounds),
-                decision=None
-                if last is None
-                else ("approved" if isinstance(last, ConflictOverrideApproved) else "refused"),
-                decided_at=last.occurred_at if last else None,
-                decided_by=last.actor.user if last else None,
-                used_at=used[0].occurred_at if used else None,
-            )
+    return [
+        OverrideOut(
+            lead_id=o.lead_id,
+            account=o.account,
+            requested_at=o.requested_at,
+            requested_by=o.requested_by,
+            reason=o.reason,
+            grounds=list(o.grounds),
+            decision=o.decision,
+            decided_at=o.decided_at,
+            decided_by=o.decided_by,
+            used_at=o.used_at,
         )
-    return shown
+        for o in await app.overrides(_runtime(request))
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from oversight.pages import audit, cases, notices, tasks
+from oversight.pages import audit, cases, conflict, notices, tasks
 from oversight.pages.desk import Refused, refused_page
 
 router = APIRouter(include_in_schema=False)
@@ -16,6 +16,7 @@ router.include_router(cases.router)
 router.include_router(audit.router)
 router.include_router(notices.router)
 router.include_router(tasks.router)
+router.include_router(conflict.router)
 
 
 def install_pages(app: FastAPI) -> None:

@@ -13,8 +13,10 @@ from pydantic import BeforeValidator
 from common.errors import RuleViolation
 from common.http_errors import describe_violation
 from common.vocabulary import ROLES
+from oversight.application import conflict
 from oversight.application.towns import units_named
 from oversight.domain.cases import BY_HAND, BY_HAND_LABEL, SUPERVISION_RULES
+from oversight.pages.conflict import GROUNDS
 from oversight.pages.desk import ACCESS_KINDS, MOMENTS, DeskDep
 from oversight.schemas import FIELD_LABELS, RuleFilter, supervision_out
 
@@ -101,9 +103,14 @@ async def leak_risk_page(
     ] = None,
 ) -> Response:
     risks = await desk.oversight.leak_risk(desk.principal, hours)
+    # The hand-overs made despite a conflict are part of the report (requested, decided,
+    # used), whatever the window: each is a decision of the committee's.
+    overrides = await conflict.overrides(desk.oversight.runtime)
     return desk.render(
         "leak_risk.html",
         risks=risks,
+        overrides=overrides,
+        grounds=GROUNDS,
         hours=hours,
         window=hours or desk.oversight.settings.leak_window_hours,
         moments=MOMENTS,

@@ -1,0 +1,175 @@
+"""The committee's part in the conflict-of-interest guard, for the API and the desk alike:
+keeping a person off a lead (the ledger is told the category, never the case), lifting it,
+deciding on the office's requests for an override, and the overrides as the leak-risk report
+lists them (requested, decided, used). Read from the streams themselves: overrides are rare,
+each one a decision of the committee's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+from common.auth import Principal
+from common.errors import RuleViolation
+from common.events import Event
+from common.events.catalogue import ResponsibilityAssigned
+from common.events.conflict import (
+    ConflictGuardLifted,
+    ConflictGuardSet,
+    ConflictOverrideApproved,
+    ConflictOverrideRefused,
+    ConflictOverrideRequested,
+    GuardReason,
+)
+from common.service import ServiceRuntime
+from common.subjects import Stream, check_token
+
+# The report shows the newest requests.
+MOST_SHOWN: Final = 200
+
+
+@dataclass(frozen=True)
+class Override:
+    """The office's request for an override, and what became of it."""
+
+    lead_id: str
+    account: str
+    requested_at: datetime
+    requested_by: str | None
+    reason: str
+    grounds: tuple[str, ...]
+    decision: Literal["approved", "refused"] | None
+    decided_at: datetime | None
+    decided_by: str | None
+    note: str
+    used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A person the committee keeps off a lead, standing now."""
+
+    lead_id: str
+    account: str
+    reason: GuardReason
+    set_at: datetime
+    set_by: str | None
+
+
+async def _events(runtime: ServiceRuntime, stream: Stream, subject: str) -> list[Event]:
+    history = await runtime.store(stream).read_subject(subject)
+    return [e.event for e in history.events]
+
+
+async def _append(runtime: ServiceRuntime, event: Event) -> Event:
+    await runtime.store(Stream.DIRECTIVES).append(event)
+    return event
+
+
+async def set_guard(
+    runtime: ServiceRuntime, principal: Principal, lead_id: str, account: str, reason: GuardReason
+) -> Event:
+    return await _append(
+        runtime,
+        ConflictGuardSet(lead_id=lead_id, account=account, reason=reason, actor=principal.actor),
+    )
+
+
+async def lift_guard(
+    runtime: ServiceRuntime, principal: Principal, lead_id: str, account: str
+) -> Event:
+    return await _append(
+        runtime, ConflictGuardLifted(lead_id=lead_id, account=account, actor=principal.actor)
+    )
+
+
+async def decide(
+    runtime: ServiceRuntime,
+    principal: Principal,
+    lead_id: str,
+    account: str,
+    approve: bool,
+    note: str,
+) -> Event:
+    """The committee's answer to the office's request: refused when the office asked none
+    for this person on this lead."""
+    asked = await _events(
+        runtime, Stream.LEDGER, f"ledger.lead.{check_token(lead_id)}.ConflictOverrideRequested"
+    )
+    if not any(isinstance(e, ConflictOverrideRequested) and e.account == account for e in asked):
+        raise RuleViolation(
+            "the office asked for no override for this person on this lead",
+            "扫黑办未就该人员和线索报批",
+            field="account",
+        )
+    kind = ConflictOverrideApproved if approve else ConflictOverrideRefused
+    return await _append(
+        runtime, kind(lead_id=lead_id, account=account, note=note, actor=principal.actor)
+    )
+
+
+async def overrides(runtime: ServiceRuntime) -> list[Override]:
+    """Every request for an override, newest first (the newest ``MOST_SHOWN``), with the
+    committee's last decision after it and the hand-over that used it."""
+    asked = await _events(runtime, Stream.LEDGER, "ledger.lead.*.ConflictOverrideRequested")
+    shown: list[Override] = []
+    for ask in reversed(asked[-MOST_SHOWN:]):
+        assert isinstance(ask, ConflictOverrideRequested)  # noqa: S101 - the subject says so
+        lead = check_token(ask.lead_id)
+        decisions = [
+            e
+            for e in await _events(runtime, Stream.DIRECTIVES, f"directive.lead.{lead}.>")
+            if isinstance(e, ConflictOverrideApproved | ConflictOverrideRefused)
+            and e.account == ask.account
+            and e.occurred_at >= ask.occurred_at
+        ]
+        last = decisions[-1] if decisions else None
+        used = [
+            e
+            for e in await _events(
+                runtime, Stream.LEDGER, f"ledger.lead.{lead}.ResponsibilityAssigned"
+            )
+            if isinstance(e, ResponsibilityAssigned)
+            and e.conflict_override
+            and e.assignee == ask.account
+            and e.occurred_at >= ask.occurred_at
+        ]
+        shown.append(
+            Override(
+                lead_id=ask.lead_id,
+                account=ask.account,
+                requested_at=ask.occurred_at,
+                requested_by=ask.actor.user,
+                reason=ask.reason,
+                grounds=tuple(ask.grounds),
+                decision=None
+                if last is None
+                else ("approved" if isinstance(last, ConflictOverrideApproved) else "refused"),
+                decided_at=last.occurred_at if last else None,
+                decided_by=last.actor.user if last else None,
+                note=last.note if last else "",
+                used_at=used[0].occurred_at if used else None,
+            )
+        )
+    return shown
+
+
+async def guards(runtime: ServiceRuntime) -> list[Guard]:
+    """The guards standing now (set and not lifted since), newest first."""
+    standing: dict[tuple[str, str], Guard] = {}
+    store = runtime.store(Stream.DIRECTIVES)
+    changes = [
+        *(await store.read_subject("directive.lead.*.ConflictGuardSet")).events,
+        *(await store.read_subject("directive.lead.*.ConflictGuardLifted")).events,
+    ]
+    # In the stream's order: a guard lifted and set again in one instant stands.
+    for stored in sorted(changes, key=lambda s: s.sequence):
+        event = stored.event
+        if isinstance(event, ConflictGuardSet):
+            standing[(event.lead_id, event.account)] = Guard(
+                event.lead_id, event.account, event.reason, event.occurred_at, event.actor.user
+            )
+        elif isinstance(event, ConflictGuardLifted):
+            standing.pop((event.lead_id, event.account), None)
+    return sorted(standing.values(), key=lambda g: g.set_at, reverse=True)
