@@ -5,6 +5,7 @@ officer reads the identity once on a page that is not kept, and a second read is
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,17 +13,27 @@ import httpx
 import pyotp
 import pytest
 from playwright.async_api import Browser, Page, expect
+from sqlalchemy import create_engine, select
 
-from common.events import Role
-from common.events.catalogue import IdentityDisclosed
+from common.database import sync_url
+from common.events import Role, utc_now
+from common.events.catalogue import IdentityDisclosed, LeadRegistered
 from common.events.custody import IdentityAccessRefused
+from common.eventstore import EventStore
 from common.subjects import Stream
+from common.vocabulary import Category, Channel
 from common.work import solve
+from intake.projection.tables import reports
 from tests.browser.conftest import PageProblems, Screenshots
-from tests.browser.test_intake_pages import PASSWORD, Intake, intake  # noqa: F401 - the fixture
+from tests.browser.test_intake_pages import (  # noqa: F401 - the fixture
+    OFFICE,
+    PASSWORD,
+    Intake,
+    intake,
+)
 from tests.conftest import wait_until
 from tests.support.accounts import open_account
-from tests.support.intake import lead, unique, wait_until_projected
+from tests.support.intake import OWN_VILLAGE, lead, unique, wait_until_projected
 from tests.support.streams import events_on
 
 pytestmark = pytest.mark.integration
@@ -91,6 +102,40 @@ async def named_report(served: Intake) -> str:
     return lead_id
 
 
+async def filed_to_the_police(served: Intake, lead_id: str) -> str:
+    """The ledger files the lead to the police station (whose officers may then read it);
+    its ledger number, once intake knows it."""
+    number = f"SHD-2026-{secrets.randbelow(10**6):06d}"
+    await EventStore(served.js, Stream.LEDGER, "ledger").append(
+        LeadRegistered(
+            for_committee=False,
+            lead_id=lead_id,
+            ledger_number=number,
+            unit="shd-police",
+            reported_at=utc_now(),
+            channel=Channel.WEB,
+            category=Category.VILLAGE_TYRANT,
+            summary="村霸威胁证人",
+            village=OWN_VILLAGE,
+            actor=OFFICE,
+        )
+    )
+    engine = create_engine(sync_url(served.database_url))
+
+    def known() -> bool:
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(reports.c.ledger_number).where(reports.c.lead_id == lead_id)
+            ).scalar()
+        return found == number
+
+    try:
+        await wait_until(known)
+    finally:
+        engine.dispose()
+    return number
+
+
 async def ask(page: Page, lead_id: str, reason: str) -> None:
     await page.fill("#lead", lead_id)
     await page.select_option("#reason_category", "statement")
@@ -114,6 +159,7 @@ async def test_two_custodians_decide_and_the_officer_reads_once(
     screenshot: Screenshots,
 ) -> None:
     lead_id = await named_report(intake)
+    number = await filed_to_the_police(intake, lead_id)
     officer = await staff(intake, "zhao.police", Role.POLICE, "shd-police")
     first = await staff(intake, "wang.custodian", Role.CUSTODIAN, "shd-discipline")
     second = await staff(intake, "li.custodian", Role.CUSTODIAN, "shd-discipline")
@@ -132,8 +178,10 @@ async def test_two_custodians_decide_and_the_officer_reads_once(
         await expect(police.locator("#reason")).to_have_value("需制作询问笔录")
         await screenshot(police, "没有这条线索 refused")
 
-        await ask(police, lead_id, "需制作询问笔录")
+        # Asked by the ledger number, which intake knows once the lead is filed.
+        await ask(police, number, "需制作询问笔录")
         await expect(police.locator("#mine tbody tr")).to_have_count(1)
+        await expect(police.locator("#mine tbody tr")).to_contain_text(number)
         await expect(police.locator("#mine td.state")).to_contain_text("待审批")
         refused_request = await the_request(police, "mine")
         await screenshot(police, "申请 asked")
@@ -179,7 +227,9 @@ async def test_two_custodians_decide_and_the_officer_reads_once(
             assert "另一名保管员" in await answer.text()
 
         async with signed_in(browser, intake, second, screenshot) as custodian_b:
-            await expect(custodian_b.locator("#to-decide tbody tr")).to_have_count(2)
+            # Both pending requests are B's to decide, custodian A's own among them.
+            for pending in (approved_request, own):
+                await expect(custodian_b.locator(f"#approve-{pending}")).to_have_count(1)
             await custodian_b.fill(f"#approve-{approved_request}-hours", "2")
             await clicked(custodian_b, f"#approve-{approved_request} button[type=submit]")
             await expect(custodian_b.locator("p.done")).to_contain_text("已批准")
