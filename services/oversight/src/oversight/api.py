@@ -281,9 +281,15 @@ async def assessments_by_town(principal: Reader, oversight: OversightDep) -> lis
     },
 )
 async def assessments_xlsx(
-    principal: Reader, oversight: OversightDep, lang: str = "zh"
+    principal: Reader,
+    oversight: OversightDep,
+    lang: str = "zh",
+    town: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z0-9-]{1,40}$", description="只导出一个乡镇 / one town's units alone"),
+    ] = None,
 ) -> Response:
-    sheet = await oversight.assessment_spreadsheet(principal, lang)
+    sheet = await oversight.assessment_spreadsheet(principal, lang, town)
     return Response(
         sheet.content,
         media_type=sheet.media_type,

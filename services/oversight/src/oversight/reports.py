@@ -38,9 +38,15 @@ class Spreadsheet:
 
 
 def assessment_spreadsheet(
-    rows: Iterable[Assessment], org: Organisation, lang: str, now: datetime
+    rows: Iterable[Assessment],
+    org: Organisation,
+    lang: str,
+    now: datetime,
+    town: str | None = None,
 ) -> Spreadsheet:
-    """Chinese unless ``lang`` is something else (then English); named for the day made."""
+    """Chinese unless ``lang`` is something else (then English); named for the day made,
+    and for the town when it holds one town's units alone (``town``), so two towns' files
+    saved side by side are told apart."""
     zh = lang == "zh"
     book = Workbook()
     sheet = book.active
@@ -66,4 +72,5 @@ def assessment_spreadsheet(
     buffer = io.BytesIO()
     book.save(buffer)
     stamp = now.astimezone(UTC).strftime("%Y%m%d")
-    return Spreadsheet(buffer.getvalue(), f"assessment-{stamp}.xlsx")
+    named = f"assessment-{town}-{stamp}.xlsx" if town else f"assessment-{stamp}.xlsx"
+    return Spreadsheet(buffer.getvalue(), named)

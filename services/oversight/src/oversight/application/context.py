@@ -195,5 +195,7 @@ class Oversight:
     async def assessments_by_town(self, principal: Principal) -> list[Assessment]:
         return await reads.assessments_by_town(self, principal)
 
-    async def assessment_spreadsheet(self, principal: Principal, lang: str) -> reports.Spreadsheet:
-        return await reads.assessment_spreadsheet(self, principal, lang)
+    async def assessment_spreadsheet(
+        self, principal: Principal, lang: str, town: str | None = None
+    ) -> reports.Spreadsheet:
+        return await reads.assessment_spreadsheet(self, principal, lang, town)

@@ -16,6 +16,7 @@ from oversight import reports
 from oversight.application.towns import may_name, towns_seen
 from oversight.domain.assessment import Assessment
 from oversight.projection import queries
+from oversight.projection.scope import Towns
 
 # Where the facts of units that are no town's (the county's own) are counted.
 COUNTY_GROUP = "county"
@@ -123,7 +124,23 @@ async def assessments_by_town(ox: Oversight, principal: Principal) -> list[Asses
 
 
 async def assessment_spreadsheet(
-    ox: Oversight, principal: Principal, lang: str
+    ox: Oversight, principal: Principal, lang: str, town: str | None = None
 ) -> reports.Spreadsheet:
-    rows = await assessments(ox, principal)
-    return reports.assessment_spreadsheet(rows, ox.runtime.org, lang, utc_now())
+    """The assessment of the reader's towns, or of the one town asked for (one of theirs:
+    another town is refused as one the county does not have). A file of one town's units
+    (a town's reader, or one town asked for) carries the town's code in its name."""
+    org = ox.runtime.org
+    towns = towns_seen(org, principal)
+    if town is not None:
+        if not (towns.every or town in towns.codes):
+            raise RuleViolation(f"no town {town!r}", f"没有这个乡镇 {town!r}", field="town")
+        try:
+            towns = Towns.of((org.town_named(town),))
+        except LookupError:
+            raise RuleViolation(
+                f"no town {town!r}", f"没有这个乡镇 {town!r}", field="town"
+            ) from None
+    async with ox.runtime.database.async_engine.connect() as conn:
+        rows = await queries.assessments(conn, towns=towns)
+    one = next(iter(towns.codes)) if not towns.every and len(towns.codes) == 1 else None
+    return reports.assessment_spreadsheet(rows, org, lang, utc_now(), town=one)
