@@ -5,7 +5,9 @@ A town's discipline committee, or a town's auditor, sees their town's alone: ano
 town's case, lead or notice answers as one that does not exist, and every list, count,
 report and export holds only their town's. The county's own units (kind county: its
 discipline inspectors, its auditors) and an administrator placed in no unit see every
-town's. A county of one town reads as before.
+town's. A county of one town reads as before. A report not filed yet that names no
+village is the county's alone until the ledger files it (oversight.projection.scope says
+why).
 
 Every read and every command of the application layer turns its principal into the towns
 here first, so visibility is decided before anything else is read."""

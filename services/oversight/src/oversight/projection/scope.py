@@ -4,7 +4,17 @@ here is only how the tables are narrowed to it.
 
 A lead belongs to the town whose ledger numbered it (its prefix) and, until it is filed,
 to the town of the village it was reported in; a unit, a task or a notice to the town of
-its unit."""
+its unit.
+
+A report not yet filed and naming no village (a public report on the web without one, or
+one staff entered without one) belongs to no town here: the county's own readers see it, a
+town's see it once the ledger has filed it under their town's number, which it does as it
+reads the report (seconds). Nothing oversight keeps of such a report names its town: the
+channel does not (the web form is the county's), and the ledger's fallback for it (the
+town of whoever entered it, else the county's first town) is a filing default, not a
+fact: oversight's row does not keep the entering unit, so a town's committee shown the
+lead by that default could be shown another town's report. Until it is filed, the county
+office is the one reader it surely belongs to."""
 
 from __future__ import annotations
 
