@@ -10,7 +10,7 @@ from playwright.async_api import Page, expect
 from common.work import solve
 from tests.browser.conftest import Screenshots
 from tests.browser.test_intake_pages import PHONE, Intake, intake  # noqa: F401 - the fixture
-from tests.support.identity_requests import read_on_approval
+from tests.support.identity_requests import handed_to, read_on_approval
 from tests.support.intake import lead, unique, wait_until_projected
 
 pytestmark = pytest.mark.integration
@@ -31,6 +31,7 @@ async def test_the_reporter_reads_when_and_why_their_identity_was_read(
         assert reported.status_code == 201, reported.text
         lead_id, receipt = reported.json()["lead_id"], reported.json()["receipt"]
         await wait_until_projected(intake.database_url, lead_id)
+        await handed_to(intake.js, intake.database_url, lead_id, "shd-police")
         read = await read_on_approval(http, lead_id)
         assert read.status_code == 200, read.text
 

@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 from common.work import solve
 from tests.conftest import wait_until
 from tests.support.apps import token
-from tests.support.identity_requests import ASKED, ask
+from tests.support.identity_requests import ASKED, ask, handed_to
 from tests.support.intake import (
     PlantedIdentity,
     event_types,
@@ -63,6 +63,9 @@ async def test_a_request_is_refused_then_approved_read_once_seen_by_the_committe
     lead_id, receipt = reported.json()["lead_id"], reported.json()["receipt"]
     await wait_until_projected(sqlite_url, lead_id)
     requests = f"/v1/leads/{lead_id}/identity/requests"
+    # Asked only by who may read the lead: police, once it is handed to their station.
+    assert (await ask(intake, lead_id, "police")).status_code == 404
+    await handed_to(streams, sqlite_url, lead_id, "shd-police")
 
     # The custodian alone reads nothing any more.
     alone = await intake.post(
@@ -202,7 +205,7 @@ async def test_a_request_is_refused_then_approved_read_once_seen_by_the_committe
 
 
 async def test_a_shredded_identity_cannot_be_read_on_an_approved_request(
-    intake: httpx.AsyncClient, sqlite_url: str
+    intake: httpx.AsyncClient, streams: JetStreamContext, sqlite_url: str
 ) -> None:
     reported = await intake.post(
         "/v1/reports", json=lead(unique("村霸强占鱼塘"), identity={"name": "销毁测试"})
@@ -210,6 +213,7 @@ async def test_a_shredded_identity_cannot_be_read_on_an_approved_request(
     assert reported.status_code == 201, reported.text
     lead_id = reported.json()["lead_id"]
     await wait_until_projected(sqlite_url, lead_id)
+    await handed_to(streams, sqlite_url, lead_id, "shd-judicial", "shd-police")
     asked = await ask(intake, lead_id, "judicial")
     request = f"/v1/leads/{lead_id}/identity/requests/{asked.json()['request_id']}"
     assert (

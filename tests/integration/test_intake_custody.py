@@ -22,7 +22,7 @@ from intake.bootstrap import create_app
 from intake.projection.tables import reports
 from tests.conftest import NatsTarget, wait_until
 from tests.support.apps import token
-from tests.support.identity_requests import read_on_approval
+from tests.support.identity_requests import handed_to, read_on_approval
 from tests.support.intake import (
     Keys,
     PlantedIdentity,
@@ -81,6 +81,7 @@ async def test_a_named_reporters_identity_is_never_in_the_clear_and_once_shredde
             f"/v1/leads/{lead_id}/identity/disclose", json=reason, headers=token("custodian")
         )
         assert alone.status_code == 403, alone.text
+        await handed_to(streams, database_url, lead_id, "shd-police")
         disclosed = await read_on_approval(intake, lead_id)
         assert disclosed.status_code == 200, disclosed.text
         assert disclosed.json() == planted.as_json()

@@ -36,6 +36,7 @@ from common.runner import ProjectionRunner, RunnerOptions
 from common.subjects import Service, Stream
 from common.vocabulary import Category
 from intake.bootstrap import create_app as create_intake
+from intake.projection import PROJECTION as INTAKE_READ_MODEL
 from tests.conftest import NatsTarget, wait_until
 from tests.support.apps import random_key
 from tests.support.intake import Keys, intake_settings, running
@@ -239,10 +240,12 @@ async def test_a_replica_of_the_new_release_follows_the_switch_another_made(
 async def test_a_service_is_not_ready_until_its_version_of_a_read_model_caught_up(
     streams: JetStreamContext, nats_target: NatsTarget, database_url: str, tmp_path: Path
 ) -> None:
-    """Intake rolled back to a release whose read model is version 1, on a database where
-    version 2 serves (applied up to INTAKE's sequence 3, more than the stream holds yet):
-    intake rebuilds version 1 beside it and says it is not ready, naming the read model,
-    until version 1 has applied as much; then it switches and is ready."""
+    """Intake rolled back to a release whose read model is an older version, on a database
+    where the next version serves (applied up to INTAKE's sequence 3, more than the stream
+    holds yet): intake rebuilds its version beside it and says it is not ready, naming the
+    read model, until its version has applied as much; then it switches and is ready."""
+    mine = INTAKE_READ_MODEL.version
+    newer = mine + 1
     engine = create_engine(sync_url(database_url))
     try:
         ReadModels(engine, []).prepare()  # the bookkeeping tables
@@ -250,22 +253,22 @@ async def test_a_service_is_not_ready_until_its_version_of_a_read_model_caught_u
             conn.execute(
                 projection_versions.insert().values(
                     projection="intake",
-                    version=2,
+                    version=newer,
                     state=SERVING,
-                    tables='["intake_reports_v2"]',
+                    tables=f'["intake_reports_v{newer}"]',
                     changed_at=time.time(),
                 )
             )
             conn.execute(
                 projection_positions.insert().values(
-                    projection="intake_v2", stream=Stream.INTAKE.value, sequence=3
+                    projection=f"intake_v{newer}", stream=Stream.INTAKE.value, sequence=3
                 )
             )
         app = create_intake(intake_settings(nats_target, database_url, tmp_path, _keys()))
         async with running(app) as http:
             waiting = await http.get("/readyz")
             assert waiting.status_code == 503
-            assert waiting.json()["problems"]["read_model:intake"] == "building version 1"
+            assert waiting.json()["problems"]["read_model:intake"] == f"building version {mine}"
             for _ in range(3):
                 await report(streams)
 
@@ -281,7 +284,7 @@ async def test_a_service_is_not_ready_until_its_version_of_a_read_model_caught_u
                     )
                 ).all()
             )
-        assert found == {1: SERVING, 2: RETIRED}
+        assert found == {mine: SERVING, newer: RETIRED}
     finally:
         engine.dispose()
 

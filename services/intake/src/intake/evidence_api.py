@@ -6,9 +6,12 @@ An upload's body is the file's bytes as they are (no multipart), read as they ar
 any look-up by receipt. Its name and Content-Type are not read: the type is judged from
 the bytes (common.evidence_files).
 
-Intake does not know which unit holds a lead (the ledger does), so downloads are open only
-to the roles that see every lead of their town: the office, the clerk, the custodian, the
-auditor and the discipline inspection.
+Staff read a lead's files if they may read the lead, by the ledger's rule
+(common.visibility): the office, clerks and auditors their town's leads (the county's,
+every town's), the units a lead was handed to (police, judicial office, committee) that
+lead, a village screener their village's; the custodian their town's. A lead one may not
+read answers 404 exactly like a lead that does not exist, for the list, a download and
+the destruction of its key alike.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from common.auth import Principal, require_roles
 from common.events import Role
-from common.evidence import EvidenceTooLarge, bucket_config, evidence_bucket
+from common.evidence import EvidenceSpoolFull, EvidenceTooLarge, bucket_config, evidence_bucket
 from common.evidence_files import ACCEPTED_WORDS, FileRefused
 from common.http_errors import errors
 from common.paths import LeadId
@@ -31,8 +34,20 @@ from intake.api import Custodian, ReceiptWork
 from intake.application.evidence import Evidence, Upload
 from intake.schemas import Reason
 
-#: the roles that see every lead of their town, and so may read any lead's files
-READERS: Final = (Role.OFFICE, Role.CLERK, Role.CUSTODIAN, Role.AUDITOR, Role.DISCIPLINE)
+#: the roles that may read the files of the leads they may read (common.visibility); an
+#: administrator runs the system and reads no reporter's files
+READERS: Final = (
+    Role.OFFICE,
+    Role.CLERK,
+    Role.CUSTODIAN,
+    Role.AUDITOR,
+    Role.DISCIPLINE,
+    Role.POLICE,
+    Role.JUDICIAL,
+    Role.SCREENER,
+)
+#: how long a sender is asked to wait when the spool's disk is full
+SPOOL_RETRY_SECONDS: Final = 30
 _FILE_ID: Final = r"^[0-9a-f]{32}$"
 
 Reader = Annotated[Principal, Depends(require_roles(*READERS))]
@@ -87,9 +102,9 @@ async def upload(
     summary="证据材料清单 / A lead's evidence files: ids, sizes, hashes, types, metadata flags",
     responses=errors(404, 410),
 )
-async def files(lead_id: LeadId, _: Reader, evidence: EvidenceDep) -> dict[str, Any]:
+async def files(lead_id: LeadId, principal: Reader, evidence: EvidenceDep) -> dict[str, Any]:
     """The list says what is held, never what is in it: no read is recorded for it."""
-    found = await evidence.files(lead_id)
+    found = await evidence.files(lead_id, principal)
     return {
         "lead_id": lead_id,
         "key_destroyed": found.key_destroyed,
@@ -141,7 +156,7 @@ async def download(
 async def destroy_key(
     lead_id: LeadId, body: Reason, principal: Custodian, evidence: EvidenceDep
 ) -> dict[str, str]:
-    await evidence.destroy_key(lead_id, body.reason, principal.actor)
+    await evidence.destroy_key(lead_id, body.reason, principal)
     return {"lead_id": lead_id, "evidence": "key destroyed"}
 
 
@@ -161,6 +176,22 @@ async def too_large(_: Request, exc: Exception) -> JSONResponse:
             ]
         },
         status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+    )
+
+
+async def spool_full(_: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": [
+                {
+                    "field": "file",
+                    "message": "服务器暂时无法接收文件，请稍后重试",
+                    "message_en": "the server cannot take a file just now; send it again later",
+                }
+            ]
+        },
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(SPOOL_RETRY_SECONDS)},
     )
 
 
@@ -190,6 +221,7 @@ def install_evidence(runtime: ServiceRuntime, evidence: Evidence) -> None:
     runtime.allow_body("/v1/reports/*/files", settings.evidence_max_bytes)
     runtime.app.add_exception_handler(EvidenceTooLarge, too_large)
     runtime.app.add_exception_handler(FileRefused, refused_type)
+    runtime.app.add_exception_handler(EvidenceSpoolFull, spool_full)
     runtime.app.include_router(router)
 
     async def declare_bucket() -> None:

@@ -1,8 +1,9 @@
 """Identity access on request (two-person rule): a handler asks with a reason, a custodian
 other than the asker approves or refuses, the requester reads the identity once.
 
-What a principal may not see is 404 before anything else: someone else's request, to
-anyone but a custodian, does not exist."""
+What a principal may not see is 404 before anything else: a lead they may not read
+(common.visibility: a handler asks about the leads their unit holds, a custodian decides on
+their own town's), and someone else's request, to anyone but a custodian, do not exist."""
 
 from __future__ import annotations
 

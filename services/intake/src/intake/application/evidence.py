@@ -3,10 +3,14 @@
 An upload is judged before its bytes are stored: the lead must have room for another file
 and its key must live (asked before the body is read), the type is sniffed from the first
 bytes. A photo is then held whole (bounded by ``evidence_photo_max_bytes``) to find and, as
-asked, strip its metadata; anything else goes to the bucket as it arrives, a chunk at a
-time, never whole in memory. The file is recorded (EvidenceAttached) only once stored; one
-refused after it was stored is purged from the bucket.
+asked, strip its metadata; anything else is sealed a chunk at a time as it arrives and
+spooled, never whole in memory. Only once all of it came within its limit, and the lead
+still has room and its key (asked again then), does it go to the bucket
+(common.evidence.EvidenceStore.put); the file is recorded (EvidenceAttached) once stored.
+The bucket is append-only: what reaches it stays, so a refusal must come before.
 
+Staff reach a lead's files only if they may read the lead (common.visibility, through
+intake.application.lead_access): a lead they may not read is one that does not exist.
 Every download is recorded on AUDIT before a byte is sent. Destroying the key is recorded
 first (EvidenceKeyDestroyed), then the key goes and the database is scrubbed as after an
 identity's shredding.
@@ -23,7 +27,7 @@ import structlog
 
 from common.application import retry_on_conflict
 from common.auth import Principal
-from common.events import Actor, utc_now
+from common.events import utc_now
 from common.events.catalogue import LeadViewed
 from common.events.evidence import EvidenceAttached
 from common.evidence import (
@@ -35,6 +39,7 @@ from common.evidence import (
 )
 from common.evidence_files import SNIFF_BYTES, Kind, MarkerScan, inspect_photo, sniff
 from common.subjects import Service
+from intake.application.lead_access import check_may_read
 from intake.application.receipt_holder import status
 from intake.application.reporting import PUBLIC
 from intake.domain import evidence as decisions
@@ -96,7 +101,17 @@ class Evidence:
         else:
             scan = MarkerScan(kind)
             content = _scanned(head, body, scan)
-        stored = await self.store.put(key, content, settings.evidence_max_bytes)
+
+        async def still_room() -> None:
+            # The last slot taken or the key destroyed while the file came: refused now,
+            # before a byte of it reaches the append-only bucket.
+            _, now, _ = await self.evidence(lead_id)
+            decisions.check_room(now, settings.evidence_max_files)
+            await self.keys.key(lead_id)
+
+        stored = await self.store.put(
+            key, content, settings.evidence_max_bytes, before_publish=still_room
+        )
         if kind is not Kind.PHOTO:
             metadata = (scan.found, False)
 
@@ -113,20 +128,30 @@ class Evidence:
             await self.intake.store.append(attached, expected_sequence=sequence)
             return attached
 
-        # Refused now (the last file slot taken meanwhile, the key destroyed), the object
-        # stays in the append-only bucket, named by no event: nothing ever serves it.
+        # Refused now (the last slot taken, or the key destroyed, between the look before
+        # publishing and this append: a moment's race), the object stays in the
+        # append-only bucket, named by no event: nothing ever serves it.
         attached = await retry_on_conflict(record)
         log.info("evidence_attached", lead_id=lead_id, file_id=stored.name, size=stored.size)
         return attached
 
-    async def files(self, lead_id: str) -> decisions.LeadEvidence:
+    async def visible(
+        self, lead_id: str, principal: Principal
+    ) -> tuple[leads.IntakeLead, decisions.LeadEvidence, int]:
+        """The lead's evidence, for a principal who may read the lead (LeadNotFound, as
+        for no such lead, for one who may not)."""
+        lead, evidence, sequence = await self.evidence(lead_id)
+        await check_may_read(self.intake, lead, principal)
+        return lead, evidence, sequence
+
+    async def files(self, lead_id: str, principal: Principal) -> decisions.LeadEvidence:
         """The lead's files as the log records them (LeadNotFound for no such lead)."""
-        _, evidence, _ = await self.evidence(lead_id)
+        _, evidence, _ = await self.visible(lead_id, principal)
         return evidence
 
     async def download(self, lead_id: str, file_id: str, principal: Principal) -> Download:
         """The file's plaintext, a chunk at a time; the read recorded before it is given."""
-        _, evidence, _ = await self.evidence(lead_id)
+        _, evidence, _ = await self.visible(lead_id, principal)
         attached = decisions.file_of(evidence, file_id)
         if evidence.key_destroyed:
             raise decisions.EvidenceKeyGone
@@ -149,13 +174,13 @@ class Evidence:
             raise decisions.EvidenceKeyGone from None
         return Download(attached, _then(first, chunks))
 
-    async def destroy_key(self, lead_id: str, reason: str, actor: Actor) -> None:
+    async def destroy_key(self, lead_id: str, reason: str, principal: Principal) -> None:
         """Record the destruction, then destroy the key, then scrub the database's files.
         Recorded first, as a shredding is: no key goes without an event saying who and
         when. Should the process die in between, calling again finishes it."""
-        lead, evidence, sequence = await self.evidence(lead_id)
+        lead, evidence, sequence = await self.visible(lead_id, principal)
         try:
-            event = decisions.destroy_key(lead, evidence, reason, actor)
+            event = decisions.destroy_key(lead, evidence, reason, principal.actor)
         except decisions.EvidenceKeyGone:
             await self._destroy(lead_id)
             raise

@@ -2,7 +2,12 @@
 reads once. Every step is appended to the lead's log before anything is shown, so the
 committee sees each (oversight projects them) and the reporter's receipt page tells of a
 read. Log lines carry ids only, never a reason (it may say more than it should) and never
-the identity."""
+the identity.
+
+Each step is open only to who may read the lead (common.visibility): a handler asks for
+the reporter of a lead their unit holds, a custodian decides on their own town's leads
+(the county's custodian on every town's). For anyone else the lead does not exist (404),
+whatever the request."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from common.auth import Principal
 from common.events import Event, Role, utc_now
 from common.events.custody import IdentityAccessApproved, IdentityAccessRefused
 from common.events.envelope import new_event_id
+from intake.application.lead_access import check_may_read
 from intake.commands import AskForIdentity, DecideOnIdentity, ReadIdentity
 from intake.domain import custody as rules
 from intake.domain import lead as decisions
@@ -25,10 +31,15 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-async def _history(intake: Intake, lead_id: str) -> tuple[decisions.IntakeLead, list[Event], int]:
+async def _history(
+    intake: Intake, lead_id: str, principal: Principal
+) -> tuple[decisions.IntakeLead, list[Event], int]:
+    """The lead's history, for a principal who may read the lead (LeadNotFound else)."""
     history = await intake.store.read_lead(lead_id)
     events = [stored.event for stored in history.events]
-    return decisions.fold(events), events, history.last_sequence
+    lead = decisions.fold(events)
+    await check_may_read(intake, lead, principal)
+    return lead, events, history.last_sequence
 
 
 def _one(requests: dict[str, rules.AccessRequest], request_id: str) -> rules.AccessRequest:
@@ -39,7 +50,7 @@ def _one(requests: dict[str, rules.AccessRequest], request_id: str) -> rules.Acc
 
 
 async def ask(intake: Intake, command: AskForIdentity, principal: Principal) -> rules.AccessRequest:
-    lead, _, sequence = await _history(intake, command.lead_id)
+    lead, _, sequence = await _history(intake, command.lead_id, principal)
     event = rules.ask(
         lead, new_event_id(), command.reason_category, command.reason, principal.actor
     )
@@ -51,7 +62,7 @@ async def ask(intake: Intake, command: AskForIdentity, principal: Principal) -> 
 async def decide(
     intake: Intake, command: DecideOnIdentity, principal: Principal
 ) -> rules.AccessRequest:
-    lead, events, sequence = await _history(intake, command.lead_id)
+    lead, events, sequence = await _history(intake, command.lead_id, principal)
     request = _one(rules.requests_of(events), command.request_id)
     decision: IdentityAccessApproved | IdentityAccessRefused
     if command.approve:
@@ -70,7 +81,7 @@ async def decide(
 
 
 async def read(intake: Intake, command: ReadIdentity, principal: Principal) -> Identity:
-    lead, events, sequence = await _history(intake, command.lead_id)
+    lead, events, sequence = await _history(intake, command.lead_id, principal)
     request = _one(rules.requests_of(events), command.request_id)
     event = rules.read(lead, request, principal.actor, utc_now())
     async with intake.engine.connect() as conn:
@@ -90,7 +101,7 @@ async def read(intake: Intake, command: ReadIdentity, principal: Principal) -> I
 
 async def listed(intake: Intake, lead_id: str, principal: Principal) -> list[rules.AccessRequest]:
     """A lead's requests: every one for a custodian, only their own for anyone else."""
-    _, events, _ = await _history(intake, lead_id)
+    _, events, _ = await _history(intake, lead_id, principal)
     actor = principal.actor
     return [
         r

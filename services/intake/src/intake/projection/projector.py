@@ -1,5 +1,6 @@
 """Pure handlers folding intake's own events, and the ledger's progress and feedback, into
-what the receipt holder sees."""
+what the receipt holder sees; and the ledger's filing and transfers into what decides who
+may read the lead (common.visibility)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from common.events.catalogue import (
 )
 from common.projection import Handler, Projection, Subscription
 from common.subjects import Stream
-from intake.projection.tables import feedback, metadata, receipts, reports
+from common.visibility import joined, units_of
+from intake.projection.tables import VERSION, feedback, metadata, receipts, reports
 
 E = TypeVar("E", bound=Event)
 
@@ -62,6 +64,10 @@ def reported(db: BatchWriter, event: LeadReported) -> None:
             "archived_at": None,
             "identity_shredded": False,
             "updated_at": event.occurred_at,
+            "entered_by": event.actor.unit,
+            "filed_village": None,
+            "for_committee": False,
+            "units": "",
         },
     )
     if event.receipt_hash:
@@ -112,7 +118,21 @@ def _shredded(row: Row, _: IdentityShredded) -> None:
 
 
 def _registered(row: Row, event: LeadRegistered) -> None:
-    row.update(progress=Progress.REGISTERED, ledger_number=event.ledger_number)
+    # The units as the ledger's lead_units: the one it was filed to, then each transfer's.
+    row.update(
+        progress=Progress.REGISTERED,
+        ledger_number=event.ledger_number,
+        filed_village=event.village,
+        for_committee=event.for_committee,
+        units=joined(sorted(units_of(row["units"]) | {event.unit})),
+    )
+
+
+def _transferred(row: Row, event: LeadTransferred) -> None:
+    row.update(
+        progress=Progress.IN_HAND,
+        units=joined(sorted(units_of(row["units"]) | {event.to_unit})),
+    )
 
 
 def _archived(row: Row, event: LeadArchived) -> None:
@@ -146,7 +166,7 @@ _HANDLERS: dict[type[Event], Handler] = {
     DuplicateSuspected: _on_report(_duplicate),
     IdentityShredded: _on_report(_shredded),
     LeadRegistered: _on_report(_registered),
-    LeadTransferred: _on_report(_progress(Progress.IN_HAND)),
+    LeadTransferred: _on_report(_transferred),
     TransferAccepted: _on_report(_progress(Progress.IN_HAND)),
     ResponsibilityAssigned: _on_report(_progress(Progress.IN_HAND)),
     VerificationRecorded: _on_report(_progress(Progress.IN_HAND)),
@@ -159,6 +179,7 @@ _HANDLERS: dict[type[Event], Handler] = {
 PROJECTION = Projection(
     name="intake",
     metadata=metadata,
+    version=VERSION,
     handlers={cls.type_name(): handler for cls, handler in _HANDLERS.items()},
 )
 
