@@ -72,6 +72,7 @@ from tests.unit.campaign_samples import CAMPAIGN_SAMPLES, CAMPAIGN_WIRE_NAMES
 from tests.unit.conflict_samples import CONFLICT_SAMPLES, CONFLICT_WIRE_NAMES
 from tests.unit.custody_samples import CUSTODY_SAMPLES, CUSTODY_WIRE_NAMES
 from tests.unit.evidence_samples import EVIDENCE_SAMPLES, EVIDENCE_WIRE_NAMES
+from tests.unit.file_samples import FILE_SAMPLES, FILE_WIRE_NAMES
 from tests.unit.notice_samples import NOTICE_SAMPLES, NOTICE_WIRE_NAMES
 from tests.unit.task_samples import TASK_SAMPLES, TASK_WIRE_NAMES
 
@@ -131,6 +132,7 @@ WIRE_NAMES = frozenset(
     | CAMPAIGN_WIRE_NAMES
     | CUSTODY_WIRE_NAMES
     | EVIDENCE_WIRE_NAMES
+    | FILE_WIRE_NAMES
     | CONFLICT_WIRE_NAMES
 )
 
@@ -256,6 +258,7 @@ SAMPLES: dict[type[Event], Event] = {
     **CAMPAIGN_SAMPLES,
     **CUSTODY_SAMPLES,
     **EVIDENCE_SAMPLES,
+    **FILE_SAMPLES,
     **CONFLICT_SAMPLES,
 }
 

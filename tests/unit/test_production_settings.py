@@ -66,6 +66,8 @@ def production(tmp_path: Path) -> Production:
         }
         if service == "intake":
             values |= {k: random_key() for k in ("identity_key", "receipt_key", "signing_key")}
+        if service == "ledger":
+            values["files_key"] = random_key()
         values |= changed
         return SETTINGS[service](**values)  # type: ignore[arg-type]
 
@@ -237,6 +239,7 @@ SERVICE_VARIABLES: dict[str, list[tuple[str, str]]] = {
     "INTAKE_IDENTITY_KEY": [("intake", "identity_key")],
     "INTAKE_RECEIPT_KEY": [("intake", "receipt_key")],
     "INTAKE_SIGNING_KEY": [("intake", "signing_key")],
+    "LEDGER_FILES_KEY": [("ledger", "files_key")],
     "ACCOUNTS_KEY": [(s, "accounts_key") for s in sorted(SETTINGS)],
     "INTAKE_SESSION_KEY": [("intake", "session_key")],
     "LEDGER_SESSION_KEY": [("ledger", "session_key")],
@@ -296,6 +299,15 @@ def test_each_service_placeholder_is_refused_in_production(
         return
     message = refusal(lambda: production(service, **{setting: "changethis"}))
     assert setting in message
+
+
+def test_the_ledger_refuses_production_without_a_files_key_or_with_a_guessable_one(
+    production: Production,
+) -> None:
+    assert "files_key must be set in production" in refusal(lambda: production(files_key=""))
+    assert "files_key is one byte repeated" in refusal(lambda: production(files_key=ZEROS))
+    # Development has a key of its own: make run and the tests store and read files.
+    assert len(LedgerSettings().files_key_bytes) == 32
 
 
 @pytest.mark.parametrize("variable", NODE_VARIABLES)

@@ -17,8 +17,10 @@ from common.subjects import Stream
 from ledger import fastreads
 from ledger.api import router
 from ledger.application import Ledger
+from ledger.application.files import StaffFiles
 from ledger.conflict_api import router as conflict
 from ledger.dossier_api import router as dossier
+from ledger.files_api import install_files
 from ledger.outcomes import OutcomeRecorder
 from ledger.pages import router as pages
 from ledger.projection import SUBSCRIPTIONS
@@ -77,6 +79,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     runtime.app.include_router(tasks)
     runtime.app.include_router(dossier)
     runtime.app.include_router(conflict)
+    install_files(runtime, StaffFiles(ledger))
     runtime.app.include_router(pages, include_in_schema=False)
     fastreads.install(runtime.app)
     return runtime.app

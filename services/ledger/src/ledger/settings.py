@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from datetime import timedelta
 from pathlib import Path
-from typing import Self
+from typing import Final, Self
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from common.chain import private_key
 from common.routing import COMMITTEE_CATEGORIES, COMMITTEE_FLAGS, CommitteeRule
-from common.settings import ServiceSettings
+from common.settings import ServiceSettings, degenerate
 from common.subjects import Service
 from common.vocabulary import Category, Flag
 
@@ -28,6 +31,23 @@ DEFAULT_DEADLINE_DAYS: dict[Category, int] = {
     Category.PROTECTIVE_UMBRELLA: 60,
     Category.OTHER: 30,
 }
+
+MIB: Final = 1024 * 1024
+# Development's files key, the same at every start so that `make run` reads back what it
+# stored: public, so refused in production (files_key must be set there).
+_DEVELOPMENT_FILES_KEY: Final = hashlib.sha256(b"ledger staff files, development only").digest()
+
+
+def _files_key(secret: SecretStr) -> bytes:
+    try:
+        key = base64.b64decode(secret.get_secret_value(), validate=True)
+    except binascii.Error as exc:
+        raise ValueError("files_key must be base64") from exc
+    if len(key) != 32:
+        raise ValueError(
+            "files_key must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
+        )
+    return key
 
 
 class LedgerSettings(ServiceSettings):
@@ -47,6 +67,19 @@ class LedgerSettings(ServiceSettings):
     #: signs dossiers' manifests: an Ed25519 private key in PEM, as `leadctl keygen` writes
     #: it; unset, a dossier carries hashes only and says it is unsigned
     dossier_key: Path | None = None
+    #: the largest dossier (bytes, all its entries before compression, staff files among
+    #: them); a period holding more is refused (413) before anything is written
+    dossier_max_bytes: int = Field(default=1024 * MIB, ge=MIB, le=4 * 1024 * MIB)
+    #: wraps each lead's and each item's data key for staff files (key-encryption key,
+    #: 32 bytes, base64); losing it loses every staff file. Unset: a development key
+    #: (refused in production)
+    files_key: SecretStr = SecretStr("")
+    #: the largest staff file (bytes); a larger upload is refused (413) naming this limit
+    files_max_bytes: int = Field(default=50 * MIB, ge=1024, le=1024 * MIB)
+    #: the largest photo (bytes): a photo is held whole in memory to find and strip metadata
+    files_photo_max_bytes: int = Field(default=16 * MIB, ge=1024, le=64 * MIB)
+    #: staff files one lead or one item may hold
+    files_max_per_owner: int = Field(default=50, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _dossier_key_readable(self) -> Self:
@@ -54,7 +87,26 @@ class LedgerSettings(ServiceSettings):
             self.dossier_signing_key  # noqa: B018 - refused at start, not at the first export
         except (OSError, ValueError) as exc:
             raise ValueError(f"dossier_key: no Ed25519 private key in PEM to read: {exc}") from exc
+        if self.files_key.get_secret_value():
+            _files_key(self.files_key)  # a malformed key refused by name, at start
         return self
+
+    def _production_problems(self, keys: dict[str, bytes]) -> list[str]:
+        problems = super()._production_problems(keys)
+        if not self.files_key.get_secret_value():
+            problems.append(
+                "files_key must be set in production (32 random bytes, base64: it wraps the"
+                " data key of every staff file)"
+            )
+        elif len(set(_files_key(self.files_key))) == 1:
+            problems.append(degenerate("files_key"))
+        return problems
+
+    @property
+    def files_key_bytes(self) -> bytes:
+        if not self.files_key.get_secret_value():
+            return _DEVELOPMENT_FILES_KEY
+        return _files_key(self.files_key)
 
     @property
     def dossier_signing_key(self) -> Ed25519PrivateKey | None:

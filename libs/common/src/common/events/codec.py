@@ -23,6 +23,7 @@ import common.events.catalogue
 import common.events.conflict
 import common.events.custody
 import common.events.evidence
+import common.events.files
 import common.events.notices
 import common.events.tasks  # noqa: F401 - these modules define (and so register) every event type
 from common.events.envelope import EVENT_REGISTRY, Event

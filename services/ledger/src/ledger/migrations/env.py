@@ -3,6 +3,7 @@
 from alembic import context
 
 from common.migrations import run_environment
+from ledger.file_keys import file_keys_metadata
 
-# No table of the ledger is outside its read models yet.
-run_environment(context, [])
+# The staff files' keys are the ledger's one table outside its read models.
+run_environment(context, [file_keys_metadata])

@@ -49,7 +49,10 @@ KEPT: Final[dict[str, tuple[str, ...]]] = {
         "intake.work:work_metadata",
         "intake.duplicates:matter_metadata",
     ),
-    "ledger": (),
+    "ledger": (
+        # the staff files' data keys: without them no staff file opens again
+        "ledger.file_keys:file_keys_metadata",
+    ),
     "oversight": (),
 }
 # Kept whatever defines them: a schema migration tool's record of the schema's version.
