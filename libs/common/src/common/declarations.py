@@ -26,6 +26,7 @@ from common.events.accounts import (
     RelationshipKind,
     RelationshipWithdrawn,
 )
+from common.eventstore import Appended
 from common.http_errors import errors
 from common.organisation import UnitKind
 from common.signin import sessions_log_of
@@ -74,26 +75,71 @@ class DeclarationOut(BaseModel):
     declared_at: datetime
 
 
-def declaration_routes(runtime: ServiceRuntime) -> APIRouter:
-    router = APIRouter(prefix="/v1/me", tags=["declarations"])
-    book = runtime.accounts
+async def standing(runtime: ServiceRuntime, user: str) -> list[DeclarationOut]:
+    """What the person declared and still stands by, oldest first."""
+    found = await asyncio.to_thread(runtime.accounts.declarations_of, user)
+    return [
+        DeclarationOut(kind=d.kind, name=d.name, note=d.note, declared_at=d.declared_at)
+        for d in found
+    ]
 
-    async def standing(user: str) -> list[DeclarationOut]:
-        found = await asyncio.to_thread(book.declarations_of, user)
-        return [
-            DeclarationOut(kind=d.kind, name=d.name, note=d.note, declared_at=d.declared_at)
-            for d in found
-        ]
 
-    async def record(principal: Principal, event: Event) -> list[DeclarationOut]:
-        if len(await standing(principal.user)) >= MOST_DECLARATIONS:
+async def _record(runtime: ServiceRuntime, principal: Principal, event: Event) -> Appended:
+    if len(await standing(runtime, principal.user)) >= MOST_DECLARATIONS:
+        raise RuleViolation(
+            f"at most {MOST_DECLARATIONS} declarations stand at once: withdraw some first",
+            f"申报事项最多 {MOST_DECLARATIONS} 项，请先撤回不再成立的",
+            field="name",
+        )
+    return await sessions_log_of(runtime).append(event)
+
+
+# The person's own declarations, each an event on SESSIONS; for the API and the pages alike.
+
+
+async def declare_relationship(
+    runtime: ServiceRuntime, principal: Principal, body: RelationshipIn
+) -> Appended:
+    name = body.name.strip()
+    if body.kind == "village":
+        unit = runtime.org.unit(name)
+        if unit is None or unit.kind is not UnitKind.VILLAGE:
             raise RuleViolation(
-                f"at most {MOST_DECLARATIONS} declarations stand at once: withdraw some first",
-                f"申报事项最多 {MOST_DECLARATIONS} 项，请先撤回不再成立的",
+                f"{name!r} is not the code of a village of the organisation",
+                "村请填写本组织内村的代码",
                 field="name",
             )
-        await sessions_log_of(runtime).append(event)
-        return await standing(principal.user)
+    event = RelationshipDeclared(
+        user=principal.user, kind=body.kind, name=name, note=body.note, actor=principal.actor
+    )
+    return await _record(runtime, principal, event)
+
+
+async def declare_alias(runtime: ServiceRuntime, principal: Principal, body: AliasIn) -> Appended:
+    event = AliasDeclared(user=principal.user, name=body.name.strip(), actor=principal.actor)
+    return await _record(runtime, principal, event)
+
+
+async def withdraw_declaration(
+    runtime: ServiceRuntime, principal: Principal, body: WithdrawalIn
+) -> Appended:
+    event = RelationshipWithdrawn(
+        user=principal.user, kind=body.kind, name=body.name.strip(), actor=principal.actor
+    )
+    return await sessions_log_of(runtime).append(event)
+
+
+async def recuse_from_lead(
+    runtime: ServiceRuntime, principal: Principal, body: RecusalIn
+) -> Appended:
+    event = Recused(
+        user=principal.user, lead_id=body.lead_id, reason=body.reason, actor=principal.actor
+    )
+    return await _record(runtime, principal, event)
+
+
+def declaration_routes(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(prefix="/v1/me", tags=["declarations"])
 
     @router.get(
         "/declarations",
@@ -101,7 +147,7 @@ def declaration_routes(runtime: ServiceRuntime) -> APIRouter:
         response_model=list[DeclarationOut],
     )
     async def mine(principal: Person) -> list[DeclarationOut]:
-        return await standing(principal.user)
+        return await standing(runtime, principal.user)
 
     @router.post(
         "/declarations/relationships",
@@ -111,19 +157,8 @@ def declaration_routes(runtime: ServiceRuntime) -> APIRouter:
         responses=errors(422, 503),
     )
     async def relationship(body: RelationshipIn, principal: Person) -> list[DeclarationOut]:
-        name = body.name.strip()
-        if body.kind == "village":
-            unit = runtime.org.unit(name)
-            if unit is None or unit.kind is not UnitKind.VILLAGE:
-                raise RuleViolation(
-                    f"{name!r} is not the code of a village of the organisation",
-                    "村请填写本组织内村的代码",
-                    field="name",
-                )
-        event = RelationshipDeclared(
-            user=principal.user, kind=body.kind, name=name, note=body.note, actor=principal.actor
-        )
-        return await record(principal, event)
+        await declare_relationship(runtime, principal, body)
+        return await standing(runtime, principal.user)
 
     @router.post(
         "/declarations/aliases",
@@ -133,8 +168,8 @@ def declaration_routes(runtime: ServiceRuntime) -> APIRouter:
         responses=errors(422, 503),
     )
     async def alias(body: AliasIn, principal: Person) -> list[DeclarationOut]:
-        event = AliasDeclared(user=principal.user, name=body.name.strip(), actor=principal.actor)
-        return await record(principal, event)
+        await declare_alias(runtime, principal, body)
+        return await standing(runtime, principal.user)
 
     @router.post(
         "/declarations/withdrawals",
@@ -144,11 +179,8 @@ def declaration_routes(runtime: ServiceRuntime) -> APIRouter:
         responses=errors(503),
     )
     async def withdraw(body: WithdrawalIn, principal: Person) -> list[DeclarationOut]:
-        event = RelationshipWithdrawn(
-            user=principal.user, kind=body.kind, name=body.name.strip(), actor=principal.actor
-        )
-        await sessions_log_of(runtime).append(event)
-        return await standing(principal.user)
+        await withdraw_declaration(runtime, principal, body)
+        return await standing(runtime, principal.user)
 
     @router.post(
         "/recusals",
@@ -158,9 +190,7 @@ def declaration_routes(runtime: ServiceRuntime) -> APIRouter:
         responses=errors(422, 503),
     )
     async def recuse(body: RecusalIn, principal: Person) -> list[DeclarationOut]:
-        event = Recused(
-            user=principal.user, lead_id=body.lead_id, reason=body.reason, actor=principal.actor
-        )
-        return await record(principal, event)
+        await recuse_from_lead(runtime, principal, body)
+        return await standing(runtime, principal.user)
 
     return router

@@ -59,9 +59,11 @@ NAVIGATION: Final[tuple[tuple[Service, str, str, str], ...]] = (
     (Service.INTAKE, "/report", "我要举报", "Report"),
     (Service.INTAKE, "/my-report", "查询举报", "My report"),
     (Service.INTAKE, "/desk/entry", "线索录入", "Enter a lead"),
+    (Service.INTAKE, "/desk/identity-requests", "身份查阅", "Identity requests"),
     (Service.LEDGER, "/desk", "线索台账", "Ledger"),
     (Service.LEDGER, "/desk/tasks", "整改台账", "Rectification"),
     (Service.LEDGER, "/desk/campaigns", "自查自纠", "Self-inspections"),
+    (Service.LEDGER, "/desk/me/declarations", "回避申报", "My declarations"),
     (Service.OVERSIGHT, "/desk", "纪委监督", "Committee"),
 )
 

@@ -4,6 +4,7 @@ Included by the composition root with ``include_in_schema=False``."""
 
 from fastapi import APIRouter
 
+from common.web.declarations import declaration_pages
 from ledger.pages import campaign, campaigns_desk, desk, lead, notices, tasks
 
 router = APIRouter(include_in_schema=False)
@@ -13,5 +14,7 @@ router.include_router(campaigns_desk.router)
 router.include_router(lead.router)
 router.include_router(tasks.router)
 router.include_router(notices.router)
+# A person's own declarations: common's page, served by the main desk.
+router.include_router(declaration_pages())
 
 __all__ = ["router"]
