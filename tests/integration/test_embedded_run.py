@@ -165,6 +165,7 @@ def test_make_run_opens_the_demo_peoples_accounts_once_and_what_it_shows_signs_i
     assert set(shown) == {user for user, *_ in DEMO_PEOPLE}
     assert {user for user, values in shown.items() if "secret" in values} == {
         "custodian",
+        "custodian2",
         "discipline",
         "admin",
     }

@@ -56,6 +56,9 @@ DEMO_USERS: Final = (
     ("judicial", "司法所 工作人员", Role.JUDICIAL, "shd-judicial"),
     ("discipline", "镇纪委 工作人员", Role.DISCIPLINE, "shd-discipline"),
     ("custodian", "举报人信息保管员", Role.CUSTODIAN, "shd-discipline"),
+    # A second custodian: a request for an identity is decided by a custodian other than
+    # the one who asked, so a custodian's own request needs them.
+    ("custodian2", "举报人信息保管员（二）", Role.CUSTODIAN, "shd-discipline"),
     ("auditor", "县级审计员", Role.AUDITOR, "county"),
     ("admin", "系统管理员", Role.ADMIN, None),
     # The county office sees every town's leads and may take one over (提级办理); the
