@@ -141,3 +141,52 @@ async def test_a_photo_sent_with_the_report_loses_its_location_and_a_pdf_is_adde
 
     attached = [e for e in await intake_events(js, lead_id) if isinstance(e, EvidenceAttached)]
     assert [e.media_type for e in attached] == ["image/jpeg", "application/pdf"]
+
+
+async def test_files_over_what_one_sending_takes_are_stopped_before_the_report_is_sent(
+    page: Page,
+    screenshot: Screenshots,
+    js: JetStreamContext,
+    nats_target: NatsTarget,
+    tmp_path: Path,
+    serve: Callable[[FastAPI], Awaitable[str]],
+) -> None:
+    # Past the page's body limit the server refuses the body whole, report included: the
+    # page says so before sending, and lets it go once fewer files are chosen.
+    await declare_streams(js, list(Stream))
+    settings = intake_settings(
+        nats_target,
+        f"sqlite:///{tmp_path / 'intake.db'}",
+        tmp_path,
+        Keys(identity=random_key(), receipt=random_key()),
+    ).model_copy(update={"evidence_max_bytes": 1024 * 1024})
+    base = await serve(create_app(settings))
+    await page.set_viewport_size(PHONE)
+    await page.goto(f"{base}/report")
+    await page.select_option("#category", label="村霸")
+    await page.fill("#summary", "村里有人强收保护费")
+    half = PDF + b"0" * 600_000
+    await page.set_input_files(
+        "#files",
+        [
+            {"name": "a.pdf", "mimeType": "application/pdf", "buffer": half},
+            {"name": "b.pdf", "mimeType": "application/pdf", "buffer": half},
+        ],
+    )
+    total = page.locator("#files-total")
+    await expect(total).to_be_visible()
+    await expect(total).to_contain_text("选择的文件合计超过 1 MiB")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    assert await page.locator("#files").evaluate("input => !input.validity.valid")
+    await send_when_ready(page, "/report")
+    await screenshot(page, "文件太多 too much at once")
+
+    await page.set_input_files(
+        "#files", [{"name": "a.pdf", "mimeType": "application/pdf", "buffer": half}]
+    )
+    await expect(total).to_be_hidden()
+    await page.locator("form[action='/report'] button[type=submit]").click()
+    await expect(page.locator("#sent-summary")).to_have_text("收到 1 个文件，已保存 1 个。")
+    # the first click sent nothing: the one POST is the second
+    assert posts == [f"{base}/report"]

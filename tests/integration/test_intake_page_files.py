@@ -190,7 +190,7 @@ async def test_files_are_added_later_with_the_receipt_in_the_form(
         assert [a.media_type for a in await attached(streams, lead_id)] == ["application/pdf"]
 
 
-async def test_a_form_over_a_fields_bound_files_nothing_and_names_the_field(
+async def test_a_form_over_a_fields_bound_or_without_the_work_files_nothing(
     intake: httpx.AsyncClient, streams: JetStreamContext
 ) -> None:
     answer = await report_with(intake, files(("a.pdf", PDF)), summary="长" * FIELD_BYTES)
@@ -198,6 +198,14 @@ async def test_a_form_over_a_fields_bound_files_nothing_and_names_the_field(
     page = Page(answer.text)
     assert f"“简要内容”的内容太长：上限为 {FIELD_BYTES} 字节" in page.text(".problem")
     assert page.value("idempotency_key")  # the form is shown again to send again
+
+    # Without the work nothing is filed, nor any file read.
+    key = Page((await intake.get("/report")).text).value("idempotency_key")
+    unproven = await intake.post(
+        "/report", data=report_form(key, unique("村霸")), files=files(("a.pdf", PDF))
+    )
+    assert unproven.status_code == 428, unproven.text
+    assert "sent-files" not in unproven.text
     assert await subjects_on(streams, Stream.INTAKE, LEAD_REPORTED) == {}
 
 

@@ -84,6 +84,7 @@ def _file_limits(request: Request, lang: Language) -> dict[str, Any]:
     zh, en = ACCEPTED_WORDS
     return {
         "max_files": settings.evidence_max_files,
+        "max_bytes": settings.evidence_max_bytes,
         "max_mib": settings.evidence_max_bytes // (1024 * 1024),
         "photo_max_mib": settings.evidence_photo_max_bytes // (1024 * 1024),
         "accepted_words": zh if lang == "zh" else en,
