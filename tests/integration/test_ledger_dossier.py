@@ -135,6 +135,7 @@ async def test_a_periods_dossier_lists_its_material_and_verifies_until_it_is_cha
             "notices": 1,
             # the progress report's file, and the police's on each of its three answers
             "work_traces": 4,
+            "work_trace_files": 0,
         }
 
     await wait_until(all_in, timeout=15)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from common.evidence import EvidenceStore, evidence_bucket
 from common.organisation import demo_county_file
 from common.subjects import Service, Stream
 from tests.conftest import NatsTarget, wait_until
+from tests.integration.test_ledger_dossier import exported, manifest_of, rewritten, verified
 from tests.integration.test_ledger_tasks import opened
 from tests.support.apps import token, write_people
 from tests.support.ledger import (
@@ -312,6 +314,11 @@ async def test_another_towns_office_and_clerk_find_no_such_lead_for_its_files(
     county_view = await http.get(files_of("leads", lead_id), headers=token("county.office"))
     assert county_view.status_code == 200, county_view.text
     assert [f["file_id"] for f in county_view.json()["files"]] == [file_id]
+    # Nor is it in the other town's dossier; the county's encloses it.
+    for user, enclosed in (("zxl.office", 0), ("county.office", 1), ("shd.clerk", 1)):
+        dossier = await exported(http, user)
+        assert dossier.status_code == 200, dossier.text
+        assert manifest_of(dossier.content)["counts"]["work_trace_files"] == enclosed, user
 
 
 async def filed_for(http: httpx.AsyncClient, lead_id: str, user: str) -> None:
@@ -322,3 +329,109 @@ async def filed_for(http: httpx.AsyncClient, lead_id: str, user: str) -> None:
         return answer.status_code == 200
 
     await wait_until(seen, timeout=15)
+
+
+# --- the dossier ---------------------------------------------------------------------------
+
+
+async def test_the_periods_staff_files_are_enclosed_in_the_dossier_recorded_and_verified(
+    service: LedgerService, tmp_path: Path
+) -> None:
+    http, js = service.http, service.js
+    lead = await report_and_file(service)
+    item = await opened(http, "office")
+    task_id = item["task_id"]
+    record = PDF_HEADER + os.urandom(300 * 1024)
+    photo = photo_with_location()
+    on_task = await upload(http, "tasks", task_id, "wang.police", record, title="=整改会议记录")
+    assert on_task.status_code == 201, on_task.text
+    on_lead = await upload(http, "leads", lead["lead_id"], "clerk", photo, strip=True)
+    assert on_lead.status_code == 201, on_lead.text
+    task_file, lead_file = on_task.json()["file_id"], on_lead.json()["file_id"]
+    task_path = f"工作痕迹/整改/{task_id}/{task_file}.pdf"
+    lead_path = f"工作痕迹/线索/{lead['ledger_number']}/{lead_file}.jpg"
+
+    async def item_listed() -> bool:
+        counts = manifest_of((await exported(http, "office")).content)["counts"]
+        return bool(counts["rectification_items"] == 1)
+
+    await wait_until(item_listed, timeout=15)
+    response = await exported(http, "auditor")
+    assert response.status_code == 200, response.text
+    manifest = manifest_of(response.content)
+    assert manifest["files"] == "enclosed"
+    assert manifest["counts"]["work_trace_files"] == 2
+    entries = {e["path"]: e for e in manifest["entries"]}
+    assert entries[task_path]["size"] == len(record)
+    assert entries[lead_path]["sha256"] == on_lead.json()["sha256"]
+    with zipfile.ZipFile(io.BytesIO(response.content)) as bundle:
+        assert bundle.read(task_path) == record
+        assert gps_of(bundle.read(lead_path)) == {}
+        index = bundle.read("工作痕迹/index.csv").decode("utf-8-sig")
+    assert task_path in index
+    assert lead["ledger_number"] in index
+    assert "'=整改会议记录" in index  # a title is text, never a formula, in a spreadsheet
+    assert "wang.police" in index
+
+    # Each file read for the dossier is recorded, as its download would be.
+    task_reads = await events_on(js, Stream.AUDIT, f"audit.ledger.task.{task_id}.TaskFileRead")
+    assert {(r.actor.user, r.purpose) for r in task_reads if isinstance(r, TaskFileRead)} >= {
+        ("auditor", "dossier")
+    }
+    lead_reads = await events_on(
+        js, Stream.AUDIT, f"audit.ledger.lead.{lead['lead_id']}.LeadViewed"
+    )
+    assert any(
+        isinstance(v, LeadViewed)
+        and v.actor.user == "auditor"
+        and v.purpose == f"dossier: staff file {lead_file}"
+        for v in lead_reads
+    )
+
+    saved = tmp_path / "dossier.zip"
+    saved.write_bytes(response.content)
+    code, text, found = await verified(saved)
+    assert (code, found["ok"]) == (0, True), text
+
+    def one_byte(entries: dict[str, bytes]) -> None:
+        data = bytearray(entries[task_path])
+        data[len(data) // 2] ^= 1
+        entries[task_path] = bytes(data)
+
+    changed = rewritten(saved, tmp_path / "changed.zip", one_byte)
+    code, text, found = await verified(changed)
+    assert code == 1, text
+    assert [(p["kind"], p["detail"].split(":")[0]) for p in found["problems"]] == [
+        ("changed", task_path)
+    ]
+
+    # The police, who uploaded the item's file, take no dossier: the office keeps the ledger.
+    assert (await exported(http, "police")).status_code == 403
+
+
+async def test_a_dossier_larger_than_the_limit_is_refused_naming_it_before_it_is_written(
+    streams: JetStreamContext, nats_target: NatsTarget, tmp_path: Path
+) -> None:
+    settings = ledger_settings(
+        nats_target,
+        f"sqlite:///{tmp_path / 'ledger.db'}",
+        tmp_path,
+        dossier_max_bytes=1024 * 1024,
+    )
+    async with serving_ledger(streams, settings) as running:
+        http = running.http
+        item = await opened(http, "office")
+        big = PDF_HEADER + os.urandom(1024 * 1024)
+        sent = await upload(http, "tasks", item["task_id"], "wang.police", big)
+        assert sent.status_code == 201, sent.text
+        refused = await exported(http, "office")
+        assert refused.status_code == 413, refused.text
+        problem = refused.json()["detail"][0]
+        assert problem["limit_bytes"] == 1024 * 1024
+        assert "1,048,576 bytes" in problem["message_en"]
+        assert "上限" in problem["message"]
+        # Nothing was read for it: no file read recorded.
+        reads = await events_on(
+            streams, Stream.AUDIT, f"audit.ledger.task.{item['task_id']}.TaskFileRead"
+        )
+        assert reads == []

@@ -1,10 +1,12 @@
 """A dossier as one ZIP (专题材料): the lead ledger and the rectification ledger as the
 exports make them, each campaign's report, the issued notices as printed, the statistics
-with their charts as one self-contained page, the index of work traces, and a manifest
-naming every entry with its size and SHA-256 (signed when the ledger has a key).
+with their charts as one self-contained page, the index of work traces, the staff files
+themselves (工作痕迹/线索/<ledger number>/, 工作痕迹/整改/<item>/, each named by its id), and
+a manifest naming every entry with its size and SHA-256 (signed when the ledger has a key).
 
 The ZIP is written to a file, never assembled in memory beside a copy of itself; each
-entry is made, hashed and written in turn."""
+entry is made, hashed and written in turn, a staff file a decrypted chunk at a time. The
+bytes written are counted against the ledger's limit as they go."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +31,7 @@ from common.organisation import Organisation
 from common.times import CHINA
 from common.vocabulary import Category, Language, LeadStatus, label
 from ledger import campaign_report, export, task_export
-from ledger.application.dossier import Contents
+from ledger.application.dossier import Contents, DossierTooLarge, StoredTrace
 from ledger.domain.campaign import KIND_LABELS
 from ledger.domain.task import status_label
 from ledger.export import china_time, inert_text, unit_label
@@ -40,6 +43,7 @@ STATISTICS: Final = "统计.html"
 TRACES: Final = "工作痕迹/index.csv"
 CAMPAIGNS: Final = "专项工作"
 NOTICES: Final = "通报"
+STORED: Final = {"lead": "工作痕迹/线索", "task": "工作痕迹/整改"}
 TRACE_HEADERS: Final = (
     ("来源", "Source"),
     ("编号", "Reference"),
@@ -48,8 +52,40 @@ TRACE_HEADERS: Final = (
     ("文件名", "File name"),
     ("大小（字节）", "Size (bytes)"),
     ("SHA-256", "SHA-256"),
+    ("标题", "Title"),
+    ("上传人", "Uploaded by"),
 )
-TRACE_SOURCES: Final = {"task": ("整改进展", "progress report"), "campaign": ("自查填报", "answer")}
+TRACE_SOURCES: Final = {
+    "task": ("整改进展", "progress report"),
+    "campaign": ("自查填报", "answer"),
+    "lead_file": ("线索工作痕迹（随附）", "staff file on a lead (enclosed)"),
+    "task_file": ("整改材料（随附）", "staff file on an item (enclosed)"),
+}
+# The ending of an enclosed file's name, from the type judged from its bytes
+# (common.evidence_files.ACCEPTED); a type not here gets none.
+_ENDINGS: Final = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "video/mp4": ".mp4",
+    "video/x-m4v": ".m4v",
+    "video/quicktime": ".mov",
+    "video/3gpp": ".3gp",
+    "video/webm": ".webm",
+    "audio/mpeg": ".mp3",
+    "audio/mp4": ".m4a",
+    "audio/aac": ".aac",
+    "audio/amr": ".amr",
+    "audio/ogg": ".ogg",
+    "audio/x-wav": ".wav",
+    "application/pdf": ".pdf",
+    "application/msword": ".doc",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+}
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 
 
 @dataclass(frozen=True)
@@ -63,6 +99,10 @@ class Made:
     #: the printable text of each issued notice, in order (ledger.notices_api.printable)
     notice_texts: Sequence[str]
     render: Callable[..., str]
+    #: a staff file's plaintext, a chunk at a time (called from the writer's thread)
+    open_file: Callable[[StoredTrace], Iterator[bytes]] | None = None
+    #: the most bytes the entries may hold in all (ledger settings: dossier_max_bytes)
+    max_bytes: int | None = None
 
 
 def _pick(lang: Language, zh: str, en: str) -> str:
@@ -75,9 +115,18 @@ def write(
     """Write the dossier to ``target``; the manifest as written."""
     entries: list[dict[str, Any]] = []
     stamp = made.at.astimezone(CHINA).timetuple()[:6]
+    total = 0
+
+    def count(size: int) -> None:
+        nonlocal total
+        total += size
+        if made.max_bytes is not None and total > made.max_bytes:
+            raise DossierTooLarge(made.max_bytes, total)
+
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
 
         def add(path: str, data: bytes) -> None:
+            count(len(data))
             bundle.writestr(zipfile.ZipInfo(path, date_time=stamp), data, zipfile.ZIP_DEFLATED)
             entries.append(
                 {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
@@ -85,6 +134,24 @@ def write(
 
         for path, data in _parts(contents, made):
             add(path, data)
+        for trace in contents.files:
+            if made.open_file is None:
+                raise ValueError("staff files to enclose, and no way given to read them")
+            path = stored_path(trace)
+            # Photos, recordings and videos are compressed already: stored as they are.
+            info = zipfile.ZipInfo(path, date_time=stamp)
+            info.compress_type = zipfile.ZIP_STORED
+            digest, size = hashlib.sha256(), 0
+            with bundle.open(info, "w", force_zip64=True) as out:
+                for chunk in made.open_file(trace):
+                    count(len(chunk))
+                    size += len(chunk)
+                    digest.update(chunk)
+                    out.write(chunk)
+            # What came out of the bucket is what the event recorded, or the dossier fails.
+            if (size, digest.hexdigest()) != (trace.size, trace.sha256):
+                raise ValueError(f"staff file {trace.file_id} does not match its record")
+            entries.append({"path": path, "size": size, "sha256": trace.sha256})
         manifest = manifest_rules.sign(_manifest(contents, made, entries), key)
         written = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
         bundle.writestr(
@@ -129,11 +196,13 @@ def _manifest(contents: Contents, made: Made, entries: list[dict[str, Any]]) -> 
             "by": {"user": who.user, "role": who.role.value, "unit": who.unit},
         },
         "towns": [{"code": t.code, "name": t.name, "name_en": t.name_en} for t in contents.towns],
-        "files": manifest_rules.REFERENCES_ONLY,
+        "files": "enclosed" if contents.files else manifest_rules.REFERENCES_ONLY,
         "files_note": (
-            "工作痕迹只列出文件名、大小和 SHA-256，文件本身尚未由系统保存。"
-            " The work traces name each file by name, size and SHA-256; the files themselves"
-            " are not stored by the suite yet."
+            "工作人员上传至线索和整改事项的工作痕迹随附于“工作痕迹/”下；整改进展和自查填报中"
+            "列明的材料只列出文件名、大小和 SHA-256。"
+            " The staff files uploaded to leads and items are enclosed under 工作痕迹/; the"
+            " evidence named on progress reports and answers is listed by name, size and"
+            " SHA-256 only."
         ),
         "counts": {
             "leads": len(contents.leads),
@@ -141,6 +210,7 @@ def _manifest(contents: Contents, made: Made, entries: list[dict[str, Any]]) -> 
             "campaigns": len(contents.campaigns),
             "notices": len(contents.notices),
             "work_traces": len(contents.traces),
+            "work_trace_files": len(contents.files),
         },
         "entries": entries,
     }
@@ -161,10 +231,33 @@ def _traces(contents: Contents, made: Made) -> bytes:
                 inert_text(trace.name),
                 str(trace.size),
                 trace.sha256,
+                "",
+                "",
+            ]
+        )
+    for stored in contents.files:
+        writer.writerow(
+            [
+                _pick(lang, *TRACE_SOURCES[f"{stored.kind}_file"]),
+                stored.owner_ref,
+                unit_label(stored.unit, made.org, lang),
+                china_time(stored.at),
+                stored_path(stored),
+                str(stored.size),
+                stored.sha256,
+                inert_text(stored.title),
+                inert_text(stored.uploaded_by),
             ]
         )
     # The BOM makes Excel read the file as UTF-8, as the ledger's CSV export does.
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def stored_path(trace: StoredTrace) -> str:
+    """Where a staff file is in the ZIP: by its owner and its random id, never its title
+    (whatever the uploader typed stays out of the names the archive tools see)."""
+    owner = _UNSAFE.sub("_", trace.owner_ref)
+    return f"{STORED[trace.kind]}/{owner}/{trace.file_id}{_ENDINGS.get(trace.media_type, '')}"
 
 
 def _statistics(contents: Contents, made: Made, place: str) -> str:

@@ -1,27 +1,34 @@
 """What a dossier (专题材料) of a period holds, gathered as far as the principal may see it:
 the leads filed in the period, the rectification items open at some time in it, the
-campaigns whose period meets it (seen whole), the notices issued in it and the work traces
-(the evidence named on progress reports and campaign answers made in it).
+campaigns whose period meets it (seen whole), the notices issued in it and the work traces:
+the evidence named on progress reports and campaign answers made in it, and the staff files
+(ledger.application.files) attached in it to the leads and items the principal may see,
+which the dossier encloses.
 
 Each part is read through the same queries and application calls as its own export or
 page, with the principal's town scoping decided first: a town's office, clerks and
 auditors get their town's, the county's own every town's. The dossier is recorded once as
-an export (LedgerExported, format zip, with the period); the parts are not recorded again."""
+an export (LedgerExported, format zip, with the period); the parts are not recorded again,
+except the staff files: each one enclosed is a read of protected content, recorded as its
+download is (LeadViewed for a lead's, TaskFileRead for an item's)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from common.auth import Principal
-from common.events import utc_now
-from common.events.catalogue import LedgerExported
+from common.errors import NotFound
+from common.events import Event, utc_now
+from common.events.catalogue import LeadViewed, LedgerExported
+from common.events.files import LeadFileAttached, TaskFileAttached, TaskFileRead
 from common.events.tasks import TaskProgressReported
 from common.organisation import Town
 from common.subjects import Stream
 from ledger.application import campaigns, notices, tasks, towns
+from ledger.application.files import LEAD, TASK, StaffFiles
 from ledger.application.reading import in_one_go
 from ledger.domain.campaign import Campaign
 from ledger.domain.notice_facts import period_bounds
@@ -86,6 +93,24 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class StoredTrace:
+    """One staff file attached in the period, to be enclosed in the dossier."""
+
+    kind: str  # "lead" or "task"
+    owner_id: str
+    #: the lead's ledger number, or the item's id
+    owner_ref: str
+    file_id: str
+    title: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    unit: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Contents:
     period: Period
     towns: tuple[Town, ...]
@@ -95,6 +120,25 @@ class Contents:
     campaigns: list[tuple[Campaign, Any]]
     notices: list[notices.NoticeRead]
     traces: list[Trace]
+    #: the staff files the dossier encloses, oldest first
+    files: list[StoredTrace] = field(default_factory=list)
+
+
+class DossierTooLarge(Exception):
+    """The period's dossier would be larger than the ledger's limit (dossier_max_bytes)."""
+
+    def __init__(self, limit: int, size: int) -> None:
+        super().__init__(f"{size} bytes, more than {limit}")
+        self.limit = limit
+        self.size = size
+
+
+def check_size(contents: Contents, limit: int) -> None:
+    """Refused before anything is written when the staff files alone pass the limit (the
+    writer counts the rest as it goes)."""
+    size = sum(f.size for f in contents.files)
+    if size > limit:
+        raise DossierTooLarge(limit, size)
 
 
 def towns_of(ledger: Ledger, principal: Principal) -> tuple[Town, ...]:
@@ -112,7 +156,11 @@ Reporter = Callable[[str], Awaitable[tuple[Campaign, Any] | None]]
 
 
 async def gather(
-    ledger: Ledger, principal: Principal, chosen: Period, report: Reporter
+    ledger: Ledger,
+    principal: Principal,
+    chosen: Period,
+    report: Reporter,
+    files: StaffFiles | None = None,
 ) -> Contents:
     org, now = ledger.runtime.org, utc_now()
     start, end = chosen.bounds
@@ -144,6 +192,7 @@ async def gather(
     reported = [found for found in [await report(c) for c in met] if found is not None]
     issued = await _issued(ledger, principal, chosen)
     traces = await _task_traces(ledger, items, chosen) + _campaign_traces(reported, chosen)
+    stored = await _stored_traces(ledger, principal, chosen, files) if files is not None else []
     return Contents(
         chosen,
         towns_of(ledger, principal),
@@ -152,7 +201,88 @@ async def gather(
         reported,
         issued,
         sorted(traces, key=lambda t: (t.at, t.ref, t.name)),
+        stored,
     )
+
+
+async def _stored_traces(
+    ledger: Ledger, principal: Principal, chosen: Period, files: StaffFiles
+) -> list[StoredTrace]:
+    """The staff files attached in the period to the leads and items the principal may
+    see. Read from the log (every file's event, then the period's), since no read model
+    holds files: a town's staff files number in the thousands at most."""
+    store = ledger.runtime.store(Stream.LEDGER)
+    lead_events = [
+        e.event
+        for e in (await store.read_subject("ledger.lead.*.LeadFileAttached")).events
+        if isinstance(e.event, LeadFileAttached) and chosen.holds(e.event.occurred_at)
+    ]
+    task_events = [
+        e.event
+        for e in (await store.read_subject("ledger.task.*.TaskFileAttached")).events
+        if isinstance(e.event, TaskFileAttached) and chosen.holds(e.event.occurred_at)
+    ]
+    reader = towns.reader(ledger.runtime.org, principal)
+    lead_ids = sorted({e.lead_id for e in lead_events})
+
+    def numbers(conn: Any) -> dict[str, str]:
+        rows = {lead_id: queries.one(conn, reader, lead_id) for lead_id in lead_ids}
+        return {k: str(row["ledger_number"]) for k, row in rows.items() if row is not None}
+
+    seen_leads = await in_one_go(ledger, numbers) if lead_ids else {}
+    seen_tasks: set[str] = set()
+    for task_id in sorted({e.task_id for e in task_events}):
+        try:
+            await files.task(task_id, principal)
+        except NotFound:
+            continue
+        seen_tasks.add(task_id)
+    found = [
+        _stored(LEAD, e.lead_id, seen_leads[e.lead_id], e)
+        for e in lead_events
+        if e.lead_id in seen_leads
+    ] + [_stored(TASK, e.task_id, e.task_id, e) for e in task_events if e.task_id in seen_tasks]
+    return sorted(found, key=lambda t: (t.at, t.owner_ref, t.file_id))
+
+
+def _stored(
+    kind: str, owner_id: str, ref: str, event: LeadFileAttached | TaskFileAttached
+) -> StoredTrace:
+    return StoredTrace(
+        kind=kind,
+        owner_id=owner_id,
+        owner_ref=ref,
+        file_id=event.file_id,
+        title=event.title,
+        media_type=event.media_type,
+        size=event.size,
+        sha256=event.sha256,
+        uploaded_by=event.actor.user or "",
+        unit=event.actor.unit or "",
+        at=event.occurred_at,
+    )
+
+
+async def files_read(ledger: Ledger, principal: Principal, stored: list[StoredTrace]) -> None:
+    """Each staff file the dossier encloses, recorded as read before it is read."""
+    for trace in stored:
+        read: Event = (
+            LeadViewed(
+                lead_id=trace.owner_id,
+                service="ledger",
+                purpose=f"dossier: staff file {trace.file_id}",
+                actor=principal.actor,
+            )
+            if trace.kind == LEAD
+            else TaskFileRead(
+                task_id=trace.owner_id,
+                file_id=trace.file_id,
+                service="ledger",
+                purpose="dossier",
+                actor=principal.actor,
+            )
+        )
+        await ledger.runtime.record_access(read)
 
 
 async def _issued(ledger: Ledger, principal: Principal, chosen: Period) -> list[notices.NoticeRead]:
