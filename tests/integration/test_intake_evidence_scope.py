@@ -211,6 +211,19 @@ async def test_a_towns_files_are_read_by_its_people_and_the_units_it_was_handed_
         still = await intake.get(one_file, headers=token("zxl.clerk"))
         assert still.status_code == 200
 
+        # Nor shreds the reporter's identity: another town's custodian finds no such lead
+        # and the identity stays; the town's own custodian shreds it.
+        shred = f"/v1/leads/{lead_id}/identity/shred"
+        because = {"reason": "举报人申请销毁身份信息"}
+        hidden(await intake.post(shred, json=because, headers=token("shd.custodian")), no_lead)
+        kept = await events_on(streams, Stream.INTAKE, f"intake.lead.{lead_id}.IdentityShredded")
+        assert kept == []
+        shredded = await intake.post(shred, json=because, headers=token("zxl.custodian"))
+        assert shredded.status_code == 200, shredded.text
+        assert shredded.json()["identity"] == "shredded"
+        after = await events_on(streams, Stream.INTAKE, f"intake.lead.{lead_id}.IdentityShredded")
+        assert [e.actor.user for e in after] == ["zxl.custodian"]
+
 
 async def bucket_state(js: JetStreamContext) -> tuple[int, int]:
     state = (await js.stream_info(bucket_stream(BUCKET))).state

@@ -280,7 +280,7 @@ async def disclose(lead_id: LeadId, body: Reason, _: Custodian, intake: IntakeDe
 async def shred(
     lead_id: LeadId, body: Reason, principal: Shredder, intake: IntakeDep
 ) -> dict[str, str]:
-    await intake.shred(ShredIdentity(lead_id, body.reason), principal.actor)
+    await intake.shred(ShredIdentity(lead_id, body.reason), principal)
     return {"lead_id": lead_id, "reporter": ReporterKind.NAMED.value, "identity": "shredded"}
 
 

@@ -10,7 +10,6 @@ from typing import NoReturn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from common.auth import Principal
-from common.events import Actor
 from common.eventstore import EventStore
 from common.organisation import Organisation
 from common.service import ServiceRuntime
@@ -118,8 +117,8 @@ class Intake:
     async def identity_requests(self, lead_id: str, principal: Principal) -> list[AccessRequest]:
         return await identity_requests.listed(self, lead_id, principal)
 
-    async def shred(self, command: ShredIdentity, actor: Actor) -> None:
-        await custody.shred_identity(self, command, actor)
+    async def shred(self, command: ShredIdentity, principal: Principal) -> None:
+        await custody.shred_identity(self, command, principal.actor, principal)
 
     async def scrub(self) -> bool:
         return await self.scrubber.scrub()

@@ -10,8 +10,10 @@ import structlog
 from sqlalchemy import Engine
 
 from common.application import retry_on_conflict
+from common.auth import Principal
 from common.events import Actor, utc_now
 from common.events.catalogue import IdentityShredded
+from intake.application.lead_access import check_may_read
 from intake.commands import DiscloseIdentity, ShredIdentity
 from intake.domain import lead as decisions
 from intake.domain.custody import DirectReadEnded
@@ -35,8 +37,14 @@ async def disclose_identity(intake: Intake, command: DiscloseIdentity) -> NoRetu
     raise DirectReadEnded
 
 
-async def shred_identity(intake: Intake, command: ShredIdentity, actor: Actor) -> None:
+async def shred_identity(
+    intake: Intake, command: ShredIdentity, actor: Actor, principal: Principal | None = None
+) -> None:
     """Record the shredding, then destroy the key, then scrub the database files.
+
+    A person (``principal``) shreds only a lead they may read (common.visibility): another
+    town's lead answers as one that does not exist, before anything is decided. The
+    retention job, a principal of no one, shreds every expired lead.
 
     Recorded first: a key destroyed with no event saying who did it and when must not
     happen. Shredding does not depend on what else happened to the lead, so an append that
@@ -46,6 +54,8 @@ async def shred_identity(intake: Intake, command: ShredIdentity, actor: Actor) -
 
     async def attempt() -> IdentityShredded:
         lead, sequence = await intake.load(command.lead_id)
+        if principal is not None:
+            await check_may_read(intake, lead, principal)
         try:
             event = decisions.shred(lead, command.reason, actor)
         except decisions.IdentityAlreadyShredded:

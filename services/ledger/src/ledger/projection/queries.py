@@ -97,6 +97,11 @@ def _rule(role: Role, unit: str | BindParameter[str] | None) -> ColumnElement[bo
     parameter bound when the statement runs (:func:`_prepared`)."""
     if role in WHOLE_LEDGER:
         return true()
+    if unit is None:
+        # A reader placed in no unit holds no part of the ledger. Said here, not left to
+        # the comparisons below: SQLAlchemy renders "== None" as IS NULL, which would give
+        # a screener of no village every lead without one.
+        return false()
     if role is Role.SCREENER:
         # Not the leads the ledger routed to the committee (the decision it recorded when
         # it filed them): a village screener may live next door to the official concerned.
