@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from common.auth import Principal
-from common.errors import NotFound
+from common.errors import NotFound, RuleViolation
 from common.events import Event, utc_now
 from common.events.catalogue import LeadViewed, LedgerExported
 from common.events.files import LeadFileAttached, TaskFileAttached, TaskFileRead
@@ -76,6 +76,18 @@ def period(first: date, last: date) -> Period:
             f"专题材料最长涵盖 {LONGEST_PERIOD_DAYS} 天",
         ),
     )
+    # The first and the last days of the calendar have no midnight in UTC on one side or
+    # the other: refused by name rather than failing in the database's hands.
+    for name, day in (("from", first), ("to", last)):
+        try:
+            period_bounds(day, day)[0].astimezone(UTC)
+            period_bounds(day, day)[1].astimezone(UTC)
+        except OverflowError:
+            raise RuleViolation(
+                f"{name}: a day between 0001-01-02 and 9999-12-30",
+                "日期超出范围（0001-01-02 至 9999-12-30）",
+                field=name,
+            ) from None
     return Period(first, last)
 
 
