@@ -23,6 +23,7 @@ from ledger.dossier_api import router as dossier
 from ledger.files_api import install_files
 from ledger.outcomes import OutcomeRecorder
 from ledger.pages import router as pages
+from ledger.pages.files import router as file_pages
 from ledger.projection import SUBSCRIPTIONS
 from ledger.projection.search import create_index
 from ledger.registrar import Registrar
@@ -80,6 +81,8 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     runtime.app.include_router(dossier)
     runtime.app.include_router(conflict)
     install_files(runtime, StaffFiles(ledger))
+    # Before the desk's pages: its form's address is under /desk/leads/{lead_id}/{form}.
+    runtime.app.include_router(file_pages, include_in_schema=False)
     runtime.app.include_router(pages, include_in_schema=False)
     fastreads.install(runtime.app)
     return runtime.app

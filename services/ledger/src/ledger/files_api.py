@@ -28,14 +28,12 @@ from common.paths import LeadId
 from common.service import ServiceRuntime
 from common.streams import declare_stream
 from common.subjects import Service
-from ledger.application.files import Download, StaffFile, StaffFiles, Upload
+from ledger.application.files import LEAD_UPLOADERS, Download, StaffFile, StaffFiles, Upload
+from ledger.pages.files import FORM_OVERHEAD
 from ledger.projection.queries import READERS
 
 # Who may add files to a lead (which lead, the rules decide: the holder's unit, the office).
-LeadUploader = Annotated[
-    Principal,
-    Depends(require_roles(Role.OFFICE, Role.CLERK, Role.POLICE, Role.JUDICIAL, Role.DISCIPLINE)),
-]
+LeadUploader = Annotated[Principal, Depends(require_roles(*LEAD_UPLOADERS))]
 LeadReader = Annotated[Principal, Depends(require_roles(*READERS))]
 # Every signed-in person: which items they see is the task rule's to say.
 Staff = Annotated[
@@ -189,6 +187,8 @@ def install_files(runtime: ServiceRuntime, files: StaffFiles) -> None:
     # refused before a byte is read, naming that limit.
     runtime.allow_body("/v1/ledger/leads/*/files", settings.files_max_bytes)
     runtime.allow_body("/v1/ledger/tasks/*/files", settings.files_max_bytes)
+    # The desk's form: the file and a few short fields (ledger.pages.files).
+    runtime.allow_body("/desk/leads/*/files", settings.files_max_bytes + FORM_OVERHEAD)
     runtime.app.add_exception_handler(EvidenceTooLarge, too_large)
     runtime.app.add_exception_handler(FileRefused, refused_type)
     runtime.app.include_router(router)

@@ -55,6 +55,8 @@ TASK: Final = "task"
 NO_SUCH_FILE: Final = "no such file"
 #: who may add a file to a lead, besides the office and its clerks: its holder's people
 _LEAD_HANDLERS: Final = frozenset({Role.POLICE, Role.JUDICIAL, Role.DISCIPLINE})
+#: the roles that may add files to some lead (which lead, the rules below decide)
+LEAD_UPLOADERS: Final = OFFICE_ROLES | _LEAD_HANDLERS
 
 StaffFile = LeadFileAttached | TaskFileAttached
 

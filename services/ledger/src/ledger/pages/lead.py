@@ -22,6 +22,7 @@ from common.vocabulary import Conclusion, label
 from common.web import Language
 from common.web.people import LangQuery, check_form
 from ledger.api import LeadKey, lead_detail
+from ledger.application.files import LEAD_UPLOADERS
 from ledger.commands import Assign
 from ledger.pages.forms import BY_NAME, FEEDBACK_METHODS, FORMS, fields
 from ledger.pages.shared import (
@@ -98,6 +99,8 @@ async def _lead_page(
         ],
         results=[(c.value, label(c, lang)) for c in Conclusion],
         methods=[(code, names[pick]) for code, names in FEEDBACK_METHODS.items()],
+        staff_files=[e for e in detail.history if e.event_type == "LeadFileAttached"],
+        may_upload=who.principal.role in LEAD_UPLOADERS,
     )
 
 

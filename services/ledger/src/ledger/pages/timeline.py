@@ -26,6 +26,7 @@ EVENTS: Final[dict[str, tuple[str, str]]] = {
     "SupervisionListed": ("挂牌督办", "listed for supervision"),
     "SupervisionNoticed": ("督办通知", "supervision notice"),
     "DisciplineOutcome": ("纪委处理结果", "the discipline committee's outcome"),
+    "LeadFileAttached": ("上传工作痕迹", "staff file added"),
 }
 
 SUPERVISION: Final = frozenset({"SupervisionListed", "SupervisionNoticed"})
@@ -60,6 +61,7 @@ FIELDS: Final[tuple[tuple[str, str, str, Shown], ...]] = (
     ("evidence", "证据材料", "evidence", _files),
     ("text", "答复内容", "answer", _text),
     ("reason", "理由", "reason", _text),
+    ("title", "工作痕迹", "staff file", _text),
 )
 
 
