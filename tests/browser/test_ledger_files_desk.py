@@ -2,12 +2,14 @@
 location through the page's form (taken out, as the box says), sees it listed and in the
 history, downloads it as the session it is signed in with (no location in what comes back);
 a program is refused on a page of its own with the way back; another unit's police find no
-such lead."""
+such lead. On a rectification item, the responsible police station uploads its record and
+another unit finds no such item."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,8 @@ from nats.js import JetStreamContext
 from PIL import Image
 from playwright.async_api import Page, expect
 
-from common.events import Role
+from common.events import Role, utc_now
+from common.times import CHINA
 from tests.browser.conftest import Screenshots
 from tests.browser.test_ledger_desk import desk_for, sign_in, sign_out
 from tests.conftest import NatsTarget
@@ -25,6 +28,7 @@ from tests.support.ledger import filed, report
 PEOPLE = (
     ("li.office", Role.OFFICE, "shd-office"),
     ("zhang.police", Role.POLICE, "shd-police"),
+    ("chen.judicial", Role.JUDICIAL, "shd-judicial"),
 )
 
 
@@ -95,3 +99,56 @@ async def test_the_office_uploads_a_photo_on_the_lead_page_and_downloads_it_with
     response = await page.goto(f"{base}/desk/leads/{number}")
     assert response is not None
     assert response.status == 404
+
+
+async def test_the_responsible_station_uploads_its_record_on_the_items_page(
+    page: Page,
+    screenshot: Screenshots,
+    serve: Callable[[FastAPI], Awaitable[str]],
+    js: JetStreamContext,
+    nats_target: NatsTarget,
+    tmp_path: Path,
+) -> None:
+    base = await desk_for(PEOPLE, serve, js, nats_target, tmp_path)
+    record = tmp_path / "minutes.pdf"
+    record.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n")
+
+    await sign_in(page, screenshot, base, "li.office")
+    await page.goto(f"{base}/desk/tasks")
+    await page.select_option("#open-source", "inspection")
+    await page.fill("#open-problem", "部分线索核查不深入")
+    await page.fill("#open-measures", "逐条复核已办结线索")
+    await page.select_option("#open-unit", "shd-police")
+    await page.fill("#open-assignee", "zhang.police")
+    await page.fill("#open-assignee_name", "张警官")
+    deadline = (utc_now() + timedelta(days=30)).astimezone(CHINA).date().isoformat()
+    await page.fill("#open-deadline", deadline)
+    await page.click("#form-open button[type=submit]")
+    await expect(page.locator("p.done")).to_have_text("已记录：新增事项")
+    item = page.url.split("?")[0]
+    await sign_out(page)
+
+    await sign_in(page, screenshot, base, "zhang.police")
+    await page.goto(item)
+    await expect(page.locator("#files")).to_contain_text("暂无整改材料")
+    await page.fill("#files-title", "整改会议记录")
+    await page.set_input_files("#files-file", str(record))
+    await page.click("#form-files button[type=submit]")
+    listed = page.locator("#staff-files li")
+    await expect(listed).to_have_count(1)
+    await expect(listed).to_contain_text("application/pdf")
+    await expect(page.locator("li[data-event='TaskFileAttached']")).to_contain_text("整改会议记录")
+    await screenshot(page, "record uploaded")
+    async with page.expect_download() as downloading:
+        await listed.get_by_role("link", name="整改会议记录").click()
+    saved = tmp_path / "downloaded.pdf"
+    await (await downloading.value).save_as(saved)
+    assert saved.read_bytes() == record.read_bytes()
+    await sign_out(page)
+
+    # Another unit: as if there were no such item, and no form to send to it.
+    await sign_in(page, screenshot, base, "chen.judicial")
+    response = await page.goto(item)
+    assert response is not None
+    assert response.status == 404
+    await expect(page.locator("#form-files")).to_have_count(0)

@@ -189,6 +189,7 @@ def install_files(runtime: ServiceRuntime, files: StaffFiles) -> None:
     runtime.allow_body("/v1/ledger/tasks/*/files", settings.files_max_bytes)
     # The desk's form: the file and a few short fields (ledger.pages.files).
     runtime.allow_body("/desk/leads/*/files", settings.files_max_bytes + FORM_OVERHEAD)
+    runtime.allow_body("/desk/tasks/*/files", settings.files_max_bytes + FORM_OVERHEAD)
     runtime.app.add_exception_handler(EvidenceTooLarge, too_large)
     runtime.app.add_exception_handler(FileRefused, refused_type)
     runtime.app.include_router(router)

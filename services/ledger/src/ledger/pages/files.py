@@ -1,13 +1,13 @@
-"""Staff files on the desk (工作痕迹): the upload form of a lead's page, sent as a browser
+"""Staff files on the desk (工作痕迹): the upload form of a lead's or an item's page, sent as a browser
 sends a file (multipart), with the session's CSRF token, and run by the same application as
 the API's upload. The body is bounded before it is read (files_api.install_files allows
 the file's limit and a little for the form's other fields on this path); the file part,
 spooled by the form parser, is handed over a chunk at a time. Success goes back to the
-lead's files (303); a refusal is said on a page of its own, with the way back."""
+page's files (303); a refusal is said on a page of its own, with the way back."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
 from fastapi import APIRouter, HTTPException, Request
@@ -21,13 +21,17 @@ from common.paths import LeadId
 from common.web import Language
 from common.web.people import LangQuery, check_form
 from ledger.application.files import StaffFiles, Upload
+from ledger.application.tasks import NO_SUCH_TASK
 from ledger.pages.lead import stale_page
-from ledger.pages.shared import Staff, address, no_such_lead, render, staff
+from ledger.pages.shared import Staff, address, message, no_such_lead, render, staff
+from ledger.tasks_api import TaskId
 
 router = APIRouter(include_in_schema=False)
 
 #: what the form's fields besides the file may add to its body
 FORM_OVERHEAD: Final = 64 * 1024
+
+Said = tuple[str, str]
 
 
 async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -35,10 +39,8 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-def _refused(
-    request: Request, who: Staff, lang: Language, lead_id: str, why: tuple[str, str]
-) -> HTMLResponse:
-    """The refusal, and the way back to the lead."""
+def _refused(request: Request, who: Staff, lang: Language, page: str, why: Said) -> HTMLResponse:
+    """The refusal, and the way back to the lead's or the item's page."""
     pick = 0 if lang == "zh" else 1
     return render(
         request,
@@ -49,12 +51,38 @@ def _refused(
         heading=("未能上传", "Not uploaded")[pick],
         text=why[pick],
         problem=True,
-        back=address(request, lang)(f"/desk/leads/{lead_id}"),
+        back=address(request, lang)(page),
     )
 
 
-@router.post("/desk/leads/{lead_id}/files")
-async def upload_to_lead(request: Request, lead_id: LeadId, lang: LangQuery = "zh") -> Response:
+def _why(refused: Exception) -> Said:
+    """What the person is told of a refusal, in Chinese and English."""
+    if isinstance(refused, RuleViolation):
+        return refused.message_zh, refused.message
+    if isinstance(refused, EvidenceTooLarge):
+        mib = refused.limit / (1024 * 1024)
+        return (
+            f"文件太大：上限为 {mib:.1f} MiB。",
+            f"The file is too large: the limit is {mib:.1f} MiB.",
+        )
+    if isinstance(refused, FileRefused):
+        zh, en = ACCEPTED_WORDS
+        return (
+            f"不接受此类文件，只接受：{zh}",
+            f"This kind of file is not accepted; accepted: {en}",
+        )
+    return str(refused), str(refused)
+
+
+async def _received(
+    request: Request,
+    lang: Language,
+    page: str,
+    store: Callable[[StaffFiles, Upload, Staff], Awaitable[object]],
+    not_found: Callable[[Staff], Response],
+) -> Response:
+    """The form read (its file spooled by the parser), its token checked, the file stored
+    through ``store``; then back to ``page``'s files, or the refusal said."""
     who = staff(request)
     files: StaffFiles = request.app.state.staff_files
     form = await request.form(max_files=1, max_fields=10)
@@ -66,7 +94,7 @@ async def upload_to_lead(request: Request, lead_id: LeadId, lang: LangQuery = "z
         chosen = form.get("file")
         if not isinstance(chosen, UploadFile):
             return _refused(
-                request, who, lang, lead_id, ("请选择要上传的文件。", "Choose a file to upload.")
+                request, who, lang, page, ("请选择要上传的文件。", "Choose a file to upload.")
             )
         upload = Upload(
             str(form.get("title", "")),
@@ -74,39 +102,33 @@ async def upload_to_lead(request: Request, lead_id: LeadId, lang: LangQuery = "z
             strip_metadata=form.get("strip_metadata") == "true",
         )
         try:
-            await files.upload_to_lead(lead_id, upload, who.principal)
+            await store(files, upload, who)
         except NotFound:
-            return no_such_lead(request, who, lang)
-        except (RuleViolation, NotPermitted, Gone) as refused:
-            said = refused.message_zh if isinstance(refused, RuleViolation) else str(refused)
-            said_en = refused.message if isinstance(refused, RuleViolation) else str(refused)
-            return _refused(request, who, lang, lead_id, (said, said_en))
-        except EvidenceTooLarge as large:
-            mib = large.limit / (1024 * 1024)
-            return _refused(
-                request,
-                who,
-                lang,
-                lead_id,
-                (
-                    f"文件太大：上限为 {mib:.1f} MiB。",
-                    f"The file is too large: the limit is {mib:.1f} MiB.",
-                ),
-            )
-        except FileRefused:
-            zh, en = ACCEPTED_WORDS
-            return _refused(
-                request,
-                who,
-                lang,
-                lead_id,
-                (
-                    f"不接受此类文件，只接受：{zh}",
-                    f"This kind of file is not accepted; accepted: {en}",
-                ),
-            )
+            return not_found(who)
+        except (RuleViolation, NotPermitted, Gone, EvidenceTooLarge, FileRefused) as refused:
+            return _refused(request, who, lang, page, _why(refused))
     finally:
         await form.close()
-    return RedirectResponse(
-        address(request, lang)(f"/desk/leads/{lead_id}") + "#files", status_code=303
+    return RedirectResponse(address(request, lang)(page) + "#files", status_code=303)
+
+
+@router.post("/desk/leads/{lead_id}/files")
+async def upload_to_lead(request: Request, lead_id: LeadId, lang: LangQuery = "zh") -> Response:
+    return await _received(
+        request,
+        lang,
+        f"/desk/leads/{lead_id}",
+        lambda files, upload, who: files.upload_to_lead(lead_id, upload, who.principal),
+        lambda who: no_such_lead(request, who, lang),
+    )
+
+
+@router.post("/desk/tasks/{task_id}/files")
+async def upload_to_task(request: Request, task_id: TaskId, lang: LangQuery = "zh") -> Response:
+    return await _received(
+        request,
+        lang,
+        f"/desk/tasks/{task_id}",
+        lambda files, upload, who: files.upload_to_task(task_id, upload, who.principal),
+        lambda who: message(request, who, lang, 404, ("未找到事项", "No such item"), NO_SUCH_TASK),
     )

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from common.errors import NotFound, NotPermitted, RuleViolation, Settled
 from common.events import utc_now
+from common.events.files import TaskFileAttached
 from common.events.tasks import TASK_ID, TaskSource
 from common.eventstore import ConcurrencyConflict
 from common.http_errors import describe_errors, describe_violation
@@ -212,6 +213,11 @@ async def _task_page(
         status_code,
         task=task_out(found.task, who.runtime.org, utc_now()),
         history=[stored.event for stored in found.history.events],
+        staff_files=[
+            e.event for e in found.history.events if isinstance(e.event, TaskFileAttached)
+        ],
+        may_upload=not found.task.closed
+        and (who.principal.role in OFFICE_ROLES or who.principal.unit == found.task.unit),
         forms=[(name, headings[name]) for name in steps],
         done=headings.get(done, "新增事项" if lang == "zh" else "Opened") if done else "",
         failed=failed if failed in steps else "",
