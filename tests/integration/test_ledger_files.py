@@ -20,6 +20,7 @@ import pytest
 from nats.js import JetStreamContext
 from PIL import Image
 
+import common.evidence
 from common.events import Role
 from common.events.catalogue import LeadViewed
 from common.events.files import LeadFileAttached, TaskFileAttached, TaskFileRead
@@ -271,6 +272,20 @@ async def test_too_large_programs_one_too_many_and_bad_titles_are_refused_naming
         assert "1" in second.json()["detail"][0]["message"]
         listed = await http.get(files_of("leads", lead_id), headers=token("office"))
         assert len(listed.json()["files"]) == 1
+
+
+async def test_no_room_on_the_spools_disk_is_a_503_to_send_again_and_stores_nothing(
+    service: LedgerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead_id = (await report_and_file(service))["lead_id"]
+    # The spool asks more free space of its disk than any disk has.
+    monkeypatch.setattr(common.evidence, "SPOOL_FLOOR_BYTES", 2**62)
+    full = await upload(service.http, "leads", lead_id, "office", PDF_HEADER)
+    assert full.status_code == 503, full.text
+    assert full.headers["retry-after"] == "30"
+    assert full.json()["detail"][0]["field"] == "file"
+    listed = await service.http.get(files_of("leads", lead_id), headers=token("office"))
+    assert listed.json()["files"] == []
 
 
 PEOPLE: dict[str, tuple[Role, str | None]] = {

@@ -8,12 +8,16 @@ The ledger's staff files use these; intake's reporters' files have the same shap
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Final
 
 from fastapi import Request, status
 from fastapi.responses import JSONResponse
 
 from common.evidence import CHUNK_BYTES, EvidenceTooLarge
 from common.evidence_files import ACCEPTED_WORDS, MarkerScan
+
+#: when to send again after the spool's disk had no room (common.evidence.EvidenceSpoolFull)
+SPOOL_RETRY_SECONDS: Final = 30
 
 
 async def first_bytes(body: AsyncIterator[bytes], wanted: int) -> bytes:
@@ -95,4 +99,21 @@ async def refused_type(_: Request, __: Exception) -> JSONResponse:
             ]
         },
         status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    )
+
+
+async def spool_full(_: Request, __: Exception) -> JSONResponse:
+    """503 with Retry-After: no room on the spool's disk now (install for EvidenceSpoolFull)."""
+    return JSONResponse(
+        {
+            "detail": [
+                {
+                    "field": "file",
+                    "message": "服务器暂时无法接收文件，请稍后重试",
+                    "message_en": "the server cannot take a file just now; send it again later",
+                }
+            ]
+        },
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(SPOOL_RETRY_SECONDS)},
     )

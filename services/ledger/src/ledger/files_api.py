@@ -20,9 +20,9 @@ from common.auth import Principal, require_roles
 from common.events import Role
 from common.events.files import FILE_ID, LONGEST_TITLE
 from common.events.tasks import TASK_ID
-from common.evidence import EvidenceTooLarge, bucket_config, evidence_bucket
+from common.evidence import EvidenceSpoolFull, EvidenceTooLarge, bucket_config, evidence_bucket
 from common.evidence_files import FileRefused
-from common.evidence_uploads import refused_type, too_large
+from common.evidence_uploads import refused_type, spool_full, too_large
 from common.http_errors import errors
 from common.paths import LeadId
 from common.service import ServiceRuntime
@@ -192,6 +192,7 @@ def install_files(runtime: ServiceRuntime, files: StaffFiles) -> None:
     runtime.allow_body("/desk/tasks/*/files", settings.files_max_bytes + FORM_OVERHEAD)
     runtime.app.add_exception_handler(EvidenceTooLarge, too_large)
     runtime.app.add_exception_handler(FileRefused, refused_type)
+    runtime.app.add_exception_handler(EvidenceSpoolFull, spool_full)
     runtime.app.include_router(router)
 
     async def declare_bucket() -> None:

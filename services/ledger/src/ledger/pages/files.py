@@ -22,7 +22,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from common.errors import Gone, NotFound, NotPermitted, RuleViolation
-from common.evidence import EvidenceTooLarge
+from common.evidence import EvidenceSpoolFull, EvidenceTooLarge
 from common.evidence_files import ACCEPTED_WORDS, FileRefused
 from common.paths import LeadId
 from common.web import Language
@@ -163,6 +163,11 @@ def _why(refused: Exception) -> Said:
             f"文件太大：上限为 {mib:.1f} MiB。",
             f"The file is too large: the limit is {mib:.1f} MiB.",
         )
+    if isinstance(refused, EvidenceSpoolFull):
+        return (
+            "服务器暂时无法接收文件，请稍后重试。",
+            "The server cannot take a file just now: send it again later.",
+        )
     if isinstance(refused, FileRefused):
         zh, en = ACCEPTED_WORDS
         return (
@@ -213,7 +218,14 @@ async def _received(
         return not_found(who)
     except _Unreadable:
         return _refused(request, who, lang, page, unreadable)
-    except (RuleViolation, NotPermitted, Gone, EvidenceTooLarge, FileRefused) as refused:
+    except (
+        RuleViolation,
+        NotPermitted,
+        Gone,
+        EvidenceTooLarge,
+        EvidenceSpoolFull,
+        FileRefused,
+    ) as refused:
         return _refused(request, who, lang, page, _why(refused))
     return RedirectResponse(address(request, lang)(page) + "#files", status_code=303)
 
