@@ -92,6 +92,8 @@ PAGES: tuple[Audited, ...] = (
     Audited("intake", "/sessions", "li.clerk"),
     Audited("intake", "/desk/entry", "li.clerk"),
     Audited("intake", "/desk/entry?lang=en", "li.clerk"),
+    Audited("intake", "/desk/identity-requests", "li.office"),
+    Audited("intake", "/desk/identity-requests?lang=en", "li.office"),
     Audited("ledger", "/sign-in"),
     Audited("ledger", "/sign-in?lang=en"),
     Audited("ledger", "/desk", "li.office"),
@@ -99,6 +101,11 @@ PAGES: tuple[Audited, ...] = (
     Audited("ledger", "/desk/leads/{lead}", "li.office"),
     Audited("ledger", "/desk/leads/{lead}?lang=en", "li.office"),
     Audited("ledger", "/desk/stats", "li.office"),
+    Audited("ledger", "/desk/tasks", "li.office"),
+    Audited("ledger", "/desk/campaigns", "li.office"),
+    Audited("ledger", "/desk/notices", "li.office"),
+    Audited("ledger", "/desk/me/declarations", "li.office"),
+    Audited("ledger", "/desk/me/declarations?lang=en", "li.office"),
     Audited("oversight", "/sign-in"),
     Audited("oversight", "/sign-in?lang=en"),
     Audited("oversight", "/desk", "sun.jiwei"),
@@ -109,6 +116,9 @@ PAGES: tuple[Audited, ...] = (
     Audited("oversight", "/desk/access-log", "sun.jiwei"),
     Audited("oversight", "/desk/leak-risk", "sun.jiwei"),
     Audited("oversight", "/desk/assessments", "sun.jiwei"),
+    Audited("oversight", "/desk/conflict", "sun.jiwei"),
+    Audited("oversight", "/desk/conflict?lang=en", "sun.jiwei"),
+    Audited("oversight", "/desk/tasks/overdue", "sun.jiwei"),
 )
 
 
