@@ -91,6 +91,7 @@ def test_production_accepts_a_real_password_and_a_postgresql_database(
     monkeypatch.setenv("LEDGER_DATABASE_URL", database_url)
     monkeypatch.setenv("LEDGER_ACCOUNTS_KEY", random_key())
     monkeypatch.setenv("LEDGER_SESSION_KEY", random_key())
+    monkeypatch.setenv("LEDGER_FILES_KEY", random_key())
     monkeypatch.setenv("LEDGER_USERS_FILE", str(write_staff(tmp_path / "users.toml")))
     settings = LedgerSettings()
     assert settings.environment == "production"
