@@ -16,8 +16,8 @@ from common.events import Event, Role
 from common.events.accounts import USER_NAME
 from common.events.conflict import GuardReason
 from common.http_errors import errors
-from common.service import ServiceRuntime
 from oversight.application import conflict as app
+from oversight.application.context import Oversight
 
 router = APIRouter(tags=["conflict of interest"])
 Member = Annotated[Principal, Depends(require_roles(Role.DISCIPLINE))]
@@ -65,9 +65,9 @@ class OverrideOut(BaseModel):
     used_at: datetime | None
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.oversight.runtime
-    return runtime
+def _oversight(request: Request) -> Oversight:
+    ox: Oversight = request.app.state.oversight
+    return ox
 
 
 def _recorded(event: Event) -> Recorded:
@@ -79,11 +79,11 @@ def _recorded(event: Event) -> Recorded:
     summary="不得向该人员指派本线索 / Keep a person off a lead (the reason by category only)",
     response_model=Recorded,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(403, 503),
+    responses=errors(403, 404, 503),
 )
 async def set_guard(body: GuardIn, request: Request, principal: Member) -> Recorded:
     return _recorded(
-        await app.set_guard(_runtime(request), principal, body.lead_id, body.account, body.reason)
+        await app.set_guard(_oversight(request), principal, body.lead_id, body.account, body.reason)
     )
 
 
@@ -92,10 +92,12 @@ async def set_guard(body: GuardIn, request: Request, principal: Member) -> Recor
     summary="解除限制 / Lift the committee's guard",
     response_model=Recorded,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(403, 503),
+    responses=errors(403, 404, 503),
 )
 async def lift_guard(body: LiftIn, request: Request, principal: Member) -> Recorded:
-    return _recorded(await app.lift_guard(_runtime(request), principal, body.lead_id, body.account))
+    return _recorded(
+        await app.lift_guard(_oversight(request), principal, body.lead_id, body.account)
+    )
 
 
 @router.post(
@@ -103,13 +105,13 @@ async def lift_guard(body: LiftIn, request: Request, principal: Member) -> Recor
     summary="批准或不批准扫黑办的报批 / Approve or refuse the office's request for an override",
     response_model=Recorded,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(403, 422, 503),
+    responses=errors(403, 404, 422, 503),
 )
 async def decide(body: DecisionIn, request: Request, principal: Member) -> Recorded:
     approve = body.decision == "approve"
     return _recorded(
         await app.decide(
-            _runtime(request), principal, body.lead_id, body.account, approve, body.note
+            _oversight(request), principal, body.lead_id, body.account, approve, body.note
         )
     )
 
@@ -135,5 +137,5 @@ async def overrides(request: Request, principal: Reader) -> list[OverrideOut]:
             decided_by=o.decided_by,
             used_at=o.used_at,
         )
-        for o in await app.overrides(_runtime(request))
+        for o in await app.overrides(_oversight(request), principal)
     ]

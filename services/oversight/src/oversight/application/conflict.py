@@ -2,16 +2,21 @@
 keeping a person off a lead (the ledger is told the category, never the case), lifting it,
 deciding on the office's requests for an override, and the overrides as the leak-risk report
 lists them (requested, decided, used). Read from the streams themselves: overrides are rare,
-each one a decision of the committee's."""
+each one a decision of the committee's.
+
+In a county of several towns, a town's committee and auditor act on and read their own
+town's leads alone (oversight.application.towns): a guard or a decision on another town's
+lead is refused as one on a lead there is not, before anything else is read, and the guards
+and overrides shown are their town's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from common.auth import Principal
-from common.errors import RuleViolation
+from common.errors import NotFound, RuleViolation
 from common.events import Event
 from common.events.catalogue import ResponsibilityAssigned
 from common.events.conflict import (
@@ -24,6 +29,9 @@ from common.events.conflict import (
 )
 from common.service import ServiceRuntime
 from common.subjects import Stream, check_token
+
+if TYPE_CHECKING:
+    from oversight.application.context import Oversight
 
 # The report shows the newest requests.
 MOST_SHOWN: Final = 200
@@ -67,25 +75,31 @@ async def _append(runtime: ServiceRuntime, event: Event) -> Event:
     return event
 
 
+async def _visible(ox: Oversight, principal: Principal, lead_id: str) -> None:
+    """Refuses a lead of another town's exactly as one that does not exist."""
+    if not await ox.sees_lead(lead_id, principal):
+        raise NotFound("no such lead")
+
+
 async def set_guard(
-    runtime: ServiceRuntime, principal: Principal, lead_id: str, account: str, reason: GuardReason
+    ox: Oversight, principal: Principal, lead_id: str, account: str, reason: GuardReason
 ) -> Event:
+    await _visible(ox, principal, lead_id)
     return await _append(
-        runtime,
+        ox.runtime,
         ConflictGuardSet(lead_id=lead_id, account=account, reason=reason, actor=principal.actor),
     )
 
 
-async def lift_guard(
-    runtime: ServiceRuntime, principal: Principal, lead_id: str, account: str
-) -> Event:
+async def lift_guard(ox: Oversight, principal: Principal, lead_id: str, account: str) -> Event:
+    await _visible(ox, principal, lead_id)
     return await _append(
-        runtime, ConflictGuardLifted(lead_id=lead_id, account=account, actor=principal.actor)
+        ox.runtime, ConflictGuardLifted(lead_id=lead_id, account=account, actor=principal.actor)
     )
 
 
 async def decide(
-    runtime: ServiceRuntime,
+    ox: Oversight,
     principal: Principal,
     lead_id: str,
     account: str,
@@ -94,6 +108,8 @@ async def decide(
 ) -> Event:
     """The committee's answer to the office's request: refused when the office asked none
     for this person on this lead."""
+    await _visible(ox, principal, lead_id)
+    runtime = ox.runtime
     asked = await _events(
         runtime, Stream.LEDGER, f"ledger.lead.{check_token(lead_id)}.ConflictOverrideRequested"
     )
@@ -109,13 +125,21 @@ async def decide(
     )
 
 
-async def overrides(runtime: ServiceRuntime) -> list[Override]:
-    """Every request for an override, newest first (the newest ``MOST_SHOWN``), with the
-    committee's last decision after it and the hand-over that used it."""
-    asked = await _events(runtime, Stream.LEDGER, "ledger.lead.*.ConflictOverrideRequested")
+async def overrides(ox: Oversight, principal: Principal) -> list[Override]:
+    """Every request for an override on a lead of the principal's towns, newest first (the
+    newest ``MOST_SHOWN``), with the committee's last decision after it and the hand-over
+    that used it."""
+    runtime = ox.runtime
+    asked = [
+        e
+        for e in await _events(runtime, Stream.LEDGER, "ledger.lead.*.ConflictOverrideRequested")
+        if isinstance(e, ConflictOverrideRequested)
+    ]
+    # Visibility first: the newest shown are the newest of the principal's towns.
+    seen = await ox.leads_seen({e.lead_id for e in asked}, principal)
+    asked = [e for e in asked if e.lead_id in seen]
     shown: list[Override] = []
     for ask in reversed(asked[-MOST_SHOWN:]):
-        assert isinstance(ask, ConflictOverrideRequested)  # noqa: S101 - the subject says so
         lead = check_token(ask.lead_id)
         decisions = [
             e
@@ -155,10 +179,11 @@ async def overrides(runtime: ServiceRuntime) -> list[Override]:
     return shown
 
 
-async def guards(runtime: ServiceRuntime) -> list[Guard]:
-    """The guards standing now (set and not lifted since), newest first."""
+async def guards(ox: Oversight, principal: Principal) -> list[Guard]:
+    """The guards standing now (set and not lifted since) on leads of the principal's
+    towns, newest first."""
     standing: dict[tuple[str, str], Guard] = {}
-    store = runtime.store(Stream.DIRECTIVES)
+    store = ox.runtime.store(Stream.DIRECTIVES)
     changes = [
         *(await store.read_subject("directive.lead.*.ConflictGuardSet")).events,
         *(await store.read_subject("directive.lead.*.ConflictGuardLifted")).events,
@@ -172,4 +197,7 @@ async def guards(runtime: ServiceRuntime) -> list[Guard]:
             )
         elif isinstance(event, ConflictGuardLifted):
             standing.pop((event.lead_id, event.account), None)
-    return sorted(standing.values(), key=lambda g: g.set_at, reverse=True)
+    seen = await ox.leads_seen({lead for lead, _ in standing}, principal)
+    return sorted(
+        (g for g in standing.values() if g.lead_id in seen), key=lambda g: g.set_at, reverse=True
+    )

@@ -6,7 +6,7 @@ it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -119,6 +119,14 @@ class Oversight:
             return True
         async with self.runtime.database.async_engine.connect() as conn:
             return await queries.lead_seen(conn, lead_id, towns)
+
+    async def leads_seen(self, lead_ids: Collection[str], principal: Principal) -> set[str]:
+        """Those of ``lead_ids`` that are the principal's towns' (all, for every town's)."""
+        towns = towns_seen(self.runtime.org, principal)
+        if towns.every:
+            return set(lead_ids)
+        async with self.runtime.database.async_engine.connect() as conn:
+            return await queries.leads_seen(conn, lead_ids, towns)
 
     async def holder(self, lead_id: str) -> str | None:
         """The unit holding the lead, as oversight's projection of the ledger last saw it

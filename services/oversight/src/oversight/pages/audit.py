@@ -105,7 +105,7 @@ async def leak_risk_page(
     risks = await desk.oversight.leak_risk(desk.principal, hours)
     # The hand-overs made despite a conflict are part of the report (requested, decided,
     # used), whatever the window: each is a decision of the committee's.
-    overrides = await conflict.overrides(desk.oversight.runtime)
+    overrides = await conflict.overrides(desk.oversight, desk.principal)
     return desk.render(
         "leak_risk.html",
         risks=risks,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from common.errors import RuleViolation
+from common.errors import NotFound, RuleViolation
 from common.eventstore import AppendOutcomeUnknown, LogUnavailable
 from common.http_errors import describe_errors, describe_violation
 from common.vocabulary import GUARD_REASONS
@@ -47,6 +47,11 @@ DONE: Final[dict[str, tuple[str, str]]] = {
     "approved": ("已同意例外指派。", "Override approved."),
     "refused": ("已不同意例外指派。", "Override refused."),
 }
+NO_SUCH_LEAD: Final = {
+    "field": "lead_id",
+    "message": "线索编号：没有该线索。",
+    "message_en": "lead id: there is no such lead.",
+}
 # Each form: the API's model it is read with.
 FORMS: Final[dict[str, type[BaseModel]]] = {
     "guard": GuardIn,
@@ -65,21 +70,19 @@ async def _post(desk: Desk, name: str) -> Response:
     form = await desk.request.form()
     desk.check_form(str(form.get("csrf_token", "")))
     fields = {k: v for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)}
-    runtime = desk.oversight.runtime
+    ox = desk.oversight
     try:
         body = FORMS[name].model_validate(fields)
         if isinstance(body, GuardIn):
-            await app.set_guard(runtime, desk.principal, body.lead_id, body.account, body.reason)
+            await app.set_guard(ox, desk.principal, body.lead_id, body.account, body.reason)
             done = "guard"
         elif isinstance(body, DecisionIn):
             approve = body.decision == "approve"
-            await app.decide(
-                runtime, desk.principal, body.lead_id, body.account, approve, body.note
-            )
+            await app.decide(ox, desk.principal, body.lead_id, body.account, approve, body.note)
             done = "approved" if approve else "refused"
         else:
             assert isinstance(body, LiftIn)  # noqa: S101 - FORMS says so
-            await app.lift_guard(runtime, desk.principal, body.lead_id, body.account)
+            await app.lift_guard(ox, desk.principal, body.lead_id, body.account)
             done = "lifted"
     except ValidationError as invalid:
         problems = describe_errors(invalid.errors(), LABELS)
@@ -87,6 +90,9 @@ async def _post(desk: Desk, name: str) -> Response:
     except RuleViolation as violation:
         problems = describe_violation(violation, LABELS)
         return await _show(desk, name, fields, problems, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    except NotFound:
+        # Another town's lead reads exactly as one there is not.
+        return await _show(desk, name, fields, [NO_SUCH_LEAD], status.HTTP_404_NOT_FOUND)
     except (AppendOutcomeUnknown, LogUnavailable) as failed:
         problems = [STORE_FAILURES[type(failed)]]
         return await _show(desk, name, fields, problems, status.HTTP_503_SERVICE_UNAVAILABLE)
@@ -118,12 +124,11 @@ async def _show(
 ) -> HTMLResponse:
     """The guards standing and the overrides, with a member's forms; a refused form keeps
     what was typed and says why above it."""
-    runtime = desk.oversight.runtime
-    overrides = await app.overrides(runtime)
+    overrides = await app.overrides(desk.oversight, desk.principal)
     return desk.render(
         "conflict.html",
         status_code,
-        guards=await app.guards(runtime),
+        guards=await app.guards(desk.oversight, desk.principal),
         pending=[o for o in overrides if o.decision is None],
         decided=[o for o in overrides if o.decision is not None],
         guard_reasons=GUARD_REASONS,

@@ -75,6 +75,20 @@ async def lead_seen(conn: AsyncConnection, lead_id: str, towns: Towns) -> bool:
     return found is not None
 
 
+async def leads_seen(conn: AsyncConnection, lead_ids: Collection[str], towns: Towns) -> set[str]:
+    """Those of ``lead_ids`` oversight knows as ``towns``'s."""
+    wanted = sorted(lead_ids)
+    seen: set[str] = set()
+    # In slices: one bound parameter per id, and SQLite caps how many a statement takes.
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = await conn.scalars(
+            select(leads.c.lead_id).where(leads.c.lead_id.in_(chunk), leads_in(towns))
+        )
+        seen.update(rows)
+    return seen
+
+
 async def case(conn: AsyncConnection, case_id: str, towns: Towns) -> dict[str, Any] | None:
     """The case in full, if it is on a lead of ``towns``."""
     found = await case_row(conn, case_id, towns)
