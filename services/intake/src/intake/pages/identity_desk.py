@@ -18,12 +18,13 @@ from sqlalchemy import select
 from common.accounts import Account
 from common.auth import Principal
 from common.errors import Gone, NotFound, NotPermitted, RuleViolation, Settled
-from common.events import Role, utc_now
+from common.events import Event, Role, utc_now
 from common.events.catalogue import IdentityDisclosed
 from common.events.custody import (
     LONGEST_REASON,
     LONGEST_VALIDITY_HOURS,
     REQUEST_ID,
+    IdentityAccessApproved,
     IdentityAccessRefused,
     IdentityAccessRequested,
 )
@@ -50,8 +51,9 @@ from intake.projection.tables import reports
 router = APIRouter(include_in_schema=False)
 
 PAGE: Final = "/desk/identity-requests"
-#: The leads with requests the page looks at, newest first: requests are rare (each one a
-#: custodian's decision), so this is every one in practice, and a bound all the same.
+#: The leads with settled requests the page looks at besides those still waiting, newest
+#: first: requests are rare (each one a custodian's decision), so this is every one in
+#: practice, and a bound on what each visit reads all the same.
 MOST_LEADS: Final = 200
 LEAD_ID: Final = r"^[A-Za-z0-9_-]{1,64}$"
 LeadPath = Annotated[str, Path(pattern=LEAD_ID)]
@@ -149,41 +151,55 @@ async def _lead_of(intake: Intake, given: str) -> str | None:
     return given if re.fullmatch(LEAD_ID, given) else None
 
 
+async def _subject(intake: Intake, kind: type[Event]) -> list[Event]:
+    prefix = intake.store.subject_prefix
+    history = await intake.store.read_subject(f"{prefix}.lead.*.{kind.__name__}")
+    return [e.event for e in history.events]
+
+
 async def _requests(intake: Intake, principal: Principal) -> list[Shown]:
     """The requests the person may see, newest first: every lead with a request is found on
     the log by subject, and each lead's requests are what the application lists for the
-    person (a custodian every one, anyone else their own)."""
-    prefix = intake.store.subject_prefix
-    asked = [
-        e.event
-        for e in (
-            await intake.store.read_subject(f"{prefix}.lead.*.{IdentityAccessRequested.__name__}")
-        ).events
-    ]
+    person (a custodian every one, anyone else their own). A lead with a request still
+    waiting for a custodian, or approved and still to be read, is always shown; the bound
+    (``MOST_LEADS``) cuts the settled ones only, oldest first."""
     custodian = principal.role is Role.CUSTODIAN
-    leads: list[str] = []
+    asked = [
+        e
+        for e in await _subject(intake, IdentityAccessRequested)
+        if isinstance(e, IdentityAccessRequested)
+        and (custodian or e.actor.user == principal.user)  # else not listed for them
+    ]
+    if not asked:
+        return []
+    notes: dict[str, str] = {
+        e.request_id: e.reason
+        for e in await _subject(intake, IdentityAccessRefused)
+        if isinstance(e, IdentityAccessRefused)
+    }
+    approved_until = {
+        e.request_id: e.valid_until
+        for e in await _subject(intake, IdentityAccessApproved)
+        if isinstance(e, IdentityAccessApproved)
+    }
+    read_at: dict[str, datetime] = {}
+    for e in await _subject(intake, IdentityDisclosed):
+        if isinstance(e, IdentityDisclosed) and e.request_id:
+            read_at.setdefault(e.request_id, e.occurred_at)
+    now = utc_now()
+
+    def waiting(e: IdentityAccessRequested) -> bool:
+        if e.request_id in notes or e.request_id in read_at:
+            return False
+        until = approved_until.get(e.request_id)
+        return until is None or now < until
+
+    leads = list(dict.fromkeys(e.lead_id for e in reversed(asked) if waiting(e)))
     for event in reversed(asked):
-        assert isinstance(event, IdentityAccessRequested)  # noqa: S101 - the subject says so
-        if not custodian and event.actor.user != principal.user:
-            continue  # not theirs: the application would not list it for them
-        if event.lead_id not in leads:
-            leads.append(event.lead_id)
         if len(leads) >= MOST_LEADS:
             break
-    if not leads:
-        return []
-    notes: dict[str, str] = {}
-    for stored in (
-        await intake.store.read_subject(f"{prefix}.lead.*.{IdentityAccessRefused.__name__}")
-    ).events:
-        if isinstance(stored.event, IdentityAccessRefused):
-            notes[stored.event.request_id] = stored.event.reason
-    read_at: dict[str, datetime] = {}
-    for stored in (
-        await intake.store.read_subject(f"{prefix}.lead.*.{IdentityDisclosed.__name__}")
-    ).events:
-        if isinstance(stored.event, IdentityDisclosed) and stored.event.request_id:
-            read_at.setdefault(stored.event.request_id, stored.event.occurred_at)
+        if event.lead_id not in leads:
+            leads.append(event.lead_id)
     numbers = await _ledger_numbers(intake, leads)
     shown: list[Shown] = []
     for lead_id in leads:
