@@ -61,6 +61,12 @@ async def test_the_office_uploads_a_photo_on_the_lead_page_and_downloads_it_with
 
     await sign_in(page, screenshot, base, "li.office")
     await page.goto(f"{base}/desk/leads/{number}")
+    # The reporter's own files are on intake's page of the lead, linked from here.
+    reporter_files = page.locator("#reporter-files")
+    await expect(reporter_files).to_contain_text("举报人提交的证据材料")
+    href = await reporter_files.get_attribute("href")
+    assert href is not None
+    assert href.endswith(f"/desk/leads/{lead_id}/files"), href
     files = page.locator("#files")
     await expect(files).to_contain_text("暂无工作痕迹")
     await expect(page.locator("#files-strip")).to_be_checked()

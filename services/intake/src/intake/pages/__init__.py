@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from common.service import ServiceRuntime
 from intake.importer import MULTIPART_ENVELOPE
-from intake.pages import desk, identity_desk, public, verification
+from intake.pages import desk, evidence_desk, identity_desk, public, verification
 from intake.pages.rendering import STATIC_PATH
 
 
@@ -26,3 +26,4 @@ def install_pages(runtime: ServiceRuntime, import_max_bytes: int) -> None:
     runtime.app.include_router(verification.router, include_in_schema=False)
     runtime.app.include_router(desk.router, include_in_schema=False)
     runtime.app.include_router(identity_desk.router, include_in_schema=False)
+    runtime.app.include_router(evidence_desk.router, include_in_schema=False)

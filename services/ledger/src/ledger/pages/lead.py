@@ -18,6 +18,7 @@ from common.eventstore import ConcurrencyConflict
 from common.http_errors import describe_errors, describe_violation
 from common.organisation import UnitKind
 from common.paths import LeadId
+from common.subjects import Service
 from common.vocabulary import Conclusion, label
 from common.web import Language
 from common.web.people import LangQuery, check_form
@@ -101,6 +102,7 @@ async def _lead_page(
         methods=[(code, names[pick]) for code, names in FEEDBACK_METHODS.items()],
         staff_files=[e for e in detail.history if e.event_type == "LeadFileAttached"],
         may_upload=who.principal.role in LEAD_UPLOADERS,
+        intake_service=Service.INTAKE,
     )
 
 
