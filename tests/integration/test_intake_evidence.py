@@ -60,8 +60,8 @@ MP4_HEADER = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41\x00\x00\
 READERS = ("office", "clerk", "custodian", "auditor")
 
 
-def photo_with_location() -> bytes:
-    image = Image.new("RGB", (64, 48), (200, 30, 30))
+def photo_with_location(shade: int = 30) -> bytes:
+    image = Image.new("RGB", (64, 48), (200, shade, 30))
     exif = Image.Exif()
     exif[0x013B] = "Zhang San"  # Artist
     exif[0x8825] = {1: "N", 2: (32.0, 45.0, 10.0), 3: "E", 4: (113.0, 20.0, 5.0)}
@@ -334,9 +334,10 @@ async def test_oversized_programs_and_one_file_too_many_are_refused_naming_the_l
         # Nothing refused is an object of the bucket.
         assert await described_objects(streams) == before
 
-        for _ in range(2):
-            assert (await send(intake, receipt, photo_with_location())).status_code == 201
-        one_more = await send(intake, receipt, photo_with_location())
+        for shade in (30, 90):
+            sent = await send(intake, receipt, photo_with_location(shade))
+            assert sent.status_code == 201, sent.text
+        one_more = await send(intake, receipt, photo_with_location(150))
         assert one_more.status_code == 422, one_more.text
         assert "2" in one_more.json()["detail"][0]["message_en"]
         assert (
@@ -352,3 +353,39 @@ async def test_oversized_programs_and_one_file_too_many_are_refused_naming_the_l
 
         unknown = await send(intake, "R" * 20, photo_with_location())
         assert unknown.status_code == 404, unknown.text
+
+
+async def test_the_same_file_sent_twice_is_held_once(
+    streams: JetStreamContext, nats_target: NatsTarget, sqlite_url: str, tmp_path: Path, keys: Keys
+) -> None:
+    """A form sent twice, or a retry after an answer that was lost: one file, one id, one
+    object in the bucket. The same photo sent once as it is and once with its location
+    taken out is two files: what is stored differs."""
+    async with running(create_app(intake_settings(nats_target, sqlite_url, tmp_path, keys))) as (
+        intake
+    ):
+        lead_id, receipt = await report(intake)
+        await wait_until_projected(sqlite_url, lead_id)
+        before = await described_objects(streams)
+        pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+        twice = [await send(intake, receipt, pdf) for _ in range(2)]
+        assert [t.status_code for t in twice] == [201, 201], [t.text for t in twice]
+        assert twice[0].json() == twice[1].json()
+        photo = photo_with_location()
+        kept, stripped = [
+            await send(intake, receipt, photo, strip=strip) for strip in (False, True)
+        ]
+        assert kept.json()["file_id"] != stripped.json()["file_id"]
+        assert (await send(intake, receipt, photo, strip=True)).json() == stripped.json()
+
+        attached = [
+            e for e in await intake_events(streams, lead_id) if isinstance(e, EvidenceAttached)
+        ]
+        assert [e.file_id for e in attached] == [
+            twice[0].json()["file_id"],
+            kept.json()["file_id"],
+            stripped.json()["file_id"],
+        ]
+        assert await described_objects(streams) == before + 3
+        listed = await intake.get(f"/v1/leads/{lead_id}/files", headers=token("office"))
+        assert len(listed.json()["files"]) == 3

@@ -148,13 +148,15 @@ class EvidenceStore:
         data: AsyncIterable[bytes],
         max_bytes: int,
         *,
-        before_publish: Callable[[], Awaitable[None]] | None = None,
+        before_publish: Callable[[str], Awaitable[None]] | None = None,
     ) -> StoredEvidence:
         """Seal what ``data`` yields, a chunk at a time, into a spool file, and once all of
         it came within ``max_bytes`` store it under a new random name. Refused halfway
         (:class:`EvidenceTooLarge` as soon as more than ``max_bytes`` came, the sender
         gone, ``before_publish`` raising), nothing reaches the bucket: an append-only
         bucket keeps whatever is published to it, counted against its size for good.
+        ``before_publish`` is given the SHA-256 of what came, so that a file held already
+        can be refused before it is stored twice.
 
         The spool holds ciphertext only (each chunk is sealed before it is written) in an
         unnamed temporary file of ``spool_dir``, gone when closed or when the process dies.
@@ -193,7 +195,7 @@ class EvidenceStore:
                 # The last chunk says so (an empty file is one empty last chunk).
                 await asyncio.to_thread(seal, index, held if held is not None else b"", True)
                 if before_publish is not None:
-                    await before_publish()
+                    await before_publish(plain_digest.hexdigest())
                 await asyncio.to_thread(spool.seek, 0)
                 await self._publish(name, nuid, _MAGIC + base, spool, sealed)
             finally:

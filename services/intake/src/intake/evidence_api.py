@@ -85,7 +85,8 @@ async def upload(
     """请求体为文件本身。The body is the file itself. Answers what was stored: its id,
     size, SHA-256, the type judged from its bytes, and whether location or author
     metadata was found and taken out (photos only; documents and recordings are flagged,
-    not changed)."""
+    not changed). The same file sent again (a retry after a lost answer) is not stored
+    twice: the answer is the file held already, with its id."""
     attached = await evidence.upload(Upload(receipt, request.stream(), strip_metadata))
     return {
         "file_id": attached.file_id,

@@ -60,6 +60,12 @@ class Upload:
     strip_metadata: bool
 
 
+class _HeldAlready(Exception):
+    def __init__(self, attached: EvidenceAttached) -> None:
+        super().__init__(attached.file_id)
+        self.attached = attached
+
+
 @dataclass(frozen=True)
 class Download:
     attached: EvidenceAttached
@@ -102,16 +108,24 @@ class Evidence:
             scan = MarkerScan(kind)
             content = _scanned(head, body, scan)
 
-        async def still_room() -> None:
+        async def still_room(sha256: str) -> None:
             # The last slot taken or the key destroyed while the file came: refused now,
-            # before a byte of it reaches the append-only bucket.
+            # before a byte of it reaches the append-only bucket. The same file sent again
+            # (a form sent twice, a retry after a lost answer) is the one held.
             _, now, _ = await self.evidence(lead_id)
+            held = decisions.held_already(now, sha256)
+            if held is not None:
+                raise _HeldAlready(held)
             decisions.check_room(now, settings.evidence_max_files)
             await self.keys.key(lead_id)
 
-        stored = await self.store.put(
-            key, content, settings.evidence_max_bytes, before_publish=still_room
-        )
+        try:
+            stored = await self.store.put(
+                key, content, settings.evidence_max_bytes, before_publish=still_room
+            )
+        except _HeldAlready as same:
+            log.info("evidence_held_already", lead_id=lead_id, file_id=same.attached.file_id)
+            return same.attached
         if kind is not Kind.PHOTO:
             metadata = (scan.found, False)
 

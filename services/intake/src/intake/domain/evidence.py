@@ -66,6 +66,14 @@ def evidence_of(events: Iterable[Event]) -> LeadEvidence:
     return LeadEvidence(tuple(files), destroyed)
 
 
+def held_already(evidence: LeadEvidence, sha256: str) -> EvidenceAttached | None:
+    """The file of these very bytes the lead holds already (None when it holds none, or
+    its key is destroyed: then nothing is held any more, and the refusal says so)."""
+    if evidence.key_destroyed:
+        return None
+    return next((f for f in evidence.files if f.sha256 == sha256), None)
+
+
 def check_room(evidence: LeadEvidence, max_files: int) -> None:
     """Whether one more file may come: asked before its bytes are read, and again when it
     is recorded."""
