@@ -27,6 +27,7 @@ BUDGETS: Final = {
     "bench_capacity": 30.0,
     "bench_duplicates": 60.0,
     "bench_end_to_end": 70.0,
+    "bench_failover": 30.0,
     "bench_intake": 45.0,
     "bench_live": 30.0,
     "bench_reads": 60.0,
