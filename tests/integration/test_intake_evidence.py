@@ -7,6 +7,7 @@ refused; nothing refused stays in the bucket."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import os
@@ -389,3 +390,13 @@ async def test_the_same_file_sent_twice_is_held_once(
         assert await described_objects(streams) == before + 3
         listed = await intake.get(f"/v1/leads/{lead_id}/files", headers=token("office"))
         assert len(listed.json()["files"]) == 3
+
+        # Sent twice at once (a double click): whichever records first, one file.
+        video = MP4_HEADER + os.urandom(2 * 1024 * 1024)
+        both = await asyncio.gather(*(send(intake, receipt, video) for _ in range(2)))
+        assert [b.status_code for b in both] == [201, 201], [b.text for b in both]
+        assert both[0].json()["file_id"] == both[1].json()["file_id"]
+        attached = [
+            e for e in await intake_events(streams, lead_id) if isinstance(e, EvidenceAttached)
+        ]
+        assert len(attached) == 4

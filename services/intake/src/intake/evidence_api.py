@@ -86,7 +86,9 @@ async def upload(
     size, SHA-256, the type judged from its bytes, and whether location or author
     metadata was found and taken out (photos only; documents and recordings are flagged,
     not changed). The same file sent again (a retry after a lost answer) is not stored
-    twice: the answer is the file held already, with its id."""
+    twice: the answer is the file held already, with its id; but once the lead holds
+    its limit of files, any file is refused (422) before it is read, a file held among
+    them too."""
     attached = await evidence.upload(Upload(receipt, request.stream(), strip_metadata))
     return {
         "file_id": attached.file_id,

@@ -131,6 +131,11 @@ class Evidence:
 
         async def record() -> EvidenceAttached:
             lead, evidence, sequence = await self.evidence(lead_id)
+            # The same file sent twice at once: the other upload recorded it meanwhile,
+            # and this copy stays in the bucket named by no event, as a refused one does.
+            held = decisions.held_already(evidence, stored.sha256)
+            if held is not None:
+                return held
             attached = decisions.attach(
                 lead,
                 evidence,
@@ -146,7 +151,10 @@ class Evidence:
         # publishing and this append: a moment's race), the object stays in the
         # append-only bucket, named by no event: nothing ever serves it.
         attached = await retry_on_conflict(record)
-        log.info("evidence_attached", lead_id=lead_id, file_id=stored.name, size=stored.size)
+        if attached.file_id != stored.name:
+            log.info("evidence_held_already", lead_id=lead_id, file_id=attached.file_id)
+        else:
+            log.info("evidence_attached", lead_id=lead_id, file_id=stored.name, size=stored.size)
         return attached
 
     async def visible(

@@ -34,6 +34,7 @@ KINDS: Final[dict[Kind, tuple[str, str]]] = {
     Kind.AUDIO: ("录音", "recording"),
     Kind.DOCUMENT: ("文档", "document"),
 }
+_OFFICE: Final = "application/vnd.openxmlformats-officedocument."
 # The extension a download is saved with: the type was judged from the bytes, so the
 # name says what the file is, and a viewer opens it as that and nothing else.
 EXTENSIONS: Final[dict[str, str]] = {
@@ -54,6 +55,9 @@ EXTENSIONS: Final[dict[str, str]] = {
     "application/pdf": ".pdf",
     "application/msword": ".doc",
     "application/vnd.ms-excel": ".xls",
+    _OFFICE + "wordprocessingml.document": ".docx",
+    _OFFICE + "spreadsheetml.sheet": ".xlsx",
+    _OFFICE + "presentationml.presentation": ".pptx",
 }
 NO_SUCH: Final = (
     "没有这条线索，或您无权查看。",

@@ -55,6 +55,10 @@ PAGE: Final = "/desk/identity-requests"
 #: first: requests are rare (each one a custodian's decision), so this is every one in
 #: practice, and a bound on what each visit reads all the same.
 MOST_LEADS: Final = 200
+#: The leads with requests still to act on that one visit reads, newest first: each is a
+#: custodian's to decide (or an asker's to read) within a day or so, so a bound this high is
+#: reached only by requests left undecided for months; the newest are shown.
+MOST_WAITING: Final = 1000
 LEAD_ID: Final = r"^[A-Za-z0-9_-]{1,64}$"
 LeadPath = Annotated[str, Path(pattern=LEAD_ID)]
 RequestPath = Annotated[str, Path(pattern=REQUEST_ID)]
@@ -161,8 +165,8 @@ async def _requests(intake: Intake, principal: Principal) -> list[Shown]:
     """The requests the person may see, newest first: every lead with a request is found on
     the log by subject, and each lead's requests are what the application lists for the
     person (a custodian every one, anyone else their own). A lead with a request still
-    waiting for a custodian, or approved and still to be read, is always shown; the bound
-    (``MOST_LEADS``) cuts the settled ones only, oldest first."""
+    waiting for a custodian, or approved and still to be read, is shown first (up to
+    ``MOST_WAITING`` leads); the bound ``MOST_LEADS`` cuts the settled ones, oldest first."""
     custodian = principal.role is Role.CUSTODIAN
     asked = [
         e
@@ -194,7 +198,7 @@ async def _requests(intake: Intake, principal: Principal) -> list[Shown]:
         until = approved_until.get(e.request_id)
         return until is None or now < until
 
-    leads = list(dict.fromkeys(e.lead_id for e in reversed(asked) if waiting(e)))
+    leads = list(dict.fromkeys(e.lead_id for e in reversed(asked) if waiting(e)))[:MOST_WAITING]
     for event in reversed(asked):
         if len(leads) >= MOST_LEADS:
             break
