@@ -1,13 +1,14 @@
 """The reporter's evidence on the desk, in Chromium: the police officer the lead was handed
 to opens the lead's files page, sees a photo (its location taken out, as the reporter
 asked) and a document, and downloads the document decrypted, byte for byte what the reporter
-sent, the download recorded; an officer of a unit the lead was not handed to finds no such
+sent, then all of them as one ZIP, each download recorded; an officer of a unit the lead was not handed to finds no such
 lead; once the custodian destroys the lead's evidence key, the page says so and offers
 nothing to download."""
 
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -109,6 +110,16 @@ async def test_the_officer_downloads_the_reporters_files_and_each_download_is_re
         saved = tmp_path / "downloaded.pdf"
         await download.save_as(saved)
         assert saved.read_bytes() == PDF
+        # All of them at once, for the case file: a ZIP with its manifest.
+        async with page.expect_download() as waiting:
+            await page.click("#all-files")
+        bundle = tmp_path / "all.zip"
+        await (await waiting.value).save_as(bundle)
+        with zipfile.ZipFile(bundle) as opened:
+            names = opened.namelist()
+            assert names[0] == "manifest.json"
+            assert opened.read(f"证据材料/02-{pdf_id}.pdf") == PDF
+        assert f"证据材料/01-{photo_id}.jpg" in names
         # The hash the page shows is the one of what was sent.
         await expect(rows.nth(1).locator("code")).to_have_attribute(
             "title", hashlib.sha256(PDF).hexdigest()
@@ -116,8 +127,13 @@ async def test_the_officer_downloads_the_reporters_files_and_each_download_is_re
 
     views = await events_on(intake.js, Stream.AUDIT, f"audit.intake.lead.{lead_id}.LeadViewed")
     downloads = [v for v in views if isinstance(v, LeadViewed) and pdf_id in v.purpose]
-    assert [(v.actor.user, v.actor.unit) for v in downloads] == [("zhao.police", "shd-police")]
-    assert not [v for v in views if isinstance(v, LeadViewed) and photo_id in v.purpose]
+    # The document on its own, then in the ZIP; the photo in the ZIP alone.
+    assert [(v.purpose.endswith("(ZIP)"), v.actor.user) for v in downloads] == [
+        (False, "zhao.police"),
+        (True, "zhao.police"),
+    ]
+    photo_reads = [v for v in views if isinstance(v, LeadViewed) and photo_id in v.purpose]
+    assert [v.purpose.endswith("(ZIP)") for v in photo_reads] == [True]
 
     # The judicial office was not handed the lead: no such lead, no file, nothing recorded.
     async with on_the_files_page(browser, intake, outsider, lead_id) as page:

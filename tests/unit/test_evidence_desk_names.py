@@ -4,7 +4,8 @@ type judged from its bytes: every type intake keeps has one, and each kind its w
 from __future__ import annotations
 
 from common.evidence_files import ACCEPTED, Kind
-from intake.pages.evidence_desk import EXTENSIONS, KINDS
+from intake.evidence_zip import EXTENSIONS
+from intake.pages.evidence_desk import KINDS
 
 
 def test_every_type_intake_keeps_has_an_extension_and_every_kind_its_words() -> None:

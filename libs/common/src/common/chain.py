@@ -10,6 +10,7 @@ down, and is signed with an Ed25519 key so a witness outside the cluster can che
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -123,7 +124,16 @@ def private_key(path: Path) -> Ed25519PrivateKey:
 
 
 def public_key(path: Path) -> Ed25519PublicKey:
-    key = load_pem_public_key(path.read_bytes())
+    """An Ed25519 public key from a PEM file, or from a file holding its 32 raw bytes in
+    base64 (as intake publishes its receipt key, which also signs its evidence ZIPs)."""
+    data = path.read_bytes()
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        try:
+            raw = base64.b64decode(data.strip(), validate=True)
+            return Ed25519PublicKey.from_public_bytes(raw)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"{path} is not an Ed25519 public key") from exc
+    key = load_pem_public_key(data)
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError(f"{path} is not an Ed25519 public key")
     return key

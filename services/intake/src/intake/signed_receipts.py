@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from common import dossier
 from common.chain import key_id
 
 VERSION: Final = 1
@@ -188,6 +189,11 @@ class ReceiptSigner:
 
     def verify(self, document: bytes | str) -> Verdict:
         return verify(document, self.keys)
+
+    def sign_manifest(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """A manifest of files intake hands out (a lead's evidence as one ZIP), signed as
+        the ledger signs its dossier's (common.dossier), with this key."""
+        return dossier.sign(manifest, self._key)
 
 
 class _Malformed(Exception):

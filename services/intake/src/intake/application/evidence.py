@@ -19,11 +19,12 @@ identity's shredding.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import select
 
 from common.application import retry_on_conflict
 from common.auth import Principal
@@ -45,6 +46,7 @@ from intake.application.reporting import PUBLIC
 from intake.domain import evidence as decisions
 from intake.domain import lead as leads
 from intake.evidence_keys import EvidenceKeys
+from intake.projection.tables import reports
 
 if TYPE_CHECKING:
     from intake.application.context import Intake
@@ -64,6 +66,14 @@ class _HeldAlready(Exception):
     def __init__(self, attached: EvidenceAttached) -> None:
         super().__init__(attached.file_id)
         self.attached = attached
+
+
+@dataclass(frozen=True)
+class Export:
+    files: tuple[EvidenceAttached, ...]
+    #: a file's plaintext, a chunk at a time
+    read: Callable[[EvidenceAttached], AsyncIterator[bytes]]
+    ledger_number: str | None
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,33 @@ class Evidence:
         except (EvidenceUnreadable, StopAsyncIteration):
             raise decisions.EvidenceKeyGone from None
         return Download(attached, _then(first, chunks))
+
+    async def export(self, lead_id: str, principal: Principal) -> Export:
+        """Every file of the lead, for its case file: each read recorded (one per file, as
+        a download is) before the first byte; EvidenceKeyGone once the key is destroyed."""
+        _, evidence, _ = await self.visible(lead_id, principal)
+        if evidence.key_destroyed:
+            raise decisions.EvidenceKeyGone
+        key = await self.keys.key(lead_id) if evidence.files else None
+        for attached in evidence.files:
+            await self.intake.runtime.record_access(
+                LeadViewed(
+                    lead_id=lead_id,
+                    service=Service.INTAKE.value,
+                    purpose=f"evidence file {attached.file_id} (ZIP)",
+                    actor=principal.actor,
+                )
+            )
+
+        def read(attached: EvidenceAttached) -> AsyncIterator[bytes]:
+            assert key is not None  # noqa: S101 - a lead with files has its key
+            return self.store.get(key, attached.file_id)
+
+        async with self.intake.engine.connect() as conn:
+            number = await conn.scalar(
+                select(reports.c.ledger_number).where(reports.c.lead_id == lead_id)
+            )
+        return Export(evidence.files, read, str(number) if number else None)
 
     async def destroy_key(self, lead_id: str, reason: str, principal: Principal) -> None:
         """Record the destruction, then destroy the key, then scrub the database's files.

@@ -18,7 +18,8 @@ from common.sessions import Session
 from common.web import Language
 from common.web.people import LangQuery, principal_of, signed_in
 from intake.application.evidence import Evidence
-from intake.evidence_api import READERS
+from intake.evidence_api import READERS, zip_response
+from intake.evidence_zip import EXTENSIONS
 from intake.pages.rendering import intake_of, render, renewed
 from intake.projection.tables import reports
 
@@ -33,31 +34,6 @@ KINDS: Final[dict[Kind, tuple[str, str]]] = {
     Kind.VIDEO: ("视频", "video"),
     Kind.AUDIO: ("录音", "recording"),
     Kind.DOCUMENT: ("文档", "document"),
-}
-_OFFICE: Final = "application/vnd.openxmlformats-officedocument."
-# The extension a download is saved with: the type was judged from the bytes, so the
-# name says what the file is, and a viewer opens it as that and nothing else.
-EXTENSIONS: Final[dict[str, str]] = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "video/mp4": ".mp4",
-    "video/x-m4v": ".m4v",
-    "video/quicktime": ".mov",
-    "video/3gpp": ".3gp",
-    "video/webm": ".webm",
-    "audio/mpeg": ".mp3",
-    "audio/mp4": ".m4a",
-    "audio/aac": ".aac",
-    "audio/amr": ".amr",
-    "audio/ogg": ".ogg",
-    "audio/x-wav": ".wav",
-    "application/pdf": ".pdf",
-    "application/msword": ".doc",
-    "application/vnd.ms-excel": ".xls",
-    _OFFICE + "wordprocessingml.document": ".docx",
-    _OFFICE + "spreadsheetml.sheet": ".xlsx",
-    _OFFICE + "presentationml.presentation": ".pptx",
 }
 NO_SUCH: Final = (
     "没有这条线索，或您无权查看。",
@@ -154,6 +130,24 @@ async def files_page(request: Request, lead_id: LeadPath, lang: LangQuery = "zh"
             for f in held.files
         ],
     )
+    return renewed(request, answer, session)
+
+
+@router.get(PAGE + ".zip")
+async def files_zip(request: Request, lead_id: LeadPath, lang: LangQuery = "zh") -> Response:
+    session, account = signed_in(request)
+    if account.role not in READERS:
+        return _message(
+            request, lang, session, account, status.HTTP_403_FORBIDDEN, _pick(NOT_A_READER, lang)
+        )
+    try:
+        answer = await zip_response(request, _evidence(request), lead_id, principal_of(account))
+    except NotFound:
+        return _message(
+            request, lang, session, account, status.HTTP_404_NOT_FOUND, _pick(NO_SUCH, lang)
+        )
+    except Gone:
+        return _message(request, lang, session, account, status.HTTP_410_GONE, _pick(GONE, lang))
     return renewed(request, answer, session)
 
 
