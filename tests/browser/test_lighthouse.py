@@ -94,6 +94,7 @@ PAGES: tuple[Audited, ...] = (
     Audited("intake", "/desk/entry?lang=en", "li.clerk"),
     Audited("intake", "/desk/identity-requests", "li.office"),
     Audited("intake", "/desk/identity-requests?lang=en", "li.office"),
+    Audited("intake", "/desk/leads/{lead}/files", "li.office"),
     Audited("ledger", "/sign-in"),
     Audited("ledger", "/sign-in?lang=en"),
     Audited("ledger", "/desk", "li.office"),
