@@ -223,9 +223,20 @@ class Evidence:
                 )
             )
 
+        opened: dict[str, AsyncIterator[bytes]] = {}
+        if key is not None:
+            # The first file's first chunk opened before answering, as for one download: a
+            # key that does not open it is a 410 now, not a ZIP cut short later.
+            chunks = self.store.get(key, evidence.files[0].file_id)
+            try:
+                first = await anext(chunks)
+            except (EvidenceUnreadable, StopAsyncIteration):
+                raise decisions.EvidenceKeyGone from None
+            opened[evidence.files[0].file_id] = _then(first, chunks)
+
         def read(attached: EvidenceAttached) -> AsyncIterator[bytes]:
             assert key is not None  # noqa: S101 - a lead with files has its key
-            return self.store.get(key, attached.file_id)
+            return opened.pop(attached.file_id, None) or self.store.get(key, attached.file_id)
 
         async with self.intake.engine.connect() as conn:
             number = await conn.scalar(
