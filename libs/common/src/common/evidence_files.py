@@ -55,6 +55,30 @@ ACCEPTED: Final[dict[str, Kind]] = {
     _OFFICE + "spreadsheetml.sheet": Kind.DOCUMENT,
     _OFFICE + "presentationml.presentation": Kind.DOCUMENT,
 }
+#: the ending a file handed out is named with, by the type judged from its bytes (so the
+#: name says what it is, and a viewer opens it as that and nothing else)
+EXTENSIONS: Final[dict[str, str]] = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/webp": ".webp",
+    "video/mp4": ".mp4",
+    "video/x-m4v": ".m4v",
+    "video/quicktime": ".mov",
+    "video/3gpp": ".3gp",
+    "video/webm": ".webm",
+    "audio/mpeg": ".mp3",
+    "audio/mp4": ".m4a",
+    "audio/aac": ".aac",
+    "audio/amr": ".amr",
+    "audio/ogg": ".ogg",
+    "audio/x-wav": ".wav",
+    "application/pdf": ".pdf",
+    "application/msword": ".doc",
+    "application/vnd.ms-excel": ".xls",
+    _OFFICE + "wordprocessingml.document": ".docx",
+    _OFFICE + "spreadsheetml.sheet": ".xlsx",
+    _OFFICE + "presentationml.presentation": ".pptx",
+}
 #: the accepted types in words, for the refusal (zh, en)
 ACCEPTED_WORDS: Final = (
     "照片（JPEG、PNG、WebP）、视频（MP4、MOV、3GP、WebM）、录音（MP3、M4A、AAC、AMR、OGG、WAV）、"

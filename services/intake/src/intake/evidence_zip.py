@@ -24,34 +24,11 @@ from typing import Any, Final
 from common import dossier as manifest_rules
 from common.auth import Principal
 from common.events.evidence import EvidenceAttached
+from common.evidence_files import EXTENSIONS
 from common.times import CHINA
 
 FORMAT: Final = "lead-evidence/1"
 FOLDER: Final = "证据材料"
-_OFFICE: Final = "application/vnd.openxmlformats-officedocument."
-#: the extension a file is named with: the type was judged from the bytes
-EXTENSIONS: Final[dict[str, str]] = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "video/mp4": ".mp4",
-    "video/x-m4v": ".m4v",
-    "video/quicktime": ".mov",
-    "video/3gpp": ".3gp",
-    "video/webm": ".webm",
-    "audio/mpeg": ".mp3",
-    "audio/mp4": ".m4a",
-    "audio/aac": ".aac",
-    "audio/amr": ".amr",
-    "audio/ogg": ".ogg",
-    "audio/x-wav": ".wav",
-    "application/pdf": ".pdf",
-    "application/msword": ".doc",
-    "application/vnd.ms-excel": ".xls",
-    _OFFICE + "wordprocessingml.document": ".docx",
-    _OFFICE + "spreadsheetml.sheet": ".xlsx",
-    _OFFICE + "presentationml.presentation": ".pptx",
-}
 
 
 class _Pipe(io.RawIOBase):

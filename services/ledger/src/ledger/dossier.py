@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from common import dossier as manifest_rules
 from common.auth import Principal
 from common.database import as_utc
+from common.evidence_files import EXTENSIONS
 from common.organisation import Organisation
 from common.times import CHINA
 from common.vocabulary import Category, Language, LeadStatus, label
@@ -60,30 +61,6 @@ TRACE_SOURCES: Final = {
     "campaign": ("自查填报", "answer"),
     "lead_file": ("线索工作痕迹（随附）", "staff file on a lead (enclosed)"),
     "task_file": ("整改材料（随附）", "staff file on an item (enclosed)"),
-}
-# The ending of an enclosed file's name, from the type judged from its bytes
-# (common.evidence_files.ACCEPTED); a type not here gets none.
-_ENDINGS: Final = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "video/mp4": ".mp4",
-    "video/x-m4v": ".m4v",
-    "video/quicktime": ".mov",
-    "video/3gpp": ".3gp",
-    "video/webm": ".webm",
-    "audio/mpeg": ".mp3",
-    "audio/mp4": ".m4a",
-    "audio/aac": ".aac",
-    "audio/amr": ".amr",
-    "audio/ogg": ".ogg",
-    "audio/x-wav": ".wav",
-    "application/pdf": ".pdf",
-    "application/msword": ".doc",
-    "application/vnd.ms-excel": ".xls",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
 }
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -257,7 +234,7 @@ def stored_path(trace: StoredTrace) -> str:
     """Where a staff file is in the ZIP: by its owner and its random id, never its title
     (whatever the uploader typed stays out of the names the archive tools see)."""
     owner = _UNSAFE.sub("_", trace.owner_ref)
-    return f"{STORED[trace.kind]}/{owner}/{trace.file_id}{_ENDINGS.get(trace.media_type, '')}"
+    return f"{STORED[trace.kind]}/{owner}/{trace.file_id}{EXTENSIONS.get(trace.media_type, '')}"
 
 
 def _statistics(contents: Contents, made: Made, place: str) -> str:

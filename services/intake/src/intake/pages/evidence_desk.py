@@ -13,13 +13,12 @@ from sqlalchemy import select
 
 from common.accounts import Account
 from common.errors import Gone, NotFound
-from common.evidence_files import ACCEPTED, Kind
+from common.evidence_files import ACCEPTED, EXTENSIONS, Kind
 from common.sessions import Session
 from common.web import Language
 from common.web.people import LangQuery, principal_of, signed_in
 from intake.application.evidence import Evidence
 from intake.evidence_api import READERS, zip_response
-from intake.evidence_zip import EXTENSIONS
 from intake.pages.rendering import intake_of, render, renewed
 from intake.projection.tables import reports
 
@@ -83,6 +82,24 @@ def _message(
     return renewed(request, answer, session)
 
 
+def _refusal(
+    request: Request,
+    lang: Language,
+    session: Session,
+    account: Account,
+    refused: Exception | None = None,
+) -> Response:
+    """No role that reads files (403), no such lead or none the person may read (404), or
+    a destroyed key (410), said on the page."""
+    if refused is None:
+        code, words = status.HTTP_403_FORBIDDEN, NOT_A_READER
+    elif isinstance(refused, Gone):
+        code, words = status.HTTP_410_GONE, GONE
+    else:
+        code, words = status.HTTP_404_NOT_FOUND, NO_SUCH
+    return _message(request, lang, session, account, code, _pick(words, lang))
+
+
 async def _ledger_number(request: Request, lead_id: str) -> str | None:
     async with intake_of(request).engine.connect() as conn:
         found = await conn.scalar(
@@ -95,15 +112,11 @@ async def _ledger_number(request: Request, lead_id: str) -> str | None:
 async def files_page(request: Request, lead_id: LeadPath, lang: LangQuery = "zh") -> Response:
     session, account = signed_in(request)
     if account.role not in READERS:
-        return _message(
-            request, lang, session, account, status.HTTP_403_FORBIDDEN, _pick(NOT_A_READER, lang)
-        )
+        return _refusal(request, lang, session, account)
     try:
         held = await _evidence(request).files(lead_id, principal_of(account))
-    except NotFound:
-        return _message(
-            request, lang, session, account, status.HTTP_404_NOT_FOUND, _pick(NO_SUCH, lang)
-        )
+    except NotFound as refused:
+        return _refusal(request, lang, session, account, refused)
     answer = render(
         request,
         "evidence_files.html",
@@ -137,17 +150,11 @@ async def files_page(request: Request, lead_id: LeadPath, lang: LangQuery = "zh"
 async def files_zip(request: Request, lead_id: LeadPath, lang: LangQuery = "zh") -> Response:
     session, account = signed_in(request)
     if account.role not in READERS:
-        return _message(
-            request, lang, session, account, status.HTTP_403_FORBIDDEN, _pick(NOT_A_READER, lang)
-        )
+        return _refusal(request, lang, session, account)
     try:
         answer = await zip_response(request, _evidence(request), lead_id, principal_of(account))
-    except NotFound:
-        return _message(
-            request, lang, session, account, status.HTTP_404_NOT_FOUND, _pick(NO_SUCH, lang)
-        )
-    except Gone:
-        return _message(request, lang, session, account, status.HTTP_410_GONE, _pick(GONE, lang))
+    except (NotFound, Gone) as refused:
+        return _refusal(request, lang, session, account, refused)
     return renewed(request, answer, session)
 
 
@@ -157,17 +164,11 @@ async def download(
 ) -> Response:
     session, account = signed_in(request)
     if account.role not in READERS:
-        return _message(
-            request, lang, session, account, status.HTTP_403_FORBIDDEN, _pick(NOT_A_READER, lang)
-        )
+        return _refusal(request, lang, session, account)
     try:
         found = await _evidence(request).download(lead_id, file_id, principal_of(account))
-    except NotFound:
-        return _message(
-            request, lang, session, account, status.HTTP_404_NOT_FOUND, _pick(NO_SUCH, lang)
-        )
-    except Gone:
-        return _message(request, lang, session, account, status.HTTP_410_GONE, _pick(GONE, lang))
+    except (NotFound, Gone) as refused:
+        return _refusal(request, lang, session, account, refused)
     attached = found.attached
     name = attached.file_id + EXTENSIONS.get(attached.media_type, "")
     answer = StreamingResponse(

@@ -1,10 +1,9 @@
-"""A download from the desk's evidence page is saved under a name whose extension says the
-type judged from its bytes: every type intake keeps has one, and each kind its words."""
+"""A file handed out (a download, a ZIP's entry, a dossier's) is named with an extension
+saying the type judged from its bytes: every type kept has one, and each kind its words."""
 
 from __future__ import annotations
 
-from common.evidence_files import ACCEPTED, Kind
-from intake.evidence_zip import EXTENSIONS
+from common.evidence_files import ACCEPTED, EXTENSIONS, Kind
 from intake.pages.evidence_desk import KINDS
 
 
