@@ -7,6 +7,14 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: run test test-fast lint format bench chaos up down clean help
 
+# The suite waits on servers far more than it computes, so test files run side by side, each
+# worker with its own nats-server (a file's tests stay on one worker: its module fixtures,
+# a TLS cluster or a permissioned server, are built once). One worker when NATS_URL names
+# a shared server: every test empties the server it is given. `make test TEST_WORKERS=0`
+# runs in one process.
+TEST_WORKERS ?= $(if $(NATS_URL),0,3)
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+
 help:
 	@echo "make run    - local NATS + intake, ledger, oversight on SQLite, with demo data"
 	@echo "make test   - the whole test suite against a real nats-server (and PostgreSQL if DATABASE_URL)"
@@ -34,7 +42,7 @@ test: $(STAMP)
 	bash tools/install-browser.sh || [ "$${CI:-}" != true ]
 	bash tools/install-lighthouse.sh || [ "$${CI:-}" != true ]
 	bash tools/install-ops-tools.sh || [ "$${CI:-}" != true ]
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration"

@@ -100,6 +100,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(line)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # A worker of pytest-xdist hands what it used to the process that prints the summary.
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["targets_used"] = list(getattr(session.config, "_targets_used", []))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    config = getattr(node, "config", None)
+    for line in getattr(node, "workeroutput", {}).get("targets_used", []):
+        if config is not None:
+            _note(config, line)
+
+
 def _note(config: pytest.Config, line: str) -> None:
     used: list[str] = config.__dict__.setdefault("_targets_used", [])
     if line not in used:
