@@ -7,12 +7,12 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: run test test-fast lint format bench chaos up down clean help
 
-# The suite waits on servers far more than it computes, so test files run side by side, each
-# worker with its own nats-server (a file's tests stay on one worker: its module fixtures,
-# a TLS cluster or a permissioned server, are built once). One worker when NATS_URL names
-# a shared server: every test empties the server it is given. `make test TEST_WORKERS=0`
-# runs in one process.
-TEST_WORKERS ?= $(if $(NATS_URL),0,3)
+# The suite waits on servers far more than it computes, so test files run side by side on
+# two workers, each with its own nats-server (three overloaded two cores: a publish waited
+# past its 5 s). A file's tests stay on one worker, so its module fixtures (a TLS cluster, a
+# permissioned server) are built once. One process when NATS_URL names a shared server:
+# every test empties the server it is given. `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= $(if $(NATS_URL),0,2)
 PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 
 help:
