@@ -101,6 +101,9 @@ async def test_the_officer_downloads_the_reporters_files_and_each_download_is_re
         await expect(rows.nth(0)).to_contain_text("已按举报人要求去除")
         await expect(rows.nth(1)).to_contain_text("文档")
         await expect(page.locator("main")).to_contain_text("每次下载都会记录")
+        back = await page.locator("#back-to-lead").get_attribute("href")
+        assert back is not None
+        assert back.endswith(f"/desk/leads/{number}"), back
         await screenshot(page, "证据材料 listed")
 
         async with page.expect_download() as waiting:

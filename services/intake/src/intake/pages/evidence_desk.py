@@ -15,6 +15,7 @@ from common.accounts import Account
 from common.errors import Gone, NotFound
 from common.evidence_files import ACCEPTED, EXTENSIONS, Kind
 from common.sessions import Session
+from common.subjects import Service
 from common.web import Language
 from common.web.people import LangQuery, principal_of, signed_in
 from intake.application.evidence import Evidence
@@ -126,6 +127,7 @@ async def files_page(request: Request, lead_id: LeadPath, lang: LangQuery = "zh"
         lead_id=lead_id,
         ledger_number=await _ledger_number(request, lead_id),
         key_destroyed=held.key_destroyed,
+        ledger_service=Service.LEDGER,
         gone=_pick(GONE, lang),
         files=[
             {
