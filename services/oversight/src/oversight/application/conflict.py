@@ -139,20 +139,31 @@ async def overrides(ox: Oversight, principal: Principal) -> list[Override]:
     seen = await ox.leads_seen({e.lead_id for e in asked}, principal)
     asked = [e for e in asked if e.lead_id in seen]
     shown: list[Override] = []
+    # The committee's decisions on every lead in two reads (they are rare); the hand-overs
+    # read only on the leads where one was approved.
+    decided: dict[tuple[str, str], list[ConflictOverrideApproved | ConflictOverrideRefused]] = {}
+    for kind in ("ConflictOverrideApproved", "ConflictOverrideRefused"):
+        for e in await _events(runtime, Stream.DIRECTIVES, f"directive.lead.*.{kind}"):
+            if isinstance(e, ConflictOverrideApproved | ConflictOverrideRefused):
+                decided.setdefault((e.lead_id, e.account), []).append(e)
     for ask in reversed(asked[-MOST_SHOWN:]):
         lead = check_token(ask.lead_id)
-        decisions = [
-            e
-            for e in await _events(runtime, Stream.DIRECTIVES, f"directive.lead.{lead}.>")
-            if isinstance(e, ConflictOverrideApproved | ConflictOverrideRefused)
-            and e.account == ask.account
-            and e.occurred_at >= ask.occurred_at
-        ]
+        decisions = sorted(
+            (
+                e
+                for e in decided.get((ask.lead_id, ask.account), [])
+                if e.occurred_at >= ask.occurred_at
+            ),
+            key=lambda e: e.occurred_at,
+        )
         last = decisions[-1] if decisions else None
+        approved = any(isinstance(e, ConflictOverrideApproved) for e in decisions)
         used = [
             e
-            for e in await _events(
-                runtime, Stream.LEDGER, f"ledger.lead.{lead}.ResponsibilityAssigned"
+            for e in (
+                await _events(runtime, Stream.LEDGER, f"ledger.lead.{lead}.ResponsibilityAssigned")
+                if approved
+                else []
             )
             if isinstance(e, ResponsibilityAssigned)
             and e.conflict_override
