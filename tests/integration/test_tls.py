@@ -18,6 +18,7 @@ import signal
 import ssl
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -694,6 +695,8 @@ def tls_postgres() -> Iterator[TlsPostgres]:
         try:
             try:
                 wait_for_port("127.0.0.1", port, timeout=30)
+                # Listening is not ready: until recovery ends it answers "starting up".
+                _wait_accepting(bindir, port, timeout=30)
             except TimeoutError:
                 raise AssertionError(f"postgres did not start: {log.read_text()[-2000:]}") from None
             yield TlsPostgres(port=port, ca=certs / "ca.crt", password=password)
@@ -706,6 +709,22 @@ def tls_postgres() -> Iterator[TlsPostgres]:
                 process.wait()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_accepting(bindir: Path, port: int, timeout: float) -> None:
+    """Until the server accepts connections (pg_isready exits 0); TimeoutError after
+    ``timeout`` seconds."""
+    tool = shutil.which("pg_isready") or str(bindir / "pg_isready")
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = subprocess.run(  # noqa: S603 - PostgreSQL's own tool
+            [tool, "-q", "-h", "127.0.0.1", "-p", str(port)], check=False
+        )
+        if ready.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(0.1)  # the poll interval: readiness is what is awaited
 
 
 def _tls_of_sync(url: str) -> tuple[bool, str]:
