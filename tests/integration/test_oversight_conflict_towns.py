@@ -16,6 +16,7 @@ from common.eventstore import EventStore
 from common.subjects import Stream
 from tests.integration.test_county import county  # noqa: F401 - the fixture
 from tests.integration.test_oversight_towns import (  # noqa: F401 - the fixture
+    Town,
     committees,
     flagged_in_each_town,
 )
@@ -50,6 +51,19 @@ def asked_for(lead_id: str, unit: str) -> ConflictOverrideRequested:
     )
 
 
+async def asked_in_each_town(
+    county: LedgerService,  # noqa: F811 - the fixture imported above
+    committees: OversightService,  # noqa: F811 - the fixture imported above
+) -> tuple[Town, Town]:
+    """A flagged lead filed in each town, and each town's office asking for an override
+    on its own."""
+    shd, zxl = await flagged_in_each_town(county, committees)
+    await record(
+        county.js, asked_for(shd.lead_id, "shd-office"), asked_for(zxl.lead_id, "zxl-office")
+    )
+    return shd, zxl
+
+
 async def guard_events(js: JetStreamContext, lead_id: str) -> int:
     store = EventStore(js, Stream.DIRECTIVES, "directive")
     history = await store.read_subject(f"directive.lead.{lead_id}.>")
@@ -67,10 +81,7 @@ async def test_a_towns_committee_guards_and_decides_on_its_own_towns_leads_alone
     streams: JetStreamContext,
 ) -> None:
     http = committees.http
-    shd, zxl = await flagged_in_each_town(county, committees)
-    await record(
-        county.js, asked_for(shd.lead_id, "shd-office"), asked_for(zxl.lead_id, "zxl-office")
-    )
+    shd, zxl = await asked_in_each_town(county, committees)
     before = await guard_events(streams, zxl.lead_id)
 
     # Every write on the other town's lead: 404, as for a lead there is not.
@@ -114,10 +125,7 @@ async def test_the_conflict_desk_shows_and_takes_the_members_town_alone(
     streams: JetStreamContext,
 ) -> None:
     http = committees.http
-    shd, zxl = await flagged_in_each_town(county, committees)
-    await record(
-        county.js, asked_for(shd.lead_id, "shd-office"), asked_for(zxl.lead_id, "zxl-office")
-    )
+    shd, zxl = await asked_in_each_town(county, committees)
     for user, lead_id in (("shd.discipline", shd.lead_id), ("county.discipline", zxl.lead_id)):
         done = await http.post(
             GUARDS,

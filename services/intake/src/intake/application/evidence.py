@@ -189,22 +189,8 @@ class Evidence:
             raise decisions.EvidenceKeyGone
         key = await self.keys.key(lead_id)
         assert key is not None  # noqa: S101 - key() raises for a lead without one
-        await self.intake.runtime.record_access(
-            LeadViewed(
-                lead_id=lead_id,
-                service=Service.INTAKE.value,
-                purpose=f"evidence file {file_id}",
-                actor=principal.actor,
-            )
-        )
-        chunks = self.store.get(key, file_id)
-        # The first chunk opened before answering: a key that does not open it is a 410
-        # now, not a broken download later.
-        try:
-            first = await anext(chunks)
-        except (EvidenceUnreadable, StopAsyncIteration):
-            raise decisions.EvidenceKeyGone from None
-        return Download(attached, _then(first, chunks))
+        await self._read_recorded(lead_id, file_id, principal)
+        return Download(attached, await self._opened(key, file_id))
 
     async def export(self, lead_id: str, principal: Principal) -> Export:
         """Every file of the lead, for its case file: each read recorded (one per file, as
@@ -214,35 +200,49 @@ class Evidence:
             raise decisions.EvidenceKeyGone
         key = await self.keys.key(lead_id) if evidence.files else None
         for attached in evidence.files:
-            await self.intake.runtime.record_access(
-                LeadViewed(
-                    lead_id=lead_id,
-                    service=Service.INTAKE.value,
-                    purpose=f"evidence file {attached.file_id} (ZIP)",
-                    actor=principal.actor,
-                )
-            )
-
-        opened: dict[str, AsyncIterator[bytes]] = {}
-        if key is not None:
-            # The first file's first chunk opened before answering, as for one download: a
-            # key that does not open it is a 410 now, not a ZIP cut short later.
-            chunks = self.store.get(key, evidence.files[0].file_id)
-            try:
-                first = await anext(chunks)
-            except (EvidenceUnreadable, StopAsyncIteration):
-                raise decisions.EvidenceKeyGone from None
-            opened[evidence.files[0].file_id] = _then(first, chunks)
+            await self._read_recorded(lead_id, attached.file_id, principal, " (ZIP)")
+        # The first file opened before answering, as for one download.
+        opened = (
+            {evidence.files[0].file_id: await self._opened(key, evidence.files[0].file_id)}
+            if key is not None
+            else {}
+        )
 
         def read(attached: EvidenceAttached) -> AsyncIterator[bytes]:
             assert key is not None  # noqa: S101 - a lead with files has its key
             return opened.pop(attached.file_id, None) or self.store.get(key, attached.file_id)
 
+        return Export(evidence.files, read, await self.ledger_number(lead_id))
+
+    async def ledger_number(self, lead_id: str) -> str | None:
+        """The lead's ledger number, once intake has heard the ledger filed it."""
         async with self.intake.engine.connect() as conn:
             number = await conn.scalar(
                 select(reports.c.ledger_number).where(reports.c.lead_id == lead_id)
             )
-        return Export(evidence.files, read, str(number) if number else None)
+        return str(number) if number else None
+
+    async def _read_recorded(
+        self, lead_id: str, file_id: str, principal: Principal, how: str = ""
+    ) -> None:
+        await self.intake.runtime.record_access(
+            LeadViewed(
+                lead_id=lead_id,
+                service=Service.INTAKE.value,
+                purpose=f"evidence file {file_id}{how}",
+                actor=principal.actor,
+            )
+        )
+
+    async def _opened(self, key: bytes, file_id: str) -> AsyncIterator[bytes]:
+        """The file's chunks, the first opened already: a key that does not open it is a
+        410 now, not a broken download or a ZIP cut short later."""
+        chunks = self.store.get(key, file_id)
+        try:
+            first = await anext(chunks)
+        except (EvidenceUnreadable, StopAsyncIteration):
+            raise decisions.EvidenceKeyGone from None
+        return _then(first, chunks)
 
     async def destroy_key(self, lead_id: str, reason: str, principal: Principal) -> None:
         """Record the destruction, then destroy the key, then scrub the database's files.

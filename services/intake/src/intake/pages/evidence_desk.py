@@ -9,7 +9,6 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from common.accounts import Account
 from common.errors import Gone, NotFound
@@ -20,8 +19,7 @@ from common.web import Language
 from common.web.people import LangQuery, principal_of, signed_in
 from intake.application.evidence import Evidence
 from intake.evidence_api import READERS, zip_response
-from intake.pages.rendering import intake_of, render, renewed
-from intake.projection.tables import reports
+from intake.pages.rendering import render, renewed
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,14 +99,6 @@ def _refusal(
     return _message(request, lang, session, account, code, _pick(words, lang))
 
 
-async def _ledger_number(request: Request, lead_id: str) -> str | None:
-    async with intake_of(request).engine.connect() as conn:
-        found = await conn.scalar(
-            select(reports.c.ledger_number).where(reports.c.lead_id == lead_id)
-        )
-    return str(found) if found else None
-
-
 @router.get(PAGE)
 async def files_page(request: Request, lead_id: LeadPath, lang: LangQuery = "zh") -> Response:
     session, account = signed_in(request)
@@ -125,7 +115,7 @@ async def files_page(request: Request, lead_id: LeadPath, lang: LangQuery = "zh"
         person=account,
         csrf_token=session.csrf,
         lead_id=lead_id,
-        ledger_number=await _ledger_number(request, lead_id),
+        ledger_number=await _evidence(request).ledger_number(lead_id),
         key_destroyed=held.key_destroyed,
         ledger_service=Service.LEDGER,
         gone=_pick(GONE, lang),
